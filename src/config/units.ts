@@ -1,0 +1,19 @@
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `30s`, `10m`, `12h`, `7d` (or a bare number of ms) into milliseconds; null if invalid. */
+export function parseDuration(text: string): number | null {
+  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match) return null;
+  const milliseconds = Number(match[1]) * durationUnits[match[2] ?? 'ms'];
+  return Number.isFinite(milliseconds) && milliseconds > 0 ? Math.round(milliseconds) : null;
+}
+
+const sizeUnits: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024, gb: 1024 * 1024 * 1024 };
+
+/** Parses `512kb`, `1mb` (or bytes) into bytes; null if invalid. */
+export function parseByteSize(text: string): number | null {
+  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(text);
+  if (!match) return null;
+  const bytes = Math.floor(Number(match[1]) * sizeUnits[(match[2] ?? 'b').toLowerCase()]);
+  return bytes > 0 ? bytes : null;
+}

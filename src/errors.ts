@@ -1,0 +1,55 @@
+/**
+ * One base error for the bridge. Retry intent and HTTP meaning live in the subclass, never
+ * in the message text: callers branch on `instanceof` or `code`.
+ */
+export class BridgeError extends Error {
+  /** A stable, machine-readable code, e.g. `auth_signature_mismatch` or `channel_not_found`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad or missing credentials on a delivery. Answered with 401; the reason is logged at debug only. */
+export class AuthError extends BridgeError {}
+
+/**
+ * A delivery that cannot be read as a provider envelope (not JSON, not an object, no event id or
+ * type). Answered with 400 and the message; nothing is stored.
+ */
+export class MalformedDeliveryError extends BridgeError {}
+
+/** Redis could not store the event. Answered with 503 and `Retry-After`; never a 2xx. */
+export class StorageUnavailableError extends BridgeError {}
+
+/** A configuration value is wrong; start-up stops with one line per problem. */
+export class ConfigError extends BridgeError {
+  constructor(readonly problems: string[]) {
+    super('config_invalid', problems.join('\n'));
+  }
+}
+
+/** The action can never succeed as asked (bad params, 4xx, Slack `channel_not_found`): fail at once. */
+export class PermanentActionError extends BridgeError {}
+
+/**
+ * The action may succeed later (5xx, network, timeout, 429). `retryAfterMs`, when set, is when the
+ * remote side said to come back; a rate limit with `retryAfterMs` does not spend an attempt.
+ */
+export class RetryableActionError extends BridgeError {
+  readonly retryAfterMs?: number;
+  readonly isRateLimit: boolean;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { cause?: unknown; retryAfterMs?: number; isRateLimit?: boolean } = {},
+  ) {
+    super(code, message, { cause: options.cause });
+    this.retryAfterMs = options.retryAfterMs;
+    this.isRateLimit = options.isRateLimit ?? false;
+  }
+}

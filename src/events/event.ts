@@ -1,0 +1,28 @@
+/** The provider-neutral event every rule sees. See ../shared/DESIGN.md, "The event every rule sees". */
+export type EventStatus = 'valid' | 'quarantined';
+
+export type SourceName = 'firstpromoter' | 'rewardful';
+
+export interface BridgeEvent {
+  /** `<source>-<provider event id>`, e.g. `firstpromoter-22736304`: never a bare integer. */
+  readonly id: string;
+  readonly source: SourceName;
+  /** `<source>.<provider type>`, e.g. `firstpromoter.lead_signup`, `rewardful.referral.converted`. */
+  readonly type: string;
+  /** The provider's own type name, e.g. `lead_signup`, `referral.converted`. */
+  readonly providerType: string;
+  /** ISO 8601, from the provider's envelope. */
+  readonly occurredAt: string;
+  /** ISO 8601, when the bridge received the delivery. */
+  readonly receivedAt: string;
+  readonly status: EventStatus;
+  /** Why a quarantined event failed its schema (or that its type is unknown); absent when valid. */
+  readonly validationErrors?: string[];
+  /**
+   * Envelope fields other than the payload, kept for rules and traces (FirstPromoter v2 `action`,
+   * `entity_type`, `entity_id`, `changes`; Rewardful `request`). Secrets stripped.
+   */
+  readonly envelope?: Record<string, unknown>;
+  /** The provider's payload body (FirstPromoter `data`, Rewardful `object`), secrets stripped. */
+  readonly data: Record<string, unknown>;
+}

@@ -1,0 +1,121 @@
+import { createRedisConnection } from '../../queue/redis.js';
+import { BridgeOperations } from '../../queue/operations.js';
+import type { CommandIo } from '../io.js';
+import { readConfigOrReport } from './run.js';
+
+/** Runs `work` with a BridgeOperations on the configured Redis, then closes everything. */
+async function withOperations(io: CommandIo, work: (operations: BridgeOperations) => Promise<number>): Promise<number> {
+  const config = readConfigOrReport(process.env, io);
+  if (!config) return 1;
+  const redis = createRedisConnection(config.redisUrl, 'state', { maxRetriesPerRequest: 1, connectTimeout: 3_000 });
+  redis.on('error', () => undefined);
+  const operations = new BridgeOperations(redis, config.queuePrefix);
+  try {
+    return await work(operations);
+  } catch (error) {
+    io.stderr(error instanceof Error ? error.message : String(error));
+    return 1;
+  } finally {
+    await operations.close().catch(() => undefined);
+    redis.disconnect();
+  }
+}
+
+/** `actions failed [--json]`: the dead-letter list. */
+export function runActionsFailedCommand(options: { json?: boolean }, io: CommandIo): Promise<number> {
+  return withOperations(io, async (operations) => {
+    const failed = await operations.listFailedActions(1000);
+    if (options.json) {
+      io.stdout(JSON.stringify(failed, null, 2));
+      return 0;
+    }
+    if (failed.length === 0) {
+      io.stdout('No failed actions.');
+      return 0;
+    }
+    for (const entry of failed) {
+      io.stdout(`${entry.jobId}`);
+      io.stdout(`  action ${entry.action}  rule ${entry.ruleId}  event ${entry.eventId}  attempts ${entry.attemptsMade}  failed ${entry.failedAt ?? '?'}`);
+      io.stdout(`  error  ${entry.error}`);
+    }
+    io.stdout(`${failed.length} failed action(s). Retry one with: affiliate-bridge actions retry <job id>, or all with --all`);
+    return 0;
+  });
+}
+
+/** `actions retry <job id> | --all`. */
+export function runActionsRetryCommand(jobId: string | undefined, options: { all?: boolean }, io: CommandIo): Promise<number> {
+  return withOperations(io, async (operations) => {
+    if (options.all) {
+      io.stdout(`Retried ${await operations.retryAllFailedActions()} failed action(s).`);
+      return 0;
+    }
+    if (!jobId) {
+      io.stderr('Name a job id, or pass --all');
+      return 1;
+    }
+    await operations.retryAction(jobId);
+    io.stdout(`Retrying ${jobId}.`);
+    return 0;
+  });
+}
+
+/** `events replay <event id>`. */
+export function runEventsReplayCommand(eventId: string, io: CommandIo): Promise<number> {
+  return withOperations(io, async (operations) => {
+    const generation = await operations.replayEvent(eventId);
+    io.stdout(`Replaying ${eventId} with the current rules (replay ${generation}).`);
+    return 0;
+  });
+}
+
+/** `events quarantined [--json]`. */
+export function runEventsQuarantinedCommand(options: { json?: boolean }, io: CommandIo): Promise<number> {
+  return withOperations(io, async (operations) => {
+    const events = await operations.listQuarantinedEvents(1000);
+    if (options.json) {
+      io.stdout(JSON.stringify(events, null, 2));
+      return 0;
+    }
+    if (events.length === 0) {
+      io.stdout('No quarantined events.');
+      return 0;
+    }
+    for (const event of events) {
+      io.stdout(`${event.eventId}  ${event.type}  received ${event.receivedAt}`);
+      for (const problem of event.validationErrors) io.stdout(`  ${problem}`);
+    }
+    io.stdout(`${events.length} quarantined event(s). Replay one after a fix with: affiliate-bridge events replay <event id>`);
+    return 0;
+  });
+}
+
+/** `events trace <event id> [--json]`: the event, which rules matched or not and why, each action's state. */
+export function runEventsTraceCommand(eventId: string, options: { json?: boolean }, io: CommandIo): Promise<number> {
+  return withOperations(io, async (operations) => {
+    const trace = await operations.getEventTrace(eventId);
+    if (!trace) {
+      io.stderr(`No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)`);
+      return 1;
+    }
+    const actions = await operations.getActionStatuses(trace);
+    if (options.json) {
+      io.stdout(JSON.stringify({ ...trace, actions }, null, 2));
+      return 0;
+    }
+    const { event } = trace;
+    io.stdout(`${event.id}  ${event.type}  ${event.status}  received ${event.receivedAt}`);
+    for (const problem of event.validationErrors ?? []) io.stdout(`  invalid: ${problem}`);
+    for (const run of trace.runs) {
+      io.stdout(`run ${run.generation === 0 ? '(first)' : `replay ${run.generation}`} at ${run.at}${run.quarantined ? ' (quarantined)' : ''}`);
+      for (const rule of run.matched) io.stdout(`  matched     ${rule.ruleId} (${rule.file})`);
+      for (const rule of run.unmatched) io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${rule.error ? `: ${rule.error}` : ''}`);
+      for (const failure of run.failures) io.stdout(`  not planned ${failure.ruleId} ${failure.action}: ${failure.error}`);
+      for (const warning of run.warnings) io.stdout(`  warning     ${warning}`);
+    }
+    for (const action of actions) {
+      io.stdout(`action ${action.jobId}: ${action.state} after ${action.attemptsMade} attempt(s)${action.error ? `: ${action.error}` : ''}`);
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,84 @@
+import express, { type Request, type Response, type NextFunction, type Router } from 'express';
+import type { Logger } from 'pino';
+import { AuthError } from '../errors.js';
+import type { SourceName } from '../events/event.js';
+import type { BridgeMetrics } from '../observability/metrics.js';
+import type { StoreOutcome } from '../queue/event-intake.js';
+import type { BridgeEvent } from '../events/event.js';
+import type { Secret } from '../secret.js';
+import type { Source } from '../sources/source.js';
+import { mapErrorToAnswer } from './error-status.js';
+
+export interface WebhookRouterOptions {
+  readonly sources: Readonly<Record<string, Source>>;
+  /** Each source's secret; null means unset. */
+  readonly secrets: Readonly<Record<SourceName, Secret | null>>;
+  /** Local trials only: a source whose secret is unset accepts unauthenticated deliveries. */
+  readonly allowUnsignedWebhooks: boolean;
+  readonly strippedFields: readonly string[];
+  readonly bodyLimitBytes: number;
+  readonly intake: { store(event: BridgeEvent): Promise<StoreOutcome> };
+  readonly metrics: BridgeMetrics;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/**
+ * `POST /webhooks/:source`. The body is read raw (whatever the Content-Type claims) because
+ * authentication works on the exact bytes; the source parses it only after verifying them.
+ */
+export function createWebhookRouter(options: WebhookRouterOptions): Router {
+  const router = express.Router();
+  const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes });
+
+  router.post('/webhooks/:source', (request: Request, response: Response, next: NextFunction) => {
+    const source = options.sources[request.params.source as string];
+    if (!source || !Object.hasOwn(options.sources, request.params.source as string)) {
+      response.status(404).json({ error: `Unknown source: ${String(request.params.source).slice(0, 64)}` });
+      return;
+    }
+    readRawBody(request, response, (error?: unknown) => {
+      if (error) return answerError(error, source.name, response, options);
+      handleDelivery(source, request, response, options).catch(next);
+    });
+  });
+  return router;
+}
+
+async function handleDelivery(source: Source, request: Request, response: Response, options: WebhookRouterOptions): Promise<void> {
+  const secret = options.secrets[source.name] ?? null;
+  try {
+    if (secret === null && !options.allowUnsignedWebhooks) {
+      throw new AuthError('source_not_configured', `${source.name} has no secret set`);
+    }
+    const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const body = source.verify({ rawBody, headers: request.headers, query: request.query as Record<string, unknown> }, secret);
+    const event = source.normalize(body, { receivedAt: options.now(), strippedFields: options.strippedFields });
+    const outcome = await options.intake.store(event);
+    const metricOutcome = outcome === 'duplicate' ? 'duplicate' : event.status === 'quarantined' ? 'quarantined' : 'accepted';
+    options.metrics.webhooks.inc({ source: source.name, outcome: metricOutcome });
+    options.logger.info(
+      { source: source.name, eventId: event.id, eventType: event.type, status: event.status, outcome: metricOutcome },
+      'webhook stored',
+    );
+    response.status(source.successStatus).json({ eventId: event.id, outcome, status: event.status });
+  } catch (error) {
+    answerError(error, source.name, response, options);
+  }
+}
+
+function answerError(error: unknown, sourceName: SourceName, response: Response, options: WebhookRouterOptions): void {
+  const answer = mapErrorToAnswer(error);
+  options.metrics.webhooks.inc({ source: sourceName, outcome: answer.outcome });
+  const code = (error as { code?: unknown } | null)?.code;
+  if (answer.status === 401) {
+    // Why authentication failed is for operators, never for the caller.
+    options.logger.debug({ source: sourceName, reason: code }, 'webhook rejected: unauthorized');
+  } else if (answer.status >= 500) {
+    options.logger.error({ source: sourceName, err: error }, 'webhook not stored');
+  } else {
+    options.logger.info({ source: sourceName, status: answer.status, reason: code ?? answer.body.error }, 'webhook rejected');
+  }
+  if (answer.headers) response.set(answer.headers);
+  response.status(answer.status).json(answer.body);
+}

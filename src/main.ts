@@ -1,0 +1,219 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue, type Worker } from 'bullmq';
+import express from 'express';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ActionName, ActionRunner } from './actions/action.js';
+import { actionRegistry } from './actions/registry.js';
+import type { BridgeConfig } from './config/config.js';
+import { createApp, type ReadinessCheck } from './http/app.js';
+import type { BridgeMetrics } from './observability/metrics.js';
+import { startActionsWorker } from './queue/actions-worker.js';
+import type { ActionJobData } from './queue/action-job.js';
+import { EventIntake, type EventJobData } from './queue/event-intake.js';
+import { startEventsWorker } from './queue/events-worker.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE } from './queue/names.js';
+import { createRedisConnection } from './queue/redis.js';
+import { twelveAttemptsOverEightHours, type RetryPolicy } from './queue/retry-policy.js';
+import { RuleStore } from './rules/rule-store.js';
+import { planActions } from './rules/plan.js';
+import { sourceRegistry } from './sources/registry.js';
+
+/** Which halves of the bridge this process runs. */
+export interface Roles {
+  readonly api: boolean;
+  readonly workers: boolean;
+}
+
+export interface StartOptions {
+  readonly config: BridgeConfig;
+  readonly roles: Roles;
+  readonly logger: Logger;
+  readonly metrics: BridgeMetrics;
+  /** @defaultValue twelveAttemptsOverEightHours */
+  readonly retryPolicy?: RetryPolicy;
+}
+
+export interface RunningBridge {
+  /** The HTTP server's port (the API, or a worker-only process's metrics port). */
+  readonly port: number;
+  /**
+   * Stops taking requests, lets in-flight jobs finish (or returns them to the queue when
+   * `timeoutMs` runs out), and closes Redis.
+   */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** How often queue depths are read into `bridge_queue_jobs`. */
+const QUEUE_GAUGE_INTERVAL_MS = 5_000;
+
+/** The composition root: builds every real dependency from the config and starts the roles. */
+export async function startBridge(options: StartOptions): Promise<RunningBridge> {
+  const { config, roles, logger, metrics } = options;
+  const retryPolicy = options.retryPolicy ?? twelveAttemptsOverEightHours;
+  const closers: Array<() => Promise<unknown>> = [];
+  const connections: Redis[] = [];
+  const connect = (role: Parameters<typeof createRedisConnection>[1]) => {
+    const connection = createRedisConnection(config.redisUrl, role);
+    connection.on('error', (error) => logger.warn({ err: { message: error.message } }, `redis (${role}) connection error`));
+    connections.push(connection);
+    return connection;
+  };
+
+  warnAboutSecrets(config, roles, logger);
+
+  const state = connect('state');
+  const readinessChecks: ReadinessCheck[] = [
+    async () => ((await pingWithin(state, 1_000)) ? null : 'Redis does not answer'),
+  ];
+
+  let ruleStore: RuleStore | undefined;
+  const workers: Worker[] = [];
+  if (roles.workers) {
+    ruleStore = new RuleStore({ dir: config.rulesDir, logger });
+    await ruleStore.start();
+    const store = ruleStore;
+    metrics.rulesLoaded.set(store.current.size);
+    store.on('reloaded', () => metrics.rulesLoaded.set(store.current.size));
+    store.on('reload_failed', () => metrics.rulesReloadErrors.inc());
+    closers.push(() => store.stop());
+    readinessChecks.push(async () =>
+      store.isCurrent ? null : `rules not current: the last edit has ${store.problems.length} problem(s); the last good rules stay live`,
+    );
+
+    const actionsQueue = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix: config.queuePrefix });
+    closers.push(() => actionsQueue.close());
+    const runners = Object.fromEntries(
+      Object.entries(actionRegistry).map(([name, action]) => [
+        name,
+        action.connect({ config, redis: state, keyPrefix: config.queuePrefix, logger: logger.child({ integration: name }), now: Date.now }),
+      ]),
+    ) as Record<ActionName, ActionRunner<unknown>>;
+    closers.push(async () => Promise.all(Object.values(runners).map((runner) => runner.close?.())));
+
+    workers.push(
+      startEventsWorker({
+        connection: connect('worker'),
+        state,
+        prefix: config.queuePrefix,
+        actionsQueue,
+        plan: (event, planOptions) => planActions(store.current, event, { strictTemplates: false, ...planOptions }),
+        retryPolicy,
+        traceTtlMs: config.dedupTtlMs,
+        logger,
+        metrics,
+        concurrency: config.eventsConcurrency,
+      }),
+      startActionsWorker({
+        connection: connect('worker'),
+        state,
+        prefix: config.queuePrefix,
+        runners,
+        retryPolicy,
+        actionTimeoutMs: config.actionTimeoutMs,
+        completionTtlMs: config.dedupTtlMs,
+        logger,
+        metrics,
+        concurrency: config.actionsConcurrency,
+      }),
+    );
+  }
+
+  const gaugeQueues = [EVENTS_QUEUE, ACTIONS_QUEUE].map((name) => new Queue(name, { connection: state, prefix: config.queuePrefix }));
+  closers.push(() => Promise.all(gaugeQueues.map((queue) => queue.close())));
+  const gaugeTimer = setInterval(() => void refreshQueueGauges(gaugeQueues, metrics).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS);
+  gaugeTimer.unref();
+
+  let server: Server;
+  if (roles.api) {
+    const intakeConnection = connect('intake');
+    const eventsQueue = new Queue<EventJobData>(EVENTS_QUEUE, { connection: intakeConnection, prefix: config.queuePrefix });
+    // BullMQ's own connection errors are reported on the connection above; keep the queue quiet.
+    eventsQueue.on('error', () => undefined);
+    closers.unshift(() => eventsQueue.close());
+    const app = createApp({
+      sources: sourceRegistry,
+      secrets: { firstpromoter: config.firstpromoterWebhookToken, rewardful: config.rewardfulSigningSecret },
+      allowUnsignedWebhooks: config.allowUnsignedWebhooks,
+      strippedFields: config.strippedFields,
+      bodyLimitBytes: config.bodyLimitBytes,
+      intake: new EventIntake({ queue: eventsQueue, dedupTtlMs: config.dedupTtlMs }),
+      metrics,
+      logger,
+      now: () => new Date(),
+      readinessChecks,
+    });
+    server = app.listen(config.port, '0.0.0.0');
+  } else {
+    // A worker-only process still answers /metrics, /healthz and /readyz on its own port.
+    const app = express();
+    app.get('/healthz', (_request, response) => void response.json({ status: 'ok' }));
+    app.get('/metrics', async (_request, response) => {
+      response.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+    server = app.listen(config.metricsPort, '0.0.0.0');
+  }
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, roles, rulesDir: roles.workers ? config.rulesDir : undefined }, 'affiliate-bridge started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    stop(timeoutMs = config.shutdownTimeoutMs) {
+      stopping ??= (async () => {
+        clearInterval(gaugeTimer);
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        // Workers finish their in-flight jobs; past the deadline, close(true) returns them to the queue.
+        const workersClosed = Promise.all(workers.map((worker) => worker.close()));
+        const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+        if ((await Promise.race([workersClosed, deadline])) === 'timeout') {
+          logger.warn('shutdown deadline reached: returning in-flight jobs to the queue');
+          await Promise.all(workers.map((worker) => worker.close(true)));
+        }
+        server.closeAllConnections();
+        await serverClosed;
+        for (const close of closers) await close().catch(() => undefined);
+        await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+        logger.info('affiliate-bridge stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+function warnAboutSecrets(config: BridgeConfig, roles: Roles, logger: Logger): void {
+  if (roles.api) {
+    const unset = [
+      ['firstpromoter', 'FIRSTPROMOTER_WEBHOOK_TOKEN', config.firstpromoterWebhookToken],
+      ['rewardful', 'REWARDFUL_SIGNING_SECRET', config.rewardfulSigningSecret],
+    ].filter(([, , secret]) => secret === null);
+    for (const [source, variable] of unset) {
+      if (config.allowUnsignedWebhooks) {
+        logger.warn(`${variable} is unset and ALLOW_UNSIGNED_WEBHOOKS=true: /webhooks/${source} accepts UNAUTHENTICATED deliveries (local trials only)`);
+      } else {
+        logger.warn(`${variable} is unset: /webhooks/${source} answers 401 to every delivery`);
+      }
+    }
+  }
+  if (roles.workers) {
+    if (!config.slackBotToken) logger.warn('SLACK_BOT_TOKEN is unset: Slack actions run as dry-run (logged, nothing sent)');
+    if (!config.hubspotAccessToken) logger.warn('HUBSPOT_ACCESS_TOKEN is unset: HubSpot actions run as dry-run (logged, nothing sent)');
+  }
+}
+
+async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status !== 'ready') return false;
+  const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+  return Promise.race([redis.ping().then(() => true, () => false), timeout]);
+}
+
+async function refreshQueueGauges(queues: readonly Queue[], metrics: BridgeMetrics): Promise<void> {
+  for (const queue of queues) {
+    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, count);
+  }
+}

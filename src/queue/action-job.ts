@@ -1,0 +1,33 @@
+import type { ActionName } from '../actions/action.js';
+
+/** Where a planned action came from: kept on the job, in logs and in the event trace. */
+export interface ActionProvenance {
+  readonly eventId: string;
+  readonly ruleId: string;
+  readonly ruleFile: string;
+  readonly ruleFileHash: string;
+  readonly actionIndex: number;
+}
+
+/** What the actions queue holds for one action. Rendered params only: no template, no secret. */
+export interface ActionJobData {
+  readonly action: ActionName;
+  readonly params: Record<string, unknown>;
+  readonly provenance: ActionProvenance;
+  readonly eventType: string;
+  /** When the webhook arrived (ISO): the start of `bridge_event_to_action_seconds`. */
+  readonly eventReceivedAt: string;
+  /** Backoff base for this action's retries, in ms (a rule may override the default policy). */
+  readonly backoffBaseMs: number;
+  /** Set when the action could not be planned (e.g. rendered params invalid): fails at once. */
+  readonly planError?: string;
+}
+
+/** What a finished action job returns (and what its completion record holds). */
+export interface ActionJobResult {
+  readonly outcome: 'succeeded' | 'dry_run';
+  readonly detail?: Record<string, unknown>;
+  readonly request?: Record<string, unknown>;
+  /** True when the completion record showed the call had already succeeded: nothing was sent. */
+  readonly alreadyDone?: boolean;
+}

@@ -1,0 +1,169 @@
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ActionName, ActionRunner } from '../actions/action.js';
+import { PermanentActionError, RetryableActionError } from '../errors.js';
+import type { BridgeMetrics } from '../observability/metrics.js';
+import type { ActionJobData, ActionJobResult } from './action-job.js';
+import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
+import { computeRetryDelay, type RetryPolicy } from './retry-policy.js';
+
+export interface ActionsWorkerOptions {
+  readonly connection: Redis;
+  /** A connection for completion records. */
+  readonly state: Redis;
+  readonly prefix: string;
+  /** One connected runner per action name (built from the registry in main.ts). */
+  readonly runners: Readonly<Record<ActionName, ActionRunner<any>>>;
+  readonly retryPolicy: RetryPolicy;
+  /** Timeout of every outbound call, in ms. */
+  readonly actionTimeoutMs: number;
+  /** How long completion records are kept, in ms. */
+  readonly completionTtlMs: number;
+  readonly logger: Logger;
+  readonly metrics: BridgeMetrics;
+  /** @defaultValue 50 */
+  readonly concurrency?: number;
+  /** Randomness for retry jitter. @defaultValue Math.random */
+  readonly random?: () => number;
+}
+
+/** An error for BullMQ's failed reason and retry: code and message only (no SDK internals, no token). */
+class ActionAttemptError extends Error {
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'ActionAttemptError';
+  }
+}
+
+/**
+ * Lock time well above the outbound timeout: a slow call must never lose its lock and be run
+ * again by a second worker while the first is still waiting for Slack.
+ */
+export function lockDurationFor(actionTimeoutMs: number): number {
+  return Math.max(60_000, actionTimeoutMs * 4);
+}
+
+/**
+ * Runs one action job: the only place that translates the actions' error types into BullMQ terms.
+ *
+ * Idempotency: a completion record keyed by the job id is written after the call succeeds and
+ * before the job is acknowledged, and checked before every call. What remains is the window
+ * between the remote side's answer and that one Redis write (a millisecond or so): a crash there
+ * repeats the call once. HubSpot upserts are idempotent anyway; Slack has no idempotency key.
+ */
+export async function processActionJob(
+  job: Job<ActionJobData, ActionJobResult>,
+  token: string | undefined,
+  options: ActionsWorkerOptions,
+): Promise<ActionJobResult> {
+  const { action, params, provenance, planError } = job.data;
+  const jobId = job.id!;
+  const doneKey = bridgeKeys(options.prefix).actionDone(jobId);
+  const log = options.logger.child({ jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, action });
+  const attempt = job.attemptsMade + 1;
+
+  if (planError) {
+    options.metrics.actions.inc({ action, outcome: 'failed' });
+    await job.log(`attempt ${attempt} ${new Date().toISOString()}: plan_error: ${planError}`);
+    throw new UnrecoverableError(`plan_error: ${planError}`);
+  }
+
+  const previous = await options.state.get(doneKey);
+  if (previous) {
+    log.info('action already done: not sent again');
+    return { ...(JSON.parse(previous) as ActionJobResult), alreadyDone: true };
+  }
+
+  const runner = options.runners[action];
+  if (!runner) throw new UnrecoverableError(`unknown_action: no action named ${action}`);
+
+  const startedAt = performance.now();
+  const signal = AbortSignal.timeout(options.actionTimeoutMs);
+  try {
+    const result = await runner.execute(params, { jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, attempt, logger: log, signal });
+    const record: ActionJobResult =
+      result.outcome === 'dry_run' ? { outcome: 'dry_run', request: result.request } : { outcome: 'succeeded', detail: result.detail };
+    await options.state.set(doneKey, JSON.stringify(record), 'PX', options.completionTtlMs);
+
+    const seconds = (performance.now() - startedAt) / 1000;
+    options.metrics.actionDuration.observe({ action }, seconds);
+    options.metrics.actions.inc({ action, outcome: record.outcome });
+    const sinceReceived = (Date.now() - Date.parse(job.data.eventReceivedAt)) / 1000;
+    if (Number.isFinite(sinceReceived)) options.metrics.eventToAction.observe({ action }, sinceReceived);
+    if (record.outcome === 'dry_run') {
+      log.info({ request: record.request }, 'dry run: no credentials for this integration, nothing sent');
+    } else {
+      log.info({ attempt, durationMs: Math.round(seconds * 1000) }, 'action succeeded');
+    }
+    return record;
+  } catch (error) {
+    options.metrics.actionDuration.observe({ action }, (performance.now() - startedAt) / 1000);
+    return handleFailure(error, job, token, attempt, options, log);
+  }
+}
+
+async function handleFailure(
+  error: unknown,
+  job: Job<ActionJobData, ActionJobResult>,
+  token: string | undefined,
+  attempt: number,
+  options: ActionsWorkerOptions,
+  log: Logger,
+): Promise<never> {
+  const { action } = job.data;
+  const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'unexpected_error';
+  const message = error instanceof Error ? error.message : String(error);
+  const summary = `${code}: ${message}`;
+
+  if (error instanceof RetryableActionError && error.isRateLimit && error.retryAfterMs !== undefined) {
+    // A rate limit (or our own pacing) says when to come back: wait that long without
+    // spending an attempt. A little jitter keeps a crowd of delayed jobs from returning at once.
+    const delayMs = error.retryAfterMs + Math.round((options.random ?? Math.random)() * 250);
+    options.metrics.actions.inc({ action, outcome: 'rate_limited' });
+    log.info({ code, delayMs }, 'rate limited: delayed without spending an attempt');
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError();
+  }
+
+  await job.log(`attempt ${attempt} ${new Date().toISOString()}: ${summary}`);
+  if (error instanceof PermanentActionError) {
+    options.metrics.actions.inc({ action, outcome: 'failed' });
+    log.error({ code, attempt }, `action failed permanently: ${message}`);
+    throw new UnrecoverableError(summary);
+  }
+
+  const isLastAttempt = attempt >= (job.opts.attempts ?? 1);
+  options.metrics.actions.inc({ action, outcome: isLastAttempt ? 'failed' : 'retried' });
+  log.warn({ code, attempt, attempts: job.opts.attempts }, isLastAttempt ? `action failed after its last attempt: ${message}` : `action failed, will retry: ${message}`);
+  throw new ActionAttemptError(summary, error instanceof RetryableActionError ? error.retryAfterMs : undefined);
+}
+
+/** Starts the actions worker. The caller closes it. */
+export function startActionsWorker(options: ActionsWorkerOptions): Worker<ActionJobData, ActionJobResult> {
+  const worker = new Worker<ActionJobData, ActionJobResult>(
+    ACTIONS_QUEUE,
+    (job, token) => processActionJob(job, token, options),
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? 50,
+      lockDuration: lockDurationFor(options.actionTimeoutMs),
+      // Completed jobs are kept as long as their completion records; failed ones are the
+      // dead-letter list and stay until retried or 30 days old.
+      removeOnComplete: { age: Math.ceil(options.completionTtlMs / 1000), count: 100_000 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+      settings: {
+        backoffStrategy: (attemptsMade, _type, error, job) =>
+          computeRetryDelay(
+            { baseDelayMs: job?.data.backoffBaseMs ?? options.retryPolicy.baseDelayMs, maxDelayMs: options.retryPolicy.maxDelayMs },
+            attemptsMade,
+            options.random,
+            error instanceof ActionAttemptError ? error.retryAfterMs : undefined,
+          ),
+      },
+    },
+  );
+  worker.on('error', (error) => options.logger.error({ err: error }, 'actions worker error'));
+  return worker;
+}

@@ -1,0 +1,44 @@
+/**
+ * Queue names, job-id builders and the bridge's own Redis keys, defined once.
+ *
+ * BullMQ rejects custom job ids that look like integers and most ids containing `:`, so every id
+ * here starts from the prefixed event id (`firstpromoter-22736304`) and joins parts with `.`.
+ */
+export const EVENTS_QUEUE = 'events';
+export const ACTIONS_QUEUE = 'actions';
+
+/** The BullMQ job name of every event job and every action job. */
+export const EVENT_JOB_NAME = 'event';
+
+/**
+ * Each delivery gets its own event job id, so a duplicate is recognisable: BullMQ's deduplication
+ * (keyed by the event id) answers with the first delivery's job id instead of ours.
+ */
+export function buildEventJobId(eventId: string, deliveryTag: string): string {
+  return `${eventId}.${deliveryTag}`;
+}
+
+/**
+ * Deterministic: re-running an event job plans the same ids, and BullMQ ignores an add whose id
+ * exists, so actions are never duplicated. A replay uses a new generation to run them again.
+ */
+export function buildActionJobId(eventId: string, ruleId: string, actionIndex: number, generation = 0): string {
+  const base = `${eventId}.${ruleId}.${actionIndex}`;
+  return generation === 0 ? base : `${base}.replay${generation}`;
+}
+
+/** Keys the bridge keeps beside BullMQ's, all under the same prefix (and hash tag, on Cluster). */
+export function bridgeKeys(prefix: string) {
+  return {
+    /** Set when an action's call succeeded, before the job is acknowledged: never send twice. */
+    actionDone: (actionJobId: string) => `${prefix}:done:${actionJobId}`,
+    /** The stored event and every planning run of it: what matched, what did not and why. */
+    trace: (eventId: string) => `${prefix}:trace:${eventId}`,
+    /** Sorted set of quarantined event ids, scored by receipt time. */
+    quarantined: `${prefix}:quarantined`,
+    /** Sorted set of recent event ids, scored by receipt time (for the dashboard). */
+    recentEvents: `${prefix}:recent-events`,
+    /** Counter of replays per event, the generation of replayed action job ids. */
+    replayGeneration: (eventId: string) => `${prefix}:replays:${eventId}`,
+  };
+}

@@ -1,0 +1,174 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ActionJobData, ActionJobResult } from './action-job.js';
+import type { EventJobData } from './event-intake.js';
+import type { EventTrace } from './events-worker.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys } from './names.js';
+
+/** One entry of the dead-letter list. */
+export interface FailedAction {
+  readonly jobId: string;
+  readonly action: string;
+  readonly ruleId: string;
+  readonly eventId: string;
+  readonly error: string;
+  readonly attemptsMade: number;
+  readonly failedAt: string | null;
+  readonly params: Record<string, unknown>;
+  /** One line per failed attempt: when and why. */
+  readonly history: string[];
+}
+
+/** One action of an event, as the trace shows it. */
+export interface ActionStatus {
+  readonly jobId: string;
+  readonly action: string;
+  readonly ruleId: string;
+  readonly state: string;
+  readonly params: Record<string, unknown>;
+  readonly attemptsMade: number;
+  readonly error: string | null;
+  readonly result: ActionJobResult | null;
+  readonly history: string[];
+}
+
+export interface QuarantinedEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly receivedAt: string;
+  readonly validationErrors: readonly string[];
+}
+
+/**
+ * What operators do by hand, shared by the command line and the dashboard: the dead-letter list,
+ * retries, replays, the quarantine list and event traces.
+ */
+export class BridgeOperations {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #events: Queue<EventJobData>;
+  readonly #actions: Queue<ActionJobData, ActionJobResult>;
+
+  constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    this.#actions = new Queue<ActionJobData, ActionJobResult>(ACTIONS_QUEUE, { connection: redis, prefix });
+  }
+
+  /** The dead-letter list, newest first. */
+  async listFailedActions(limit = 100): Promise<FailedAction[]> {
+    const jobs = await this.#actions.getFailed(0, limit - 1);
+    return Promise.all(
+      jobs.map(async (job) => ({
+        jobId: job.id!,
+        action: job.data.action,
+        ruleId: job.data.provenance.ruleId,
+        eventId: job.data.provenance.eventId,
+        error: job.failedReason,
+        attemptsMade: job.attemptsMade,
+        failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+        params: job.data.params,
+        history: (await this.#actions.getJobLogs(job.id!)).logs,
+      })),
+    );
+  }
+
+  /**
+   * Sends a failed action again, with a full set of attempts.
+   * @throws Error when the job does not exist or has not failed.
+   */
+  async retryAction(jobId: string): Promise<void> {
+    const job = await this.#actions.getJob(jobId);
+    if (!job) throw new Error(`No action job ${jobId}`);
+    const state = await job.getState();
+    if (state !== 'failed') throw new Error(`Action job ${jobId} is ${state}, not failed: only failed actions can be retried`);
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+  }
+
+  /** Retries every failed action; returns how many. */
+  async retryAllFailedActions(): Promise<number> {
+    let retried = 0;
+    for (;;) {
+      const jobs = await this.#actions.getFailed(0, 99);
+      if (jobs.length === 0) return retried;
+      for (const job of jobs) {
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        retried += 1;
+      }
+    }
+  }
+
+  async getEventTrace(eventId: string): Promise<EventTrace | null> {
+    const stored = await this.#redis.get(bridgeKeys(this.#prefix).trace(eventId));
+    return stored ? (JSON.parse(stored) as EventTrace) : null;
+  }
+
+  /** Every action job the event's runs planned, with its current state. */
+  async getActionStatuses(trace: EventTrace): Promise<ActionStatus[]> {
+    const jobIds = trace.runs.flatMap((run) => run.actionJobIds);
+    return Promise.all(
+      jobIds.map(async (jobId) => {
+        const job = await this.#actions.getJob(jobId);
+        if (!job) {
+          return { jobId, action: '?', ruleId: '?', state: 'removed', params: {}, attemptsMade: 0, error: null, result: null, history: [] };
+        }
+        return {
+          jobId,
+          action: job.data.action,
+          ruleId: job.data.provenance.ruleId,
+          state: await job.getState(),
+          params: job.data.params,
+          attemptsMade: job.attemptsMade,
+          error: job.failedReason ?? null,
+          result: job.returnvalue ?? null,
+          history: (await this.#actions.getJobLogs(jobId)).logs,
+        };
+      }),
+    );
+  }
+
+  /**
+   * Plans and runs a stored event again with the current rules, quarantined or not. Its actions
+   * get new job ids (a new generation), so they are sent again even if they succeeded before.
+   * @returns the replay's generation number.
+   * @throws Error when no trace of the event is kept (unknown id, or older than DEDUP_TTL).
+   */
+  async replayEvent(eventId: string): Promise<number> {
+    const trace = await this.getEventTrace(eventId);
+    if (!trace) throw new Error(`No stored event ${eventId} (unknown id, or older than DEDUP_TTL)`);
+    const generation = await this.#redis.incr(bridgeKeys(this.#prefix).replayGeneration(eventId));
+    await this.#events.add(EVENT_JOB_NAME, { event: trace.event, replayGeneration: generation }, { jobId: `${eventId}.replay${generation}` });
+    return generation;
+  }
+
+  async listQuarantinedEvents(limit = 100): Promise<QuarantinedEvent[]> {
+    const ids = await this.#redis.zrevrange(bridgeKeys(this.#prefix).quarantined, 0, limit - 1);
+    const traces = await Promise.all(ids.map((id) => this.getEventTrace(id)));
+    return traces
+      .filter((trace): trace is EventTrace => trace !== null)
+      .map(({ event }) => ({
+        eventId: event.id,
+        type: event.type,
+        receivedAt: event.receivedAt,
+        validationErrors: event.validationErrors ?? [],
+      }));
+  }
+
+  /** The most recent event ids, newest first. */
+  async listRecentEventIds(limit = 50): Promise<string[]> {
+    return this.#redis.zrevrange(bridgeKeys(this.#prefix).recentEvents, 0, limit - 1);
+  }
+
+  async getQueueCounts(): Promise<Record<string, Record<string, number>>> {
+    const states = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+    return {
+      [EVENTS_QUEUE]: await this.#events.getJobCounts(...states),
+      [ACTIONS_QUEUE]: await this.#actions.getJobCounts(...states),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#events.close(), this.#actions.close()]);
+  }
+}

@@ -1,12 +1,105 @@
-// PLACEHOLDER, replaced by the actions work: only the params half exists so far.
-import type { Action } from '../action.js';
+import type { Action, ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { waitForSlot } from '../pacing.js';
+import { createSlackClient, type SlackClient } from './client.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
 
+/** The Web API method this action calls. */
+export const SLACK_POST_MESSAGE_METHOD = 'chat.postMessage';
+
+/** Options of {@link connectSlackPostMessage} beyond the shared deps. */
+export interface SlackPostMessageOptions {
+  /**
+   * Longest a job sleeps for its channel's next send slot, in ms; further away, the job is handed
+   * back to the worker as `paced` (delayed without spending an attempt).
+   * @defaultValue 5 × the channel interval (5 s at the default 1 message/s)
+   */
+  readonly maxPaceWaitMs?: number;
+  /** A prebuilt client (tests); by default one is built from the config. */
+  readonly client?: SlackClient;
+}
+
+/** The Redis key pacing posts to one channel, shared by every worker process. */
+export function slackPaceKey(keyPrefix: string, channel: string): string {
+  return `${keyPrefix}:pace:slack:${channel}`;
+}
+
+/**
+ * The chat.postMessage arguments for these params, without the token (the WebClient adds it as a
+ * header). Undefined fields are left out, as the SDK leaves them out of the form body.
+ */
+export function buildPostMessageArguments(params: SlackPostMessageParams): Record<string, unknown> {
+  const args: Record<string, unknown> = { channel: params.channel };
+  if (params.text !== undefined) args.text = params.text;
+  if (params.blocks !== undefined) args.blocks = params.blocks;
+  if (params.thread_ts !== undefined) args.thread_ts = params.thread_ts;
+  if (params.unfurl_links !== undefined) args.unfurl_links = params.unfurl_links;
+  return args;
+}
+
+/**
+ * Builds the runner of `slack.post_message`. With no `slackBotToken` it runs as dry-run: nothing is
+ * sent, nothing is paced, and the result shows the request that would have gone out.
+ */
+export function connectSlackPostMessage(
+  deps: ActionDeps,
+  options: SlackPostMessageOptions = {},
+): ActionRunner<SlackPostMessageParams> {
+  const { config } = deps;
+  const intervalMs = 1000 / config.slackMessagesPerSecond;
+  const path = new URL(SLACK_POST_MESSAGE_METHOD, ensureTrailingSlash(config.slackApiUrl)).pathname;
+  const token = config.slackBotToken;
+  const client =
+    options.client ??
+    (token
+      ? createSlackClient({
+          token,
+          slackApiUrl: config.slackApiUrl,
+          timeoutMs: config.actionTimeoutMs,
+          logger: deps.logger,
+        })
+      : null);
+
+  return {
+    async execute(params: SlackPostMessageParams, ctx: ActionContext): Promise<ActionResult> {
+      const args = buildPostMessageArguments(params);
+      if (!client) {
+        return {
+          outcome: 'dry_run',
+          request: {
+            method: 'POST',
+            path,
+            // The SDK sends these as an application/x-www-form-urlencoded form, `blocks` JSON-encoded.
+            contentType: 'application/x-www-form-urlencoded',
+            body: args,
+          },
+        };
+      }
+      // Slack allows about one message per second per channel; the pacer holds every worker to it.
+      await waitForSlot({
+        redis: deps.redis,
+        key: slackPaceKey(deps.keyPrefix, params.channel),
+        intervalMs,
+        maxWaitMs: options.maxPaceWaitMs,
+        now: deps.now,
+        signal: ctx.signal,
+      });
+      const result = await client.call(ctx.signal, (web) =>
+        web.chat.postMessage(args as unknown as Parameters<typeof web.chat.postMessage>[0]),
+      );
+      ctx.logger.debug({ channel: result.channel, ts: result.ts }, 'slack message posted');
+      return { outcome: 'succeeded', detail: { channel: result.channel, ts: result.ts } };
+    },
+  };
+}
+
+function ensureTrailingSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+/** `slack.post_message`: posts one message to a channel with chat.postMessage. */
 export const slackPostMessage: Action<SlackPostMessageParams> = {
   name: 'slack.post_message',
   params: slackPostMessageParams,
   renderFormat: 'slack_mrkdwn',
-  connect() {
-    throw new Error('slack.post_message runner not built yet');
-  },
+  connect: (deps) => connectSlackPostMessage(deps),
 };

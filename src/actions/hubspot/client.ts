@@ -1,0 +1,129 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { Client } from '@hubspot/api-client';
+import type { Secret } from '../../secret.js';
+import { abortedError } from '../pacing.js';
+import { mapHubspotError } from './errors.js';
+
+/** Per-call state, read by the agent (abort) and filled by the middleware (error evidence). */
+interface HubspotCallState {
+  readonly signal: AbortSignal;
+  status?: number;
+  headers?: Record<string, string>;
+  rawBody?: string;
+}
+
+/** Options of {@link createHubspotClient}. */
+export interface HubspotClientOptions {
+  readonly accessToken: Secret;
+  /** Base path of the API. @defaultValue from config: https://api.hubapi.com */
+  readonly baseUrl: string;
+  /** Timeout of every call, in ms. */
+  readonly timeoutMs: number;
+  /** The clock, for the DAILY limit's wait until midnight. */
+  readonly now: () => number;
+}
+
+/** The HubSpot SDK client plus per-call abort, timeout and error mapping. */
+export interface HubspotClient {
+  readonly sdk: Client;
+  /**
+   * Runs `fn` so that its HTTP requests abort with `signal` or after the timeout, and maps whatever
+   * it throws to PermanentActionError / RetryableActionError.
+   */
+  call<T>(signal: AbortSignal, fn: (sdk: Client) => Promise<T>): Promise<T>;
+  /** Closes idle keep-alive sockets. */
+  close(): void;
+}
+
+type AgentWithAddRequest = http.Agent & { addRequest(request: http.ClientRequest, options: unknown): void };
+
+/**
+ * Builds the HubSpot client the bridge needs:
+ * - no SDK retries and no Bottleneck limiter (`numberOfApiCallRetries: 0`, no `limiterOptions`):
+ *   retries belong to the actions worker, pacing to the Redis pacer shared by all workers;
+ * - timeouts and per-call abort: the generated SDK passes no signal or timeout to node-fetch, so a
+ *   keep-alive agent aborts each request when its call's signal fires;
+ * - a middleware that keeps the raw body of error answers: the SDK parses it into its `Error`
+ *   model, which drops `policyName` (DAILY vs TEN_SECONDLY_ROLLING);
+ * - the access token stays inside the SDK's Authorization header; errors are rebuilt without it.
+ */
+export function createHubspotClient(options: HubspotClientOptions): HubspotClient {
+  const callState = new AsyncLocalStorage<HubspotCallState>();
+  const isHttps = new URL(options.baseUrl).protocol === 'https:';
+  const agent = (isHttps ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })) as AgentWithAddRequest;
+
+  // node-fetch calls http.request synchronously inside the call's async context, and
+  // http.ClientRequest hands itself to agent.addRequest in its constructor: the one place where the
+  // request object and the call's signal meet.
+  const addRequest = agent.addRequest.bind(agent);
+  agent.addRequest = (request, requestOptions) => {
+    const signal = callState.getStore()?.signal;
+    if (signal) {
+      const onAbort = () => request.destroy(new Error('request aborted'));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        request.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
+    addRequest(request, requestOptions);
+  };
+
+  const sdk = new Client({
+    accessToken: options.accessToken.reveal(),
+    basePath: options.baseUrl.replace(/\/+$/, ''),
+    numberOfApiCallRetries: 0,
+    httpAgent: agent,
+    middleware: [
+      {
+        pre: (context: unknown) => context,
+        post: async (context: unknown) => {
+          const response = context as {
+            httpStatusCode: number;
+            headers: Record<string, string>;
+            body: { text(): Promise<string>; binary(): Promise<Buffer> };
+          };
+          const state = callState.getStore();
+          if (!state) return response;
+          state.status = response.httpStatusCode;
+          state.headers = response.headers;
+          if (response.httpStatusCode >= 300) {
+            const text = await response.body.text();
+            state.rawBody = text;
+            // The body stream is read once; hand the SDK a replay so its own parsing still works.
+            response.body = { text: async () => text, binary: async () => Buffer.from(text) };
+          }
+          return response;
+        },
+      },
+    ],
+  });
+  // The SDK applies its decorators (retry, limiter) from a process-wide singleton when an API is
+  // first touched; touching ours now binds them while the configuration above (none) is current.
+  void sdk.crm.contacts.batchApi;
+  void sdk.crm.properties.coreApi;
+  void sdk.crm.properties.groupsApi;
+
+  return {
+    sdk,
+    async call<T>(signal: AbortSignal, fn: (client: Client) => Promise<T>): Promise<T> {
+      if (signal.aborted) throw abortedError(signal);
+      const combined = AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]);
+      const state: HubspotCallState = { signal: combined };
+      try {
+        return await callState.run(state, () => fn(sdk));
+      } catch (error) {
+        throw mapHubspotError(
+          error,
+          { status: state.status, headers: state.headers, rawBody: state.rawBody, isAborted: combined.aborted },
+          options.now(),
+        );
+      }
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { PermanentActionError, RetryableActionError } from '../../errors.js';
+
+/** What one HubSpot call saw on the wire; filled in by the client's middleware. */
+export interface HubspotCallEvidence {
+  /** HTTP status of the response, when one arrived. */
+  readonly status?: number;
+  /** Response headers (lower-case names), when a response arrived. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The raw response body of a non-2xx answer (the SDK's own parsing drops `policyName`). */
+  readonly rawBody?: string;
+  /** Whether the call's signal (ctx.signal, shutdown or the timeout) fired. */
+  readonly isAborted?: boolean;
+}
+
+/** HubSpot's error body: `{ status: "error", message, correlationId, category, errors: [...] }`. */
+export interface HubspotErrorBody {
+  status?: string;
+  message?: string;
+  correlationId?: string;
+  category?: string;
+  subCategory?: string;
+  errorType?: string;
+  policyName?: string;
+  errors?: Array<{ message?: string; code?: string; context?: unknown }>;
+}
+
+/**
+ * A permanent HubSpot failure with its HTTP status, so the batcher can tell a 400 that may concern
+ * one input of a batch from a 401/403 that concerns them all.
+ */
+export class HubspotPermanentError extends PermanentActionError {
+  readonly status: number;
+  readonly correlationId?: string;
+
+  constructor(code: string, message: string, status: number, correlationId?: string) {
+    super(code, message);
+    this.status = status;
+    this.correlationId = correlationId;
+  }
+}
+
+/** Wait after a TEN_SECONDLY_ROLLING (or other short) 429 that carries no Retry-After, in ms. */
+export const HUBSPOT_DEFAULT_RATE_LIMIT_RETRY_MS = 1_000;
+
+/**
+ * Milliseconds from `now` to the next midnight UTC.
+ *
+ * HubSpot resets the DAILY limit at midnight in the account's time zone, which only an extra API
+ * call (account-info) would tell us. We assume UTC: for an account west of UTC we come back a few
+ * hours early, get one more DAILY 429 and are delayed again (rate-limit delays spend no attempt);
+ * for an account east of UTC we come back a few hours late. Both are cheaper than hammering.
+ */
+export function msUntilNextMidnightUtc(now: number): number {
+  const date = new Date(now);
+  const nextMidnight = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1);
+  return nextMidnight - now;
+}
+
+/** Parses `Retry-After` given in seconds (HubSpot never sends an HTTP date here). */
+function retryAfterMs(headers: Readonly<Record<string, string>> | undefined): number | undefined {
+  const value = headers?.['retry-after'];
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds * 1000) : undefined;
+}
+
+/** Parses HubSpot's JSON error body; a non-JSON body (an HTML 502 page) yields `{}`. */
+export function parseHubspotErrorBody(rawBody: string | undefined): HubspotErrorBody {
+  if (!rawBody) return {};
+  try {
+    const parsed: unknown = JSON.parse(rawBody);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as HubspotErrorBody) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The most specific code in a VALIDATION_ERROR. HubSpot puts per-property results in `message` as
+ * `Property values were not valid: [{"isValid":false,...,"error":"PROPERTY_DOESNT_EXIST",...}]`,
+ * sometimes also in `errors[].code`.
+ */
+function validationCode(body: HubspotErrorBody): string {
+  const fromErrors = body.errors?.find((error) => typeof error.code === 'string')?.code;
+  if (fromErrors) return fromErrors;
+  const embedded = /"error":"([A-Z_]+)"/.exec(body.message ?? '');
+  if (embedded) return embedded[1];
+  return body.category ?? 'VALIDATION_ERROR';
+}
+
+/**
+ * Maps a failed HubSpot call to PermanentActionError / RetryableActionError. Only the status,
+ * HubSpot's code and HubSpot's message survive: the SDK's ApiException, whose message embeds
+ * response headers and body, is never kept as a `cause`.
+ * @param now the clock, for a DAILY limit's wait until midnight.
+ */
+export function mapHubspotError(
+  error: unknown,
+  evidence: HubspotCallEvidence,
+  now: number,
+): PermanentActionError | RetryableActionError {
+  if (error instanceof PermanentActionError || error instanceof RetryableActionError) return error;
+  const { status } = evidence;
+
+  if (status !== undefined && status >= 300) {
+    const body = parseHubspotErrorBody(evidence.rawBody);
+    const hubspotMessage = body.message ?? `HTTP ${status}`;
+    const suffix = body.correlationId ? ` (correlationId ${body.correlationId})` : '';
+
+    if (status === 429) {
+      if (body.policyName === 'DAILY') {
+        return new RetryableActionError('rate_limit_daily', `HubSpot daily API limit reached: ${hubspotMessage}`, {
+          isRateLimit: true,
+          retryAfterMs: msUntilNextMidnightUtc(now),
+        });
+      }
+      const code = body.policyName === 'TEN_SECONDLY_ROLLING' ? 'rate_limit_ten_secondly' : 'rate_limited';
+      return new RetryableActionError(code, `HubSpot rate limit: ${hubspotMessage}`, {
+        isRateLimit: true,
+        retryAfterMs: retryAfterMs(evidence.headers) ?? HUBSPOT_DEFAULT_RATE_LIMIT_RETRY_MS,
+      });
+    }
+    if (status >= 500 || status === 408) {
+      return new RetryableActionError(`http_${status}`, `HubSpot answered HTTP ${status}${suffix}`);
+    }
+    if (status === 400 || status === 422) {
+      return new HubspotPermanentError(validationCode(body), `${hubspotMessage}${suffix}`, status, body.correlationId);
+    }
+    if (status === 401) {
+      return new HubspotPermanentError('unauthorized', `HubSpot rejected the access token: ${hubspotMessage}`, status, body.correlationId);
+    }
+    if (status === 403) {
+      return new HubspotPermanentError('forbidden', `HubSpot denied access (missing scope?): ${hubspotMessage}`, status, body.correlationId);
+    }
+    if (status === 404) {
+      return new HubspotPermanentError('not_found', `HubSpot answered 404: ${hubspotMessage}`, status, body.correlationId);
+    }
+    return new HubspotPermanentError(`http_${status}`, `HubSpot answered HTTP ${status}: ${hubspotMessage}`, status, body.correlationId);
+  }
+
+  if (evidence.isAborted) return new RetryableActionError('timeout', 'the HubSpot call timed out or was aborted');
+
+  // node-fetch's FetchError: `type: "system"` with the socket's errno code (ECONNREFUSED, ...).
+  const fetchError = error as { name?: unknown; type?: unknown; code?: unknown } | null;
+  if (fetchError && fetchError.name === 'FetchError') {
+    const systemCode = typeof fetchError.code === 'string' ? fetchError.code : String(fetchError.type);
+    return new RetryableActionError('network_error', `the HubSpot call failed before an answer (${systemCode})`);
+  }
+  const name = error instanceof Error ? error.name : typeof error;
+  return new RetryableActionError('unexpected_error', `the HubSpot call failed unexpectedly (${name})`);
+}

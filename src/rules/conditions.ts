@@ -1,0 +1,88 @@
+import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
+import type { BridgeEvent } from '../events/event.js';
+
+/**
+ * The CEL environment every condition is checked and run in: exactly two variables, `event` and
+ * `data`, both maps. CEL has no access to JS globals, prototypes or I/O; an unknown variable is a
+ * type error at load time.
+ */
+const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false })
+  .registerVariable('event', 'map', { description: 'The bridge event: id, source, type, providerType, occurredAt, receivedAt, status' })
+  .registerVariable('data', 'map', { description: "The provider's payload body" });
+
+/** A condition compiled once at load. */
+export interface Condition {
+  /** The expression as written. */
+  readonly source: string;
+  /**
+   * @returns `true`/`false`, or an error message when evaluation failed (missing field, wrong type,
+   * a result that is not a bool). Never throws.
+   */
+  evaluate(scope: ConditionScope): boolean | { readonly error: string };
+}
+
+/** What conditions see. */
+export interface ConditionScope {
+  readonly event: BridgeEvent;
+  readonly data: Record<string, unknown>;
+}
+
+/** A condition that does not compile: the sentence and the index in the expression it concerns. */
+export interface ConditionProblem {
+  readonly message: string;
+  /** Character offset inside the expression, when the library gives one. */
+  readonly index: number;
+}
+
+/**
+ * Parses and type-checks a CEL expression once.
+ * @returns the compiled condition, or the problem (syntax error, unknown variable, non-bool result).
+ */
+export function compileCondition(source: string): Condition | ConditionProblem {
+  let program: ParseResult;
+  try {
+    program = conditionEnvironment.parse(source);
+  } catch (error) {
+    if (error instanceof ParseError) {
+      return { message: `invalid condition: ${error.summary}`, index: error.range?.start ?? 0 };
+    }
+    throw error;
+  }
+  const checked = program.check();
+  if (!checked.valid) {
+    const error = checked.error;
+    return { message: `invalid condition: ${error?.summary ?? 'does not type-check'}`, index: error?.range?.start ?? 0 };
+  }
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    return { message: `a condition must be a bool, and this one is a ${checked.type}`, index: 0 };
+  }
+  return {
+    source,
+    evaluate(scope) {
+      try {
+        const result: unknown = program(scope);
+        if (typeof result === 'boolean') return result;
+        return { error: `condition returned ${describeValue(result)}, not a bool` };
+      } catch (error) {
+        return { error: error instanceof Error ? firstLine(error) : String(error) };
+      }
+    },
+  };
+}
+
+/** Distinguishes a compiled condition from a problem. */
+export function isConditionProblem(value: Condition | ConditionProblem): value is ConditionProblem {
+  return 'message' in value;
+}
+
+function firstLine(error: Error): string {
+  const summary = (error as { summary?: unknown }).summary;
+  return typeof summary === 'string' ? summary : error.message.split('\n')[0];
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return `the int ${value}`;
+  if (typeof value === 'string') return `the string "${value}"`;
+  return `a ${typeof value}`;
+}

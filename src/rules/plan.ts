@@ -1,0 +1,168 @@
+import * as yup from 'yup';
+import type { ActionName } from '../actions/action.js';
+import type { BridgeEvent } from '../events/event.js';
+import type { Rule, RuleAction } from './rule.js';
+import type { RuleSet } from './rule-set.js';
+import { renderTemplateTree, TemplateRenderError } from './templates.js';
+
+/** Where a planned action came from; it travels with the action job. */
+export interface ActionProvenance {
+  readonly eventId: string;
+  readonly ruleId: string;
+  readonly ruleFile: string;
+  /** SHA-256 (hex) of the rule file's bytes when the rule was loaded. */
+  readonly ruleFileHash: string;
+  /** Position in the rule's `do` list (0-based). */
+  readonly actionIndex: number;
+}
+
+/** One action to run: params rendered and valid for the action. */
+export interface PlannedAction {
+  readonly action: ActionName;
+  readonly params: Record<string, unknown>;
+  /** The rule's override of the action's default retry policy, when it set one. */
+  readonly retry?: { readonly attempts: number; readonly backoffMs: number };
+  readonly provenance: ActionProvenance;
+}
+
+/** An action of a matching rule that could not be planned (render error, params invalid once rendered). */
+export interface PlanFailure {
+  readonly ruleId: string;
+  readonly file: string;
+  readonly action: ActionName;
+  readonly actionIndex: number;
+  readonly error: string;
+  readonly provenance: ActionProvenance;
+  /** Always true today: the same event and rules would fail the same way, so retrying is pointless. */
+  readonly isPermanent: true;
+}
+
+export interface MatchedRule {
+  readonly ruleId: string;
+  readonly file: string;
+  readonly actions: readonly PlannedAction[];
+}
+
+export interface UnmatchedRule {
+  readonly ruleId: string;
+  readonly file: string;
+  readonly reason: 'condition_false' | 'condition_error';
+  /** The evaluation error, for `condition_error`. */
+  readonly error?: string;
+}
+
+/** What a set of rules does with one event. */
+export interface Plan {
+  /** Rules whose `on` and `if` matched, in rule order. */
+  readonly matched: readonly MatchedRule[];
+  /** Rules for this event type whose condition was false or failed. */
+  readonly unmatched: readonly UnmatchedRule[];
+  /** Every planned action of every matched rule, in order. */
+  readonly actions: readonly PlannedAction[];
+  readonly failures: readonly PlanFailure[];
+  /** Missing fields rendered as empty text, a skipped quarantined event. */
+  readonly warnings: readonly string[];
+}
+
+export interface PlanOptions {
+  /** A missing template variable fails the action (as `test` wants) instead of rendering empty. @defaultValue false */
+  readonly strictTemplates?: boolean;
+  /** Plan quarantined events too (a replay after the schema was fixed). @defaultValue false */
+  readonly includeQuarantined?: boolean;
+}
+
+/**
+ * Decides what `ruleSet` does with `event`. Pure and synchronous; never throws for rule or
+ * payload problems: a condition that fails to evaluate counts as not matched (reported in
+ * `unmatched`), and an action that fails to render is reported in `failures` while the others
+ * are still planned.
+ */
+export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanOptions = {}): Plan {
+  const matched: MatchedRule[] = [];
+  const unmatched: UnmatchedRule[] = [];
+  const actions: PlannedAction[] = [];
+  const failures: PlanFailure[] = [];
+  const warnings: string[] = [];
+  if (event.status === 'quarantined' && options.includeQuarantined !== true) {
+    warnings.push(`event ${event.id} is quarantined, so no rules ran: replay it once its schema problem is fixed`);
+    return { matched, unmatched, actions, failures, warnings };
+  }
+  const rules = ruleSet.rulesFor(event.type);
+  if (rules.length === 0) return { matched, unmatched, actions, failures, warnings };
+
+  const scope = { event, data: event.data };
+  const isStrict = options.strictTemplates === true;
+  for (const rule of rules) {
+    if (rule.condition) {
+      const outcome = rule.condition.evaluate(scope);
+      if (outcome !== true) {
+        unmatched.push(
+          outcome === false
+            ? { ruleId: rule.id, file: rule.file, reason: 'condition_false' }
+            : { ruleId: rule.id, file: rule.file, reason: 'condition_error', error: outcome.error },
+        );
+        continue;
+      }
+    }
+    const ruleActions: PlannedAction[] = [];
+    for (const ruleAction of rule.actions) {
+      const planned = planAction(rule, ruleAction, event, scope, isStrict, warnings);
+      if ('error' in planned) failures.push(planned);
+      else ruleActions.push(planned);
+    }
+    matched.push({ ruleId: rule.id, file: rule.file, actions: ruleActions });
+    actions.push(...ruleActions);
+  }
+  return { matched, unmatched, actions, failures, warnings };
+}
+
+function planAction(
+  rule: Rule,
+  ruleAction: RuleAction,
+  event: BridgeEvent,
+  scope: Record<string, unknown>,
+  isStrict: boolean,
+  warnings: string[],
+): PlannedAction | PlanFailure {
+  const label = `rule ${rule.id} action ${ruleAction.index + 1} (${ruleAction.name})`;
+  const provenance: ActionProvenance = {
+    eventId: event.id,
+    ruleId: rule.id,
+    ruleFile: rule.file,
+    ruleFileHash: rule.fileHash,
+    actionIndex: ruleAction.index,
+  };
+  const fail = (error: string): PlanFailure => ({
+    ruleId: rule.id,
+    file: rule.file,
+    action: ruleAction.name,
+    actionIndex: ruleAction.index,
+    error,
+    provenance,
+    isPermanent: true,
+  });
+  const actionWarnings: string[] = [];
+  let params: Record<string, unknown>;
+  try {
+    params = renderTemplateTree(ruleAction.params, scope, { strict: isStrict }, actionWarnings).value as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof TemplateRenderError) return fail(error.message);
+    throw error;
+  }
+  for (const warning of actionWarnings) warnings.push(`${label}: ${warning}`);
+  // Static params were validated at load; rendered ones can still break a rule (an empty email).
+  if (ruleAction.params.kind !== 'static') {
+    try {
+      ruleAction.action.params.validateSync(params, { abortEarly: false });
+    } catch (error) {
+      if (!(error instanceof yup.ValidationError)) throw error;
+      return fail(`params invalid once rendered: ${error.errors.join('; ')}`);
+    }
+  }
+  return {
+    action: ruleAction.name,
+    params,
+    ...(ruleAction.retry ? { retry: ruleAction.retry } : {}),
+    provenance,
+  };
+}

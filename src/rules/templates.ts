@@ -1,0 +1,260 @@
+import { Liquid, type Template } from 'liquidjs';
+import type { RenderFormat } from '../actions/action.js';
+import { BridgeError } from '../errors.js';
+
+/** The variables templates (and conditions) see. */
+export const TEMPLATE_VARIABLES = ['event', 'data'] as const;
+
+/** Escapes text for Slack mrkdwn: only `&`, `<` and `>` are control characters there. */
+export function escapeSlackMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** How an interpolated value becomes text: never `undefined`; objects and lists as JSON. */
+export function stringifyValue(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object') return JSON.stringify(value) ?? '';
+  return String(value);
+}
+
+const currencyFormats = new Map<string, Intl.NumberFormat>();
+
+/**
+ * The `money` filter: an integer amount in the currency's minor unit (cents) to a formatted amount,
+ * e.g. `200 | money` → `$2.00`, `1500 | money: "EUR"` → `€15.00`, `500 | money: "JPY"` → `¥500`.
+ * null/empty renders as empty text; anything else that is not a number is a render error.
+ */
+export function formatMoney(amount: unknown, currency: unknown = 'USD'): string {
+  if (amount === null || amount === undefined || amount === '') return '';
+  const minorUnits = typeof amount === 'string' && /^-?[0-9]+(\.[0-9]+)?$/.test(amount.trim()) ? Number(amount) : amount;
+  if (typeof minorUnits !== 'number' || !Number.isFinite(minorUnits)) {
+    throw new Error(`money needs an amount in cents, not ${JSON.stringify(amount)}`);
+  }
+  const code = typeof currency === 'string' ? currency.toUpperCase() : '';
+  let format = currencyFormats.get(code);
+  if (!format) {
+    try {
+      format = new Intl.NumberFormat('en-US', { style: 'currency', currency: code });
+    } catch {
+      throw new Error(`money needs a three-letter currency code such as USD, not ${JSON.stringify(currency)}`);
+    }
+    currencyFormats.set(code, format);
+  }
+  // Zero-decimal currencies (JPY) have no minor unit: the amount is already whole.
+  const fractionDigits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  return format.format(minorUnits / 10 ** fractionDigits);
+}
+
+function createEngine(format: RenderFormat): Liquid {
+  const engine = new Liquid({
+    // Escaping happens on every `{{ }}` output (not on the literal text the author wrote), unless
+    // the last filter is `raw`. Plain actions still go through it so objects print as JSON.
+    outputEscape: format === 'slack_mrkdwn' ? (value: unknown) => escapeSlackMrkdwn(stringifyValue(value)) : stringifyValue,
+    strictFilters: true,
+    ownPropertyOnly: true,
+    // `{{ x | default: "n/a" }}` and `{% if x %}` must work on missing fields even in strict mode.
+    lenientIf: true,
+    timezoneOffset: 0,
+    locale: 'en-US',
+    cache: false,
+    // No file system: templates come from rule files only. Partials would read files from the cwd.
+    templates: {},
+    parseLimit: 100_000,
+    renderLimit: 1_000,
+    memoryLimit: 10_000_000,
+  });
+  for (const tag of ['include', 'render', 'layout', 'block']) delete engine.tags[tag];
+  engine.registerFilter('money', formatMoney);
+  return engine;
+}
+
+const engines: Readonly<Record<RenderFormat, Liquid>> = {
+  slack_mrkdwn: createEngine('slack_mrkdwn'),
+  plain: createEngine('plain'),
+};
+
+/** A params value compiled once: static parts kept as they are, strings with markup parsed. */
+export type TemplateTree =
+  | { readonly kind: 'static'; readonly value: unknown }
+  | { readonly kind: 'template'; readonly source: string; readonly format: RenderFormat; readonly template: Template[] }
+  | { readonly kind: 'list'; readonly items: readonly TemplateTree[] }
+  | { readonly kind: 'map'; readonly entries: readonly (readonly [string, TemplateTree])[] };
+
+/** A template that does not compile: where in the params, the sentence, and the index in the string. */
+export interface TemplateProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+  readonly index: number;
+}
+
+/** Path segments as written in messages: `blocks[0].text.text`. */
+export function formatParamPath(path: readonly (string | number)[]): string {
+  return path.map((segment, i) => (typeof segment === 'number' ? `[${segment}]` : i === 0 ? segment : `.${segment}`)).join('');
+}
+
+/**
+ * Compiles every string inside `value` (recursively through lists and maps) as a Liquid template
+ * for an action of the given render format. Numbers, booleans and strings with no `{{`/`{%` stay
+ * as they are. Templates may use only `event` and `data`.
+ * @returns the tree and every problem found (syntax errors, unknown filters, unknown variables).
+ */
+export function compileTemplateTree(
+  value: unknown,
+  format: RenderFormat,
+): { tree: TemplateTree; problems: TemplateProblem[] } {
+  const problems: TemplateProblem[] = [];
+  const tree = compileNode(value, format, [], problems);
+  return { tree, problems };
+}
+
+function compileNode(value: unknown, format: RenderFormat, path: (string | number)[], problems: TemplateProblem[]): TemplateTree {
+  if (typeof value === 'string') {
+    if (!value.includes('{{') && !value.includes('{%')) return { kind: 'static', value };
+    const engine = engines[format];
+    try {
+      const template = engine.parse(value);
+      checkVariables(engine, template, value, path, problems);
+      return { kind: 'template', source: value, format, template };
+    } catch (error) {
+      problems.push({
+        path,
+        message: `invalid template in ${formatParamPath(path)}: ${stripLiquidPosition(error)}`,
+        index: liquidErrorIndex(error, value),
+      });
+      return { kind: 'static', value };
+    }
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((item, i) => compileNode(item, format, [...path, i], problems));
+    return items.every((item) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'list', items };
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, format, [...path, key], problems)] as const);
+    return entries.every(([, item]) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'map', entries };
+  }
+  return { kind: 'static', value };
+}
+
+function checkVariables(engine: Liquid, template: Template[], source: string, path: (string | number)[], problems: TemplateProblem[]): void {
+  const analysis = engine.analyzeSync(template);
+  for (const [name, occurrences] of Object.entries(analysis.globals)) {
+    if ((TEMPLATE_VARIABLES as readonly string[]).includes(name)) continue;
+    const location = occurrences[0]?.location;
+    problems.push({
+      path,
+      message: `unknown variable ${name} in ${formatParamPath(path)}: templates see event and data`,
+      index: location ? indexOfRowCol(source, location.row, location.col) : 0,
+    });
+  }
+}
+
+/** Thrown by renderTemplateTree; `path` is the params path of the failing string. */
+export class TemplateRenderError extends BridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('template_render_failed', message, options);
+  }
+}
+
+export interface RenderOptions {
+  /** A missing variable is an error naming it (used by `test`), instead of empty text and a warning. */
+  readonly strict: boolean;
+}
+
+/**
+ * Renders a compiled tree with `{ event, data }`.
+ * @returns the rendered value and warnings (missing fields rendered as empty, in non-strict mode).
+ * @throws TemplateRenderError for a missing field in strict mode, or a filter failing (e.g. `money` on text).
+ */
+export function renderTemplateTree(
+  tree: TemplateTree,
+  scope: Record<string, unknown>,
+  options: RenderOptions,
+  warnings: string[] = [],
+): { value: unknown; warnings: string[] } {
+  return { value: renderNode(tree, scope, options, [], warnings), warnings };
+}
+
+function renderNode(
+  tree: TemplateTree,
+  scope: Record<string, unknown>,
+  options: RenderOptions,
+  path: (string | number)[],
+  warnings: string[],
+): unknown {
+  switch (tree.kind) {
+    case 'static':
+      return tree.value;
+    case 'list':
+      return tree.items.map((item, i) => renderNode(item, scope, options, [...path, i], warnings));
+    case 'map': {
+      const rendered: Record<string, unknown> = {};
+      for (const [key, item] of tree.entries) rendered[key] = renderNode(item, scope, options, [...path, key], warnings);
+      return rendered;
+    }
+    case 'template':
+      return renderString(tree, scope, options, path, warnings);
+  }
+}
+
+function renderString(
+  tree: Extract<TemplateTree, { kind: 'template' }>,
+  scope: Record<string, unknown>,
+  options: RenderOptions,
+  path: (string | number)[],
+  warnings: string[],
+): string {
+  const engine = engines[tree.format];
+  try {
+    // Strict first: cheap when nothing is missing, and the only way to learn which field was.
+    return engine.renderSync(tree.template, scope, { strictVariables: true }) as string;
+  } catch (error) {
+    const missing = undefinedVariableOf(error);
+    if (missing === null) {
+      throw new TemplateRenderError(`${formatParamPath(path)}: ${stripLiquidPosition(error)}`, { cause: error });
+    }
+    if (options.strict) {
+      throw new TemplateRenderError(`${formatParamPath(path)}: missing field ${missing}`, { cause: error });
+    }
+    warnings.push(`${formatParamPath(path)}: missing field ${missing} rendered as empty text`);
+    try {
+      return engine.renderSync(tree.template, scope) as string;
+    } catch (lenientError) {
+      throw new TemplateRenderError(`${formatParamPath(path)}: ${stripLiquidPosition(lenientError)}`, { cause: lenientError });
+    }
+  }
+}
+
+function undefinedVariableOf(error: unknown): string | null {
+  if (!(error instanceof Error) || error.name !== 'UndefinedVariableError') return null;
+  const original = (error as { originalError?: unknown }).originalError;
+  const message = original instanceof Error ? original.message : error.message;
+  const match = /undefined variable: ([^,]+)/.exec(message);
+  return match ? match[1].trim() : 'unknown';
+}
+
+/** liquidjs appends `, line:L, col:C` (inside the template); we position messages ourselves. */
+function stripLiquidPosition(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0].replace(/, line:\d+, col:\d+$/, '');
+}
+
+function liquidErrorIndex(error: unknown, source: string): number {
+  const match = /, line:(\d+), col:(\d+)$/.exec(error instanceof Error ? error.message.split('\n')[0] : '');
+  return match ? indexOfRowCol(source, Number(match[1]), Number(match[2])) : 0;
+}
+
+function indexOfRowCol(source: string, row: number, col: number): number {
+  const lines = source.split('\n');
+  let index = 0;
+  for (let i = 0; i < row - 1 && i < lines.length; i += 1) index += lines[i].length + 1;
+  return Math.min(index + Math.max(col - 1, 0), source.length);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}

@@ -83,8 +83,7 @@ const url = (name: string, protocols: string[]) =>
 const environmentSchema = yup.object({
   PORT: yup
     .string()
-    .matches(/^[0-9]+$/, 'PORT must be a port number between 0 and 65535')
-    .test('port', 'PORT must be a port number between 0 and 65535', (v) => v === undefined || Number(v) <= 65535),
+    .test('port', 'PORT must be a port number between 0 and 65535', (v) => v === undefined || (/^[0-9]+$/.test(v) && Number(v) <= 65535)),
   REDIS_URL: url('REDIS_URL', ['redis://', 'rediss://']),
   QUEUE_PREFIX: yup.string().matches(/^[A-Za-z0-9_{}-]+$/, {
     message: 'QUEUE_PREFIX may hold only letters, digits, _, -, { and }',

@@ -16,12 +16,12 @@ export interface RetryPolicy {
 
 /**
  * The default: 12 tries. Retry waits double from 15 s; with jitter the last try comes between
- * about 4¼ and 8½ hours after the first failure, which rides out a multi-hour Slack or HubSpot outage.
+ * about 4 and 8¼ hours after the first failure, which rides out a multi-hour Slack or HubSpot outage.
  */
 export const twelveAttemptsOverEightHours: RetryPolicy = {
   attempts: 12,
   baseDelayMs: 15_000,
-  maxDelayMs: 3 * 60 * 60 * 1000,
+  maxDelayMs: 4 * 60 * 60 * 1000,
 };
 
 /** For tests and local trials: the same shape, in milliseconds. */

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import { loadConfig } from '../../../src/config/config.js';
+import { parseByteSize, parseDuration } from '../../../src/config/units.js';
+import { ConfigError } from '../../../src/errors.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).to.include({
+      port: 3000,
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'bridge',
+      rulesDir: './rules',
+      allowUnsignedWebhooks: false,
+      dedupTtlMs: 7 * 24 * 3600 * 1000,
+      bodyLimitBytes: 1024 * 1024,
+      logLevel: 'info',
+      actionTimeoutMs: 10_000,
+      firstpromoterWebhookToken: null,
+      slackBotToken: null,
+    });
+    expect(config.strippedFields).to.deep.equal(['auth_token', 'temp_password']);
+  });
+
+  it('reads every variable it is given', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      REDIS_URL: 'redis://redis:6379/2',
+      QUEUE_PREFIX: '{bridge}',
+      DEDUP_TTL: '36h',
+      BODY_LIMIT: '512kb',
+      ALLOW_UNSIGNED_WEBHOOKS: 'true',
+      STRIPPED_FIELDS: 'auth_token, promoter.profile.paypal_email',
+      FIRSTPROMOTER_WEBHOOK_TOKEN: 'fp-secret',
+    });
+    expect(config).to.include({ port: 8080, queuePrefix: '{bridge}', dedupTtlMs: 36 * 3600 * 1000, bodyLimitBytes: 512 * 1024, allowUnsignedWebhooks: true });
+    expect(config.strippedFields).to.deep.equal(['auth_token', 'promoter.profile.paypal_email']);
+    expect(config.firstpromoterWebhookToken!.reveal()).to.equal('fp-secret');
+  });
+
+  it('reports every bad value at once, one line each, without echoing secrets', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', REDIS_URL: 'http://redis', DEDUP_TTL: 'forever', BODY_LIMIT: 'big', LOG_LEVEL: 'loud', ALLOW_UNSIGNED_WEBHOOKS: 'maybe', SLACK_BOT_TOKEN: 'xoxb-secret' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.be.instanceOf(ConfigError);
+    expect((error as ConfigError).problems.sort()).to.deep.equal(
+      [
+        'ALLOW_UNSIGNED_WEBHOOKS must be true or false',
+        'BODY_LIMIT must be a size such as 512kb or 1mb',
+        'DEDUP_TTL must be a duration such as 500ms, 30s, 10m, 12h or 7d',
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+        'PORT must be a port number between 0 and 65535',
+        'REDIS_URL must be a URL starting with redis:// or rediss://',
+      ].sort(),
+    );
+    expect((error as Error).message).not.to.contain('xoxb-secret');
+  });
+
+  it('keeps secrets out of JSON and string conversion', () => {
+    const config = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-very-secret' });
+    expect(JSON.stringify(config)).not.to.contain('xoxb-very-secret');
+    expect(String(config.slackBotToken)).to.equal('[secret]');
+  });
+});
+
+describe('units', () => {
+  const durations: Array<[string, number | null]> = [['500ms', 500], ['30s', 30_000], ['10m', 600_000], ['12h', 43_200_000], ['7d', 604_800_000], ['250', 250], ['0s', null], ['7 days', null], ['', null]];
+  for (const [text, expected] of durations) it(`parses duration ${JSON.stringify(text)} as ${expected}`, () => expect(parseDuration(text)).to.equal(expected));
+  const sizes: Array<[string, number | null]> = [['1mb', 1_048_576], ['512kb', 524_288], ['100', 100], ['1.5MB', 1_572_864], ['0kb', null], ['big', null]];
+  for (const [text, expected] of sizes) it(`parses size ${JSON.stringify(text)} as ${expected}`, () => expect(parseByteSize(text)).to.equal(expected));
+});

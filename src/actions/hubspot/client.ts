@@ -30,11 +30,21 @@ export interface HubspotClient {
   readonly sdk: Client;
   /**
    * Runs `fn` so that its HTTP requests abort with `signal` or after the timeout, and maps whatever
-   * it throws to PermanentActionError / RetryableActionError.
+   * it throws to PermanentActionError / RetryableActionError. `fn` must pass `options` as the
+   * `_options` argument of every SDK call it makes: that is what attaches the agent and middleware.
    */
-  call<T>(signal: AbortSignal, fn: (sdk: Client) => Promise<T>): Promise<T>;
+  call<T>(signal: AbortSignal, fn: (sdk: Client, options: HubspotCallOptions) => Promise<T>): Promise<T>;
   /** Closes idle keep-alive sockets. */
   close(): void;
+}
+
+/** The `_options` every SDK call made through {@link HubspotClient.call} must receive. */
+export interface HubspotCallOptions {
+  readonly middlewareMergeStrategy: 'replace';
+  readonly middleware: Array<{
+    pre(context: any): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- each generated module has its own RequestContext class
+    post(context: any): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }>;
 }
 
 type AgentWithAddRequest = http.Agent & { addRequest(request: http.ClientRequest, options: unknown): void };
@@ -44,9 +54,11 @@ type AgentWithAddRequest = http.Agent & { addRequest(request: http.ClientRequest
  * - no SDK retries and no Bottleneck limiter (`numberOfApiCallRetries: 0`, no `limiterOptions`):
  *   retries belong to the actions worker, pacing to the Redis pacer shared by all workers;
  * - timeouts and per-call abort: the generated SDK passes no signal or timeout to node-fetch, so a
- *   keep-alive agent aborts each request when its call's signal fires;
- * - a middleware that keeps the raw body of error answers: the SDK parses it into its `Error`
- *   model, which drops `policyName` (DAILY vs TEN_SECONDLY_ROLLING);
+ *   keep-alive agent (attached by per-call middleware) aborts each request when its call's signal
+ *   fires;
+ * - the same middleware keeps the status, headers and raw body of error answers, so errors are
+ *   mapped from what HubSpot said (`policyName`: DAILY vs TEN_SECONDLY_ROLLING) rather than from
+ *   the SDK's ApiException, whose message embeds headers and body;
  * - the access token stays inside the SDK's Authorization header; errors are rebuilt without it.
  */
 export function createHubspotClient(options: HubspotClientOptions): HubspotClient {
@@ -75,18 +87,32 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
     accessToken: options.accessToken.reveal(),
     basePath: options.baseUrl.replace(/\/+$/, ''),
     numberOfApiCallRetries: 0,
-    httpAgent: agent,
+  });
+  // The SDK applies its decorators (retry, limiter) from a process-wide singleton when an API is
+  // first touched; touching ours now binds them while the configuration above (none) is current.
+  void sdk.crm.contacts.batchApi;
+  void sdk.crm.properties.coreApi;
+  void sdk.crm.properties.groupsApi;
+
+  /**
+   * Per-call middleware. The generated APIs of SDK 13 only run middleware passed with the call
+   * (`_options`), not the configuration's (so `httpAgent` in the Client config would be ignored):
+   * we pass ours on every call, replacing the configured list.
+   */
+  const callOptionsFor = (state: HubspotCallState): HubspotCallOptions => ({
+    middlewareMergeStrategy: 'replace',
     middleware: [
       {
-        pre: (context: unknown) => context,
-        post: async (context: unknown) => {
+        pre: async (context) => {
+          (context as { setAgent(agent: http.Agent): void }).setAgent(agent);
+          return context;
+        },
+        post: async (context) => {
           const response = context as {
             httpStatusCode: number;
             headers: Record<string, string>;
             body: { text(): Promise<string>; binary(): Promise<Buffer> };
           };
-          const state = callState.getStore();
-          if (!state) return response;
           state.status = response.httpStatusCode;
           state.headers = response.headers;
           if (response.httpStatusCode >= 300) {
@@ -95,25 +121,20 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
             // The body stream is read once; hand the SDK a replay so its own parsing still works.
             response.body = { text: async () => text, binary: async () => Buffer.from(text) };
           }
-          return response;
+          return context;
         },
       },
     ],
   });
-  // The SDK applies its decorators (retry, limiter) from a process-wide singleton when an API is
-  // first touched; touching ours now binds them while the configuration above (none) is current.
-  void sdk.crm.contacts.batchApi;
-  void sdk.crm.properties.coreApi;
-  void sdk.crm.properties.groupsApi;
 
   return {
     sdk,
-    async call<T>(signal: AbortSignal, fn: (client: Client) => Promise<T>): Promise<T> {
+    async call<T>(signal: AbortSignal, fn: (client: Client, callOptions: HubspotCallOptions) => Promise<T>): Promise<T> {
       if (signal.aborted) throw abortedError(signal);
       const combined = AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]);
       const state: HubspotCallState = { signal: combined };
       try {
-        return await callState.run(state, () => fn(sdk));
+        return await callState.run(state, () => fn(sdk, callOptionsFor(state)));
       } catch (error) {
         throw mapHubspotError(
           error,

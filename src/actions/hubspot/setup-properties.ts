@@ -44,19 +44,19 @@ export async function setupHubspotProperties(options: SetupHubspotPropertiesOpti
   const signal = options.signal ?? new AbortController().signal;
   const wanted = [...new Set(options.propertyNames)].sort();
 
-  const existingProperties = await client.call(signal, (sdk) => sdk.crm.properties.coreApi.getAll('contacts'));
+  const existingProperties = await client.call(signal, (sdk, callOptions) => sdk.crm.properties.coreApi.getAll('contacts', false, undefined, callOptions));
   const existingNames = new Set(existingProperties.results.map((property) => property.name));
   const existing = wanted.filter((name) => existingNames.has(name));
   const missing = wanted.filter((name) => !existingNames.has(name));
 
   let groupCreated = false;
   if (missing.length > 0) {
-    const groups = await client.call(signal, (sdk) => sdk.crm.properties.groupsApi.getAll('contacts'));
+    const groups = await client.call(signal, (sdk, callOptions) => sdk.crm.properties.groupsApi.getAll('contacts', callOptions));
     if (!groups.results.some((group) => group.name === AFFILIATE_PROPERTY_GROUP.name)) {
       groupCreated = true;
       if (!dryRun) {
-        await client.call(signal, (sdk) =>
-          sdk.crm.properties.groupsApi.create('contacts', { ...AFFILIATE_PROPERTY_GROUP }),
+        await client.call(signal, (sdk, callOptions) =>
+          sdk.crm.properties.groupsApi.create('contacts', { ...AFFILIATE_PROPERTY_GROUP }, callOptions),
         );
       }
     }
@@ -68,14 +68,18 @@ export async function setupHubspotProperties(options: SetupHubspotPropertiesOpti
   // One at a time: a handful of properties, created once, and a failure leaves a clear report of
   // what got created before it (running again creates only the rest).
   for (const name of missing) {
-    await client.call(signal, (sdk) =>
-      sdk.crm.properties.coreApi.create('contacts', {
+    await client.call(signal, (sdk, callOptions) =>
+      sdk.crm.properties.coreApi.create(
+        'contacts',
+        {
         name,
         label: labelFromPropertyName(name),
         type: PropertyCreateTypeEnum.String,
         fieldType: PropertyCreateFieldTypeEnum.Text,
         groupName: AFFILIATE_PROPERTY_GROUP.name,
-      }),
+        },
+        callOptions,
+      ),
     );
     created.push(name);
   }

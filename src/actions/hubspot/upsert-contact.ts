@@ -97,8 +97,8 @@ export function connectHubspotUpsertContact(
         now: deps.now,
         signal: lifetime.signal,
       });
-      const response = await client.call(lifetime.signal, (sdk) =>
-        sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }),
+      const response = await client.call(lifetime.signal, (sdk, callOptions) =>
+        sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }, callOptions),
       );
       return matchOutcomes(inputs, response.results ?? []);
     },

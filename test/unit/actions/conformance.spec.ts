@@ -1,0 +1,366 @@
+import { expect } from 'chai';
+import type { ActionRunner } from '../../../src/actions/action.js';
+import { hubspotPaceKey } from '../../../src/actions/hubspot/upsert-contact.js';
+import { slackPaceKey } from '../../../src/actions/slack/post-message.js';
+import { actionRegistry } from '../../../src/actions/registry.js';
+import type { BridgeConfig } from '../../../src/config/config.js';
+import { PermanentActionError, RetryableActionError } from '../../../src/errors.js';
+import { Secret } from '../../../src/secret.js';
+import { startHubspotFake, type HubspotFake } from '../../fakes/hubspot-fake.js';
+import { startSlackFake, type SlackFake } from '../../fakes/slack-fake.js';
+import {
+  captureLogger,
+  openTestRedis,
+  rejectionOf,
+  renderErrorChain,
+  testConfig,
+  testContext,
+  testDeps,
+  type TestRedis,
+} from './support.js';
+
+/**
+ * The one suite every action in the registry must pass: the retry decision for each failure its
+ * API can produce, success, dry-run, timeouts, network errors, and no token in any error or log.
+ * Adding an integration means adding its harness below; the first test fails until it exists.
+ */
+
+/** 2024-10-03T13:45:20Z: a fixed clock, so waits until midnight UTC are exact. */
+const FIXED_NOW = Date.UTC(2024, 9, 3, 13, 45, 20);
+const MS_TO_MIDNIGHT = Date.UTC(2024, 9, 4) - FIXED_NOW;
+
+interface ExpectedError {
+  readonly type: 'permanent' | 'retryable';
+  readonly code: string;
+  readonly isRateLimit?: boolean;
+  readonly retryAfterMs?: number;
+}
+
+interface FailureCase {
+  readonly name: string;
+  script(fake: unknown): void;
+  readonly expected: ExpectedError;
+}
+
+interface RunningFake {
+  readonly fake: unknown;
+  /** Config pointing the action at the fake with `token`. */
+  configFor(token: string | null): Partial<BridgeConfig>;
+  /** How many actions the fake accepted (messages posted, contacts written). */
+  accepted(): number;
+  /** How many requests reached the fake at all. */
+  requests(): number;
+  close(): Promise<void>;
+}
+
+interface Harness {
+  /** A token string distinctive enough to grep for. */
+  readonly token: string;
+  readonly params: Record<string, unknown>;
+  start(token: string): Promise<RunningFake>;
+  /** Makes the next call take `ms` before answering. */
+  delay(fake: unknown, ms: number): void;
+  readonly failures: readonly FailureCase[];
+  /** The Redis pacing key `params` use. */
+  paceKey(keyPrefix: string): string;
+  /** The dry-run request for `params`. */
+  dryRunRequest(fake: RunningFake): Record<string, unknown>;
+}
+
+const SLACK_PERMANENT_CODES = [
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_auth',
+  'token_revoked',
+  'account_inactive',
+  'missing_scope',
+  'not_authed',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'no_text',
+  'too_many_attachments',
+  'restricted_action',
+  'some_code_slack_adds_next_year',
+];
+const SLACK_RETRYABLE_CODES = ['internal_error', 'service_unavailable', 'fatal_error', 'request_timeout'];
+
+const slackHarness: Harness = {
+  token: 'xoxb-CONFORMANCE-7f3a9c1e-SLACK-TOKEN',
+  params: { channel: '#affiliate-fraud', text: 'Possible self-referral: lead@example.com' },
+  async start(token) {
+    const fake = await startSlackFake({ token });
+    return {
+      fake,
+      configFor: (t) => ({ slackApiUrl: fake.url, slackBotToken: t === null ? null : new Secret(t) }),
+      accepted: () => fake.received.length,
+      requests: () => fake.requests.length,
+      close: () => fake.close(),
+    };
+  },
+  delay: (fake, ms) => (fake as SlackFake).script({ kind: 'delay', ms }),
+  paceKey: (keyPrefix) => slackPaceKey(keyPrefix, '#affiliate-fraud'),
+  failures: [
+    ...SLACK_PERMANENT_CODES.map<FailureCase>((code) => ({
+      name: `ok:false ${code}`,
+      script: (fake) => (fake as SlackFake).script({ kind: 'error', error: code }),
+      expected: { type: 'permanent', code },
+    })),
+    ...SLACK_RETRYABLE_CODES.map<FailureCase>((code) => ({
+      name: `ok:false ${code}`,
+      script: (fake) => (fake as SlackFake).script({ kind: 'error', error: code }),
+      expected: { type: 'retryable', code, isRateLimit: false },
+    })),
+    {
+      name: 'HTTP 429 with Retry-After: 7',
+      script: (fake) => (fake as SlackFake).script({ kind: 'rate_limit', retryAfterSeconds: 7 }),
+      expected: { type: 'retryable', code: 'ratelimited', isRateLimit: true, retryAfterMs: 7000 },
+    },
+    {
+      name: 'HTTP 429 without Retry-After',
+      script: (fake) => (fake as SlackFake).script({ kind: 'rate_limit', retryAfterSeconds: null }),
+      expected: { type: 'retryable', code: 'ratelimited', isRateLimit: true, retryAfterMs: 1000 },
+    },
+    ...[500, 502, 503, 504].map<FailureCase>((status) => ({
+      name: `HTTP ${status}`,
+      script: (fake) => (fake as SlackFake).script({ kind: 'http_status', status }),
+      expected: { type: 'retryable', code: `http_${status}`, isRateLimit: false },
+    })),
+    {
+      name: 'connection dropped without an answer',
+      script: (fake) => (fake as SlackFake).script({ kind: 'drop_connection' }),
+      expected: { type: 'retryable', code: 'network_error', isRateLimit: false },
+    },
+  ],
+  dryRunRequest: () => ({
+    method: 'POST',
+    path: '/api/chat.postMessage',
+    contentType: 'application/x-www-form-urlencoded',
+    body: { channel: '#affiliate-fraud', text: 'Possible self-referral: lead@example.com' },
+  }),
+};
+
+const hubspotHarness: Harness = {
+  token: 'pat-na1-CONFORMANCE-1b2c3d4e-HUBSPOT-TOKEN',
+  params: { email: 'Lead@Example.com', properties: { affiliate_suspicion: 'same_ip', affiliate_score: 7 } },
+  async start(token) {
+    const fake = await startHubspotFake({ token, properties: ['affiliate_suspicion', 'affiliate_score'] });
+    return {
+      fake,
+      configFor: (t) => ({ hubspotBaseUrl: fake.url, hubspotAccessToken: t === null ? null : new Secret(t) }),
+      accepted: () => fake.contacts.size,
+      requests: () => fake.calls.length,
+      close: () => fake.close(),
+    };
+  },
+  delay: (fake, ms) => (fake as HubspotFake).script({ kind: 'delay', ms }),
+  paceKey: (keyPrefix) => hubspotPaceKey(keyPrefix),
+  failures: [
+    {
+      name: '400 PROPERTY_DOESNT_EXIST',
+      script: (fake) => (fake as HubspotFake).properties.delete('affiliate_score'),
+      expected: { type: 'permanent', code: 'PROPERTY_DOESNT_EXIST' },
+    },
+    {
+      name: '400 generic VALIDATION_ERROR',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 400 }),
+      expected: { type: 'permanent', code: 'VALIDATION_ERROR' },
+    },
+    {
+      name: '401 (token revoked)',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 401 }),
+      expected: { type: 'permanent', code: 'unauthorized' },
+    },
+    {
+      name: '403 missing scopes',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 403 }),
+      expected: { type: 'permanent', code: 'forbidden' },
+    },
+    {
+      name: '404',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 404 }),
+      expected: { type: 'permanent', code: 'not_found' },
+    },
+    {
+      name: '429 TEN_SECONDLY_ROLLING with Retry-After: 3',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'rate_limit', policy: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 3 }),
+      expected: { type: 'retryable', code: 'rate_limit_ten_secondly', isRateLimit: true, retryAfterMs: 3000 },
+    },
+    {
+      name: '429 TEN_SECONDLY_ROLLING without Retry-After',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'rate_limit', policy: 'TEN_SECONDLY_ROLLING' }),
+      expected: { type: 'retryable', code: 'rate_limit_ten_secondly', isRateLimit: true, retryAfterMs: 1000 },
+    },
+    {
+      name: '429 DAILY: wait until midnight UTC',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'rate_limit', policy: 'DAILY' }),
+      expected: { type: 'retryable', code: 'rate_limit_daily', isRateLimit: true, retryAfterMs: MS_TO_MIDNIGHT },
+    },
+    ...[500, 502, 503, 504].map<FailureCase>((status) => ({
+      name: `HTTP ${status}`,
+      script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status }),
+      expected: { type: 'retryable', code: `http_${status}`, isRateLimit: false },
+    })),
+    {
+      name: 'HTTP 502 with an HTML page',
+      script: (fake) =>
+        (fake as HubspotFake).script({ kind: 'http_status', status: 502, contentType: 'text/html', body: '<html>Bad gateway</html>' }),
+      expected: { type: 'retryable', code: 'http_502', isRateLimit: false },
+    },
+    {
+      name: 'connection dropped without an answer',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'drop_connection' }),
+      expected: { type: 'retryable', code: 'network_error', isRateLimit: false },
+    },
+  ],
+  dryRunRequest: () => ({
+    method: 'POST',
+    path: '/crm/v3/objects/contacts/batch/upsert',
+    body: {
+      inputs: [
+        { id: 'Lead@Example.com', idProperty: 'email', properties: { affiliate_suspicion: 'same_ip', affiliate_score: '7' } },
+      ],
+    },
+  }),
+};
+
+const harnesses: Record<string, Harness> = {
+  'slack.post_message': slackHarness,
+  'hubspot.upsert_contact': hubspotHarness,
+};
+
+function expectActionError(error: unknown, expected: ExpectedError): void {
+  if (expected.type === 'permanent') {
+    expect(error, renderErrorChain(error)).to.be.instanceOf(PermanentActionError);
+  } else {
+    expect(error, renderErrorChain(error)).to.be.instanceOf(RetryableActionError);
+  }
+  const actionError = error as PermanentActionError | RetryableActionError;
+  expect(actionError.code).to.equal(expected.code);
+  if (actionError instanceof RetryableActionError) {
+    if (expected.isRateLimit !== undefined) expect(actionError.isRateLimit).to.equal(expected.isRateLimit);
+    if (expected.retryAfterMs !== undefined) expect(actionError.retryAfterMs).to.equal(expected.retryAfterMs);
+  }
+}
+
+describe('action conformance', () => {
+  it('has a harness for every action in the registry', () => {
+    expect(Object.keys(harnesses).sort()).to.deep.equal(Object.keys(actionRegistry).sort());
+  });
+
+  for (const [name, action] of Object.entries(actionRegistry)) {
+    const harness = harnesses[name];
+    if (!harness) continue;
+
+    describe(name, () => {
+      let testRedis: TestRedis;
+      let running: RunningFake;
+      let runner: ActionRunner<unknown> | undefined;
+      let captured: ReturnType<typeof captureLogger>;
+
+      beforeEach(async () => {
+        testRedis = await openTestRedis();
+        running = await harness.start(harness.token);
+        captured = captureLogger();
+        runner = undefined;
+      });
+
+      afterEach(async () => {
+        await runner?.close?.();
+        await running.close();
+        await testRedis.cleanup();
+        const leaks = captured.lines.filter((line) => line.includes(harness.token));
+        expect(leaks, 'log lines holding the token').to.deep.equal([]);
+      });
+
+      function connect(overrides: Partial<BridgeConfig> = {}, tokenOverride?: string | null): ActionRunner<unknown> {
+        const config = testConfig({
+          ...running.configFor(tokenOverride === undefined ? harness.token : tokenOverride),
+          actionTimeoutMs: 2_000,
+          slackMessagesPerSecond: 1_000,
+          hubspotRequestsPer10Seconds: 10_000,
+          ...overrides,
+        });
+        runner = action.connect(
+          testDeps({ config, redis: testRedis.redis, keyPrefix: testRedis.keyPrefix, logger: captured.logger, now: () => FIXED_NOW }),
+        );
+        return runner;
+      }
+
+      function expectNoTokenIn(error: unknown): void {
+        expect(renderErrorChain(error)).not.to.include(harness.token);
+      }
+
+      it('validates its example params', () => {
+        expect(() => action.params.validateSync(harness.params)).not.to.throw();
+      });
+
+      it('succeeds against the fake', async () => {
+        const result = await connect().execute(harness.params, testContext(captured.logger));
+        expect(result.outcome).to.equal('succeeded');
+        expect(running.accepted()).to.equal(1);
+      });
+
+      it('runs as dry-run without credentials: the exact request, nothing sent', async () => {
+        const result = await connect({}, null).execute(harness.params, testContext(captured.logger));
+        expect(result).to.deep.equal({ outcome: 'dry_run', request: harness.dryRunRequest(running) });
+        expect(running.requests()).to.equal(0);
+      });
+
+      for (const failure of harness.failures) {
+        it(`maps ${failure.name} to ${failure.expected.type} ${failure.expected.code}`, async () => {
+          failure.script(running.fake);
+          const error = await rejectionOf(connect().execute(harness.params, testContext(captured.logger)));
+          expectActionError(error, failure.expected);
+          expectNoTokenIn(error);
+          expect(running.accepted()).to.equal(0);
+        });
+      }
+
+      it('maps its own timeout to retryable timeout', async () => {
+        harness.delay(running.fake, 1_500);
+        const started = Date.now();
+        const error = await rejectionOf(
+          connect({ actionTimeoutMs: 200 }).execute(harness.params, testContext(captured.logger)),
+        );
+        expectActionError(error, { type: 'retryable', code: 'timeout', isRateLimit: false });
+        expect(Date.now() - started).to.be.lessThan(1_200);
+        expectNoTokenIn(error);
+      });
+
+      it('honours ctx.signal: an abort mid-call is a retryable timeout', async () => {
+        harness.delay(running.fake, 1_500);
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(), 150);
+        const started = Date.now();
+        const error = await rejectionOf(
+          connect().execute(harness.params, testContext(captured.logger, { signal: controller.signal })),
+        );
+        expectActionError(error, { type: 'retryable', code: 'timeout', isRateLimit: false });
+        expect(Date.now() - started).to.be.lessThan(1_200);
+      });
+
+      it('maps a refused connection (fake closed) to retryable network_error', async () => {
+        const activeRunner = connect();
+        await running.close();
+        const error = await rejectionOf(activeRunner.execute(harness.params, testContext(captured.logger)));
+        expectActionError(error, { type: 'retryable', code: 'network_error', isRateLimit: false });
+        expectNoTokenIn(error);
+      });
+
+      it('hands back a far-away pacing slot as paced (rate limit, retryAfterMs), sending nothing', async () => {
+        // Another worker has booked the pacing key a minute ahead: nothing is free within maxWait.
+        await testRedis.redis.set(harness.paceKey(testRedis.keyPrefix), String(FIXED_NOW + 60_000), 'PX', 120_000);
+        const error = await rejectionOf(
+          connect({ slackMessagesPerSecond: 1, hubspotRequestsPer10Seconds: 10 }).execute(
+            harness.params,
+            testContext(captured.logger),
+          ),
+        );
+        expectActionError(error, { type: 'retryable', code: 'paced', isRateLimit: true, retryAfterMs: 60_000 });
+        expect(running.requests()).to.equal(0);
+      });
+    });
+  }
+});

@@ -6,7 +6,7 @@ import type { BridgeEvent } from '../events/event.js';
  * `data`, both maps. CEL has no access to JS globals, prototypes or I/O; an unknown variable is a
  * type error at load time.
  */
-const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false })
+const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true })
   .registerVariable('event', 'map', { description: 'The bridge event: id, source, type, providerType, occurredAt, receivedAt, status' })
   .registerVariable('data', 'map', { description: "The provider's payload body" });
 

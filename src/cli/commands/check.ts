@@ -1,0 +1,25 @@
+import { loadRules } from '../../rules/load-rules.js';
+import { formatProblem } from '../../rules/problems.js';
+import type { CommandIo } from '../io.js';
+
+export interface CheckCommandOptions {
+  /** The rules directory. */
+  readonly rulesDir: string;
+}
+
+/**
+ * `affiliate-bridge check [--rules DIR]`: validates every rule file.
+ * @returns 0 after printing `N rules in N files OK`; 1 after printing every problem as
+ * `file:line:col: message`, one per line, on stderr.
+ */
+export async function runCheckCommand(options: CheckCommandOptions, io: CommandIo): Promise<number> {
+  const result = await loadRules(options.rulesDir);
+  if (!result.ok) {
+    for (const problem of result.problems) io.stderr(formatProblem(problem));
+    io.stderr(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}: the rules in ${options.rulesDir} do not load`);
+    return 1;
+  }
+  const { size, files } = result.ruleSet;
+  io.stdout(`${size} rule${size === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'} OK`);
+  return 0;
+}

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/event-from-payload.js';
+import { loadRules } from '../../rules/load-rules.js';
+import { planActions } from '../../rules/plan.js';
+import { formatProblem } from '../../rules/problems.js';
+import { buildSimulationReport, formatSimulationReport } from '../../rules/simulate.js';
+import { sourceRegistry } from '../../sources/registry.js';
+import type { CommandIo } from '../io.js';
+
+export interface SimulateCommandOptions {
+  /** A delivery body (the provider's full JSON envelope). */
+  readonly file: string;
+  /** firstpromoter or rewardful; inferred from the payload when omitted. */
+  readonly source?: string;
+  readonly rulesDir: string;
+  /** Print the report as JSON. @defaultValue false */
+  readonly json?: boolean;
+  /** How payloads become events. @defaultValue sourceRegistry */
+  readonly normalizers?: PayloadNormalizers;
+  /** `receivedAt` of the simulated event. @defaultValue now */
+  readonly now?: () => Date;
+}
+
+/**
+ * `affiliate-bridge simulate FILE [--source S] [--rules DIR] [--json]`: which rules match the
+ * payload and the actions they would send, rendered. Sends nothing; needs no Redis. Missing fields
+ * render as at run time (empty, with a warning). Quarantined events are planned anyway, with the
+ * quarantine reason shown, since simulate is how one checks a fix.
+ * @returns 0 once printed; 1 when the file, the payload or the rules cannot be used.
+ */
+export async function runSimulateCommand(options: SimulateCommandOptions, io: CommandIo): Promise<number> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await readFile(options.file, 'utf8'));
+  } catch (error) {
+    io.stderr(`cannot read ${options.file} as JSON: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+  let event;
+  try {
+    event = buildEventFromPayload(body, {
+      source: options.source,
+      normalizers: options.normalizers ?? sourceRegistry,
+      receivedAt: options.now?.() ?? new Date(),
+    });
+  } catch (error) {
+    io.stderr(`cannot build an event from ${options.file}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+  const loaded = await loadRules(options.rulesDir);
+  if (!loaded.ok) {
+    for (const problem of loaded.problems) io.stderr(formatProblem(problem));
+    io.stderr(`${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'}: the rules in ${options.rulesDir} do not load`);
+    return 1;
+  }
+  const plan = planActions(loaded.ruleSet, event, { strictTemplates: false, includeQuarantined: true });
+  const report = buildSimulationReport(event, plan);
+  if (options.json === true) io.stdout(JSON.stringify(report, null, 2));
+  else for (const line of formatSimulationReport(report)) io.stdout(line);
+  return 0;
+}

@@ -1,0 +1,97 @@
+import type { BridgeEvent, SourceName } from '../events/event.js';
+import type { Source } from '../sources/source.js';
+import { KNOWN_SOURCES } from './event-patterns.js';
+
+/** What building an event from a payload needs of each source: only `normalize` (no auth check). */
+export type PayloadNormalizers = Readonly<Record<SourceName, Pick<Source, 'normalize'>>>;
+
+/** Fields stripped from payloads in `test` and `simulate`, as the bridge does by default. */
+export const DEFAULT_STRIPPED_FIELDS: readonly string[] = ['auth_token', 'temp_password'];
+
+/**
+ * Guesses the source of a delivery body from its envelope: Rewardful wraps the payload in `object`
+ * (and sends `request`), FirstPromoter in `data`.
+ * @returns the source, or null when the shape is neither.
+ */
+export function inferSource(body: Record<string, unknown>): SourceName | null {
+  if ('object' in body && ('request' in body || 'event' in body)) return 'rewardful';
+  if ('data' in body && ('event' in body || 'action' in body || 'entity_type' in body)) return 'firstpromoter';
+  return null;
+}
+
+export interface BuildEventOptions {
+  /** Taken from the payload's shape when omitted. */
+  readonly source?: string;
+  readonly normalizers: PayloadNormalizers;
+  /** @defaultValue now */
+  readonly receivedAt?: Date;
+  /** @defaultValue DEFAULT_STRIPPED_FIELDS */
+  readonly strippedFields?: readonly string[];
+}
+
+/**
+ * Turns a parsed delivery body into the event rules see, through the source's normaliser (no
+ * authentication: this is for `test` and `simulate`).
+ * @throws Error with a sentence naming the problem (not an object, unknown or uninferable source,
+ * or whatever the normaliser throws).
+ */
+export function buildEventFromPayload(body: unknown, options: BuildEventOptions): BridgeEvent {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new Error('the payload must be a JSON object (a full provider envelope)');
+  }
+  const record = body as Record<string, unknown>;
+  let source: SourceName;
+  if (options.source !== undefined) {
+    if (!(KNOWN_SOURCES as readonly string[]).includes(options.source)) {
+      throw new Error(`unknown source ${options.source}: use ${KNOWN_SOURCES.join(' or ')}`);
+    }
+    source = options.source as SourceName;
+  } else {
+    const inferred = inferSource(record);
+    if (inferred === null) {
+      throw new Error(`cannot tell the source from the payload (neither a Rewardful object nor a FirstPromoter data envelope): name it with source`);
+    }
+    source = inferred;
+  }
+  return options.normalizers[source].normalize(record, {
+    receivedAt: options.receivedAt ?? new Date(),
+    strippedFields: options.strippedFields ?? DEFAULT_STRIPPED_FIELDS,
+  });
+}
+
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
+
+/**
+ * Returns a copy of `event` with `value` set at a dotted path under `data.` or `event.` (e.g.
+ * `data.suspicion`, `data.promoter.email`, `event.type`). Missing objects on the way are created;
+ * the original event is not changed.
+ * @throws Error for a path outside data/event, or one naming `__proto__`, `prototype` or `constructor`.
+ */
+export function setEventPath(event: BridgeEvent, dottedPath: string, value: unknown): BridgeEvent {
+  const segments = dottedPath.split('.');
+  const [root, ...rest] = segments;
+  if ((root !== 'data' && root !== 'event') || rest.length === 0 || rest.some((segment) => segment === '')) {
+    throw new Error(`cannot set ${dottedPath}: paths start with data. or event.`);
+  }
+  const forbidden = segments.find((segment) => FORBIDDEN_SEGMENTS.has(segment));
+  if (forbidden) throw new Error(`cannot set ${dottedPath}: ${forbidden} is not allowed in a path`);
+  if (root === 'event') {
+    if (rest[0] === 'data') return setEventPath(event, ['data', ...rest.slice(1)].join('.'), value);
+    return { ...event, ...setIn(event as unknown as Record<string, unknown>, rest, value) } as BridgeEvent;
+  }
+  return { ...event, data: setIn(event.data, rest, value) };
+}
+
+/** Copy-on-write set: every object on the path is copied; own properties only. */
+function setIn(target: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  const copy: Record<string, unknown> = Array.isArray(target) ? ([...target] as unknown as Record<string, unknown>) : { ...target };
+  if (rest.length === 0) {
+    Object.defineProperty(copy, head, { value, enumerable: true, writable: true, configurable: true });
+    return copy;
+  }
+  const existing = Object.hasOwn(target, head) ? target[head] : undefined;
+  const child = existing !== null && typeof existing === 'object' ? (existing as Record<string, unknown>) : {};
+  Object.defineProperty(copy, head, { value: setIn(child, rest, value), enumerable: true, writable: true, configurable: true });
+  return copy;
+}

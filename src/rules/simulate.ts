@@ -1,0 +1,71 @@
+import { stringify } from 'yaml';
+import type { BridgeEvent } from '../events/event.js';
+import type { Plan } from './plan.js';
+import { displayPath } from './problems.js';
+
+/** What `simulate` prints (and, with --json, prints as JSON). */
+export interface SimulationReport {
+  readonly event: {
+    readonly id: string;
+    readonly type: string;
+    readonly source: string;
+    readonly status: string;
+    readonly validationErrors?: readonly string[];
+  };
+  readonly matched: Plan['matched'];
+  readonly unmatched: Plan['unmatched'];
+  readonly failures: Plan['failures'];
+  readonly warnings: Plan['warnings'];
+}
+
+/** Pairs an event with its plan for printing. Pure. */
+export function buildSimulationReport(event: BridgeEvent, plan: Plan): SimulationReport {
+  return {
+    event: {
+      id: event.id,
+      type: event.type,
+      source: event.source,
+      status: event.status,
+      ...(event.validationErrors ? { validationErrors: event.validationErrors } : {}),
+    },
+    matched: plan.matched,
+    unmatched: plan.unmatched,
+    failures: plan.failures,
+    warnings: plan.warnings,
+  };
+}
+
+/**
+ * The human-readable form: the event, each matched rule with its rendered actions (params as
+ * YAML), each rule for this type that did not match and why, failures and warnings.
+ */
+export function formatSimulationReport(report: SimulationReport): string[] {
+  const lines: string[] = [];
+  lines.push(`event ${report.event.type} ${report.event.id} (${report.event.status})`);
+  for (const error of report.event.validationErrors ?? []) lines.push(`  quarantined: ${error}`);
+  if (report.matched.length === 0 && report.unmatched.length === 0 && report.failures.length === 0) {
+    lines.push('no rule is written for this event type');
+  }
+  for (const rule of report.matched) {
+    lines.push(`✓ ${rule.ruleId} (${displayPath(rule.file)}) matched`);
+    for (const action of rule.actions) {
+      const retry = action.retry ? ` (retry: ${action.retry.attempts} attempts, backoff ${action.retry.backoffMs} ms)` : '';
+      lines.push(`    ${action.action}${retry}`);
+      for (const line of stringify(action.params, { lineWidth: 0 }).trimEnd().split('\n')) lines.push(`      ${line}`);
+    }
+  }
+  for (const rule of report.unmatched) {
+    lines.push(
+      rule.reason === 'condition_false'
+        ? `✗ ${rule.ruleId} (${displayPath(rule.file)}) not matched: condition false`
+        : `✗ ${rule.ruleId} (${displayPath(rule.file)}) not matched: condition error: ${rule.error}`,
+    );
+  }
+  for (const failure of report.failures) {
+    lines.push(`! ${failure.ruleId} action ${failure.actionIndex + 1} (${failure.action}) could not be planned: ${failure.error}`);
+  }
+  for (const warning of report.warnings) lines.push(`warning: ${warning}`);
+  const actionCount = report.matched.reduce((count, rule) => count + rule.actions.length, 0);
+  lines.push(`${report.matched.length} rule${report.matched.length === 1 ? '' : 's'} matched, ${actionCount} action${actionCount === 1 ? '' : 's'} planned (nothing sent)`);
+  return lines;
+}

@@ -11,7 +11,8 @@ export const HUBSPOT_PROPERTY_NAME = /^[a-z][a-z0-9_]*$/;
 
 export const hubspotUpsertContactParams: yup.ObjectSchema<HubspotUpsertContactParams> = yup
   .object({
-    email: yup.string().strict().required('email is required').min(1, 'email must not be empty'),
+    // defined() rather than required(): required() also rejects "" and would report it twice.
+    email: yup.string().strict().typeError('email must be a string').defined('email is required').min(1, 'email must not be empty'),
     properties: yup
       .mixed<Record<string, string | number | boolean>>()
       .test('properties', (value, context) => {

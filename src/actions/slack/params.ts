@@ -11,15 +11,17 @@ export interface SlackPostMessageParams {
 
 export const slackPostMessageParams: yup.ObjectSchema<SlackPostMessageParams> = yup
   .object({
-    channel: yup.string().strict().required('channel is required').min(1, 'channel must not be empty'),
-    text: yup.string().strict(),
+    // defined() rather than required(): required() also rejects "" and would report it twice.
+    channel: yup.string().strict().typeError('channel must be a string').defined('channel is required').min(1, 'channel must not be empty'),
+    text: yup.string().strict().typeError('text must be a string'),
     blocks: yup
-      .array(yup.object().strict().json() as unknown as yup.Schema<Record<string, unknown>>)
+      .array(yup.object().strict().typeError('each block must be a mapping').json() as unknown as yup.Schema<Record<string, unknown>>)
       .strict()
+      .typeError('blocks must be a list of Block Kit blocks')
       .min(1, 'blocks must hold at least one block')
       .max(50, 'blocks may hold at most 50 blocks'),
-    thread_ts: yup.string().strict(),
-    unfurl_links: yup.boolean().strict(),
+    thread_ts: yup.string().strict().typeError('thread_ts must be a string'),
+    unfurl_links: yup.boolean().strict().typeError('unfurl_links must be true or false'),
   })
   .strict()
   .noUnknown(({ unknown }) => `unknown key ${String(unknown)}: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links`)

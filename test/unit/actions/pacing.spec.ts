@@ -1,0 +1,119 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { reserveSlot, sleep, waitForSlot } from '../../../src/actions/pacing.js';
+import { RetryableActionError } from '../../../src/errors.js';
+import { openTestRedis, rejectionOf, TEST_REDIS_URL, type TestRedis } from './support.js';
+
+describe('actions/pacing', () => {
+  let testRedis: TestRedis;
+  let other: Redis;
+
+  beforeEach(async () => {
+    testRedis = await openTestRedis();
+    other = new Redis(TEST_REDIS_URL);
+  });
+
+  afterEach(async () => {
+    await other.quit();
+    await testRedis.cleanup();
+  });
+
+  it('hands out consecutive slots one interval apart', async () => {
+    const key = `${testRedis.keyPrefix}:pace:test`;
+    const now = 1_000_000;
+    const waits = [];
+    for (let index = 0; index < 4; index += 1) waits.push(await reserveSlot(testRedis.redis, key, 250, 10_000, now));
+    expect(waits).to.deep.equal([
+      { isReserved: true, waitMs: 0 },
+      { isReserved: true, waitMs: 250 },
+      { isReserved: true, waitMs: 500 },
+      { isReserved: true, waitMs: 750 },
+    ]);
+  });
+
+  it('never gives the same slot to two connections reserving concurrently', async () => {
+    const key = `${testRedis.keyPrefix}:pace:shared`;
+    const now = 5_000_000;
+    const reservations = await Promise.all(
+      Array.from({ length: 40 }, (_, index) =>
+        reserveSlot(index % 2 === 0 ? testRedis.redis : other, key, 100, 100_000, now),
+      ),
+    );
+    const waits = reservations.map((reservation) => reservation.waitMs).sort((a, b) => a - b);
+    expect(reservations.every((reservation) => reservation.isReserved)).to.equal(true);
+    expect(new Set(waits).size).to.equal(40);
+    expect(waits).to.deep.equal(Array.from({ length: 40 }, (_, index) => index * 100));
+  });
+
+  it('keeps fractional intervals exact (1000/3 ms)', async () => {
+    const key = `${testRedis.keyPrefix}:pace:fraction`;
+    const now = 1_732_000_000_000;
+    let last = { isReserved: false, waitMs: 0 };
+    for (let index = 0; index < 4; index += 1) last = await reserveSlot(testRedis.redis, key, 1000 / 3, 10_000, now);
+    expect(last).to.deep.equal({ isReserved: true, waitMs: 1000 });
+  });
+
+  it('refuses a slot further than maxWaitMs, reserves nothing and says how far it is', async () => {
+    const key = `${testRedis.keyPrefix}:pace:far`;
+    const now = 2_000_000;
+    await reserveSlot(testRedis.redis, key, 1000, 5000, now);
+    for (let index = 0; index < 5; index += 1) await reserveSlot(testRedis.redis, key, 1000, 5000, now);
+    const refused = await reserveSlot(testRedis.redis, key, 1000, 5000, now);
+    expect(refused).to.deep.equal({ isReserved: false, waitMs: 6000 });
+    // Nothing was reserved: the same request is refused with the same distance.
+    expect(await reserveSlot(testRedis.redis, key, 1000, 5000, now)).to.deep.equal({ isReserved: false, waitMs: 6000 });
+    // Later, when the slot is near enough, it is handed out.
+    expect(await reserveSlot(testRedis.redis, key, 1000, 5000, now + 1000)).to.deep.equal({ isReserved: true, waitMs: 5000 });
+  });
+
+  it('frees the slot after time passes', async () => {
+    const key = `${testRedis.keyPrefix}:pace:later`;
+    await reserveSlot(testRedis.redis, key, 1000, 5000, 10_000);
+    expect(await reserveSlot(testRedis.redis, key, 1000, 5000, 20_000)).to.deep.equal({ isReserved: true, waitMs: 0 });
+  });
+
+  it('lets pacing keys expire soon after their last slot', async () => {
+    const key = `${testRedis.keyPrefix}:pace:ttl`;
+    await reserveSlot(testRedis.redis, key, 200, 5000, Date.now());
+    const ttl = await testRedis.redis.pttl(key);
+    expect(ttl).to.be.greaterThan(0);
+    expect(ttl).to.be.at.most(200 + 1000);
+    await sleep(1300);
+    expect(await testRedis.redis.exists(key)).to.equal(0);
+  });
+
+  describe('waitForSlot', () => {
+    it('sleeps the short wait before returning', async () => {
+      const key = `${testRedis.keyPrefix}:pace:wait`;
+      const options = { redis: testRedis.redis, key, intervalMs: 150, now: () => Date.now() };
+      await waitForSlot(options);
+      const started = Date.now();
+      await waitForSlot(options);
+      expect(Date.now() - started).to.be.within(100, 400);
+    });
+
+    it('throws paced (rate limit with retryAfterMs) beyond the default 5 intervals', async () => {
+      const key = `${testRedis.keyPrefix}:pace:default`;
+      const now = () => 3_000_000;
+      const options = { redis: testRedis.redis, key, intervalMs: 10, now };
+      // Slots at 0, 10, ..., 50 ms fit within 5 × 10 ms; the seventh is 60 ms away.
+      for (let index = 0; index < 6; index += 1) await waitForSlot(options);
+      const error = await rejectionOf(waitForSlot(options));
+      expect(error).to.be.instanceOf(RetryableActionError);
+      expect(error).to.include({ code: 'paced', isRateLimit: true, retryAfterMs: 60 });
+    });
+
+    it('stops waiting when the signal aborts, with a retryable timeout', async () => {
+      const key = `${testRedis.keyPrefix}:pace:abort`;
+      const options = { redis: testRedis.redis, key, intervalMs: 5_000, now: () => Date.now() };
+      await waitForSlot(options);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+      const started = Date.now();
+      const error = await rejectionOf(waitForSlot({ ...options, signal: controller.signal }));
+      expect(error).to.be.instanceOf(RetryableActionError);
+      expect(error).to.include({ code: 'timeout' });
+      expect(Date.now() - started).to.be.lessThan(1000);
+    });
+  });
+});

@@ -144,10 +144,10 @@ export async function waitForSlot(options: PaceOptions): Promise<void> {
   try {
     reservation = await reserveSlot(redis, key, intervalMs, maxWaitMs, now());
   } catch (error) {
-    // Redis trouble is transient from the action's point of view; the cause carries no secret.
-    throw new RetryableActionError('pacing_unavailable', 'the pacing state in Redis could not be read', {
-      cause: error,
-    });
+    // Redis trouble is transient from the action's point of view. The ioredis error is not kept as
+    // the cause: its message can name the connection (host, and with some setups credentials).
+    const name = error instanceof Error ? error.name : typeof error;
+    throw new RetryableActionError('pacing_unavailable', `the pacing state in Redis could not be read (${name})`);
   }
   if (!reservation.isReserved) {
     throw new RetryableActionError('paced', `no send slot free within ${maxWaitMs} ms for this pacing key`, {

@@ -300,8 +300,9 @@ class FileCompiler {
       }
       return;
     }
+    // At the offending param; a missing param or a rule about the whole mapping at the action's name.
     const path = parseYupPath(issue.path ?? '');
-    yaml.report(this.nodeAtPath(params, path) ?? (path.length === 0 ? keyNode : params), issue.message);
+    yaml.report((path.length > 0 ? this.nodeAtPath(params, path) : null) ?? keyNode, issue.message);
   }
 
   /** The node at a params path, or null when the path does not exist (a missing key). */

@@ -93,6 +93,16 @@ export function formatParamPath(path: readonly (string | number)[]): string {
   return path.map((segment, i) => (typeof segment === 'number' ? `[${segment}]` : i === 0 ? segment : `.${segment}`)).join('');
 }
 
+/** ` in blocks[0].text` for messages; nothing for a template that is the whole value. */
+function inParam(path: readonly (string | number)[]): string {
+  return path.length === 0 ? '' : ` in ${formatParamPath(path)}`;
+}
+
+/** `text: ` before a render message; nothing for a template that is the whole value. */
+function prefixOf(path: readonly (string | number)[]): string {
+  return path.length === 0 ? '' : `${formatParamPath(path)}: `;
+}
+
 /**
  * Compiles every string inside `value` (recursively through lists and maps) as a Liquid template
  * for an action of the given render format. Numbers, booleans and strings with no `{{`/`{%` stay
@@ -119,7 +129,7 @@ function compileNode(value: unknown, format: RenderFormat, path: (string | numbe
     } catch (error) {
       problems.push({
         path,
-        message: `invalid template in ${formatParamPath(path)}: ${stripLiquidPosition(error)}`,
+        message: `invalid template${inParam(path)}: ${stripLiquidPosition(error)}`,
         index: liquidErrorIndex(error, value),
       });
       return { kind: 'static', value };
@@ -143,7 +153,7 @@ function checkVariables(engine: Liquid, template: Template[], source: string, pa
     const location = occurrences[0]?.location;
     problems.push({
       path,
-      message: `unknown variable ${name} in ${formatParamPath(path)}: templates see event and data`,
+      message: `unknown variable ${name}${inParam(path)}: templates see event and data`,
       index: location ? indexOfRowCol(source, location.row, location.col) : 0,
     });
   }
@@ -211,16 +221,16 @@ function renderString(
   } catch (error) {
     const missing = undefinedVariableOf(error);
     if (missing === null) {
-      throw new TemplateRenderError(`${formatParamPath(path)}: ${stripLiquidPosition(error)}`, { cause: error });
+      throw new TemplateRenderError(`${prefixOf(path)}${stripLiquidPosition(error)}`, { cause: error });
     }
     if (options.strict) {
-      throw new TemplateRenderError(`${formatParamPath(path)}: missing field ${missing}`, { cause: error });
+      throw new TemplateRenderError(`${prefixOf(path)}missing field ${missing}`, { cause: error });
     }
-    warnings.push(`${formatParamPath(path)}: missing field ${missing} rendered as empty text`);
+    warnings.push(`${prefixOf(path)}missing field ${missing} rendered as empty text`);
     try {
       return engine.renderSync(tree.template, scope) as string;
     } catch (lenientError) {
-      throw new TemplateRenderError(`${formatParamPath(path)}: ${stripLiquidPosition(lenientError)}`, { cause: lenientError });
+      throw new TemplateRenderError(`${prefixOf(path)}${stripLiquidPosition(lenientError)}`, { cause: lenientError });
     }
   }
 }

@@ -1,0 +1,222 @@
+import { expect } from 'chai';
+import type { BridgeEvent } from '../../../src/events/event.js';
+import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
+import { loadRules } from '../../../src/rules/load-rules.js';
+import { planActions } from '../../../src/rules/plan.js';
+import { formatProblem } from '../../../src/rules/problems.js';
+import type { RuleSet } from '../../../src/rules/rule-set.js';
+import { buildEvent, eventFromFixture } from './fixture-events.js';
+
+async function loadMatchRules(): Promise<RuleSet> {
+  const result = await loadRules('test/fixtures/rules/match');
+  if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
+  return result.ruleSet;
+}
+
+function ruleSetOf(yaml: string): RuleSet {
+  const result = compileRuleFiles([{ file: 'inline.yaml', content: yaml }]);
+  if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
+  return result.ruleSet;
+}
+
+interface MatchCase {
+  readonly name: string;
+  readonly event: BridgeEvent;
+  readonly rules: string[];
+  readonly actions: string[];
+  /** `ruleId/actionIndex` → a subset of its rendered params. */
+  readonly params?: Record<string, Record<string, unknown>>;
+  readonly unmatched?: Array<[ruleId: string, reason: string]>;
+}
+
+function withData(event: BridgeEvent, data: Record<string, unknown>): BridgeEvent {
+  return { ...event, data: { ...event.data, ...data } };
+}
+
+const lead = eventFromFixture('firstpromoter/lead_signup.json');
+const suspiciousLead = withData(lead, { suspicion: 'self_referral' });
+
+const table: MatchCase[] = [
+  {
+    name: 'a lead with no suspicion: only the lead rules without a failing condition',
+    event: lead,
+    rules: ['every-lead', 'big-campaign-lead'],
+    actions: ['hubspot.upsert_contact', 'slack.post_message'],
+    params: {
+      'every-lead/0': { email: 'goqucugo@mailinator.com', properties: { lifecyclestage: 'lead', leads_of_promoter: '4' } },
+      'big-campaign-lead/0': { channel: '#big-campaigns', text: 'Main Campaign has sold $2,010.00' },
+    },
+    unmatched: [['suspicious-lead', 'condition_false'], ['lead-with-website', 'condition_error'], ['any-firstpromoter-event', 'condition_false']],
+  },
+  {
+    name: 'a suspicious lead: the fraud rule renders both its actions, in order',
+    event: suspiciousLead,
+    rules: ['suspicious-lead', 'every-lead', 'big-campaign-lead'],
+    actions: ['slack.post_message', 'hubspot.upsert_contact', 'hubspot.upsert_contact', 'slack.post_message'],
+    params: {
+      'suspicious-lead/0': { channel: '#affiliate-fraud', text: 'Possible self_referral: goqucugo@mailinator.com via promoter@example.com' },
+      'suspicious-lead/1': { email: 'goqucugo@mailinator.com', properties: { affiliate_suspicion: 'self_referral' } },
+    },
+  },
+  {
+    name: 'an approved reward: the exact rule and the firstpromoter.* glob',
+    event: eventFromFixture('firstpromoter/reward_created.json'),
+    rules: ['approved-reward', 'any-firstpromoter-event'],
+    actions: ['slack.post_message', 'slack.post_message'],
+    params: {
+      'approved-reward/0': { text: 'promoter@example.com earned $2.00 on $100.00' },
+      'any-firstpromoter-event/0': { text: 'firstpromoter.reward_created firstpromoter-22737431' },
+    },
+  },
+  {
+    name: 'a pending reward: the glob still fires, the approval rule does not',
+    event: withData(eventFromFixture('firstpromoter/reward_created.json'), { status: 'pending' }),
+    rules: ['any-firstpromoter-event'],
+    actions: ['slack.post_message'],
+    unmatched: [['approved-reward', 'condition_false']],
+  },
+  {
+    name: 'a promoter sign-up: no rule is written for it',
+    event: eventFromFixture('firstpromoter/promoter_signed_up.json'),
+    rules: [],
+    actions: [],
+  },
+  {
+    name: 'the firstpromoter.* glob does not cross a dot',
+    event: buildEvent('firstpromoter.referral.created', { id: 1 }),
+    rules: [],
+    actions: [],
+  },
+  {
+    name: 'a Rewardful conversion',
+    event: eventFromFixture('rewardful/referral.converted.json'),
+    rules: ['rewardful-conversion'],
+    actions: ['hubspot.upsert_contact'],
+    // The fixture's email is a scraped "[email\u00a0protected]": kept byte for byte.
+    params: { 'rewardful-conversion/0': { email: '[email\u00a0protected]', properties: { lifecyclestage: 'customer' } } },
+  },
+  {
+    name: 'a Rewardful commission matches rewardful.commission.*',
+    event: buildEvent('rewardful.commission.paid', { amount: 1500, currency: 'EUR' }),
+    rules: ['rewardful-commissions'],
+    actions: ['slack.post_message'],
+    params: { 'rewardful-commissions/0': { text: 'commission.paid: €15.00' } },
+  },
+  {
+    name: 'a quarantined event plans nothing',
+    event: { ...suspiciousLead, status: 'quarantined', validationErrors: ['data.email must be a string'] },
+    rules: [],
+    actions: [],
+  },
+];
+
+describe('rules/plan', () => {
+  let ruleSet: RuleSet;
+  before(async () => {
+    ruleSet = await loadMatchRules();
+  });
+
+  describe('matching table: event in, rules and actions out', () => {
+    for (const testCase of table) {
+      it(testCase.name, () => {
+        const plan = planActions(ruleSet, testCase.event);
+        expect(plan.failures).to.deep.equal([]);
+        expect(plan.matched.map((rule) => rule.ruleId)).to.deep.equal(testCase.rules);
+        expect(plan.actions.map((action) => action.action)).to.deep.equal(testCase.actions);
+        for (const [key, params] of Object.entries(testCase.params ?? {})) {
+          const [ruleId, index] = key.split('/');
+          const action = plan.actions.find((candidate) => candidate.provenance.ruleId === ruleId && candidate.provenance.actionIndex === Number(index));
+          expect(action, key).to.not.equal(undefined);
+          expect(action!.params).to.deep.include(params);
+        }
+        if (testCase.unmatched) {
+          expect(plan.unmatched.map((rule) => [rule.ruleId, rule.reason])).to.deep.equal(testCase.unmatched);
+        }
+      });
+    }
+  });
+
+  it('carries provenance and the retry override on each action', () => {
+    const plan = planActions(ruleSet, suspiciousLead);
+    const [slack, hubspot] = plan.matched[0].actions;
+    expect(slack.retry).to.deep.equal({ attempts: 3, backoffMs: 120_000 });
+    expect(hubspot.retry).to.equal(undefined);
+    expect(hubspot.provenance).to.deep.include({
+      eventId: 'firstpromoter-22736304',
+      ruleId: 'suspicious-lead',
+      ruleFile: 'test/fixtures/rules/match/leads.yaml',
+      actionIndex: 1,
+    });
+    expect(hubspot.provenance.ruleFileHash).to.match(/^[0-9a-f]{64}$/);
+  });
+
+  it('reports a condition that throws as condition_error with its message, never throwing', () => {
+    const plan = planActions(ruleSet, lead);
+    expect(plan.unmatched.find((rule) => rule.ruleId === 'lead-with-website')).to.deep.include({
+      reason: 'condition_error',
+      error: 'found no matching overload for \'null.startsWith(string)\'',
+    });
+  });
+
+  it('plans a quarantined event only when asked (replay after a fix)', () => {
+    const quarantined: BridgeEvent = { ...suspiciousLead, status: 'quarantined' };
+    expect(planActions(ruleSet, quarantined).warnings).to.deep.equal([
+      'event firstpromoter-22736304 is quarantined, so no rules ran: replay it once its schema problem is fixed',
+    ]);
+    expect(planActions(ruleSet, quarantined, { includeQuarantined: true }).matched.map((rule) => rule.ruleId)).to.include('suspicious-lead');
+  });
+
+  it('a failing action is reported and the other actions are still planned', () => {
+    const rules = ruleSetOf(`
+rules:
+  - id: two-actions
+    on: firstpromoter.lead_signup
+    do:
+      - hubspot.upsert_contact: { email: "{{ data.missing_email }}" }
+      - slack.post_message: { channel: "#x", text: "{{ data.email }}" }
+`);
+    const runtime = planActions(rules, lead);
+    expect(runtime.actions.map((action) => action.action)).to.deep.equal(['slack.post_message']);
+    expect(runtime.failures).to.have.length(1);
+    expect(runtime.failures[0]).to.deep.include({
+      ruleId: 'two-actions',
+      action: 'hubspot.upsert_contact',
+      actionIndex: 0,
+      error: 'params invalid once rendered: email must not be empty',
+      isPermanent: true,
+    });
+    expect(runtime.warnings).to.deep.equal(['rule two-actions action 1 (hubspot.upsert_contact): email: missing field data.missing_email rendered as empty text']);
+
+    const strict = planActions(rules, lead, { strictTemplates: true });
+    expect(strict.failures.map((failure) => failure.error)).to.deep.equal(['email: missing field data.missing_email']);
+    expect(strict.actions).to.have.length(1);
+  });
+
+  it('a rule listing one type twice, or by type and glob, fires once', () => {
+    const rules = ruleSetOf(`
+rules:
+  - id: twice
+    on: [firstpromoter.lead_signup, firstpromoter.lead_signup, firstpromoter.lead_*]
+    do:
+      - slack.post_message: { channel: "#x", text: hi }
+`);
+    expect(planActions(rules, lead).actions).to.have.length(1);
+  });
+
+  it('keeps rule order across exact and glob rules', () => {
+    const rules = ruleSetOf(`
+rules:
+  - id: a-glob
+    on: firstpromoter.*
+    do: [ { slack.post_message: { channel: "#x", text: a } } ]
+  - id: b-exact
+    on: firstpromoter.lead_signup
+    do: [ { slack.post_message: { channel: "#x", text: b } } ]
+  - id: c-glob
+    on: firstpromoter.lead_*
+    do: [ { slack.post_message: { channel: "#x", text: c } } ]
+`);
+    expect(planActions(rules, lead).matched.map((rule) => rule.ruleId)).to.deep.equal(['a-glob', 'b-exact', 'c-glob']);
+    expect(rules.rulesFor('firstpromoter.lead_signup')).to.equal(rules.rulesFor('firstpromoter.lead_signup'));
+  });
+});

@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import type { RenderFormat } from '../../../src/actions/action.js';
+import { compileTemplateTree, formatMoney, renderTemplateTree, TemplateRenderError } from '../../../src/rules/templates.js';
+import { buildEvent } from './fixture-events.js';
+
+const event = buildEvent('firstpromoter.reward_created', {
+  amount: 200,
+  big: 123456789,
+  conversion_amount: 10000,
+  currency: 'EUR',
+  status: 'approved',
+  email: 'lead@example.com',
+  name: 'Jane',
+  empty: null,
+  tags: ['a', 'b'],
+  promoter: { email: 'promoter@example.com', profile: { first_name: 'Jane' } },
+});
+
+function render(template: unknown, options: { format?: RenderFormat; strict?: boolean; data?: Record<string, unknown> } = {}) {
+  const { tree, problems } = compileTemplateTree(template, options.format ?? 'slack_mrkdwn');
+  expect(problems, 'template should compile').to.deep.equal([]);
+  const scopeEvent = options.data ? { ...event, data: options.data } : event;
+  return renderTemplateTree(tree, { event: scopeEvent, data: scopeEvent.data }, { strict: options.strict ?? false });
+}
+
+describe('rules/templates', () => {
+  describe('filters', () => {
+    const table: Array<[template: string, expected: string]> = [
+      ['{{ data.amount | money }}', '$2.00'],
+      ['{{ data.amount | money: "USD" }}', '$2.00'],
+      ['{{ data.conversion_amount | money: "EUR" }}', '€100.00'],
+      ['{{ data.conversion_amount | money: data.currency }}', '€100.00'],
+      ['{{ data.big | money }}', '$1,234,567.89'],
+      ['{{ 500 | money: "JPY" }}', '¥500'],
+      ['{{ data.empty | money }}', ''],
+      ['{{ event.occurredAt | date: "%Y-%m-%d %H:%M" }}', '2024-10-03 13:45'],
+      ['{{ event.occurredAt | date: "%b %-d, %Y" }}', 'Oct 3, 2024'],
+      ['{{ data.empty | default: "n/a" }}', 'n/a'],
+      ['{{ data.missing | default: "n/a" }}', 'n/a'],
+      ['{{ data.status | upcase }}', 'APPROVED'],
+      ['{{ data.email | truncate: 7 }}', 'lead...'],
+      ['{{ data.tags | join: ", " }}', 'a, b'],
+      ['{{ data.promoter.profile | json }}', '{"first_name":"Jane"}'],
+      ['{{ data.tags }}', '["a","b"]'],
+    ];
+    for (const [template, expected] of table) {
+      it(`${template} → ${JSON.stringify(expected)}`, () => {
+        expect(render(template, { strict: true }).value).to.equal(expected);
+      });
+    }
+
+    it('money refuses text that is not an amount', () => {
+      expect(() => formatMoney('abc')).to.throw('money needs an amount in cents, not "abc"');
+      expect(() => formatMoney(100, 'dollars')).to.throw('money needs a three-letter currency code such as USD, not "dollars"');
+      expect(() => render({ text: '{{ data.email | money }}' })).to.throw(TemplateRenderError, 'text: money needs an amount in cents, not "lead@example.com"');
+    });
+  });
+
+  describe('missing fields', () => {
+    it('fail in strict mode, naming the field', () => {
+      expect(() => render({ text: 'Hi {{ data.promoter.nickname }}' }, { strict: true })).to.throw(
+        TemplateRenderError,
+        'text: missing field data.promoter.nickname',
+      );
+    });
+
+    it('render as empty text with a warning at run time, never "undefined"', () => {
+      const result = render({ text: 'Hi {{ data.promoter.nickname }}!' });
+      expect(result.value).to.deep.equal({ text: 'Hi !' });
+      expect(result.warnings).to.deep.equal(['text: missing field data.promoter.nickname rendered as empty text']);
+    });
+
+    it('a null field renders as empty text without a warning', () => {
+      expect(render('[{{ data.empty }}]', { strict: true })).to.deep.equal({ value: '[]', warnings: [] });
+    });
+  });
+
+  describe('Slack escaping', () => {
+    const injections: Array<[name: string, payload: string, escaped: string]> = [
+      ['@channel', '<!channel>', '&lt;!channel&gt;'],
+      ['@here', '<!here>', '&lt;!here&gt;'],
+      ['a user mention', '<@U123>', '&lt;@U123&gt;'],
+      ['a disguised link', '<https://evil.example|click>', '&lt;https://evil.example|click&gt;'],
+      ['an ampersand', 'Smith & Co', 'Smith &amp; Co'],
+    ];
+    for (const [name, payload, escaped] of injections) {
+      it(`escapes ${name} from the payload`, () => {
+        expect(render('Lead: {{ data.name }}', { data: { name: payload } }).value).to.equal(`Lead: ${escaped}`);
+      });
+      it(`leaves ${name} alone for plain actions (HubSpot)`, () => {
+        expect(render('{{ data.name }}', { format: 'plain', data: { name: payload } }).value).to.equal(payload);
+      });
+    }
+
+    it('keeps what the author wrote: mentions and links outside {{ }}', () => {
+      expect(render('<!here> <https://app.example|Open> {{ data.name }}', { data: { name: '<!channel>' } }).value).to.equal(
+        '<!here> <https://app.example|Open> &lt;!channel&gt;',
+      );
+    });
+
+    it('escapes after filters, so a filter cannot undo it', () => {
+      expect(render('{{ data.name | upcase }}', { data: { name: '<!here>' } }).value).to.equal('&lt;!HERE&gt;');
+    });
+
+    it('raw, as the last filter, opts one value out', () => {
+      expect(render('{{ data.site | raw }} {{ data.site }}', { data: { site: '<https://x.example|x>' } }).value).to.equal(
+        '<https://x.example|x> &lt;https://x.example|x&gt;',
+      );
+    });
+
+    it('escapes inside blocks too, recursively', () => {
+      const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*{{ data.name }}*' } }];
+      expect(render({ channel: '#x', blocks }, { data: { name: '<!channel>' } }).value).to.deep.equal({
+        channel: '#x',
+        blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*&lt;!channel&gt;*' } }],
+      });
+    });
+  });
+
+  it('prints template syntax found in payload values literally', () => {
+    const name = '{{ data.promoter.email }} {% if true %}yes{% endif %}';
+    expect(render('Hi {{ data.name }}', { format: 'plain', data: { name, promoter: { email: 'secret@example.com' } } }).value).to.equal(`Hi ${name}`);
+  });
+
+  it('keeps numbers, booleans and null as they are, and strings without markup untouched', () => {
+    const params = { email: '{{ data.email }}', properties: { score: 42, vip: true, note: null, source: 'firstpromoter' } };
+    expect(render(params, { format: 'plain' }).value).to.deep.equal({
+      email: 'lead@example.com',
+      properties: { score: 42, vip: true, note: null, source: 'firstpromoter' },
+    });
+  });
+
+  it('reports template problems with their params path', () => {
+    const { problems } = compileTemplateTree({ blocks: [{ text: { text: '{{ data.x' } }], other: '{{ secrets.token }}' }, 'slack_mrkdwn');
+    expect(problems.map((problem) => problem.message)).to.deep.equal([
+      'invalid template in blocks[0].text.text: output "{{ data.x" not closed',
+      'unknown variable secrets in other: templates see event and data',
+    ]);
+  });
+
+  it('cannot read files through include or render', () => {
+    const { problems } = compileTemplateTree('{% include "package.json" %}{% render "package.json" %}', 'plain');
+    expect(problems.map((problem) => problem.message)).to.deep.equal(['invalid template: tag "include" not found']);
+  });
+});

@@ -1,13 +1,5 @@
 import type { ActionName } from '../actions/action.js';
-
-/** Where a planned action came from: kept on the job, in logs and in the event trace. */
-export interface ActionProvenance {
-  readonly eventId: string;
-  readonly ruleId: string;
-  readonly ruleFile: string;
-  readonly ruleFileHash: string;
-  readonly actionIndex: number;
-}
+import type { ActionProvenance } from '../rules/plan.js';
 
 /** What the actions queue holds for one action. Rendered params only: no template, no secret. */
 export interface ActionJobData {

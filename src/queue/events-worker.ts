@@ -4,35 +4,22 @@ import type { Logger } from 'pino';
 import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
-import type { ActionJobData, ActionProvenance } from './action-job.js';
+import type { ActionProvenance, Plan } from '../rules/plan.js';
+import type { ActionJobData } from './action-job.js';
 import type { EventJobData } from './event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { ACTION_BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
 
-/** The part of a rule engine plan the events worker needs (see src/rules). */
-export interface EventPlan {
-  readonly matched: ReadonlyArray<{ readonly ruleId: string; readonly file: string }>;
-  readonly unmatched: ReadonlyArray<{ readonly ruleId: string; readonly file: string; readonly reason: string; readonly error?: string }>;
-  readonly actions: ReadonlyArray<{
-    readonly action: ActionName;
-    readonly params: Record<string, unknown>;
-    readonly retry?: { readonly attempts: number; readonly backoffMs: number };
-    readonly provenance: ActionProvenance;
-  }>;
-  readonly failures: ReadonlyArray<{ readonly action: ActionName; readonly error: string; readonly provenance: ActionProvenance }>;
-  readonly warnings: readonly string[];
-}
-
 /** Plans an event against the live rules; pure. `includeQuarantined` is set on replays. */
-export type EventPlanner = (event: BridgeEvent, options: { includeQuarantined: boolean }) => EventPlan;
+export type EventPlanner = (event: BridgeEvent, options: { includeQuarantined: boolean }) => Plan;
 
 /** One planning run of an event, as kept in its trace. */
 export interface TraceRun {
   readonly at: string;
   readonly generation: number;
   readonly quarantined: boolean;
-  readonly matched: EventPlan['matched'];
-  readonly unmatched: EventPlan['unmatched'];
+  readonly matched: ReadonlyArray<{ readonly ruleId: string; readonly file: string }>;
+  readonly unmatched: Plan['unmatched'];
   readonly failures: ReadonlyArray<{ readonly ruleId: string; readonly action: string; readonly error: string }>;
   readonly warnings: readonly string[];
   readonly actionJobIds: readonly string[];
@@ -111,9 +98,9 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     at: new Date().toISOString(),
     generation: replayGeneration,
     quarantined: event.status === 'quarantined',
-    matched: plan.matched,
+    matched: plan.matched.map(({ ruleId, file }) => ({ ruleId, file })),
     unmatched: plan.unmatched,
-    failures: plan.failures.map((f) => ({ ruleId: f.provenance.ruleId, action: f.action, error: f.error })),
+    failures: plan.failures.map((f) => ({ ruleId: f.ruleId, action: f.action, error: f.error })),
     warnings: plan.warnings,
     actionJobIds: jobs.map((j) => j.opts.jobId),
   };

@@ -94,3 +94,9 @@ export function postRewardful(baseUrl: string, body: string | Buffer, signature:
   if (signature !== null) all['X-Rewardful-Signature'] = signature;
   return fetch(`${baseUrl}/webhooks/rewardful`, { method: 'POST', headers: all, body });
 }
+
+/** A response's JSON body, loosely typed for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function readJson(response: Response): Promise<any> {
+  return response.json();
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { OwnRedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/redis.js';
-import { postFirstPromoter, startIntakeApp } from '../../support/intake-app.js';
+import { postFirstPromoter, readJson, startIntakeApp } from '../../support/intake-app.js';
 
 const leadSignup = readFileSync(new URL('../../fixtures/deliveries/firstpromoter/lead_signup.json', import.meta.url), 'utf8');
 const withEventId = (id: number) => {
@@ -37,7 +37,7 @@ describe('intake while Redis is down (own redis-server)', function () {
     }
     const ready = await fetch(`${app.baseUrl}/readyz`);
     expect(ready.status).to.equal(503);
-    expect((await ready.json()).reasons).to.deep.equal(['Redis does not answer']);
+    expect((await readJson(ready)).reasons).to.deep.equal(['Redis does not answer']);
 
     await redisServer.start();
     // The first requests after Redis returns may still find the connection reconnecting.

@@ -1,0 +1,80 @@
+import { expect } from 'chai';
+import { runCheckCommand } from '../../../src/cli/commands/check.js';
+import { runSimulateCommand } from '../../../src/cli/commands/simulate.js';
+import { runTestCommand } from '../../../src/cli/commands/test.js';
+
+function collect() {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { io: { stdout: (line: string) => stdout.push(line), stderr: (line: string) => stderr.push(line) }, stdout, stderr };
+}
+
+describe('shipped rules (rules/)', () => {
+  it('pass check', async () => {
+    const { io, stdout, stderr } = collect();
+    expect(await runCheckCommand({ rulesDir: 'rules' }, io)).to.equal(0);
+    expect(stderr).to.deep.equal([]);
+    expect(stdout).to.deep.equal(['7 rules in 4 files OK']);
+  });
+
+  it('pass their own test cases', async () => {
+    const { io, stdout, stderr } = collect();
+    const code = await runTestCommand({ rulesDir: 'rules' }, io);
+    expect(stderr).to.deep.equal([]);
+    expect(stdout.filter((line) => !line.startsWith('✓ '))).to.deep.equal([`${stdout.length - 1} passed, 0 failed`]);
+    expect(stdout.length - 1).to.be.greaterThanOrEqual(14);
+    expect(code).to.equal(0);
+  });
+});
+
+describe('check, simulate commands', () => {
+  it('check lists every problem and exits 1', async () => {
+    const { io, stdout, stderr } = collect();
+    expect(await runCheckCommand({ rulesDir: 'test/fixtures/rules/bad/duplicate-id' }, io)).to.equal(1);
+    expect(stdout).to.deep.equal([]);
+    expect(stderr).to.deep.equal([
+      'test/fixtures/rules/bad/duplicate-id/b.yaml:7:9: duplicate rule id self-referral-alert: also defined at test/fixtures/rules/bad/duplicate-id/a.yaml:2:9',
+      '1 problem: the rules in test/fixtures/rules/bad/duplicate-id do not load',
+    ]);
+  });
+
+  it('simulate prints the event, matched rules with rendered actions, and the rules that did not match', async () => {
+    const { io, stdout } = collect();
+    const code = await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/lead_signup.json', rulesDir: 'test/fixtures/rules/match' }, io);
+    expect(code).to.equal(0);
+    expect(stdout).to.deep.equal([
+      'event firstpromoter.lead_signup firstpromoter-22736304 (valid)',
+      '✓ every-lead (test/fixtures/rules/match/leads.yaml) matched',
+      '    hubspot.upsert_contact',
+      '      email: goqucugo@mailinator.com',
+      '      properties:',
+      '        lifecyclestage: lead',
+      '        leads_of_promoter: "4"',
+      '✓ big-campaign-lead (test/fixtures/rules/match/leads.yaml) matched',
+      '    slack.post_message',
+      '      channel: "#big-campaigns"',
+      '      text: Main Campaign has sold $2,010.00',
+      '✗ suspicious-lead (test/fixtures/rules/match/leads.yaml) not matched: condition false',
+      "✗ lead-with-website (test/fixtures/rules/match/leads.yaml) not matched: condition error: found no matching overload for 'null.startsWith(string)'",
+      '✗ any-firstpromoter-event (test/fixtures/rules/match/money.yaml) not matched: condition false',
+      '2 rules matched, 2 actions planned (nothing sent)',
+    ]);
+  });
+
+  it('simulate --json prints the same as JSON', async () => {
+    const { io, stdout } = collect();
+    await runSimulateCommand({ file: 'test/fixtures/deliveries/rewardful/referral.converted.json', rulesDir: 'rules', json: true }, io);
+    const report = JSON.parse(stdout.join('\n'));
+    expect(report.event).to.deep.include({ type: 'rewardful.referral.converted', source: 'rewardful', status: 'valid' });
+    expect(report.matched.map((rule: { ruleId: string }) => rule.ruleId)).to.deep.equal(['rewardful-customer-to-hubspot']);
+    expect(report.matched[0].actions[0].params.properties.lifecyclestage).to.equal('customer');
+  });
+
+  it('simulate refuses a payload whose source it cannot tell', async () => {
+    const { io, stderr } = collect();
+    expect(await runSimulateCommand({ file: 'package.json', rulesDir: 'rules' }, io)).to.equal(1);
+    expect(stderr).to.deep.equal([
+      'cannot build an event from package.json: cannot tell the source from the payload (neither a Rewardful object nor a FirstPromoter data envelope): name it with source',
+    ]);
+  });
+});

@@ -32,8 +32,6 @@ export interface StartOptions {
   readonly roles: Roles;
   readonly logger: Logger;
   readonly metrics: BridgeMetrics;
-  /** @defaultValue twelveAttemptsOverEightHours */
-  readonly retryPolicy?: RetryPolicy;
 }
 
 export interface RunningBridge {
@@ -52,7 +50,11 @@ const QUEUE_GAUGE_INTERVAL_MS = 5_000;
 /** The composition root: builds every real dependency from the config and starts the roles. */
 export async function startBridge(options: StartOptions): Promise<RunningBridge> {
   const { config, roles, logger, metrics } = options;
-  const retryPolicy = options.retryPolicy ?? twelveAttemptsOverEightHours;
+  const retryPolicy: RetryPolicy = {
+    ...twelveAttemptsOverEightHours,
+    attempts: config.actionAttempts,
+    baseDelayMs: config.actionBackoffBaseMs,
+  };
   const closers: Array<() => Promise<unknown>> = [];
   const connections: Redis[] = [];
   const connect = (role: Parameters<typeof createRedisConnection>[1]) => {

@@ -49,6 +49,10 @@ export interface BridgeConfig {
   readonly eventsConcurrency: number;
   /** Actions worker concurrency per process. @defaultValue 50 */
   readonly actionsConcurrency: number;
+  /** Tries per action (first included), unless a rule overrides it. @defaultValue 12 */
+  readonly actionAttempts: number;
+  /** Wait before an action's first retry, in ms; doubles per retry (with jitter). @defaultValue 15s */
+  readonly actionBackoffBaseMs: number;
   /** How long SIGTERM waits for in-flight work before exiting, in ms. @defaultValue 10s */
   readonly shutdownTimeoutMs: number;
 }
@@ -64,6 +68,12 @@ const positiveInteger = (name: string) =>
   yup
     .string()
     .matches(/^[1-9][0-9]*$/, { message: `${name} must be a positive integer`, excludeEmptyString: true });
+
+/** 0 asks the system for a free port (tests). */
+const portNumber = (name: string) =>
+  yup
+    .string()
+    .test('port', `${name} must be a port number between 0 and 65535`, (v) => v === undefined || v === '' || (/^[0-9]+$/.test(v) && Number(v) <= 65535));
 
 const booleanFlag = (name: string) =>
   yup.string().oneOf(['true', 'false', '1', '0', ''], `${name} must be true or false`);
@@ -81,9 +91,7 @@ const url = (name: string, protocols: string[]) =>
     });
 
 const environmentSchema = yup.object({
-  PORT: yup
-    .string()
-    .test('port', 'PORT must be a port number between 0 and 65535', (v) => v === undefined || (/^[0-9]+$/.test(v) && Number(v) <= 65535)),
+  PORT: portNumber('PORT'),
   REDIS_URL: url('REDIS_URL', ['redis://', 'rediss://']),
   QUEUE_PREFIX: yup.string().matches(/^[A-Za-z0-9_{}-]+$/, {
     message: 'QUEUE_PREFIX may hold only letters, digits, _, -, { and }',
@@ -105,7 +113,7 @@ const environmentSchema = yup.object({
     .string()
     .oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', ''], 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'),
   STRIPPED_FIELDS: yup.string(),
-  METRICS_PORT: positiveInteger('METRICS_PORT'),
+  METRICS_PORT: portNumber('METRICS_PORT'),
   ADMIN_TOKEN: yup.string(),
   ACTION_TIMEOUT: duration('ACTION_TIMEOUT'),
   SLACK_MESSAGES_PER_SECOND: positiveInteger('SLACK_MESSAGES_PER_SECOND'),
@@ -113,6 +121,8 @@ const environmentSchema = yup.object({
   EVENTS_CONCURRENCY: positiveInteger('EVENTS_CONCURRENCY'),
   ACTIONS_CONCURRENCY: positiveInteger('ACTIONS_CONCURRENCY'),
   SHUTDOWN_TIMEOUT: duration('SHUTDOWN_TIMEOUT'),
+  ACTION_ATTEMPTS: positiveInteger('ACTION_ATTEMPTS'),
+  ACTION_BACKOFF_BASE: duration('ACTION_BACKOFF_BASE'),
 });
 
 const optionalSecret = (value: string | undefined): Secret | null =>
@@ -159,5 +169,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, '20')),
     actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, '50')),
     shutdownTimeoutMs: parseDuration(or(env.SHUTDOWN_TIMEOUT, '10s'))!,
+    actionAttempts: Number(or(env.ACTION_ATTEMPTS, '12')),
+    actionBackoffBaseMs: parseDuration(or(env.ACTION_BACKOFF_BASE, '15s'))!,
   };
 }

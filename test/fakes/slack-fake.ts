@@ -39,6 +39,8 @@ export interface SlackFakeOptions {
   readonly token?: string;
   /** Enforce at most `messagesPerSecond` per channel (rolling 1 s); over it: 429 + Retry-After. */
   readonly perChannelLimit?: { readonly messagesPerSecond: number; readonly retryAfterSeconds?: number };
+  /** Channels that do not exist: posting there answers `channel_not_found`, as Slack does. */
+  readonly missingChannels?: readonly string[];
 }
 
 export interface SlackFake {
@@ -134,7 +136,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       return sendJson(res, 200, { ok: false, error: 'invalid_auth' });
     }
     const channel = typeof args.channel === 'string' ? args.channel : '';
-    if (!channel) return sendJson(res, 200, { ok: false, error: 'channel_not_found' });
+    if (!channel || options.missingChannels?.includes(channel)) return sendJson(res, 200, { ok: false, error: 'channel_not_found' });
     const blocks = parseBlocks(args.blocks);
     if (blocks === 'invalid') return sendJson(res, 200, { ok: false, error: 'invalid_blocks_format' });
     const text = typeof args.text === 'string' ? args.text : undefined;

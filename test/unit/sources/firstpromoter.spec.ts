@@ -15,11 +15,11 @@ const options: NormalizeOptions = {
   strippedFields: ['auth_token', 'temp_password'],
 };
 
-function fixture(name: string): string {
+function readFixture(name: string): string {
   return readFileSync(new URL(`../../fixtures/deliveries/firstpromoter/${name}.json`, import.meta.url), 'utf8');
 }
 
-function delivery(
+function makeDelivery(
   raw: string | Buffer,
   extra: { headers?: RawDelivery['headers']; query?: RawDelivery['query'] } = {},
 ): RawDelivery {
@@ -30,21 +30,21 @@ function delivery(
   };
 }
 
-function basic(user: string, password: string): string {
+function encodeBasic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 }
 
 /** Verifies then normalises, as the HTTP layer does. */
 function receive(raw: string | Buffer, query: RawDelivery['query'] = { token: TOKEN }): BridgeEvent {
-  const body = firstpromoter.verify(delivery(raw, { query }), secret);
+  const body = firstpromoter.verify(makeDelivery(raw, { query }), secret);
   return firstpromoter.normalize(body, options);
 }
 
-function classic(type: string, data: unknown, id = 1001): Record<string, unknown> {
+function buildClassicBody(type: string, data: unknown, id = 1001): Record<string, unknown> {
   return { event: { id, type, created_at: '2024-10-03T13:45:20.103Z' }, data };
 }
 
-function v2(type: string, data: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function buildV2Body(type: string, data: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const entity = type.slice(0, type.indexOf('.'));
   return {
     event_id: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890',
@@ -59,7 +59,7 @@ function v2(type: string, data: unknown, extra: Record<string, unknown> = {}): R
   };
 }
 
-function thrownBy(run: () => unknown): unknown {
+function catchError(run: () => unknown): unknown {
   try {
     run();
   } catch (error) {
@@ -75,23 +75,23 @@ describe('firstpromoter source', () => {
   });
 
   describe('verify: the shared token', () => {
-    const raw = fixture('lead_signup');
+    const raw = readFixture('lead_signup');
 
     const accepted: { name: string; headers?: RawDelivery['headers']; query?: RawDelivery['query'] }[] = [
       { name: 'the token query parameter', query: { token: TOKEN } },
       { name: 'a Bearer token', headers: { authorization: `Bearer ${TOKEN}` } },
       { name: 'a lowercase bearer scheme', headers: { authorization: `bearer ${TOKEN}` } },
-      { name: 'the password of Basic auth', headers: { authorization: basic('firstpromoter', TOKEN) } },
-      { name: 'Basic auth with an empty username', headers: { authorization: basic('', TOKEN) } },
+      { name: 'the password of Basic auth', headers: { authorization: encodeBasic('firstpromoter', TOKEN) } },
+      { name: 'Basic auth with an empty username', headers: { authorization: encodeBasic('', TOKEN) } },
       {
         name: 'the query token beside an unrelated Basic header added by a proxy',
-        headers: { authorization: basic('ops', 'proxy-password') },
+        headers: { authorization: encodeBasic('ops', 'proxy-password') },
         query: { token: TOKEN },
       },
     ];
     for (const { name, headers, query } of accepted) {
       it(`accepts ${name} and returns the parsed body`, () => {
-        const body = firstpromoter.verify(delivery(raw, { headers, query }), secret);
+        const body = firstpromoter.verify(makeDelivery(raw, { headers, query }), secret);
         expect(body).to.deep.equal(JSON.parse(raw));
       });
     }
@@ -108,8 +108,9 @@ describe('firstpromoter source', () => {
       { name: 'a token of a different length', query: { token: `${TOKEN}-longer` }, code: 'token_mismatch' },
       { name: 'a token that is a prefix of the right one', query: { token: TOKEN.slice(0, 8) }, code: 'token_mismatch' },
       { name: 'a wrong Bearer token', headers: { authorization: 'Bearer nope' }, code: 'token_mismatch' },
-      { name: 'the token as Basic username', headers: { authorization: basic(TOKEN, '') }, code: 'token_mismatch' },
-      { name: 'a wrong Basic password', headers: { authorization: basic('firstpromoter', 'nope') }, code: 'token_mismatch' },
+      { name: 'the token as Basic username', headers: { authorization: encodeBasic(TOKEN, 'x') }, code: 'token_mismatch' },
+      { name: 'Basic auth with an empty password', headers: { authorization: encodeBasic(TOKEN, '') }, code: 'token_missing' },
+      { name: 'a wrong Basic password', headers: { authorization: encodeBasic('firstpromoter', 'nope') }, code: 'token_mismatch' },
       { name: 'the token in a letter case it was not set in', query: { token: TOKEN.toUpperCase() }, code: 'token_mismatch' },
       { name: 'an unknown scheme', headers: { authorization: `Token ${TOKEN}` }, code: 'authorization_malformed' },
       { name: 'a scheme without credentials', headers: { authorization: 'Bearer' }, code: 'authorization_malformed' },
@@ -123,7 +124,7 @@ describe('firstpromoter source', () => {
     ];
     for (const { name, headers, query, code } of refused) {
       it(`refuses ${name} with ${code}`, () => {
-        const error = thrownBy(() => firstpromoter.verify(delivery(raw, { headers, query }), secret));
+        const error = catchError(() => firstpromoter.verify(makeDelivery(raw, { headers, query }), secret));
         expect(error).to.be.instanceOf(AuthError);
         expect((error as AuthError).code).to.equal(code);
         expect((error as AuthError).message).not.to.contain(TOKEN);
@@ -131,12 +132,12 @@ describe('firstpromoter source', () => {
     }
 
     it('checks the token before parsing: a bad token on a non-JSON body is an AuthError', () => {
-      const error = thrownBy(() => firstpromoter.verify(delivery('not json', { query: { token: 'nope' } }), secret));
+      const error = catchError(() => firstpromoter.verify(makeDelivery('not json', { query: { token: 'nope' } }), secret));
       expect(error).to.be.instanceOf(AuthError);
     });
 
     it('skips authentication when the secret is null (ALLOW_UNSIGNED_WEBHOOKS)', () => {
-      expect(firstpromoter.verify(delivery(raw), null)).to.deep.equal(JSON.parse(raw));
+      expect(firstpromoter.verify(makeDelivery(raw), null)).to.deep.equal(JSON.parse(raw));
     });
 
     const malformedBodies: { name: string; raw: Buffer; code: string }[] = [
@@ -148,7 +149,7 @@ describe('firstpromoter source', () => {
     ];
     for (const { name, raw: body, code } of malformedBodies) {
       it(`refuses ${name} after authentication with ${code}`, () => {
-        const error = thrownBy(() => firstpromoter.verify(delivery(body, { query: { token: TOKEN } }), secret));
+        const error = catchError(() => firstpromoter.verify(makeDelivery(body, { query: { token: TOKEN } }), secret));
         expect(error).to.be.instanceOf(MalformedDeliveryError);
         expect((error as MalformedDeliveryError).code).to.equal(code);
       });
@@ -174,7 +175,7 @@ describe('firstpromoter source', () => {
     ];
     for (const seed of seeds) {
       it(`${seed.file}: valid, ${seed.id}, secrets stripped`, () => {
-        const raw = fixture(seed.file);
+        const raw = readFixture(seed.file);
         const event = receive(raw);
 
         expect(event).to.include({
@@ -198,7 +199,7 @@ describe('firstpromoter source', () => {
     }
 
     it('keeps the rest of the payload as data', () => {
-      const event = receive(fixture('reward_created'));
+      const event = receive(readFixture('reward_created'));
       expect(event.data).to.include({ id: 11174868, amount: 200, unit: 'cash', event_id: 'sale_abc123' });
       expect(event.data.promoter).to.include({ id: 5779418, email: 'promoter@example.com' });
       expect(event.data.promoter).to.deep.include({ earnings_balance: { cash: 4200 }, paid_balance: null });
@@ -231,7 +232,7 @@ describe('firstpromoter source', () => {
     };
     for (const type of CLASSIC_EVENT_TYPES) {
       it(`classic ${type}`, () => {
-        const event = firstpromoter.normalize(classic(type, minimalData[type]), options);
+        const event = firstpromoter.normalize(buildClassicBody(type, minimalData[type]), options);
         expect(event.validationErrors).to.equal(undefined);
         expect(event).to.include({ type: `firstpromoter.${type}`, providerType: type, status: 'valid' });
       });
@@ -243,7 +244,7 @@ describe('firstpromoter source', () => {
 
     for (const type of V2_EVENT_TYPES) {
       it(`v2 ${type}`, () => {
-        const event = firstpromoter.normalize(v2(type, { id: 12345 }), options);
+        const event = firstpromoter.normalize(buildV2Body(type, { id: 12345 }), options);
         expect(event.validationErrors).to.equal(undefined);
         expect(event).to.include({ type: `firstpromoter.${type}`, providerType: type, status: 'valid' });
       });
@@ -266,7 +267,7 @@ describe('firstpromoter source', () => {
     });
 
     it('normalises the spelling promoter_signs_up to promoter_signed_up', () => {
-      const body = JSON.parse(fixture('promoter_signed_up')) as { event: { type: string } };
+      const body = JSON.parse(readFixture('promoter_signed_up')) as { event: { type: string } };
       body.event.type = 'promoter_signs_up';
       const event = receive(JSON.stringify(body));
       expect(event).to.include({
@@ -306,14 +307,14 @@ describe('firstpromoter source', () => {
     });
 
     it('accepts a timestamp in epoch seconds', () => {
-      const event = firstpromoter.normalize(v2('referral.created', { id: 1 }, { timestamp: 1737368405 }), options);
+      const event = firstpromoter.normalize(buildV2Body('referral.created', { id: 1 }, { timestamp: 1737368405 }), options);
       expect(event.occurredAt).to.equal('2025-01-20T10:20:05.000Z');
       expect(event.status).to.equal('valid');
     });
 
     it('strips secrets from data and from the changes in the envelope', () => {
       const event = firstpromoter.normalize(
-        v2(
+        buildV2Body(
           'promoter.updated',
           { id: 5, email: 'p@example.com', auth_token: 'new-token' },
           { action: 'updated', changes: { auth_token: ['old-token', 'new-token'], email: ['a@example.com', 'p@example.com'] } },
@@ -326,7 +327,7 @@ describe('firstpromoter source', () => {
     });
 
     it('quarantines an envelope field of the wrong type', () => {
-      const event = firstpromoter.normalize(v2('referral.created', { id: 1 }, { entity_id: '12345' }), options);
+      const event = firstpromoter.normalize(buildV2Body('referral.created', { id: 1 }, { entity_id: '12345' }), options);
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors).to.deep.equal(['envelope.entity_id must be a number']);
     });
@@ -334,14 +335,14 @@ describe('firstpromoter source', () => {
 
   describe('normalize: quarantine', () => {
     it('quarantines an unknown classic type, naming it, and still stores the data', () => {
-      const event = firstpromoter.normalize(classic('lead_upgraded', { id: 7, auth_token: 'secret' }), options);
+      const event = firstpromoter.normalize(buildClassicBody('lead_upgraded', { id: 7, auth_token: 'secret' }), options);
       expect(event).to.include({ id: 'firstpromoter-1001', type: 'firstpromoter.lead_upgraded', status: 'quarantined' });
       expect(event.validationErrors).to.deep.equal(['Unknown FirstPromoter event type "lead_upgraded"']);
       expect(event.data).to.deep.equal({ id: 7 });
     });
 
     it('quarantines an unknown v2 type, naming it', () => {
-      const event = firstpromoter.normalize(v2('payout.exploded', { id: 1 }), options);
+      const event = firstpromoter.normalize(buildV2Body('payout.exploded', { id: 1 }), options);
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors).to.deep.equal(['Unknown FirstPromoter event type "payout.exploded"']);
     });
@@ -350,7 +351,7 @@ describe('firstpromoter source', () => {
       { name: 'an amount sent as a string', change: (data) => (data.amount = '200'), errors: ['data.amount must be a number'] },
       { name: 'an amount with a fraction', change: (data) => (data.amount = 2.5), errors: ['data.amount must be an integer'] },
       { name: 'a missing amount', change: (data) => delete data.amount, errors: ['data.amount is a required field'] },
-      { name: 'a null amount', change: (data) => (data.amount = null), errors: ['data.amount cannot be null'] },
+      { name: 'a null amount', change: (data) => (data.amount = null), errors: ['data.amount is a required field'] },
       {
         name: 'a balance holding a fraction',
         change: (data) => ((data.promoter as Record<string, unknown>).earnings_balance = { cash: 42.5 }),
@@ -370,7 +371,8 @@ describe('firstpromoter source', () => {
           data.created_at = 'yesterday';
           delete (data.promoter as Record<string, unknown>).id;
         },
-        errors: ['data.created_at must be an ISO 8601 timestamp', 'data.promoter.id is a required field'],
+        // yup lists nested problems before their siblings.
+        errors: ['data.promoter.id is a required field', 'data.created_at must be an ISO 8601 timestamp'],
       },
       {
         name: 'a promotion counter sent as a string inside promotions[]',
@@ -382,7 +384,7 @@ describe('firstpromoter source', () => {
     ];
     for (const { name, change, errors } of invalid) {
       it(`quarantines reward_created with ${name}, listing paths but no values`, () => {
-        const body = JSON.parse(fixture('reward_created')) as { data: Record<string, unknown> };
+        const body = JSON.parse(readFixture('reward_created')) as { data: Record<string, unknown> };
         change(body.data);
         const event = receive(JSON.stringify(body));
         expect(event.status).to.equal('quarantined');
@@ -395,7 +397,7 @@ describe('firstpromoter source', () => {
     }
 
     it('never quotes a field value in a validation message', () => {
-      const body = JSON.parse(fixture('lead_signup')) as { data: Record<string, unknown> };
+      const body = JSON.parse(readFixture('lead_signup')) as { data: Record<string, unknown> };
       body.data.email = { address: 'jane.doe@private.example' };
       body.data.customer_since = 'jane.doe@private.example';
       const event = receive(JSON.stringify(body));
@@ -407,14 +409,14 @@ describe('firstpromoter source', () => {
     });
 
     it('quarantines data that is not an object, storing an empty object', () => {
-      const event = firstpromoter.normalize(classic('lead_signup', ['not', 'an', 'object']), options);
+      const event = firstpromoter.normalize(buildClassicBody('lead_signup', ['not', 'an', 'object']), options);
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors).to.deep.equal(['data must be an object']);
       expect(event.data).to.deep.equal({});
     });
 
     it('quarantines a missing or unreadable created_at and uses the arrival time', () => {
-      const body = classic('lead_signup', { id: 1 });
+      const body = buildClassicBody('lead_signup', { id: 1 });
       (body.event as Record<string, unknown>).created_at = '03/10/2024';
       const event = firstpromoter.normalize(body, options);
       expect(event.status).to.equal('quarantined');
@@ -453,7 +455,7 @@ describe('firstpromoter source', () => {
     ];
     for (const { name, body, message } of cases) {
       it(`refuses ${name}`, () => {
-        const error = thrownBy(() => firstpromoter.normalize(body, options));
+        const error = catchError(() => firstpromoter.normalize(body, options));
         expect(error).to.be.instanceOf(MalformedDeliveryError);
         expect((error as MalformedDeliveryError).code).to.equal('envelope_unrecognised');
         expect((error as MalformedDeliveryError).message).to.equal(`Body is not a FirstPromoter webhook: ${message}`);
@@ -495,7 +497,7 @@ describe('firstpromoter source', () => {
     });
 
     it('stores __proto__, constructor and prototype keys as data without polluting prototypes', () => {
-      const raw = fixture('lead_signup').replace(
+      const raw = readFixture('lead_signup').replace(
         '"state": "signup",',
         '"state": "signup", "__proto__": {"polluted": "yes"}, "constructor": {"prototype": {"polluted": "yes"}}, "prototype": {"polluted": "yes"},',
       );

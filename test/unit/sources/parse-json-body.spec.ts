@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { MalformedDeliveryError } from '../../../src/errors.js';
 import { parseJsonBody } from '../../../src/sources/parse-json-body.js';
 
-function parseError(raw: Buffer): MalformedDeliveryError {
+function catchParseError(raw: Buffer): MalformedDeliveryError {
   try {
     parseJsonBody(raw);
   } catch (error) {
@@ -47,14 +47,14 @@ describe('parseJsonBody', () => {
   ];
   for (const { name, raw, message } of notJson) {
     it(`refuses ${name} as body_not_json`, () => {
-      const error = parseError(raw);
+      const error = catchParseError(raw);
       expect(error.code).to.equal('body_not_json');
       expect(error.message).to.equal(message);
     });
   }
 
   it('never quotes the body back in the message (it may hold personal data)', () => {
-    const error = parseError(Buffer.from('{"email": "jane.doe@example.com" oops}'));
+    const error = catchParseError(Buffer.from('{"email": "jane.doe@example.com" oops}'));
     expect(error.code).to.equal('body_not_json');
     expect(error.message).to.equal("Body is not valid JSON: expected ',' or '}' after property value at position 33");
     expect(error.message).not.to.contain('jane');
@@ -69,7 +69,7 @@ describe('parseJsonBody', () => {
   ];
   for (const { name, raw, message } of notObjects) {
     it(`refuses ${name} as body_not_object`, () => {
-      const error = parseError(Buffer.from(raw));
+      const error = catchParseError(Buffer.from(raw));
       expect(error.code).to.equal('body_not_object');
       expect(error.message).to.equal(message);
     });

@@ -105,6 +105,13 @@ describe('stripSecretFields', () => {
     ((cyclic.a as Record<string, unknown>).b as Record<string, unknown>).back = cyclic;
     expect(() => stripSecretFields(cyclic, DEFAULT_SECRET_FIELDS)).to.throw(TypeError, 'cycle');
   });
+
+  it('copies an object referenced twice (as YAML aliases make) in both places', () => {
+    const campaign = { id: 'c-1', auth_token: 't' };
+    const stripped = stripSecretFields({ a: campaign, b: [campaign] }, DEFAULT_SECRET_FIELDS);
+    expect(stripped).to.deep.equal({ a: { id: 'c-1' }, b: [{ id: 'c-1' }] });
+    expect(campaign).to.deep.equal({ id: 'c-1', auth_token: 't' });
+  });
 });
 
 describe('copyPayload', () => {

@@ -1,0 +1,159 @@
+/**
+ * Action delivery benchmarks, against the real bridge process (`start`) with fake Slack and
+ * HubSpot on loopback:
+ *  1. latency from webhook acknowledged to the fake Slack receiving the message, at 10 events/s
+ *     (target p50 < 15 ms, p99 < 50 ms);
+ *  2. a burst of 5,000 events, each giving one Slack message (over 20 channels) and one HubSpot
+ *     upsert, with the fakes enforcing Slack's per-channel limit and HubSpot's 10-second window,
+ *     both scaled up by SCALE: drain time against the theoretical minimum, 429s, lost, duplicated,
+ *     and HubSpot calls made.
+ *
+ *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25]
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { startHubspotFake } from '../test/fakes/hubspot-fake.js';
+import { startSlackFake } from '../test/fakes/slack-fake.js';
+import { BridgeProcess } from '../test/support/bridge-process.js';
+import { deleteKeys } from '../test/support/redis.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 ? Number(args[index + 1]) : fallback;
+};
+const latencyEvents = option('latency-events', 300);
+const burstEvents = option('burst-events', 5000);
+const SCALE = option('scale', 25);
+const CHANNELS = 20;
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const token = `bench-${randomBytes(6).toString('hex')}`;
+
+const RULES = `rules:
+  - id: bench-slack
+    on: firstpromoter.lead_signup
+    do:
+      - slack.post_message:
+          channel: "#bench-{{ data.uid }}"
+          text: "lead {{ event.id }}"
+  - id: bench-hubspot
+    on: firstpromoter.lead_signup
+    if: data.state == "burst"
+    do:
+      - hubspot.upsert_contact:
+          email: "{{ data.email }}"
+          properties: { firstname: "{{ data.username }}" }
+`;
+
+function delivery(id: number, channel: number, state: string): string {
+  return JSON.stringify({
+    event: { id, type: 'lead_signup', created_at: new Date().toISOString() },
+    data: { id, state, email: `lead${id}@example.com`, uid: String(channel), suspicion: 'no_suspicion', username: `Lead ${id}`, created_at: new Date().toISOString() },
+  });
+}
+
+async function post(baseUrl: string, body: string): Promise<{ status: number; ackedAt: number }> {
+  const response = await fetch(`${baseUrl}/webhooks/firstpromoter`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body,
+  });
+  await response.arrayBuffer();
+  return { status: response.status, ackedAt: Date.now() };
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+
+const rulesDir = await mkdtemp(path.join(tmpdir(), 'bench-rules-'));
+await writeFile(path.join(rulesDir, 'bench.yaml'), RULES);
+const prefix = `bench-actions-${randomBytes(4).toString('hex')}`;
+const slack = await startSlackFake({ perChannelLimit: { messagesPerSecond: SCALE, retryAfterSeconds: 1 } });
+const hubspot = await startHubspotFake({ windowLimit: { maxRequests: 100 * SCALE, windowMs: 10_000, retryAfterSeconds: 1 } });
+const bridge = await BridgeProcess.start({
+  env: {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    RULES_DIR: rulesDir,
+    LOG_LEVEL: 'info',
+    FIRSTPROMOTER_WEBHOOK_TOKEN: token,
+    REWARDFUL_SIGNING_SECRET: token,
+    SLACK_BOT_TOKEN: 'xoxb-bench',
+    SLACK_API_URL: slack.url,
+    HUBSPOT_ACCESS_TOKEN: 'pat-bench',
+    HUBSPOT_BASE_URL: hubspot.url,
+    SLACK_MESSAGES_PER_SECOND: String(SCALE),
+    HUBSPOT_REQUESTS_PER_10_SECONDS: String(90 * SCALE),
+  },
+});
+
+try {
+  // 1. Latency at 10 events/s.
+  const acked = new Map<string, number>();
+  let nextId = 500_000_000 + Math.floor(Math.random() * 1e8);
+  const firstLatencyId = nextId;
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < latencyEvents; i += 1) {
+    const id = (nextId += 1);
+    sends.push(post(bridge.baseUrl, delivery(id, i % CHANNELS, 'latency')).then(({ ackedAt }) => void acked.set(`lead firstpromoter-${id}`, ackedAt)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await Promise.all(sends);
+  const deadline = Date.now() + 30_000;
+  while (slack.received.length < latencyEvents && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const latencies = slack.received.filter((m) => acked.has(m.text ?? '')).map((m) => m.at - acked.get(m.text!)!);
+  console.log(`\n1. Webhook acknowledged → fake Slack received, ${latencyEvents} events at 10 events/s over ${CHANNELS} channels (ids from ${firstLatencyId + 1})`);
+  console.log(`   delivered ${latencies.length}/${latencyEvents}; p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms`);
+
+  // 2. Burst.
+  slack.received.length = 0;
+  const slackRateLimitedBefore = slack.rateLimited();
+  const hubspotRateLimitedBefore = hubspot.rateLimited();
+  const hubspotCallsBefore = hubspot.calls.length;
+  const burstStart = Date.now();
+  let acknowledged = 0;
+  const ids: number[] = Array.from({ length: burstEvents }, () => (nextId += 1));
+  const queue = [...ids];
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        const { status } = await post(bridge.baseUrl, delivery(id, id % CHANNELS, 'burst'));
+        if (status === 202) acknowledged += 1;
+      }
+    }),
+  );
+  const sentIn = (Date.now() - burstStart) / 1000;
+  const burstDeadline = Date.now() + 300_000;
+  const contactsWanted = new Set(ids.map((id) => `lead${id}@example.com`));
+  const contactsDone = () => [...contactsWanted].filter((email) => hubspot.contacts.has(email)).length;
+  while ((slack.received.length < burstEvents || contactsDone() < burstEvents) && Date.now() < burstDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const drain = (Date.now() - burstStart) / 1000;
+  const texts = slack.received.map((m) => m.text);
+  const unique = new Set(texts);
+  const expected = new Set(ids.map((id) => `lead firstpromoter-${id}`));
+  const lost = [...expected].filter((text) => !unique.has(text)).length;
+  const upsertInputs = hubspot.calls.slice(hubspotCallsBefore).filter((c) => c.path.endsWith('/batch/upsert'));
+  const theoreticalSlack = burstEvents / (CHANNELS * SCALE);
+  const theoreticalHubspot = Math.ceil(burstEvents / 100) / ((100 * SCALE) / 10);
+  console.log(`\n2. Burst of ${burstEvents} events (1 Slack message over ${CHANNELS} channels + 1 HubSpot upsert each), limits scaled ×${SCALE}:`);
+  console.log(`   Slack ${SCALE} msg/s per channel, HubSpot ${100 * SCALE} requests / 10 s; bridge paced at ${SCALE}/s and ${90 * SCALE}/10 s`);
+  console.log(`   acknowledged ${acknowledged}/${burstEvents} in ${sentIn.toFixed(1)} s`);
+  console.log(`   drain time ${drain.toFixed(1)} s; theoretical minimum ${Math.max(theoreticalSlack, theoreticalHubspot).toFixed(1)} s (Slack ${theoreticalSlack.toFixed(1)} s, HubSpot ${theoreticalHubspot.toFixed(1)} s)`);
+  console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
+  console.log(`   HubSpot: ${contactsDone()} contacts upserted, ${upsertInputs.length} batch calls (vs ${burstEvents} upserts), ${hubspot.rateLimited() - hubspotRateLimitedBefore} 429s received`);
+} finally {
+  await bridge.stop();
+  await slack.close();
+  await hubspot.close();
+  await rm(rulesDir, { recursive: true, force: true });
+  const redis = new Redis(redisUrl);
+  await deleteKeys(redis, prefix);
+  redis.disconnect();
+}

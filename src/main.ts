@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ActionName, ActionRunner } from './actions/action.js';
 import { actionRegistry } from './actions/registry.js';
 import type { BridgeConfig } from './config/config.js';
+import { createAdminRouter } from './http/admin/admin-router.js';
 import { createApp, type ReadinessCheck } from './http/app.js';
 import type { BridgeMetrics } from './observability/metrics.js';
 import { startActionsWorker } from './queue/actions-worker.js';
@@ -15,6 +16,7 @@ import type { ActionJobData } from './queue/action-job.js';
 import { EventIntake, type EventJobData } from './queue/event-intake.js';
 import { startEventsWorker } from './queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from './queue/names.js';
+import { BridgeOperations } from './queue/operations.js';
 import { createRedisConnection } from './queue/redis.js';
 import { twelveAttemptsOverEightHours, type RetryPolicy } from './queue/retry-policy.js';
 import { RuleStore } from './rules/rule-store.js';
@@ -102,6 +104,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
         prefix: config.queuePrefix,
         actionsQueue,
         plan: (event, planOptions) => planActions(store.current, event, { strictTemplates: false, ...planOptions }),
+        checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
         retryPolicy,
         traceTtlMs: config.dedupTtlMs,
         logger,
@@ -135,6 +138,9 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     // BullMQ's own connection errors are reported on the connection above; keep the queue quiet.
     eventsQueue.on('error', () => undefined);
     closers.unshift(() => eventsQueue.close());
+    // The dashboard exists only when ADMIN_TOKEN is set: unmounted, /admin is a plain 404.
+    const adminOperations = config.adminToken ? new BridgeOperations(state, config.queuePrefix) : null;
+    if (adminOperations) closers.unshift(() => adminOperations.close());
     const app = createApp({
       sources: sourceRegistry,
       secrets: { firstpromoter: config.firstpromoterWebhookToken, rewardful: config.rewardfulSigningSecret },
@@ -146,6 +152,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
       logger,
       now: () => new Date(),
       readinessChecks,
+      extraRouters: config.adminToken && adminOperations ? [createAdminRouter({ adminToken: config.adminToken, operations: adminOperations, logger })] : [],
     });
     server = app.listen(config.port, '0.0.0.0');
   } else {

@@ -160,6 +160,23 @@ export class BridgeOperations {
     return this.#redis.zrevrange(bridgeKeys(this.#prefix).recentEvents, 0, limit - 1);
   }
 
+  /**
+   * How many events were received since `sinceMs` (ms since the epoch), read from the recent-events
+   * index. That index keeps the newest 10,000 ids, so the count saturates there.
+   */
+  async countRecentEvents(sinceMs: number): Promise<number> {
+    return this.#redis.zcount(bridgeKeys(this.#prefix).recentEvents, sinceMs, '+inf');
+  }
+
+  /**
+   * The BullMQ state of one action job (`failed`, `completed`, `waiting`…), or `null` when no such
+   * job exists: lets the dashboard answer 404 or 409 before asking for a retry.
+   */
+  async getActionState(jobId: string): Promise<string | null> {
+    const job = await this.#actions.getJob(jobId);
+    return job ? job.getState() : null;
+  }
+
   async getQueueCounts(): Promise<Record<string, Record<string, number>>> {
     const states = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
     return {

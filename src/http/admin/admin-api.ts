@@ -1,0 +1,85 @@
+import { Router } from 'express';
+import type { Logger } from 'pino';
+import type { BridgeOperations } from '../../queue/operations.js';
+import { loadEventDetail, loadOverview, loadRecentEvents, parseLimit } from './admin-data.js';
+
+export interface AdminApiOptions {
+  readonly operations: BridgeOperations;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/**
+ * The dashboard's JSON API, mounted at /admin/api behind the admin authentication (and, for the
+ * POSTs, the same-origin check). Handy for scripts too: `curl -H "Authorization: Bearer $ADMIN_TOKEN"`.
+ * Errors are `{ "error": "<sentence>" }` with 404 (unknown id) or 409 (wrong state).
+ */
+export function createAdminApiRouter(options: AdminApiOptions): Router {
+  const { operations, logger } = options;
+  const router = Router();
+
+  router.get('/overview', async (_request, response) => {
+    response.json(await loadOverview(operations, options.now()));
+  });
+
+  router.get('/failed', async (request, response) => {
+    response.json({ failed: await operations.listFailedActions(parseLimit(request.query.limit, 100, 1000)) });
+  });
+
+  // Before `/failed/:jobId/retry`, so "retry-all" is never read as a job id.
+  router.post('/failed/retry-all', async (_request, response) => {
+    const retried = await operations.retryAllFailedActions();
+    logger.info({ retried }, 'admin: retried every failed action');
+    response.status(202).json({ retried, message: `Retried ${retried} failed action(s).` });
+  });
+
+  router.post('/failed/:jobId/retry', async (request, response) => {
+    const { jobId } = request.params;
+    // Checked first so that the answer is a clear 404/409; retryAction checks again (a race with
+    // another operator ends in its error, answered 500 by the app).
+    const state = await operations.getActionState(jobId);
+    if (state === null) {
+      response.status(404).json({ error: `No action job ${jobId}` });
+      return;
+    }
+    if (state !== 'failed') {
+      response.status(409).json({ error: `Action job ${jobId} is ${state}, not failed: only failed actions can be retried` });
+      return;
+    }
+    await operations.retryAction(jobId);
+    logger.info({ jobId }, 'admin: action retried');
+    response.status(202).json({ retried: jobId, message: `Retrying ${jobId}.` });
+  });
+
+  router.get('/quarantined', async (request, response) => {
+    response.json({ quarantined: await operations.listQuarantinedEvents(parseLimit(request.query.limit, 100, 1000)) });
+  });
+
+  // Before `/events/:eventId`, so "recent" is never read as an event id.
+  router.get('/events/recent', async (request, response) => {
+    response.json({ events: await loadRecentEvents(operations, parseLimit(request.query.limit, 50, 500)) });
+  });
+
+  router.get('/events/:eventId', async (request, response) => {
+    const { eventId } = request.params;
+    const detail = await loadEventDetail(operations, eventId);
+    if (!detail) {
+      response.status(404).json({ error: `No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)` });
+      return;
+    }
+    response.json({ ...detail.trace, actions: detail.actions });
+  });
+
+  router.post('/events/:eventId/replay', async (request, response) => {
+    const { eventId } = request.params;
+    if (!(await operations.getEventTrace(eventId))) {
+      response.status(404).json({ error: `No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)` });
+      return;
+    }
+    const generation = await operations.replayEvent(eventId);
+    logger.info({ eventId, generation }, 'admin: event replayed');
+    response.status(202).json({ eventId, generation, message: `Replaying ${eventId} with the current rules (replay ${generation}).` });
+  });
+
+  return router;
+}

@@ -1,0 +1,62 @@
+import type { ActionStatus, BridgeOperations } from '../../queue/operations.js';
+import type { EventTrace } from '../../queue/events-worker.js';
+
+/** Queue depths and recent throughput: the top of the dashboard and `GET /admin/api/overview`. */
+export interface AdminOverview {
+  /** Per queue (`events`, `actions`), jobs per state (waiting, active, delayed, failed, completed). */
+  readonly queues: Record<string, Record<string, number>>;
+  /** Events received in the last 5 and 60 minutes (the recent-events index caps both at 10,000). */
+  readonly throughput: { readonly eventsLast5Minutes: number; readonly eventsLast60Minutes: number };
+  readonly generatedAt: string;
+}
+
+/** One line of the recent-events list. */
+export interface RecentEventSummary {
+  readonly eventId: string;
+  /** `null` when the trace has expired since the id was indexed. */
+  readonly type: string | null;
+  readonly status: string | null;
+  readonly receivedAt: string | null;
+}
+
+/** An event's trace and the current state of every action its runs planned. */
+export interface EventDetail {
+  readonly trace: EventTrace;
+  readonly actions: ActionStatus[];
+}
+
+const MINUTE_MS = 60_000;
+
+/** Reads the overview; `now` is passed in so tests can pin the throughput windows. */
+export async function loadOverview(operations: BridgeOperations, now: Date): Promise<AdminOverview> {
+  const nowMs = now.getTime();
+  const [queues, eventsLast5Minutes, eventsLast60Minutes] = await Promise.all([
+    operations.getQueueCounts(),
+    operations.countRecentEvents(nowMs - 5 * MINUTE_MS),
+    operations.countRecentEvents(nowMs - 60 * MINUTE_MS),
+  ]);
+  return { queues, throughput: { eventsLast5Minutes, eventsLast60Minutes }, generatedAt: now.toISOString() };
+}
+
+/** The newest event ids with their type and status, newest first. */
+export async function loadRecentEvents(operations: BridgeOperations, limit: number): Promise<RecentEventSummary[]> {
+  const ids = await operations.listRecentEventIds(limit);
+  const traces = await Promise.all(ids.map((id) => operations.getEventTrace(id)));
+  return ids.map((eventId, index) => {
+    const event = traces[index]?.event;
+    return { eventId, type: event?.type ?? null, status: event?.status ?? null, receivedAt: event?.receivedAt ?? null };
+  });
+}
+
+/** The trace of one event with its actions' states; `null` when no trace is kept. */
+export async function loadEventDetail(operations: BridgeOperations, eventId: string): Promise<EventDetail | null> {
+  const trace = await operations.getEventTrace(eventId);
+  if (!trace) return null;
+  return { trace, actions: await operations.getActionStatuses(trace) };
+}
+
+/** Reads a `?limit=` query value, clamped to 1…max. */
+export function parseLimit(value: unknown, fallback: number, max: number): number {
+  const parsed = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : fallback;
+  return Math.min(Math.max(parsed, 1), max);
+}

@@ -1,0 +1,300 @@
+import type { ActionStatus, FailedAction, QuarantinedEvent } from '../../queue/operations.js';
+import type { TraceRun } from '../../queue/events-worker.js';
+import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
+import { html, type SafeHtml } from './html.js';
+
+/** Everything the dashboard page shows; built by the router, rendered here without I/O. */
+export interface DashboardView {
+  readonly overview: AdminOverview;
+  readonly failed: readonly FailedAction[];
+  readonly quarantined: readonly QuarantinedEvent[];
+  readonly recent: readonly RecentEventSummary[];
+  /** The event asked for with `?event=`, and its detail (`null` when no trace is kept). */
+  readonly lookup: { readonly eventId: string; readonly detail: EventDetail | null } | null;
+}
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+
+/**
+ * Class names come from this list only, never from data: a state string is shown as text and
+ * mapped to a known badge colour.
+ */
+const BADGE_CLASSES: Record<string, string> = {
+  completed: 'badge-ok',
+  valid: 'badge-ok',
+  matched: 'badge-ok',
+  failed: 'badge-bad',
+  quarantined: 'badge-warn',
+  removed: 'badge-muted',
+  delayed: 'badge-warn',
+  active: 'badge-info',
+  waiting: 'badge-info',
+  'waiting-children': 'badge-info',
+  prioritized: 'badge-info',
+  condition_false: 'badge-muted',
+  condition_error: 'badge-bad',
+};
+
+function badge(text: string): SafeHtml {
+  return html`<span class="badge ${BADGE_CLASSES[text] ?? 'badge-muted'}">${text}</span>`;
+}
+
+/** ISO timestamps without milliseconds; what an operator reads and greps logs for. */
+function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+function prettyJson(value: unknown): SafeHtml {
+  return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
+}
+
+/** A link to an event's trace on the dashboard; the id is URL-encoded, then HTML-escaped. */
+function eventLink(eventId: string): SafeHtml {
+  return html`<a class="event-link" href="/admin?event=${encodeURIComponent(eventId)}#trace">${eventId}</a>`;
+}
+
+/** A button the dashboard script turns into a POST to `url` (with the same-origin header). */
+function postButton(label: string, url: string, extra: { jobId?: string; eventId?: string; confirm?: string } = {}): SafeHtml {
+  return html`<button type="button" class="js-post" data-url="${url}" data-label="${label}"${
+    extra.jobId !== undefined ? html` data-job-id="${extra.jobId}"` : ''
+  }${extra.eventId !== undefined ? html` data-event-id="${extra.eventId}"` : ''}${
+    extra.confirm !== undefined ? html` data-confirm="${extra.confirm}"` : ''
+  }>${label}</button>`;
+}
+
+function retryButton(jobId: string, eventId: string): SafeHtml {
+  return postButton('Retry', `/admin/api/failed/${encodeURIComponent(jobId)}/retry`, { jobId, eventId });
+}
+
+function layout(title: string, body: SafeHtml, options: { signedIn: boolean }): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<link rel="stylesheet" href="/admin/assets/dashboard.css">
+<script src="/admin/assets/dashboard.js" defer></script>
+</head>
+<body>
+<header class="top">
+<h1><a href="/admin">affiliate-bridge</a> <span class="subtitle">admin</span></h1>
+${options.signedIn ? html`<nav><a href="/admin">Refresh</a><form method="post" action="/admin/logout"><button type="submit" class="link">Log out</button></form></nav>` : ''}
+</header>
+<p id="flash" class="flash" role="status" hidden></p>
+<main>
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+/** The login form. `error` is one of our own sentences, never request text. */
+export function renderLoginPage(options: { error?: string; next: string }): string {
+  return layout(
+    'Log in · affiliate-bridge',
+    html`<section class="login">
+<h2>Log in</h2>
+<p>Enter the bridge's <code>ADMIN_TOKEN</code>.</p>
+${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ''}
+<form method="post" action="/admin/login">
+<input type="hidden" name="next" value="${options.next}">
+<label for="token">Admin token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Log in</button>
+</form>
+</section>`,
+    { signedIn: false },
+  );
+}
+
+function renderQueues(overview: AdminOverview): SafeHtml {
+  const rows = Object.entries(overview.queues).map(
+    ([queue, counts]) => html`<tr><th scope="row">${queue}</th>${QUEUE_STATES.map(
+      (state) => html`<td class="num${state === 'failed' && (counts[state] ?? 0) > 0 ? ' alert' : ''}" data-queue="${queue}" data-state="${state}">${counts[state] ?? 0}</td>`,
+    )}</tr>`,
+  );
+  return html`<section id="queues">
+<h2>Queues</h2>
+<table class="grid queues">
+<thead><tr><th>queue</th>${QUEUE_STATES.map((state) => html`<th class="num">${state}</th>`)}</tr></thead>
+<tbody>${rows}</tbody>
+</table>
+<p class="throughput">Events received: <strong id="events-5m">${overview.throughput.eventsLast5Minutes}</strong> in the last 5 minutes,
+<strong id="events-60m">${overview.throughput.eventsLast60Minutes}</strong> in the last 60 minutes. <span class="muted">As of ${formatTime(overview.generatedAt)}.</span></p>
+</section>`;
+}
+
+function renderFailed(failed: readonly FailedAction[]): SafeHtml {
+  const body =
+    failed.length === 0
+      ? html`<p class="empty">No failed actions.</p>`
+      : html`<table class="grid" id="failed-table">
+<thead><tr><th>job</th><th>action</th><th>rule</th><th>event</th><th>error</th><th class="num">attempts</th><th>failed at</th><th></th></tr></thead>
+<tbody>${failed.map(
+          (entry) => html`<tr data-job-id="${entry.jobId}">
+<td><code>${entry.jobId}</code></td>
+<td>${entry.action}</td>
+<td>${entry.ruleId}</td>
+<td>${eventLink(entry.eventId)}</td>
+<td class="error-text">${entry.error}
+<details><summary>params and attempts</summary>${prettyJson(entry.params)}${
+            entry.history.length > 0 ? html`<ol class="history">${entry.history.map((line) => html`<li>${line}</li>`)}</ol>` : ''
+          }</details></td>
+<td class="num">${entry.attemptsMade}</td>
+<td class="nowrap">${formatTime(entry.failedAt)}</td>
+<td>${retryButton(entry.jobId, entry.eventId)}</td>
+</tr>`,
+        )}</tbody>
+</table>`;
+  return html`<section id="dead-letters">
+<div class="section-head"><h2>Dead letters <span class="count">${failed.length}</span></h2>
+${failed.length > 0 ? postButton('Retry all', '/admin/api/failed/retry-all', { confirm: `Retry all ${failed.length} failed action(s)?` }) : ''}</div>
+${body}
+</section>`;
+}
+
+function renderQuarantined(quarantined: readonly QuarantinedEvent[]): SafeHtml {
+  const body =
+    quarantined.length === 0
+      ? html`<p class="empty">No quarantined events.</p>`
+      : html`<table class="grid" id="quarantine-table">
+<thead><tr><th>event</th><th>type</th><th>received</th><th>validation errors</th><th></th></tr></thead>
+<tbody>${quarantined.map(
+          (event) => html`<tr data-event-id="${event.eventId}">
+<td>${eventLink(event.eventId)}</td>
+<td>${event.type}</td>
+<td class="nowrap">${formatTime(event.receivedAt)}</td>
+<td><ul class="plain">${event.validationErrors.map((problem) => html`<li>${problem}</li>`)}</ul></td>
+<td>${postButton('Replay', `/admin/api/events/${encodeURIComponent(event.eventId)}/replay`, { eventId: event.eventId })}</td>
+</tr>`,
+        )}</tbody>
+</table>`;
+  return html`<section id="quarantine">
+<h2>Quarantined events <span class="count">${quarantined.length}</span></h2>
+<p class="muted">Stored but not matched: they failed their schema or have an unknown type. Replay one after fixing the schema or rules.</p>
+${body}
+</section>`;
+}
+
+function renderRun(run: TraceRun): SafeHtml {
+  const title = run.generation === 0 ? 'First run' : `Replay ${run.generation}`;
+  const rules = [
+    ...run.matched.map((rule) => html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge('matched')}</td><td></td></tr>`),
+    ...run.unmatched.map(
+      (rule) => html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge(rule.reason)}</td><td class="error-text">${rule.error ?? ''}</td></tr>`,
+    ),
+  ];
+  return html`<div class="run">
+<h4>${title} <span class="muted">at ${formatTime(run.at)}</span>${run.quarantined ? html` ${badge('quarantined')}` : ''}</h4>
+${
+  rules.length > 0
+    ? html`<table class="grid rules"><thead><tr><th>rule</th><th>file</th><th>outcome</th><th>why</th></tr></thead><tbody>${rules}</tbody></table>`
+    : html`<p class="empty">${run.quarantined && run.generation === 0 ? 'Quarantined: no rule was evaluated.' : 'No rule listens to this event type.'}</p>`
+}
+${
+  run.failures.length > 0
+    ? html`<p><strong>Could not plan:</strong></p><ul class="plain">${run.failures.map(
+        (failure) => html`<li><code>${failure.ruleId}</code> ${failure.action}: <span class="error-text">${failure.error}</span></li>`,
+      )}</ul>`
+    : ''
+}
+${run.warnings.length > 0 ? html`<p><strong>Warnings:</strong></p><ul class="plain">${run.warnings.map((warning) => html`<li>${warning}</li>`)}</ul>` : ''}
+</div>`;
+}
+
+function renderActions(actions: readonly ActionStatus[], eventId: string): SafeHtml {
+  if (actions.length === 0) return html`<p class="empty">No actions were planned.</p>`;
+  return html`<table class="grid" id="actions-table">
+<thead><tr><th>job</th><th>action</th><th>rule</th><th>state</th><th class="num">attempts</th><th>rendered params</th><th>attempts, error, result</th><th></th></tr></thead>
+<tbody>${actions.map(
+    (action) => html`<tr data-job-id="${action.jobId}">
+<td><code>${action.jobId}</code></td>
+<td>${action.action}</td>
+<td>${action.ruleId}</td>
+<td class="js-state">${badge(action.state)}</td>
+<td class="num">${action.attemptsMade}</td>
+<td>${prettyJson(action.params)}</td>
+<td>${action.history.length > 0 ? html`<ol class="history">${action.history.map((line) => html`<li>${line}</li>`)}</ol>` : ''}${
+      action.error ? html`<p class="error-text">${action.error}</p>` : ''
+    }${action.result ? prettyJson(action.result) : ''}</td>
+<td>${action.state === 'failed' ? retryButton(action.jobId, eventId) : ''}</td>
+</tr>`,
+  )}</tbody>
+</table>`;
+}
+
+function renderTrace(lookup: NonNullable<DashboardView['lookup']>): SafeHtml {
+  const { eventId, detail } = lookup;
+  if (!detail) {
+    return html`<div id="trace"><p class="empty">No stored event <code>${eventId}</code> (unknown id, not processed yet, or older than DEDUP_TTL).</p></div>`;
+  }
+  const { event, runs } = detail.trace;
+  return html`<div id="trace">
+<div class="section-head"><h3>Event <code>${event.id}</code></h3>
+${postButton('Replay with current rules', `/admin/api/events/${encodeURIComponent(event.id)}/replay`, { eventId: event.id })}</div>
+<dl class="meta">
+<dt>type</dt><dd>${event.type}</dd>
+<dt>source</dt><dd>${event.source} <span class="muted">(provider type ${event.providerType})</span></dd>
+<dt>status</dt><dd>${badge(event.status)}</dd>
+<dt>occurred</dt><dd>${formatTime(event.occurredAt)}</dd>
+<dt>received</dt><dd>${formatTime(event.receivedAt)}</dd>
+${
+  event.validationErrors && event.validationErrors.length > 0
+    ? html`<dt>validation errors</dt><dd><ul class="plain">${event.validationErrors.map((problem) => html`<li>${problem}</li>`)}</ul></dd>`
+    : ''
+}
+</dl>
+<details class="payload" open><summary>Payload <span class="muted">(secrets stripped)</span></summary>${prettyJson(event.data)}${
+    event.envelope ? html`<p class="muted">Envelope</p>${prettyJson(event.envelope)}` : ''
+  }</details>
+<h3>Rules</h3>
+${runs.map((run) => renderRun(run))}
+<h3>Actions</h3>
+${renderActions(detail.actions, event.id)}
+</div>`;
+}
+
+function renderLookup(lookup: DashboardView['lookup']): SafeHtml {
+  return html`<section id="lookup">
+<h2>Event trace</h2>
+<form method="get" action="/admin" class="lookup">
+<label for="event-id">Event id</label>
+<input id="event-id" name="event" type="search" placeholder="firstpromoter-22736304" value="${lookup?.eventId ?? ''}" spellcheck="false">
+<button type="submit">Show trace</button>
+</form>
+${lookup ? renderTrace(lookup) : ''}
+</section>`;
+}
+
+function renderRecent(recent: readonly RecentEventSummary[]): SafeHtml {
+  const body =
+    recent.length === 0
+      ? html`<p class="empty">No events yet.</p>`
+      : html`<table class="grid" id="recent-table">
+<thead><tr><th>event</th><th>type</th><th>status</th><th>received</th></tr></thead>
+<tbody>${recent.map(
+          (event) => html`<tr><td>${eventLink(event.eventId)}</td><td>${event.type ?? '—'}</td><td>${event.status ? badge(event.status) : html`<span class="muted">expired</span>`}</td><td class="nowrap">${formatTime(event.receivedAt)}</td></tr>`,
+        )}</tbody>
+</table>`;
+  return html`<section id="recent">
+<h2>Recent events</h2>
+${body}
+</section>`;
+}
+
+/** The dashboard page. Every value from Redis (payloads, errors, ids) goes through `html`, so it is escaped. */
+export function renderDashboardPage(view: DashboardView): string {
+  return layout(
+    view.lookup ? `${view.lookup.eventId} · affiliate-bridge admin` : 'affiliate-bridge admin',
+    html`${renderQueues(view.overview)}
+${renderLookup(view.lookup)}
+${renderFailed(view.failed)}
+${renderQuarantined(view.quarantined)}
+${renderRecent(view.recent)}`,
+    { signedIn: true },
+  );
+}

@@ -1,0 +1,324 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { expect } from 'chai';
+import type { Router } from 'express';
+import { Redis } from 'ioredis';
+import type { ActionJobData } from '../../../src/queue/action-job.js';
+import { createAdminRouter } from '../../../src/http/admin/admin-router.js';
+import { deriveSessionValue } from '../../../src/http/admin/admin-auth.js';
+import { createApp } from '../../../src/http/app.js';
+import { BridgeMetrics } from '../../../src/observability/metrics.js';
+import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import type { EventTrace } from '../../../src/queue/events-worker.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
+import { BridgeOperations } from '../../../src/queue/operations.js';
+import { Secret } from '../../../src/secret.js';
+import { sourceRegistry } from '../../../src/sources/registry.js';
+import { readJson } from '../../support/intake-app.js';
+import { createCapturingLogger } from '../../support/log-capture.js';
+import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
+
+const ADMIN_TOKEN = 'admin-test-token-7c1d2e3f4a5b6c7d';
+const HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>';
+const EVENT_ID = 'firstpromoter-31337';
+const WAITING_JOB_ID = `${EVENT_ID}.hostile-rule.0`;
+
+/** A stored trace whose every payload-derived field is hostile. */
+function hostileTrace(receivedAt: string): EventTrace {
+  return {
+    event: {
+      id: EVENT_ID,
+      source: 'firstpromoter',
+      type: `firstpromoter.${HOSTILE}`,
+      providerType: HOSTILE,
+      occurredAt: receivedAt,
+      receivedAt,
+      status: 'quarantined',
+      validationErrors: [`data.email: ${HOSTILE} is not an email`],
+      data: { email: HOSTILE, promoter: { name: '</pre><script>alert(2)</script>' } },
+    },
+    runs: [
+      {
+        at: receivedAt, generation: 1, quarantined: true,
+        matched: [{ ruleId: 'hostile-rule', file: 'rules/x.yaml' }],
+        unmatched: [{ ruleId: 'other-rule', file: 'rules/x.yaml', reason: 'condition_error', error: `no such key: ${HOSTILE}` }],
+        failures: [], warnings: [`missing ${HOSTILE}`], actionJobIds: [WAITING_JOB_ID],
+      },
+    ],
+  };
+}
+
+describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app, real Redis)', function () {
+  let prefix: string;
+  let redis: Redis;
+  let operations: BridgeOperations;
+  let eventsQueue: Queue<EventJobData>;
+  let actionsQueue: Queue<ActionJobData>;
+  let server: Server;
+  let baseUrl: string;
+  let capture: ReturnType<typeof createCapturingLogger>;
+
+  async function listen(extraRouters: Router[]): Promise<{ server: Server; baseUrl: string }> {
+    const app = createApp({
+      sources: sourceRegistry,
+      secrets: { firstpromoter: null, rewardful: null },
+      allowUnsignedWebhooks: false,
+      strippedFields: ['auth_token', 'temp_password'],
+      bodyLimitBytes: 1024 * 1024,
+      intake: new EventIntake({ queue: eventsQueue, dedupTtlMs: 60_000 }),
+      metrics: new BridgeMetrics(),
+      logger: capture.logger,
+      now: () => new Date(),
+      readinessChecks: [],
+      extraRouters,
+    });
+    const listening = app.listen(0, '127.0.0.1');
+    await once(listening, 'listening');
+    return { server: listening, baseUrl: `http://127.0.0.1:${(listening.address() as AddressInfo).port}` };
+  }
+
+  before(async () => {
+    prefix = randomPrefix('admin');
+    redis = new Redis(SHARED_REDIS_URL);
+    capture = createCapturingLogger();
+    operations = new BridgeOperations(redis, prefix);
+    eventsQueue = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    actionsQueue = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: redis, prefix });
+
+    const receivedAt = new Date(Date.now() - 2 * 60_000).toISOString();
+    const keys = bridgeKeys(prefix);
+    await redis
+      .multi()
+      .set(keys.trace(EVENT_ID), JSON.stringify(hostileTrace(receivedAt)))
+      .zadd(keys.recentEvents, Date.parse(receivedAt), EVENT_ID)
+      .zadd(keys.quarantined, Date.parse(receivedAt), EVENT_ID)
+      .exec();
+    // An action job no worker takes: it stays waiting, so retrying it is a 409.
+    await actionsQueue.add('slack.post_message', {
+      action: 'slack.post_message',
+      params: { channel: '#ops', text: `hello ${HOSTILE}` },
+      provenance: { eventId: EVENT_ID, ruleId: 'hostile-rule', ruleFile: 'rules/x.yaml', ruleFileHash: 'abc', actionIndex: 0 },
+      eventType: `firstpromoter.${HOSTILE}`,
+      eventReceivedAt: receivedAt,
+      backoffBaseMs: 100,
+    }, { jobId: WAITING_JOB_ID });
+
+    ({ server, baseUrl } = await listen([createAdminRouter({ adminToken: new Secret(ADMIN_TOKEN), operations, logger: capture.logger })]));
+  });
+
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    await Promise.all([operations?.close(), eventsQueue?.close(), actionsQueue?.close()]);
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  const bearer = (token = ADMIN_TOKEN) => ({ Authorization: `Bearer ${token}` });
+  const cookieFor = (token: string) => ({ Cookie: `bridge_admin=${deriveSessionValue(new Secret(token))}` });
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${baseUrl}${path}`, { headers, redirect: 'manual' });
+  const post = (path: string, headers: Record<string, string> = {}) => fetch(`${baseUrl}${path}`, { method: 'POST', headers, redirect: 'manual' });
+
+  async function logIn(token: string, next?: string): Promise<Response> {
+    const form = new URLSearchParams({ token, ...(next === undefined ? {} : { next }) });
+    return fetch(`${baseUrl}/admin/login`, { method: 'POST', body: form, redirect: 'manual' });
+  }
+
+  describe('without credentials', () => {
+    it('sends a page request to the login form, keeping where it was going', async () => {
+      const response = await get('/admin?event=firstpromoter-1');
+      expect(response.status).to.equal(303);
+      expect(response.headers.get('location')).to.equal(`/admin/login?next=${encodeURIComponent('/admin?event=firstpromoter-1')}`);
+    });
+
+    it('answers an API request with 401 JSON', async () => {
+      for (const path of ['/admin/api/overview', '/admin/api/failed', `/admin/api/events/${EVENT_ID}`]) {
+        const response = await get(path);
+        expect(response.status, path).to.equal(401);
+        expect(response.headers.get('content-type')).to.match(/^application\/json/);
+        expect((await readJson(response)).error).to.match(/^Unauthorized/);
+      }
+      expect((await post('/admin/api/failed/retry-all')).status).to.equal(401);
+    });
+
+    it('serves the login form and the assets, under a strict Content-Security-Policy', async () => {
+      const login = await get('/admin/login');
+      expect(login.status).to.equal(200);
+      expect(await login.text()).to.contain('<form method="post" action="/admin/login">');
+      expect(login.headers.get('content-security-policy')).to.contain("default-src 'self'");
+      expect((await get('/admin/assets/dashboard.js')).headers.get('content-type')).to.match(/^text\/javascript/);
+      expect((await get('/admin/assets/dashboard.css')).headers.get('content-type')).to.match(/^text\/css/);
+    });
+  });
+
+  describe('bearer token', () => {
+    it('refuses a wrong token with 401, on the API and on the page', async () => {
+      expect((await get('/admin/api/overview', bearer('admin-test-token-wrong'))).status).to.equal(401);
+      expect((await get('/admin', bearer('admin-test-token-wrong'))).status).to.equal(401);
+      expect((await get('/admin', { Authorization: `Basic ${Buffer.from(`x:${ADMIN_TOKEN}`).toString('base64')}` })).status).to.equal(401);
+    });
+
+    it('accepts the right token: overview with queue depths and throughput', async () => {
+      const response = await get('/admin/api/overview', bearer());
+      expect(response.status).to.equal(200);
+      const overview = await readJson(response);
+      expect(overview.queues.actions.waiting).to.equal(1);
+      expect(overview.queues.events).to.have.keys('waiting', 'active', 'delayed', 'failed', 'completed');
+      expect(overview.throughput).to.deep.equal({ eventsLast5Minutes: 1, eventsLast60Minutes: 1 });
+    });
+
+    it('may POST without the same-origin header: browsers never add a bearer header by themselves', async () => {
+      const response = await post('/admin/api/failed/no-such-job/retry', bearer());
+      expect(response.status).to.equal(404);
+    });
+  });
+
+  describe('login form and session cookie', () => {
+    it('refuses a wrong token with 401 and sets no cookie', async () => {
+      const response = await logIn('admin-test-token-wrong');
+      expect(response.status).to.equal(401);
+      expect(response.headers.get('set-cookie')).to.equal(null);
+      expect(await response.text()).to.contain('That is not the admin token.');
+    });
+
+    it('sets an HttpOnly, SameSite=Strict, Path=/admin cookie that is not the token, and the cookie works', async () => {
+      const response = await logIn(ADMIN_TOKEN, '/admin?event=firstpromoter-31337');
+      expect(response.status).to.equal(303);
+      expect(response.headers.get('location')).to.equal('/admin?event=firstpromoter-31337');
+      const setCookie = response.headers.get('set-cookie')!;
+      expect(setCookie).to.match(/^bridge_admin=[A-Za-z0-9_-]{43}; /);
+      expect(setCookie).to.contain('HttpOnly').and.contain('SameSite=Strict').and.contain('Path=/admin');
+      expect(setCookie).not.to.contain(ADMIN_TOKEN);
+      const cookie = setCookie.split(';')[0];
+
+      const page = await get('/admin', { Cookie: cookie });
+      expect(page.status).to.equal(200);
+      expect(await page.text()).to.contain('<h2>Queues</h2>');
+      expect((await get('/admin/api/failed', { Cookie: cookie })).status).to.equal(200);
+      // Already logged in: the form sends the browser on.
+      expect((await get('/admin/login', { Cookie: cookie })).status).to.equal(303);
+    });
+
+    it('never redirects off the dashboard after logging in', async () => {
+      for (const next of ['//evil.example/admin', 'https://evil.example/', '/\\evil.example', '/administrator']) {
+        expect((await logIn(ADMIN_TOKEN, next)).headers.get('location'), next).to.equal('/admin');
+      }
+    });
+
+    it('refuses a cookie made with another token', async () => {
+      const page = await get('/admin', cookieFor('some-other-admin-token'));
+      expect(page.status).to.equal(303);
+      expect(page.headers.get('set-cookie')).to.contain('Max-Age=0');
+      expect((await get('/admin/api/overview', cookieFor('some-other-admin-token'))).status).to.equal(401);
+    });
+
+    it('logging out clears the cookie', async () => {
+      const response = await post('/admin/logout', cookieFor(ADMIN_TOKEN));
+      expect(response.status).to.equal(303);
+      expect(response.headers.get('location')).to.equal('/admin/login');
+      expect(response.headers.get('set-cookie')).to.match(/^bridge_admin=; Path=\/admin; HttpOnly; SameSite=Strict; Max-Age=0/);
+    });
+  });
+
+  describe('state changes with the cookie need proof they come from the page', () => {
+    it('refuses a POST without the X-Bridge-Admin header (a cross-site form)', async () => {
+      const response = await post('/admin/api/failed/retry-all', cookieFor(ADMIN_TOKEN));
+      expect(response.status).to.equal(403);
+      expect((await readJson(response)).error).to.contain('x-bridge-admin header is missing');
+      expect((await post(`/admin/api/events/${EVENT_ID}/replay`, cookieFor(ADMIN_TOKEN))).status).to.equal(403);
+    });
+
+    it('refuses a POST the browser marks as cross-site, even with the header', async () => {
+      const response = await post('/admin/api/failed/retry-all', { ...cookieFor(ADMIN_TOKEN), 'X-Bridge-Admin': '1', 'Sec-Fetch-Site': 'cross-site' });
+      expect(response.status).to.equal(403);
+    });
+
+    it('accepts a same-origin POST from the page', async () => {
+      const response = await post('/admin/api/failed/no-such-job/retry', { ...cookieFor(ADMIN_TOKEN), 'X-Bridge-Admin': '1', 'Sec-Fetch-Site': 'same-origin' });
+      expect(response.status).to.equal(404);
+    });
+  });
+
+  describe('JSON API answers', () => {
+    it('404 for an unknown job or event, 409 for a job that has not failed', async () => {
+      const unknownJob = await post('/admin/api/failed/no-such-job/retry', bearer());
+      expect(unknownJob.status).to.equal(404);
+      expect(await readJson(unknownJob)).to.deep.equal({ error: 'No action job no-such-job' });
+
+      const waiting = await post(`/admin/api/failed/${WAITING_JOB_ID}/retry`, bearer());
+      expect(waiting.status).to.equal(409);
+      expect((await readJson(waiting)).error).to.equal(`Action job ${WAITING_JOB_ID} is waiting, not failed: only failed actions can be retried`);
+
+      for (const response of [await post('/admin/api/events/firstpromoter-404/replay', bearer()), await get('/admin/api/events/firstpromoter-404', bearer())]) {
+        expect(response.status).to.equal(404);
+        expect((await readJson(response)).error).to.match(/^No stored event firstpromoter-404/);
+      }
+    });
+
+    it('lists quarantined and recent events, and gives a trace with its actions', async () => {
+      const quarantined = await readJson(await get('/admin/api/quarantined', bearer()));
+      expect(quarantined.quarantined.map((event: { eventId: string }) => event.eventId)).to.deep.equal([EVENT_ID]);
+      const recent = await readJson(await get('/admin/api/events/recent', bearer()));
+      expect(recent.events[0]).to.include({ eventId: EVENT_ID, status: 'quarantined' });
+      const trace = await readJson(await get(`/admin/api/events/${EVENT_ID}`, bearer()));
+      expect(trace.event.id).to.equal(EVENT_ID);
+      expect(trace.actions[0]).to.include({ jobId: WAITING_JOB_ID, state: 'waiting' });
+    });
+
+    it('replays a stored event: 202 with the replay generation, and the event job is queued', async () => {
+      const response = await post(`/admin/api/events/${EVENT_ID}/replay`, bearer());
+      expect(response.status).to.equal(202);
+      expect(await readJson(response)).to.include({ eventId: EVENT_ID, generation: 1 });
+      expect(await eventsQueue.getJob(`${EVENT_ID}.replay1`)).to.not.equal(undefined);
+    });
+  });
+
+  describe('hostile payloads', () => {
+    it('are HTML-escaped everywhere on the page: trace, params, rules, quarantine, recent list', async () => {
+      const response = await get(`/admin?event=${EVENT_ID}`, bearer());
+      expect(response.status).to.equal(200);
+      const page = await response.text();
+      expect(page).not.to.contain('<script>alert');
+      expect(page).not.to.contain('<img src=x');
+      expect(page).not.to.contain('</pre><script>');
+      expect(page).to.contain('&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;');
+      expect(page).to.contain('no such key: &lt;script&gt;');
+      expect(page).to.contain('data.email: &lt;script&gt;');
+      // The only scripts are the dashboard's own file.
+      expect(page.match(/<script/g)).to.have.length(1);
+      expect(page).to.contain('<script src="/admin/assets/dashboard.js" defer></script>');
+    });
+
+    it('escapes the looked-up id that was typed in', async () => {
+      const typed = '"><script>alert(3)</script>';
+      const page = await (await get(`/admin?event=${encodeURIComponent(typed)}`, bearer())).text();
+      expect(page).not.to.contain('<script>alert(3)');
+      expect(page).to.contain('value="&quot;&gt;&lt;script&gt;alert(3)&lt;/script&gt;"');
+      expect(page).to.contain('No stored event <code>&quot;&gt;&lt;script&gt;alert(3)&lt;/script&gt;</code>');
+    });
+  });
+
+  // Last: it reads what every test above made the dashboard log.
+  describe('afterwards', () => {
+    it('never logged the token or the session cookie', async () => {
+      const text = capture.text();
+      expect(text).to.contain('admin: logged in');
+      expect(text).to.contain('admin: login refused (wrong token)');
+      expect(text).not.to.contain(ADMIN_TOKEN);
+      expect(text).not.to.contain(deriveSessionValue(new Secret(ADMIN_TOKEN)));
+    });
+  });
+
+  it('is absent when not mounted (ADMIN_TOKEN unset): /admin is a plain 404', async () => {
+    const bare = await listen([]);
+    try {
+      const response = await fetch(`${bare.baseUrl}/admin`, { headers: bearer() });
+      expect(response.status).to.equal(404);
+    } finally {
+      bare.server.closeAllConnections();
+      await new Promise((resolve) => bare.server.close(resolve));
+    }
+  });
+});

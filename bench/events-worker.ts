@@ -65,6 +65,7 @@ async function measure(label: string, ruleSet: RuleSet): Promise<number> {
     prefix,
     actionsQueue: actions,
     plan: (event, options) => planActions(ruleSet, event, { strictTemplates: false, ...options }),
+    checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
     retryPolicy: twelveAttemptsOverEightHours,
     traceTtlMs: 3_600_000,
     logger: pino({ level: 'silent' }),

@@ -104,6 +104,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
         prefix: config.queuePrefix,
         actionsQueue,
         plan: (event, planOptions) => planActions(store.current, event, { strictTemplates: false, ...planOptions }),
+        checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
         retryPolicy,
         traceTtlMs: config.dedupTtlMs,
         logger,

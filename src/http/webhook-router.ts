@@ -61,7 +61,9 @@ async function handleDelivery(source: Source, request: Request, response: Respon
       { source: source.name, eventId: event.id, eventType: event.type, status: event.status, outcome: metricOutcome },
       'webhook stored',
     );
-    response.status(source.successStatus).json({ eventId: event.id, outcome, status: event.status });
+    // The payload's schema is checked by the events worker, so the answer cannot say whether the
+    // event will be quarantined: it says only that it is stored (or was already).
+    response.status(source.successStatus).json({ eventId: event.id, outcome });
   } catch (error) {
     answerError(error, source.name, response, options);
   }

@@ -5,6 +5,7 @@ import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionProvenance, Plan } from '../rules/plan.js';
+import { applySchemaCheck } from '../sources/check-event.js';
 import type { ActionJobData } from './action-job.js';
 import type { EventJobData } from './event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
@@ -38,6 +39,11 @@ export interface EventsWorkerOptions {
   readonly prefix: string;
   readonly actionsQueue: Queue<ActionJobData>;
   readonly plan: EventPlanner;
+  /**
+   * The payload's schema check (sources' `checkSchema`), run here rather than at intake because
+   * it is the costly part of validation; an event that fails it is quarantined, not planned.
+   */
+  readonly checkSchema: (event: BridgeEvent) => string[];
   readonly retryPolicy: RetryPolicy;
   /** How long traces are kept, in ms (the dedup window). */
   readonly traceTtlMs: number;
@@ -55,9 +61,11 @@ const RECENT_EVENTS_KEPT = 10_000;
  * enqueues the same deterministic job ids, which BullMQ ignores, so no action is duplicated.
  */
 export async function processEventJob(job: Job<EventJobData>, options: EventsWorkerOptions): Promise<TraceRun> {
-  const { event, replayGeneration = 0 } = job.data;
+  const { replayGeneration = 0 } = job.data;
   const keys = bridgeKeys(options.prefix);
   const isReplay = replayGeneration > 0;
+  // A replay plans the event as stored, even if quarantined: the operator asked for it.
+  const event = isReplay ? job.data.event : applySchemaCheck({ checkSchema: options.checkSchema }, job.data.event);
   const log = options.logger.child({ eventId: event.id, eventType: event.type, jobId: job.id });
   const receivedAtMs = Date.parse(event.receivedAt) || Date.now();
 

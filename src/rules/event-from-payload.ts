@@ -1,9 +1,10 @@
 import type { BridgeEvent, SourceName } from '../events/event.js';
+import { applySchemaCheck } from '../sources/check-event.js';
 import type { Source } from '../sources/source.js';
 import { KNOWN_SOURCES } from './event-patterns.js';
 
-/** What building an event from a payload needs of each source: only `normalize` (no auth check). */
-export type PayloadNormalizers = Readonly<Record<SourceName, Pick<Source, 'normalize'>>>;
+/** What building an event from a payload needs of each source: `normalize` and `checkSchema` (no auth check). */
+export type PayloadNormalizers = Readonly<Record<SourceName, Pick<Source, 'normalize' | 'checkSchema'>>>;
 
 /** Fields stripped from payloads in `test` and `simulate`, as the bridge does by default. */
 export const DEFAULT_STRIPPED_FIELDS: readonly string[] = ['auth_token', 'temp_password'];
@@ -53,10 +54,15 @@ export function buildEventFromPayload(body: unknown, options: BuildEventOptions)
     }
     source = inferred;
   }
-  return options.normalizers[source].normalize(record, {
-    receivedAt: options.receivedAt ?? new Date(),
-    strippedFields: options.strippedFields ?? DEFAULT_STRIPPED_FIELDS,
-  });
+  const normalizer = options.normalizers[source];
+  // As the bridge does it: normalised at intake, schema-checked by the events worker.
+  return applySchemaCheck(
+    normalizer,
+    normalizer.normalize(record, {
+      receivedAt: options.receivedAt ?? new Date(),
+      strippedFields: options.strippedFields ?? DEFAULT_STRIPPED_FIELDS,
+    }),
+  );
 }
 
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);

@@ -1,7 +1,6 @@
-import type * as yup from 'yup';
 import type { BridgeEvent, SourceName } from '../events/event.js';
 import type { NormalizeOptions } from './source.js';
-import { MAX_LISTED_PROBLEMS, checkPayload, isJsonObject } from './schema-fields.js';
+import { MAX_LISTED_PROBLEMS, isJsonObject } from './schema-fields.js';
 import { copyPayload } from './strip-secrets.js';
 
 /**
@@ -47,17 +46,15 @@ export interface EventDraft {
   readonly data: unknown;
   /** Envelope fields kept beside the payload; omitted from the event when undefined. */
   readonly envelope?: Record<string, unknown>;
-  /** The payload schema of `providerType`, or null when the type is unknown. */
-  readonly dataSchema: yup.ISchema<unknown> | null;
-  readonly envelopeSchema?: yup.ISchema<unknown>;
   /** Problems already found (unknown type, unreadable timestamp), listed first. */
   readonly problems: readonly string[];
 }
 
 /**
- * Assembles the event: checks data (and envelope) against their schemas, strips secrets, bounds
- * the depth, and sets `status`. Never throws for a payload's content: whatever is wrong with it
- * ends up in `validationErrors` of a quarantined event, with the (stripped) data still stored.
+ * Assembles the event: strips secrets, bounds the depth and the arrays a schema check would have
+ * to read, and sets `status`. The schema itself is checked later (`checkSchema`, in the events
+ * worker). Never throws for a payload's content: whatever is wrong with it ends up in
+ * `validationErrors` of a quarantined event, with the (stripped) data still stored.
  */
 export function buildBridgeEvent(draft: EventDraft, options: NormalizeOptions): BridgeEvent {
   const problems = [...draft.problems];
@@ -81,12 +78,10 @@ export function buildBridgeEvent(draft: EventDraft, options: NormalizeOptions): 
           maxArrayItems: MAX_CHECKED_ARRAY_ITEMS,
         });
 
-  // Schemas see the payload as sent (before stripping), and only when no array is too long to
-  // check; they read only documented fields, which are shallow, so deep nesting cannot reach them.
-  if (isDataObject) problems.push(...checkPart('data', draft.dataSchema, data, copiedData.oversizedArray));
-  if (copiedEnvelope && draft.envelope) {
-    problems.push(...checkPart('envelope', draft.envelopeSchema ?? null, draft.envelope, copiedEnvelope.oversizedArray));
-  }
+  // yup needs seconds for a million-element array, so such a payload is never checked: it is
+  // quarantined here, where reading the array's length costs nothing.
+  if (isDataObject && copiedData.oversizedArray) problems.push(describeOversizedArray('data', copiedData.oversizedArray));
+  if (copiedEnvelope?.oversizedArray) problems.push(describeOversizedArray('envelope', copiedEnvelope.oversizedArray));
   if (copiedData.isTruncated) problems.push(describeTruncation('data'));
   if (copiedEnvelope?.isTruncated) problems.push(describeTruncation('envelope'));
 
@@ -110,20 +105,9 @@ export function buildBridgeEvent(draft: EventDraft, options: NormalizeOptions): 
   };
 }
 
-function checkPart(
-  prefix: string,
-  schema: yup.ISchema<unknown> | null,
-  value: Record<string, unknown>,
-  oversizedArray: { path: string; length: number } | null,
-): string[] {
-  if (schema === null) return [];
-  if (oversizedArray !== null) {
-    const path = oversizedArray.path === '' ? prefix : `${prefix}.${oversizedArray.path}`;
-    return [
-      `${path} holds ${oversizedArray.length} items, more than the ${MAX_CHECKED_ARRAY_ITEMS} a schema check reads; ${prefix} was not checked`,
-    ];
-  }
-  return checkPayload(schema, value, prefix);
+function describeOversizedArray(prefix: string, oversizedArray: { path: string; length: number }): string {
+  const path = oversizedArray.path === '' ? prefix : `${prefix}.${oversizedArray.path}`;
+  return `${path} holds ${oversizedArray.length} items, more than the ${MAX_CHECKED_ARRAY_ITEMS} a schema check reads; ${prefix} was not checked`;
 }
 
 function describeTruncation(prefix: string): string {

@@ -37,9 +37,17 @@ export interface Source {
    */
   verify(delivery: RawDelivery, secret: Secret | null): Record<string, unknown>;
   /**
-   * Turns a verified body into the bridge's event. A body with no recognisable envelope (no event
-   * id or type) throws MalformedDeliveryError. A recognisable envelope that fails its schema, or
-   * has an unknown type, is returned with `status: 'quarantined'` and `validationErrors`.
+   * Turns a verified body into the bridge's event, cheaply enough for the intake's hot path: the
+   * envelope is read, secrets stripped and depth bounded. A body with no recognisable envelope (no
+   * event id or type) throws MalformedDeliveryError. An unknown type, an unreadable timestamp, a
+   * payload nested too deep or an array too long to check gives `status: 'quarantined'` with
+   * `validationErrors`. The payload's schema is NOT checked here: see `checkSchema`.
    */
   normalize(body: Record<string, unknown>, options: NormalizeOptions): BridgeEvent;
+  /**
+   * Checks a normalised event's payload against its type's schema and returns every problem
+   * (empty when valid). This is the expensive part (yup, ~0.2 ms for a seed payload), so the
+   * events worker runs it, not the HTTP intake: see sources/check-event.ts.
+   */
+  checkSchema(event: BridgeEvent): string[];
 }

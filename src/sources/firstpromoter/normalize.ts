@@ -3,14 +3,7 @@ import { MalformedDeliveryError } from '../../errors.js';
 import { buildBridgeEvent, isSafeEventId, isSafeEventType } from '../build-event.js';
 import { isJsonObject, readIsoInstant } from '../schema-fields.js';
 import type { NormalizeOptions } from '../source.js';
-import {
-  CLASSIC_TYPE_ALIASES,
-  classicDataSchemas,
-  v2DataSchemas,
-  v2EnvelopeSchema,
-  type ClassicEventType,
-  type V2EventType,
-} from './schemas.js';
+import { CLASSIC_TYPE_ALIASES, classicDataSchemas, v2DataSchemas } from './schemas.js';
 
 /** The v2 envelope fields kept in the event's `envelope`, in this order. */
 const V2_ENVELOPE_FIELDS = ['action', 'entity_type', 'entity_id', 'changes'] as const;
@@ -45,9 +38,7 @@ function normalizeClassic(body: Record<string, unknown>, options: NormalizeOptio
   if (envelopeProblems.length > 0) throw createUnrecognisedError(envelopeProblems);
 
   const providerType = CLASSIC_TYPE_ALIASES[type as string] ?? (type as string);
-  const dataSchema = Object.hasOwn(classicDataSchemas, providerType)
-    ? classicDataSchemas[providerType as ClassicEventType]
-    : null;
+  const isKnownType = Object.hasOwn(classicDataSchemas, providerType);
   const occurredAt = readIsoInstant(createdAt);
   return buildBridgeEvent(
     {
@@ -56,9 +47,8 @@ function normalizeClassic(body: Record<string, unknown>, options: NormalizeOptio
       providerType,
       occurredAt,
       data: body.data,
-      dataSchema,
       problems: [
-        ...(dataSchema === null ? [describeUnknownType(providerType)] : []),
+        ...(isKnownType ? [] : [describeUnknownType(providerType)]),
         ...(occurredAt === null ? [describeBadTimestamp('event.created_at', createdAt, false)] : []),
       ],
     },
@@ -79,7 +69,7 @@ function normalizeV2(body: Record<string, unknown>, options: NormalizeOptions): 
   if (envelopeProblems.length > 0) throw createUnrecognisedError(envelopeProblems);
 
   const providerType = type as string;
-  const dataSchema = Object.hasOwn(v2DataSchemas, providerType) ? v2DataSchemas[providerType as V2EventType] : null;
+  const isKnownType = Object.hasOwn(v2DataSchemas, providerType);
   const occurredAt = readV2Timestamp(timestamp);
   const envelope: Record<string, unknown> = {};
   for (const field of V2_ENVELOPE_FIELDS) {
@@ -93,10 +83,8 @@ function normalizeV2(body: Record<string, unknown>, options: NormalizeOptions): 
       occurredAt,
       data: body.data,
       envelope,
-      dataSchema,
-      envelopeSchema: v2EnvelopeSchema,
       problems: [
-        ...(dataSchema === null ? [describeUnknownType(providerType)] : []),
+        ...(isKnownType ? [] : [describeUnknownType(providerType)]),
         ...(occurredAt === null ? [describeBadTimestamp('timestamp', timestamp, true)] : []),
       ],
     },

@@ -1,6 +1,8 @@
 import type { Source } from '../source.js';
+import { checkEventAgainst } from '../check-event.js';
 import { parseJsonBody } from '../parse-json-body.js';
 import { normalizeRewardfulDelivery } from './normalize.js';
+import { rewardfulObjectSchemas, type RewardfulEventType } from './schemas.js';
 import { verifyRewardfulSignature } from './signature.js';
 
 /** Rewardful webhooks. Answered with 200 once stored: Rewardful counts any other code as a failure. */
@@ -13,4 +15,10 @@ export const rewardful: Source = {
     return parseJsonBody(delivery.rawBody);
   },
   normalize: normalizeRewardfulDelivery,
+  checkSchema(event) {
+    const schema = Object.hasOwn(rewardfulObjectSchemas, event.providerType)
+      ? rewardfulObjectSchemas[event.providerType as RewardfulEventType]
+      : null;
+    return checkEventAgainst(schema ? { data: schema } : null, event);
+  },
 };

@@ -3,7 +3,7 @@ import { MalformedDeliveryError } from '../../errors.js';
 import { buildBridgeEvent, isSafeEventId, isSafeEventType } from '../build-event.js';
 import { isJsonObject, readIsoInstant } from '../schema-fields.js';
 import type { NormalizeOptions } from '../source.js';
-import { rewardfulObjectSchemas, type RewardfulEventType } from './schemas.js';
+import { rewardfulObjectSchemas } from './schemas.js';
 
 /**
  * Turns a verified Rewardful body `{ object, event: { id, type, created_at }, request: { id } }`
@@ -31,9 +31,7 @@ export function normalizeRewardfulDelivery(body: Record<string, unknown>, option
   if (envelopeProblems.length > 0) throw createUnrecognisedError(envelopeProblems);
 
   const providerType = type as string;
-  const dataSchema = Object.hasOwn(rewardfulObjectSchemas, providerType)
-    ? rewardfulObjectSchemas[providerType as RewardfulEventType]
-    : null;
+  const isKnownType = Object.hasOwn(rewardfulObjectSchemas, providerType);
   const occurredAt = readIsoInstant(createdAt);
   return buildBridgeEvent(
     {
@@ -43,9 +41,8 @@ export function normalizeRewardfulDelivery(body: Record<string, unknown>, option
       occurredAt,
       data: body.object,
       ...(body.request !== undefined ? { envelope: { request: body.request } } : {}),
-      dataSchema,
       problems: [
-        ...(dataSchema === null ? [`Unknown Rewardful event type "${providerType}"`] : []),
+        ...(isKnownType ? [] : [`Unknown Rewardful event type "${providerType}"`]),
         ...(occurredAt === null
           ? [
               createdAt === undefined

@@ -48,7 +48,7 @@ describe('POST /webhooks/<source> (real app, real Redis)', function () {
         const response = await postFirstPromoter(app.baseUrl, fixture(`firstpromoter/${name}.json`));
         expect(response.status).to.equal(202);
         const answer = await readJson(response);
-        expect(answer).to.include({ outcome: 'stored', status: 'valid' });
+        expect(answer).to.deep.equal({ eventId: answer.eventId, outcome: 'stored' });
         const events = await storedEvents();
         expect(events).to.have.length(1);
         expect(events[0].type).to.equal(`firstpromoter.${name}`);
@@ -86,20 +86,18 @@ describe('POST /webhooks/<source> (real app, real Redis)', function () {
       body.event.type = 'lead_teleported';
       const response = await postFirstPromoter(app.baseUrl, JSON.stringify(body));
       expect(response.status).to.equal(202);
-      expect(await readJson(response)).to.include({ status: 'quarantined' });
       const [event] = await storedEvents();
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors!.join(' ')).to.contain('lead_teleported');
     });
 
-    it('stores a schema-invalid event as quarantined with its validation errors', async () => {
+    it('stores a schema-invalid event as it came (the events worker checks the schema and quarantines it)', async () => {
       const body = JSON.parse(fixture('firstpromoter/reward_created.json'));
       body.data.amount = 'two hundred';
       const response = await postFirstPromoter(app.baseUrl, JSON.stringify(body));
       expect(response.status).to.equal(202);
       const [event] = await storedEvents();
-      expect(event.status).to.equal('quarantined');
-      expect(event.validationErrors!.some((message) => message.includes('amount'))).to.equal(true);
+      expect(event.data.amount).to.equal('two hundred');
     });
 
     it('strips auth_token and temp_password before Redis and the logs see them', async () => {

@@ -3,10 +3,15 @@ import { readFileSync } from 'node:fs';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { AuthError, MalformedDeliveryError } from '../../../src/errors.js';
 import { Secret } from '../../../src/secret.js';
+import { applySchemaCheck } from '../../../src/sources/check-event.js';
 import { firstpromoter } from '../../../src/sources/firstpromoter/index.js';
 import { CLASSIC_EVENT_TYPES, V2_EVENT_TYPES } from '../../../src/sources/firstpromoter/schemas.js';
 import type { NormalizeOptions, RawDelivery } from '../../../src/sources/source.js';
 import { fulfilmentPendingExample, leadCancelledExample, v2Examples } from './provider-examples.js';
+
+/** What the bridge does to a delivery: normalised at intake, schema-checked by the events worker. */
+const normalizeAndCheck = (body: Record<string, unknown>, options: NormalizeOptions) =>
+  applySchemaCheck(firstpromoter, firstpromoter.normalize(body, options));
 
 const TOKEN = 'fp-webhook-token-0123456789abcdef';
 const secret = new Secret(TOKEN);
@@ -37,7 +42,7 @@ function encodeBasic(user: string, password: string): string {
 /** Verifies then normalises, as the HTTP layer does. */
 function receive(raw: string | Buffer, query: RawDelivery['query'] = { token: TOKEN }): BridgeEvent {
   const body = firstpromoter.verify(makeDelivery(raw, { query }), secret);
-  return firstpromoter.normalize(body, options);
+  return normalizeAndCheck(body, options);
 }
 
 function buildClassicBody(type: string, data: unknown, id = 1001): Record<string, unknown> {
@@ -232,7 +237,7 @@ describe('firstpromoter source', () => {
     };
     for (const type of CLASSIC_EVENT_TYPES) {
       it(`classic ${type}`, () => {
-        const event = firstpromoter.normalize(buildClassicBody(type, minimalData[type]), options);
+        const event = normalizeAndCheck(buildClassicBody(type, minimalData[type]), options);
         expect(event.validationErrors).to.equal(undefined);
         expect(event).to.include({ type: `firstpromoter.${type}`, providerType: type, status: 'valid' });
       });
@@ -244,7 +249,7 @@ describe('firstpromoter source', () => {
 
     for (const type of V2_EVENT_TYPES) {
       it(`v2 ${type}`, () => {
-        const event = firstpromoter.normalize(buildV2Body(type, { id: 12345 }), options);
+        const event = normalizeAndCheck(buildV2Body(type, { id: 12345 }), options);
         expect(event.validationErrors).to.equal(undefined);
         expect(event).to.include({ type: `firstpromoter.${type}`, providerType: type, status: 'valid' });
       });
@@ -296,7 +301,7 @@ describe('firstpromoter source', () => {
     }
 
     it('keeps action, entity_type, entity_id and changes in the envelope', () => {
-      const event = firstpromoter.normalize(v2Examples[2] as Record<string, unknown>, options);
+      const event = normalizeAndCheck(v2Examples[2] as Record<string, unknown>, options);
       expect(event.envelope).to.deep.equal({
         action: 'updated',
         entity_type: 'commission',
@@ -307,13 +312,13 @@ describe('firstpromoter source', () => {
     });
 
     it('accepts a timestamp in epoch seconds', () => {
-      const event = firstpromoter.normalize(buildV2Body('referral.created', { id: 1 }, { timestamp: 1737368405 }), options);
+      const event = normalizeAndCheck(buildV2Body('referral.created', { id: 1 }, { timestamp: 1737368405 }), options);
       expect(event.occurredAt).to.equal('2025-01-20T10:20:05.000Z');
       expect(event.status).to.equal('valid');
     });
 
     it('strips secrets from data and from the changes in the envelope', () => {
-      const event = firstpromoter.normalize(
+      const event = normalizeAndCheck(
         buildV2Body(
           'promoter.updated',
           { id: 5, email: 'p@example.com', auth_token: 'new-token' },
@@ -327,7 +332,7 @@ describe('firstpromoter source', () => {
     });
 
     it('quarantines an envelope field of the wrong type', () => {
-      const event = firstpromoter.normalize(buildV2Body('referral.created', { id: 1 }, { entity_id: '12345' }), options);
+      const event = normalizeAndCheck(buildV2Body('referral.created', { id: 1 }, { entity_id: '12345' }), options);
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors).to.deep.equal(['envelope.entity_id must be a number']);
     });
@@ -335,14 +340,14 @@ describe('firstpromoter source', () => {
 
   describe('normalize: quarantine', () => {
     it('quarantines an unknown classic type, naming it, and still stores the data', () => {
-      const event = firstpromoter.normalize(buildClassicBody('lead_upgraded', { id: 7, auth_token: 'secret' }), options);
+      const event = normalizeAndCheck(buildClassicBody('lead_upgraded', { id: 7, auth_token: 'secret' }), options);
       expect(event).to.include({ id: 'firstpromoter-1001', type: 'firstpromoter.lead_upgraded', status: 'quarantined' });
       expect(event.validationErrors).to.deep.equal(['Unknown FirstPromoter event type "lead_upgraded"']);
       expect(event.data).to.deep.equal({ id: 7 });
     });
 
     it('quarantines an unknown v2 type, naming it', () => {
-      const event = firstpromoter.normalize(buildV2Body('payout.exploded', { id: 1 }), options);
+      const event = normalizeAndCheck(buildV2Body('payout.exploded', { id: 1 }), options);
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors).to.deep.equal(['Unknown FirstPromoter event type "payout.exploded"']);
     });
@@ -409,7 +414,7 @@ describe('firstpromoter source', () => {
     });
 
     it('quarantines data that is not an object, storing an empty object', () => {
-      const event = firstpromoter.normalize(buildClassicBody('lead_signup', ['not', 'an', 'object']), options);
+      const event = normalizeAndCheck(buildClassicBody('lead_signup', ['not', 'an', 'object']), options);
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors).to.deep.equal(['data must be an object']);
       expect(event.data).to.deep.equal({});
@@ -418,7 +423,7 @@ describe('firstpromoter source', () => {
     it('quarantines a missing or unreadable created_at and uses the arrival time', () => {
       const body = buildClassicBody('lead_signup', { id: 1 });
       (body.event as Record<string, unknown>).created_at = '03/10/2024';
-      const event = firstpromoter.normalize(body, options);
+      const event = normalizeAndCheck(body, options);
       expect(event.status).to.equal('quarantined');
       expect(event.occurredAt).to.equal('2024-10-03T13:45:21.000Z');
       expect(event.validationErrors).to.deep.equal(['event.created_at must be an ISO 8601 date-time with a time zone']);
@@ -455,7 +460,7 @@ describe('firstpromoter source', () => {
     ];
     for (const { name, body, message } of cases) {
       it(`refuses ${name}`, () => {
-        const error = catchError(() => firstpromoter.normalize(body, options));
+        const error = catchError(() => normalizeAndCheck(body, options));
         expect(error).to.be.instanceOf(MalformedDeliveryError);
         expect((error as MalformedDeliveryError).code).to.equal('envelope_unrecognised');
         expect((error as MalformedDeliveryError).message).to.equal(`Body is not a FirstPromoter webhook: ${message}`);
@@ -509,5 +514,25 @@ describe('firstpromoter source', () => {
       expect(Object.getOwnPropertyDescriptor(event.data, '__proto__')?.value).to.deep.equal({ polluted: 'yes' });
       expect(event.data.constructor).to.deep.equal({ prototype: { polluted: 'yes' } });
     });
+  });
+});
+
+describe('firstpromoter: normalize at intake, checkSchema in the worker', () => {
+  it('leaves the payload schema to checkSchema, so the intake stays cheap', () => {
+    const body = JSON.parse(readFixture('reward_created'));
+    body.data.amount = '200';
+    const event = firstpromoter.normalize(body, options);
+    expect(event.status).to.equal('valid');
+    expect(firstpromoter.checkSchema(event)).to.deep.equal(['data.amount must be a number']);
+    const checked = applySchemaCheck(firstpromoter, event);
+    expect(checked.status).to.equal('quarantined');
+    expect(checked.validationErrors).to.deep.equal(['data.amount must be a number']);
+  });
+
+  it('passes every seed, secrets stripped, through checkSchema', () => {
+    for (const name of ['lead_signup', 'promoter_signed_up', 'reward_created', 'promoter_accepted']) {
+      const event = firstpromoter.normalize(JSON.parse(readFixture(name)), options);
+      expect(firstpromoter.checkSchema(event), name).to.deep.equal([]);
+    }
   });
 });

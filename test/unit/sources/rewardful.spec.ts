@@ -4,10 +4,15 @@ import { readFileSync } from 'node:fs';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { AuthError, MalformedDeliveryError } from '../../../src/errors.js';
 import { Secret } from '../../../src/secret.js';
+import { applySchemaCheck } from '../../../src/sources/check-event.js';
 import { rewardful } from '../../../src/sources/rewardful/index.js';
 import { REWARDFUL_EVENT_TYPES } from '../../../src/sources/rewardful/schemas.js';
 import type { NormalizeOptions, RawDelivery } from '../../../src/sources/source.js';
 import { rewardfulObjectExamples } from './provider-examples.js';
+
+/** What the bridge does to a delivery: normalised at intake, schema-checked by the events worker. */
+const normalizeAndCheck = (body: Record<string, unknown>, options: NormalizeOptions) =>
+  applySchemaCheck(rewardful, rewardful.normalize(body, options));
 
 const SIGNING_SECRET = 'rw-signing-secret-fedcba9876543210';
 const secret = new Secret(SIGNING_SECRET);
@@ -32,7 +37,7 @@ function makeDelivery(raw: string | Buffer, signature: string | string[] | undef
 
 /** Signs, verifies and normalises, as Rewardful and the HTTP layer do. */
 function receive(raw: string): BridgeEvent {
-  return rewardful.normalize(rewardful.verify(makeDelivery(raw, sign(raw)), secret), options);
+  return normalizeAndCheck(rewardful.verify(makeDelivery(raw, sign(raw)), secret), options);
 }
 
 function buildEnvelope(type: string, object: unknown): Record<string, unknown> {
@@ -148,7 +153,7 @@ describe('rewardful source', () => {
 
     for (const [type, object] of Object.entries(rewardfulObjectExamples)) {
       it(`accepts the documented ${type} object as valid`, () => {
-        const event = rewardful.normalize(buildEnvelope(type, object), options);
+        const event = normalizeAndCheck(buildEnvelope(type, object), options);
         expect(event.validationErrors).to.equal(undefined);
         expect(event).to.include({ type: `rewardful.${type}`, status: 'valid', occurredAt: '2019-07-11T05:25:43.940Z' });
         expect(event.data).to.deep.equal(object);
@@ -157,7 +162,7 @@ describe('rewardful source', () => {
 
     for (const type of REWARDFUL_EVENT_TYPES) {
       it(`recognises ${type}`, () => {
-        const event = rewardful.normalize(buildEnvelope(type, { id: '3433fffa-8255-4843-81b1-22aebc21eb34' }), options);
+        const event = normalizeAndCheck(buildEnvelope(type, { id: '3433fffa-8255-4843-81b1-22aebc21eb34' }), options);
         expect(event.validationErrors).to.equal(undefined);
         expect(event).to.include({
           id: 'rewardful-7fcdc81d-996a-4b7b-8faf-1db98b9d5507',
@@ -183,7 +188,7 @@ describe('rewardful source', () => {
     });
 
     it('quarantines an unknown type, naming it, and still stores the object', () => {
-      const event = rewardful.normalize(buildEnvelope('campaign.created', { id: 'c-1', name: 'Friends' }), options);
+      const event = normalizeAndCheck(buildEnvelope('campaign.created', { id: 'c-1', name: 'Friends' }), options);
       expect(event).to.include({ type: 'rewardful.campaign.created', status: 'quarantined' });
       expect(event.validationErrors).to.deep.equal(['Unknown Rewardful event type "campaign.created"']);
       expect(event.data).to.deep.equal({ id: 'c-1', name: 'Friends' });
@@ -229,7 +234,7 @@ describe('rewardful source', () => {
     ];
     for (const { name, type, object, errors } of invalid) {
       it(`quarantines ${type} with ${name}`, () => {
-        const event = rewardful.normalize(buildEnvelope(type, object), options);
+        const event = normalizeAndCheck(buildEnvelope(type, object), options);
         expect(event.status).to.equal('quarantined');
         expect(event.validationErrors).to.deep.equal(errors);
         expect(event.data).to.deep.equal(object);
@@ -239,7 +244,7 @@ describe('rewardful source', () => {
     it('quarantines a missing object, storing an empty one', () => {
       const body = buildEnvelope('referral.created', undefined);
       delete body.object;
-      const event = rewardful.normalize(body, options);
+      const event = normalizeAndCheck(body, options);
       expect(event.status).to.equal('quarantined');
       expect(event.validationErrors).to.deep.equal(['data is missing']);
       expect(event.data).to.deep.equal({});
@@ -248,7 +253,7 @@ describe('rewardful source', () => {
     it('omits the envelope when the request key is absent', () => {
       const body = buildEnvelope('referral.created', { id: 'r-1' });
       delete body.request;
-      const event = rewardful.normalize(body, options);
+      const event = normalizeAndCheck(body, options);
       expect(event).not.to.have.property('envelope');
       expect(event.status).to.equal('valid');
     });
@@ -267,7 +272,7 @@ describe('rewardful source', () => {
     ];
     for (const { name, body, message } of unrecognised) {
       it(`refuses ${name} as envelope_unrecognised`, () => {
-        const error = catchError(() => rewardful.normalize(body, options));
+        const error = catchError(() => normalizeAndCheck(body, options));
         expect(error).to.be.instanceOf(MalformedDeliveryError);
         expect((error as MalformedDeliveryError).code).to.equal('envelope_unrecognised');
         expect((error as MalformedDeliveryError).message).to.equal(`Body is not a Rewardful webhook: ${message}`);

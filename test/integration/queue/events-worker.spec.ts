@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { Queue, type Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { BridgeEvent } from '../../../src/events/event.js';
+import { BridgeMetrics } from '../../../src/observability/metrics.js';
+import type { ActionJobData } from '../../../src/queue/action-job.js';
+import type { EventJobData } from '../../../src/queue/event-intake.js';
+import { startEventsWorker, type EventTrace } from '../../../src/queue/events-worker.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
+import { BridgeOperations } from '../../../src/queue/operations.js';
+import { fastRetriesForTests } from '../../../src/queue/retry-policy.js';
+import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
+import { planActions } from '../../../src/rules/plan.js';
+import { sourceRegistry } from '../../../src/sources/registry.js';
+import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+
+const RULES = `rules:
+  - id: reward-alert
+    on: firstpromoter.reward_created
+    if: data.status == "approved"
+    do:
+      - slack.post_message: { channel: "#affiliates", text: "{{ data.amount | money }} for {{ data.promoter.email }}" }
+      - hubspot.upsert_contact: { email: "{{ data.promoter.email }}", properties: { affiliate_status: "{{ data.status }}" } }
+  - id: big-rewards
+    on: firstpromoter.reward_created
+    if: data.lead.plan_name.startsWith("Pro")
+    do:
+      - slack.post_message: { channel: "#big", text: "big" }
+  - id: needs-lead-email
+    on: firstpromoter.reward_created
+    do:
+      - hubspot.upsert_contact: { email: "{{ data.missing_email_field }}" }
+`;
+
+const delivery = JSON.parse(readFileSync(new URL('../../fixtures/deliveries/firstpromoter/reward_created.json', import.meta.url), 'utf8'));
+const normalize = (body: Record<string, unknown>): BridgeEvent =>
+  sourceRegistry.firstpromoter.normalize(body, { receivedAt: new Date(), strippedFields: ['auth_token', 'temp_password'] });
+
+describe('events worker (real Redis, real rules)', () => {
+  let prefix: string;
+  let redis: Redis;
+  let workerConnection: Redis;
+  let events: Queue<EventJobData>;
+  let actions: Queue<ActionJobData>;
+  let worker: Worker;
+  let operations: BridgeOperations;
+  const loaded = compileRuleFiles([{ file: 'rules/rewards.yaml', content: RULES }]);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const ruleSet = loaded.ruleSet;
+
+  beforeEach(async () => {
+    prefix = randomPrefix('events');
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
+    workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
+    events = new Queue(EVENTS_QUEUE, { connection: redis, prefix });
+    actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
+    operations = new BridgeOperations(redis, prefix);
+    worker = startEventsWorker({
+      connection: workerConnection,
+      state: redis,
+      prefix,
+      actionsQueue: actions,
+      plan: (event, options) => planActions(ruleSet, event, { strictTemplates: false, ...options }),
+      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
+      retryPolicy: fastRetriesForTests,
+      traceTtlMs: 60_000,
+      logger: pino({ level: 'silent' }),
+      metrics: new BridgeMetrics(),
+    });
+  });
+
+  afterEach(async () => {
+    await worker.close();
+    await Promise.all([events.close(), actions.close(), operations.close()]);
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+    workerConnection.disconnect();
+  });
+
+  const processEvent = async (event: BridgeEvent, jobId: string, replayGeneration?: number) => {
+    await events.add('event', { event, ...(replayGeneration ? { replayGeneration } : {}) }, { jobId });
+    await waitFor(async () => (await events.getJobState(jobId)) === 'completed');
+  };
+
+  it('plans one action job per action with deterministic ids and provenance, and keeps a trace', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    const jobs = await actions.getJobs(['waiting', 'failed', 'delayed']);
+    const ids = jobs.map((job) => job.id).sort();
+    expect(ids).to.deep.equal([
+      'firstpromoter-22737431.needs-lead-email.0',
+      'firstpromoter-22737431.reward-alert.0',
+      'firstpromoter-22737431.reward-alert.1',
+    ]);
+    const slack = jobs.find((job) => job.id === 'firstpromoter-22737431.reward-alert.0')!;
+    expect(slack.data.params).to.deep.equal({ channel: '#affiliates', text: '$2.00 for promoter@example.com' });
+    expect(slack.data.provenance).to.deep.include({ eventId: event.id, ruleId: 'reward-alert', ruleFile: 'rules/rewards.yaml', actionIndex: 0 });
+    expect(slack.data.provenance.ruleFileHash).to.match(/^[0-9a-f]{64}$/);
+    expect(slack.opts.attempts).to.equal(fastRetriesForTests.attempts);
+
+    const trace = (await operations.getEventTrace(event.id)) as EventTrace;
+    expect(trace.event.id).to.equal(event.id);
+    const [run] = trace.runs;
+    expect(run.matched.map((m) => m.ruleId)).to.deep.equal(['reward-alert', 'needs-lead-email']);
+    // plan_name is null in the seed: the condition errors, which counts as not matched and is said why.
+    expect(run.unmatched).to.have.length(1);
+    expect(run.unmatched[0]).to.include({ ruleId: 'big-rewards', reason: 'condition_error' });
+    expect(run.failures.map((f) => f.ruleId)).to.deep.equal(['needs-lead-email']);
+  });
+
+  it('fails an action that could not be planned at once, with the reason, without blocking the others', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    const failedPlan = await actions.getJob('firstpromoter-22737431.needs-lead-email.0');
+    expect(failedPlan!.data.planError).to.be.a('string').and.contain('email');
+    expect(failedPlan!.opts.attempts).to.equal(1);
+  });
+
+  it('never duplicates actions when the same event job runs again', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    await processEvent(event, `${event.id}.b`);
+    expect(await actions.count()).to.equal(3);
+    expect((await operations.getEventTrace(event.id))!.runs).to.have.length(1);
+  });
+
+  it('quarantines a schema-invalid event, plans nothing, and lists it; a replay plans it anyway', async () => {
+    const body = structuredClone(delivery);
+    body.data.amount = 'two hundred';
+    const event = normalize(body);
+    expect(event.status).to.equal('valid');
+    await processEvent(event, `${event.id}.a`);
+    expect(await actions.count()).to.equal(0);
+    const quarantined = await operations.listQuarantinedEvents();
+    expect(quarantined.map((q) => q.eventId)).to.deep.equal([event.id]);
+    expect(quarantined[0].validationErrors).to.deep.equal(['data.amount must be a number']);
+
+    const generation = await operations.replayEvent(event.id);
+    expect(generation).to.equal(1);
+    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    const ids = (await actions.getJobs(['waiting', 'failed'])).map((job) => job.id).sort();
+    expect(ids).to.include('firstpromoter-22737431.reward-alert.0.replay1');
+    expect(await redis.zcard(bridgeKeys(prefix).quarantined)).to.equal(0);
+    const trace = (await operations.getEventTrace(event.id))!;
+    expect(trace.runs.map((run) => [run.generation, run.quarantined])).to.deep.equal([[0, true], [1, true]]);
+  });
+});

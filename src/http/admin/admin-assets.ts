@@ -4,6 +4,9 @@
  * dist/ with no copy step.
  */
 
+/** The tab icon; without one the browser asks for /favicon.ico, which the bridge does not serve. */
+export const DASHBOARD_ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d2430"/><path d="M3 8h4l2-4 2 8 1-4h1" stroke="#7fb0ff" stroke-width="1.6" fill="none"/></svg>';
+
 /** Plain CSS: readable tables, a few badge colours. */
 export const DASHBOARD_STYLE = String.raw`
 :root { --fg: #1d2430; --muted: #677084; --line: #d9dee7; --bg: #f6f7f9; --card: #fff;

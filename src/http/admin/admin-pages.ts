@@ -75,6 +75,7 @@ function layout(title: string, body: SafeHtml, options: { signedIn: boolean }): 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
+<link rel="icon" href="/admin/assets/icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/admin/assets/dashboard.css">
 <script src="/admin/assets/dashboard.js" defer></script>
 </head>

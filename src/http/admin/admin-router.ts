@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { BridgeOperations } from '../../queue/operations.js';
 import type { Secret } from '../../secret.js';
 import { createAdminApiRouter } from './admin-api.js';
-import { DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './admin-assets.js';
+import { DASHBOARD_ICON, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './admin-assets.js';
 import {
   buildClearedSessionCookie,
   buildSessionCookie,
@@ -79,6 +79,9 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   });
   admin.get('/assets/dashboard.js', (_request, response) => {
     response.type('text/javascript').set('Cache-Control', 'no-cache').send(DASHBOARD_SCRIPT);
+  });
+  admin.get('/assets/icon.svg', (_request, response) => {
+    response.type('image/svg+xml').set('Cache-Control', 'no-cache').send(DASHBOARD_ICON);
   });
 
   admin.get('/login', (request, response) => {

@@ -80,6 +80,11 @@ export interface HubspotFake {
   readonly rateLimited: () => number;
   script(...steps: HubspotScriptStep[]): void;
   resetScript(): void;
+  /**
+   * How many times each contact (lower-cased email) was upserted by a call answered 200: a count
+   * above 1 means the same upsert went out again (harmless for HubSpot, but countable).
+   */
+  upsertsByEmail(): Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -350,6 +355,18 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
     },
     resetScript() {
       steps = [];
+    },
+    upsertsByEmail() {
+      const counts = new Map<string, number>();
+      for (const call of calls) {
+        if (call.path !== UPSERT_PATH || call.status !== 200) continue;
+        const inputs = (call.body as { inputs?: Array<{ id?: unknown }> } | undefined)?.inputs ?? [];
+        for (const input of inputs) {
+          const key = String(input.id).toLowerCase();
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      }
+      return counts;
     },
     close: () =>
       new Promise<void>((resolve) => {

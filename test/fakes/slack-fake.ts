@@ -20,18 +20,52 @@ export interface ReceivedSlackMessage {
   readonly at: number;
 }
 
+/**
+ * What a step applies to: the next `times` calls (default 1), or every call for `forMs` from its
+ * first use; with `channel`, only calls posting to that channel (others pass it by), so faults on
+ * different channels can run side by side.
+ */
+interface StepScope {
+  readonly times?: number;
+  readonly forMs?: number;
+  readonly channel?: string;
+}
+
 /** One scripted behaviour; applies to the next `times` calls, or to every call for `forMs`. */
 export type SlackScriptStep =
   /** HTTP 200 `{ ok: false, error }`. */
-  | { readonly kind: 'error'; readonly error: string; readonly times?: number; readonly forMs?: number }
+  | ({ readonly kind: 'error'; readonly error: string } & StepScope)
   /** HTTP 429 with `Retry-After: retryAfterSeconds` (omit the header with `retryAfterSeconds: null`). */
-  | { readonly kind: 'rate_limit'; readonly retryAfterSeconds: number | null; readonly times?: number; readonly forMs?: number }
+  | ({ readonly kind: 'rate_limit'; readonly retryAfterSeconds: number | null } & StepScope)
   /** Any HTTP status with an optional body (default: an HTML page, as Slack's edge sends). */
-  | { readonly kind: 'http_status'; readonly status: number; readonly body?: string; readonly times?: number; readonly forMs?: number }
-  /** Holds the answer `ms` before handling the call normally (timeouts). */
-  | { readonly kind: 'delay'; readonly ms: number; readonly times?: number; readonly forMs?: number }
+  | ({ readonly kind: 'http_status'; readonly status: number; readonly body?: string } & StepScope)
+  /**
+   * Holds the answer `ms` before handling the call normally (timeouts). `ifClientGone` says what
+   * happens to a call whose client gave up during the delay: `deliver` (the default, and what Slack
+   * may do: the request arrived whole) posts it all the same; `drop` posts nothing.
+   */
+  | ({ readonly kind: 'delay'; readonly ms: number; readonly ifClientGone?: 'deliver' | 'drop' } & StepScope)
   /** Destroys the socket without an answer. */
-  | { readonly kind: 'drop_connection'; readonly times?: number; readonly forMs?: number };
+  | ({ readonly kind: 'drop_connection' } & StepScope);
+
+/** One request as the fake saw it, with what it answered. */
+export interface SlackFakeRequest {
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly rawBody: string;
+  /** Arrival time, ms since the epoch. */
+  readonly at: number;
+  /** The `channel` argument, when the body had one. */
+  readonly channel?: string;
+  /** The `text` argument, when the body had one. */
+  readonly text?: string;
+  /** HTTP status answered; 0 while pending, for a dropped connection, or a client gone during a delay. */
+  status: number;
+  /** The `Retry-After` header answered with a 429, in seconds. */
+  retryAfterSeconds?: number;
+  /** True when the client went away while a `delay` step held the call. */
+  clientGone?: boolean;
+}
 
 /** Options of {@link startSlackFake}. */
 export interface SlackFakeOptions {
@@ -47,14 +81,16 @@ export interface SlackFake {
   /** Base URL to give the WebClient as `slackApiUrl`, ending in `/api/`. */
   readonly url: string;
   readonly received: ReceivedSlackMessage[];
-  /** Every request's method path and raw headers, accepted or not. */
-  readonly requests: Array<{ readonly path: string; readonly headers: IncomingMessage['headers']; readonly rawBody: string }>;
+  /** Every request's method path and raw headers, accepted or not, with its arrival time and answer. */
+  readonly requests: SlackFakeRequest[];
   /** How many 429s the fake has sent (scripted or from the per-channel limit). */
   readonly rateLimited: () => number;
   /** Appends steps; each call consumes the first active step. */
   script(...steps: SlackScriptStep[]): void;
   /** Drops every scripted step not yet used. */
   resetScript(): void;
+  /** How many accepted messages carry each text (a count above 1 is a duplicate). */
+  countByText(): Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -74,22 +110,27 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   let tsCounter = 0;
   const sentPerChannel = new Map<string, number[]>();
 
-  const nextStep = (): SlackScriptStep | undefined => {
+  // The first step that applies to this call's channel; steps for other channels are passed by.
+  const nextStep = (channel: string | undefined): SlackScriptStep | undefined => {
     const now = Date.now();
-    while (steps.length > 0) {
-      const head = steps[0];
-      if (head.step.forMs !== undefined) {
-        head.until ??= now + head.step.forMs;
-        if (now < head.until) return head.step;
-        steps.shift();
+    for (let index = 0; index < steps.length; ) {
+      const active = steps[index];
+      if (active.step.channel !== undefined && active.step.channel !== channel) {
+        index += 1;
         continue;
       }
-      if (head.remaining > 0) {
-        head.remaining -= 1;
-        if (head.remaining === 0) steps.shift();
-        return head.step;
+      if (active.step.forMs !== undefined) {
+        active.until ??= now + active.step.forMs;
+        if (now < active.until) return active.step;
+        steps.splice(index, 1);
+        continue;
       }
-      steps.shift();
+      if (active.remaining > 0) {
+        active.remaining -= 1;
+        if (active.remaining === 0) steps.splice(index, 1);
+        return active.step;
+      }
+      steps.splice(index, 1);
     }
     return undefined;
   };
@@ -101,11 +142,34 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
 
   const handle = async (req: IncomingMessage, res: ServerResponse, rawBody: string) => {
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
-    requests.push({ path, headers: req.headers, rawBody });
-    let step = nextStep();
+    const args = parseArguments(req.headers['content-type'] ?? '', rawBody);
+    const request: SlackFakeRequest = {
+      path,
+      headers: req.headers,
+      rawBody,
+      at: Date.now(),
+      channel: typeof args.channel === 'string' ? args.channel : undefined,
+      text: typeof args.text === 'string' ? args.text : undefined,
+      status: 0,
+    };
+    requests.push(request);
+    let isClientGone = false;
+    res.once('close', () => {
+      if (!res.writableFinished) isClientGone = true;
+    });
+    const answer = (status: number) => {
+      request.status = status;
+    };
+    let step = nextStep(request.channel);
+    let dropIfClientGone = false;
     while (step?.kind === 'delay') {
+      dropIfClientGone ||= step.ifClientGone === 'drop';
       await new Promise((resolve) => setTimeout(resolve, step && step.kind === 'delay' ? step.ms : 0));
-      step = nextStep();
+      step = nextStep(request.channel);
+    }
+    if (isClientGone) {
+      request.clientGone = true;
+      if (dropIfClientGone) return;
     }
     if (step?.kind === 'drop_connection') {
       req.socket.destroy();
@@ -114,13 +178,18 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     if (step?.kind === 'rate_limit') {
       rateLimitedCount += 1;
       const headers: Record<string, string> = step.retryAfterSeconds === null ? {} : { 'retry-after': String(step.retryAfterSeconds) };
+      answer(429);
+      if (step.retryAfterSeconds !== null) request.retryAfterSeconds = step.retryAfterSeconds;
       return sendJson(res, 429, { ok: false, error: 'ratelimited' }, headers);
     }
     if (step?.kind === 'http_status') {
+      answer(step.status);
       res.writeHead(step.status, { 'content-type': 'text/html' });
       res.end(step.body ?? `<html><body>${step.status}</body></html>`);
       return;
     }
+    // Every answer below is HTTP 200 (Slack reports API errors in the body) except the per-channel 429.
+    answer(200);
     if (req.method !== 'POST' || path !== '/api/chat.postMessage') {
       return sendJson(res, 200, { ok: false, error: 'unknown_method' });
     }
@@ -128,7 +197,6 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
 
     const authorization = req.headers.authorization;
     const token = authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : null;
-    const args = parseArguments(req.headers['content-type'] ?? '', rawBody);
     const bodyToken = typeof args.token === 'string' ? args.token : null;
     const effectiveToken = token ?? bodyToken;
     if (!effectiveToken) return sendJson(res, 200, { ok: false, error: 'not_authed' });
@@ -148,6 +216,8 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       if (recent.length >= options.perChannelLimit.messagesPerSecond) {
         rateLimitedCount += 1;
         sentPerChannel.set(channel, recent);
+        answer(429);
+        request.retryAfterSeconds = options.perChannelLimit.retryAfterSeconds ?? 1;
         return sendJson(res, 429, { ok: false, error: 'ratelimited' }, {
           'retry-after': String(options.perChannelLimit.retryAfterSeconds ?? 1),
         });
@@ -199,6 +269,11 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     },
     resetScript() {
       steps = [];
+    },
+    countByText() {
+      const counts = new Map<string, number>();
+      for (const message of received) if (message.text !== undefined) counts.set(message.text, (counts.get(message.text) ?? 0) + 1);
+      return counts;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@ import { parseEventPattern, type EventPattern } from './event-patterns.js';
 import { sortProblems, type RuleProblem } from './problems.js';
 import type { RetryOverride, Rule, RuleAction, RuleFileInfo } from './rule.js';
 import { RuleSet } from './rule-set.js';
+import { compileParamsCheck } from './params-check.js';
 import { compileTemplateTree } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
 
@@ -261,7 +262,7 @@ class FileCompiler {
     const params = this.compileParams(chosen.name, chosen.action, chosen.keyNode, chosen.value);
     const retry = retryNode === undefined ? undefined : this.compileRetry(retryNode);
     if (!isValid || params === null || retry === null) return null;
-    return { name: chosen.name, action: chosen.action, params, retry, index };
+    return { name: chosen.name, action: chosen.action, params, checkParams: compileParamsCheck(chosen.action.params, params), retry, index };
   }
 
   private compileParams(name: ActionName, action: Action<unknown>, keyNode: Node, node: Node | null): RuleAction['params'] | null {

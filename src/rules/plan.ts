@@ -1,4 +1,3 @@
-import * as yup from 'yup';
 import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
@@ -151,14 +150,8 @@ function planAction(
   }
   for (const warning of actionWarnings) warnings.push(`${label}: ${warning}`);
   // Static params were validated at load; rendered ones can still break a rule (an empty email).
-  if (ruleAction.params.kind !== 'static') {
-    try {
-      ruleAction.action.params.validateSync(params, { abortEarly: false });
-    } catch (error) {
-      if (!(error instanceof yup.ValidationError)) throw error;
-      return fail(`params invalid once rendered: ${error.errors.join('; ')}`);
-    }
-  }
+  const problems = ruleAction.checkParams(params);
+  if (problems !== null) return fail(`params invalid once rendered: ${problems.join('; ')}`);
   return {
     action: ruleAction.name,
     params,

@@ -1,14 +1,18 @@
 import { Liquid, type Template } from 'liquidjs';
 import type { RenderFormat } from '../actions/action.js';
 import { BridgeError } from '../errors.js';
+import { compileFastTemplate, NOT_FAST, type FastTemplate } from './fast-template.js';
+import { formatMoney } from './money.js';
 
 /** The variables templates (and conditions) see. */
 export const TEMPLATE_VARIABLES = ['event', 'data'] as const;
 
 /** Escapes text for Slack mrkdwn: only `&`, `<` and `>` are control characters there. */
 export function escapeSlackMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return /[&<>]/.test(text) ? text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : text;
 }
+
+export { formatMoney };
 
 /** How an interpolated value becomes text: never `undefined`; objects and lists as JSON. */
 export function stringifyValue(value: unknown): string {
@@ -18,39 +22,18 @@ export function stringifyValue(value: unknown): string {
   return String(value);
 }
 
-const currencyFormats = new Map<string, Intl.NumberFormat>();
-
 /**
- * The `money` filter: an integer amount in the currency's minor unit (cents) to a formatted amount,
- * e.g. `200 | money` → `$2.00`, `1500 | money: "EUR"` → `€15.00`, `500 | money: "JPY"` → `¥500`.
- * null/empty renders as empty text; anything else that is not a number is a render error.
+ * Applied to every `{{ }}` output (not to the literal text the author wrote) unless its last filter
+ * is `raw`. Plain actions still go through it so objects print as JSON.
  */
-export function formatMoney(amount: unknown, currency: unknown = 'USD'): string {
-  if (amount === null || amount === undefined || amount === '') return '';
-  const minorUnits = typeof amount === 'string' && /^-?[0-9]+(\.[0-9]+)?$/.test(amount.trim()) ? Number(amount) : amount;
-  if (typeof minorUnits !== 'number' || !Number.isFinite(minorUnits)) {
-    throw new Error(`money needs an amount in cents, not ${JSON.stringify(amount)}`);
-  }
-  const code = typeof currency === 'string' ? currency.toUpperCase() : '';
-  let format = currencyFormats.get(code);
-  if (!format) {
-    try {
-      format = new Intl.NumberFormat('en-US', { style: 'currency', currency: code });
-    } catch {
-      throw new Error(`money needs a three-letter currency code such as USD, not ${JSON.stringify(currency)}`);
-    }
-    currencyFormats.set(code, format);
-  }
-  // Zero-decimal currencies (JPY) have no minor unit: the amount is already whole.
-  const fractionDigits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(minorUnits / 10 ** fractionDigits);
-}
+const outputEscapes: Readonly<Record<RenderFormat, (value: unknown) => string>> = {
+  slack_mrkdwn: (value) => escapeSlackMrkdwn(stringifyValue(value)),
+  plain: stringifyValue,
+};
 
 function createEngine(format: RenderFormat): Liquid {
   const engine = new Liquid({
-    // Escaping happens on every `{{ }}` output (not on the literal text the author wrote), unless
-    // the last filter is `raw`. Plain actions still go through it so objects print as JSON.
-    outputEscape: format === 'slack_mrkdwn' ? (value: unknown) => escapeSlackMrkdwn(stringifyValue(value)) : stringifyValue,
+    outputEscape: outputEscapes[format],
     strictFilters: true,
     ownPropertyOnly: true,
     // `{{ x | default: "n/a" }}` and `{% if x %}` must work on missing fields even in strict mode.
@@ -77,7 +60,14 @@ const engines: Readonly<Record<RenderFormat, Liquid>> = {
 /** A params value compiled once: static parts kept as they are, strings with markup parsed. */
 export type TemplateTree =
   | { readonly kind: 'static'; readonly value: unknown }
-  | { readonly kind: 'template'; readonly source: string; readonly format: RenderFormat; readonly template: Template[] }
+  | {
+      readonly kind: 'template';
+      readonly source: string;
+      readonly format: RenderFormat;
+      readonly template: Template[];
+      /** The same template compiled to a closure when it is in the fast subset (see fast-template.ts). */
+      readonly fast: FastTemplate | null;
+    }
   | { readonly kind: 'list'; readonly items: readonly TemplateTree[] }
   | { readonly kind: 'map'; readonly entries: readonly (readonly [string, TemplateTree])[] };
 
@@ -125,7 +115,7 @@ function compileNode(value: unknown, format: RenderFormat, path: (string | numbe
     try {
       const template = engine.parse(value);
       checkVariables(engine, template, value, path, problems);
-      return { kind: 'template', source: value, format, template };
+      return { kind: 'template', source: value, format, template, fast: compileFastTemplate(value, outputEscapes[format]) };
     } catch (error) {
       problems.push({
         path,
@@ -214,6 +204,10 @@ function renderString(
   path: (string | number)[],
   warnings: string[],
 ): string {
+  if (tree.fast) {
+    const text = tree.fast(scope);
+    if (text !== NOT_FAST) return text;
+  }
   const engine = engines[tree.format];
   try {
     // Strict first: cheap when nothing is missing, and the only way to learn which field was.

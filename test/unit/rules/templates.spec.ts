@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { RenderFormat } from '../../../src/actions/action.js';
-import { compileTemplateTree, formatMoney, renderTemplateTree, TemplateRenderError } from '../../../src/rules/templates.js';
+import { compileTemplateTree, formatMoney, renderTemplateTree, TemplateRenderError, type TemplateTree } from '../../../src/rules/templates.js';
 import { buildEvent } from './fixture-events.js';
 
 const event = buildEvent('firstpromoter.reward_created', {
@@ -141,5 +141,43 @@ describe('rules/templates', () => {
   it('cannot read files through include or render', () => {
     const { problems } = compileTemplateTree('{% include "package.json" %}{% render "package.json" %}', 'plain');
     expect(problems.map((problem) => problem.message)).to.deep.equal(['invalid template: tag "include" not found']);
+  });
+
+  describe('the fast path renders exactly as liquidjs does', () => {
+    const data = { ...event.data, html: '<b>&</b>', zero: 0, no: false, blank: '', list: [], site: '<https://x|y>', cur: 'eur' };
+    const templates: Array<[template: string, isFast: boolean]> = [
+      ['{{ data.email }} earned {{ data.amount | money }}', true],
+      ['{{ data.conversion_amount | money: "EUR" }} {{ data.conversion_amount | money: data.cur }}', true],
+      ['{{ data.html }} {{ data.html | raw }} {{ data.site | upcase }}', true],
+      ['{{ data.empty | default: "none" }} {{ data.blank | default: "b" }} {{ data.no | default: "f" }} {{ data.zero | default: 5 }}', true],
+      ['{{ data.list | default: "empty" }} {{ data.tags }} {{ data.promoter }}', true],
+      ['{{ data.status | upcase | downcase }} {{ data.name | strip }} {{ data.empty | upcase }}', true],
+      ['{{ data.missing | default: "x" }}', true],
+      ['{{ data.email | money }}', true],
+      ['{{ data.tags.first }} {{ data.tags.size }}', false],
+      ['{% if data.amount > 100 %}big{% endif %}', false],
+      ['{{ data.email | replace: "@", " at " }}', false],
+      ['{{- data.email -}}', false],
+    ];
+    for (const [template, isFast] of templates) {
+      it(template, () => {
+        for (const format of ['slack_mrkdwn', 'plain'] as const) {
+          const { tree } = compileTemplateTree(template, format);
+          expect(tree.kind).to.equal('template');
+          const fastTree = tree as Extract<TemplateTree, { kind: 'template' }>;
+          expect(fastTree.fast !== null, 'compiled to the fast path').to.equal(isFast);
+          const liquidOnly: TemplateTree = { ...fastTree, fast: null };
+          const scope = { event, data };
+          const outcome = (candidate: TemplateTree) => {
+            try {
+              return renderTemplateTree(candidate, scope, { strict: false });
+            } catch (error) {
+              return String(error);
+            }
+          };
+          expect(outcome(tree)).to.deep.equal(outcome(liquidOnly));
+        }
+      });
+    }
   });
 });

@@ -3,7 +3,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type Worker } from 'bullmq';
 import express from 'express';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActionName, ActionRunner } from './actions/action.js';
 import { actionRegistry } from './actions/registry.js';
@@ -17,7 +16,7 @@ import { EventIntake, type EventJobData } from './queue/event-intake.js';
 import { startEventsWorker } from './queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from './queue/names.js';
 import { BridgeOperations } from './queue/operations.js';
-import { createRedisConnection } from './queue/redis.js';
+import { createRedisConnection, type RedisConnection } from './queue/redis.js';
 import { twelveAttemptsOverEightHours, type RetryPolicy } from './queue/retry-policy.js';
 import { RuleStore } from './rules/rule-store.js';
 import { planActions } from './rules/plan.js';
@@ -58,9 +57,9 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     baseDelayMs: config.actionBackoffBaseMs,
   };
   const closers: Array<() => Promise<unknown>> = [];
-  const connections: Redis[] = [];
+  const connections: RedisConnection[] = [];
   const connect = (role: Parameters<typeof createRedisConnection>[1]) => {
-    const connection = createRedisConnection(config.redisUrl, role);
+    const connection = createRedisConnection(config.redisUrl, role, {}, { cluster: config.redisCluster });
     connection.on('error', (error) => logger.warn({ err: { message: error.message } }, `redis (${role}) connection error`));
     connections.push(connection);
     return connection;
@@ -214,7 +213,7 @@ function warnAboutSecrets(config: BridgeConfig, roles: Roles, logger: Logger): v
   }
 }
 
-async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+async function pingWithin(redis: RedisConnection, timeoutMs: number): Promise<boolean> {
   if (redis.status !== 'ready') return false;
   const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
   return Promise.race([redis.ping().then(() => true, () => false), timeout]);

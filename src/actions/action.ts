@@ -1,5 +1,5 @@
 import type * as yup from 'yup';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queue/redis.js';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from '../config/config.js';
 
@@ -16,7 +16,7 @@ export type RenderFormat = 'slack_mrkdwn' | 'plain';
 export interface ActionDeps {
   readonly config: BridgeConfig;
   /** A Redis connection for pacing state shared by every worker process. */
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   /** Redis key prefix for the bridge's own keys (the queue prefix). */
   readonly keyPrefix: string;
   readonly logger: Logger;

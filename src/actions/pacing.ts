@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../queue/redis.js';
 import { RetryableActionError } from '../errors.js';
 
 /**
@@ -39,7 +39,7 @@ return { 1, math.ceil(wait) }
 
 const COMMAND_NAME = 'affiliateBridgeReserveSlot';
 
-type RedisWithReserve = Redis & {
+type RedisWithReserve = RedisConnection & {
   [COMMAND_NAME](key: string, now: string, intervalMs: string, maxWaitMs: string, margin: string): Promise<[number, number]>;
 };
 
@@ -51,7 +51,7 @@ export interface SlotReservation {
   readonly waitMs: number;
 }
 
-function withReserveCommand(redis: Redis): RedisWithReserve {
+function withReserveCommand(redis: RedisConnection): RedisWithReserve {
   // defineCommand loads the script once per connection and then uses EVALSHA, falling back to EVAL
   // after a Redis restart (NOSCRIPT). Defining it twice on a shared connection would be harmless,
   // but checking keeps it to once.
@@ -68,7 +68,7 @@ function withReserveCommand(redis: Redis): RedisWithReserve {
  * @throws whatever ioredis throws when Redis cannot be reached.
  */
 export async function reserveSlot(
-  redis: Redis,
+  redis: RedisConnection,
   key: string,
   intervalMs: number,
   maxWaitMs: number,
@@ -113,7 +113,7 @@ export function abortedError(signal: AbortSignal): RetryableActionError {
 
 /** Options of {@link waitForSlot}. */
 export interface PaceOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   /** The full Redis key, e.g. `bridge:pace:slack:#general`. */
   readonly key: string;
   /** Minimum spacing of calls for this key, in ms. */

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
+import { hashTagOf } from '../queue/redis.js';
 import { parseByteSize, parseDuration } from './units.js';
 
 /** The bridge's validated configuration. Built once, from the environment, in main.ts. */
@@ -11,6 +12,8 @@ export interface BridgeConfig {
   readonly redisUrl: string;
   /** BullMQ prefix; use a `{hash tag}` on Redis Cluster. @defaultValue bridge */
   readonly queuePrefix: string;
+  /** REDIS_URL is a seed node of a Redis Cluster (QUEUE_PREFIX must then hold a `{hash tag}`). @defaultValue false */
+  readonly redisCluster: boolean;
   /** Rule files, watched for changes. @defaultValue ./rules */
   readonly rulesDir: string;
   /** Shared token for FirstPromoter deliveries. @defaultValue unset (401 to everything) */
@@ -93,10 +96,22 @@ const url = (name: string, protocols: string[]) =>
 const environmentSchema = yup.object({
   PORT: portNumber('PORT'),
   REDIS_URL: url('REDIS_URL', ['redis://', 'rediss://']),
-  QUEUE_PREFIX: yup.string().matches(/^[A-Za-z0-9_{}-]+$/, {
-    message: 'QUEUE_PREFIX may hold only letters, digits, _, -, { and }',
-    excludeEmptyString: true,
-  }),
+  QUEUE_PREFIX: yup
+    .string()
+    .matches(/^[A-Za-z0-9_{}-]+$/, {
+      message: 'QUEUE_PREFIX may hold only letters, digits, _, -, { and }',
+      excludeEmptyString: true,
+    })
+    // On a Cluster, BullMQ's Lua scripts touch several keys of a queue at once: they must share a
+    // slot, which only a hash tag in the prefix guarantees. Refused here, not found at the first job.
+    .test(
+      'cluster-hash-tag',
+      'QUEUE_PREFIX must contain a {hash tag}, such as {bridge}, when REDIS_CLUSTER=true: every key of a queue must land in one Cluster slot',
+      (value, context) =>
+        !['true', '1'].includes(String((context.parent as Record<string, unknown>).REDIS_CLUSTER ?? '')) ||
+        hashTagOf(value === undefined || value === '' ? 'bridge' : value) !== null,
+    ),
+  REDIS_CLUSTER: booleanFlag('REDIS_CLUSTER'),
   RULES_DIR: yup.string(),
   FIRSTPROMOTER_WEBHOOK_TOKEN: yup.string(),
   REWARDFUL_SIGNING_SECRET: yup.string(),
@@ -125,6 +140,9 @@ const environmentSchema = yup.object({
   ACTION_BACKOFF_BASE: duration('ACTION_BACKOFF_BASE'),
 });
 
+/** Every environment variable the bridge reads, as the schema validates them (for docs and tests). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(environmentSchema.fields);
+
 const optionalSecret = (value: string | undefined): Secret | null =>
   value === undefined || value === '' ? null : new Secret(value);
 
@@ -146,6 +164,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     port: Number(or(env.PORT, '3000')),
     redisUrl: or(env.REDIS_URL, 'redis://127.0.0.1:6379'),
     queuePrefix: or(env.QUEUE_PREFIX, 'bridge'),
+    redisCluster: ['true', '1'].includes(env.REDIS_CLUSTER ?? ''),
     rulesDir: or(env.RULES_DIR, './rules'),
     firstpromoterWebhookToken: optionalSecret(env.FIRSTPROMOTER_WEBHOOK_TOKEN),
     rewardfulSigningSecret: optionalSecret(env.REWARDFUL_SIGNING_SECRET),

@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 import type { Logger } from 'pino';
 import type { ActionName, ActionRunner } from '../actions/action.js';
 import { PermanentActionError, RetryableActionError } from '../errors.js';
@@ -9,9 +9,9 @@ import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { computeRetryDelay, type RetryPolicy } from './retry-policy.js';
 
 export interface ActionsWorkerOptions {
-  readonly connection: Redis;
+  readonly connection: RedisConnection;
   /** A connection for completion records. */
-  readonly state: Redis;
+  readonly state: RedisConnection;
   readonly prefix: string;
   /** One connected runner per action name (built from the registry in main.ts). */
   readonly runners: Readonly<Record<ActionName, ActionRunner<any>>>;

@@ -1,5 +1,6 @@
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 import type { Logger } from 'pino';
 import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
@@ -33,9 +34,9 @@ export interface EventTrace {
 }
 
 export interface EventsWorkerOptions {
-  readonly connection: Redis;
+  readonly connection: RedisConnection;
   /** A connection for the bridge's own keys (traces, quarantine list). */
-  readonly state: Redis;
+  readonly state: RedisConnection;
   readonly prefix: string;
   readonly actionsQueue: Queue<ActionJobData>;
   readonly plan: EventPlanner;
@@ -142,7 +143,7 @@ async function appendTraceRun(
   options: EventsWorkerOptions,
   event: BridgeEvent,
   run: TraceRun,
-  extra: (multi: ReturnType<Redis['multi']>) => unknown,
+  extra: (multi: ChainableCommander) => unknown,
 ): Promise<void> {
   const keys = bridgeKeys(options.prefix);
   const existing = await options.state.get(keys.trace(event.id));

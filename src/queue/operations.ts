@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import type { EventJobData } from './event-intake.js';
 import type { EventTrace } from './events-worker.js';
@@ -44,12 +44,12 @@ export interface QuarantinedEvent {
  * retries, replays, the quarantine list and event traces.
  */
 export class BridgeOperations {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #prefix: string;
   readonly #events: Queue<EventJobData>;
   readonly #actions: Queue<ActionJobData, ActionJobResult>;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });

@@ -7,7 +7,7 @@ import { readConfigOrReport } from './run.js';
 async function withOperations(io: CommandIo, work: (operations: BridgeOperations) => Promise<number>): Promise<number> {
   const config = readConfigOrReport(process.env, io);
   if (!config) return 1;
-  const redis = createRedisConnection(config.redisUrl, 'state', { maxRetriesPerRequest: 1, connectTimeout: 3_000 });
+  const redis = createRedisConnection(config.redisUrl, 'state', { maxRetriesPerRequest: 1, connectTimeout: 3_000 }, { cluster: config.redisCluster });
   redis.on('error', () => undefined);
   const operations = new BridgeOperations(redis, config.queuePrefix);
   try {

@@ -63,7 +63,7 @@ export interface SlackFakeRequest {
   status: number;
   /** The `Retry-After` header answered with a 429, in seconds. */
   retryAfterSeconds?: number;
-  /** True when the client went away while a `delay` step held the call. */
+  /** True when the client went away before the fake answered (e.g. its timeout ran out during a `delay`). */
   clientGone?: boolean;
 }
 
@@ -155,7 +155,9 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     requests.push(request);
     let isClientGone = false;
     res.once('close', () => {
-      if (!res.writableFinished) isClientGone = true;
+      if (res.writableFinished) return;
+      isClientGone = true;
+      request.clientGone = true;
     });
     const answer = (status: number) => {
       request.status = status;
@@ -167,10 +169,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       await new Promise((resolve) => setTimeout(resolve, step && step.kind === 'delay' ? step.ms : 0));
       step = nextStep(request.channel);
     }
-    if (isClientGone) {
-      request.clientGone = true;
-      if (dropIfClientGone) return;
-    }
+    if (isClientGone && dropIfClientGone) return;
     if (step?.kind === 'drop_connection') {
       req.socket.destroy();
       return;

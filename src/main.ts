@@ -45,6 +45,9 @@ export interface RunningBridge {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/** After the shutdown deadline, how long aborted jobs get to hand themselves back to the queue. */
+const SHUTDOWN_ABORT_GRACE_MS = 1_000;
+
 /** How often queue depths are read into `bridge_queue_jobs`. */
 const QUEUE_GAUGE_INTERVAL_MS = 5_000;
 
@@ -58,11 +61,21 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
   };
   const closers: Array<() => Promise<unknown>> = [];
   const connections: RedisConnection[] = [];
+  const workers: Worker[] = [];
   const connect = (role: Parameters<typeof createRedisConnection>[1]) => {
     const connection = createRedisConnection(config.redisUrl, role, {}, { cluster: config.redisCluster });
     connection.on('error', (error) => logger.warn({ err: { message: error.message } }, `redis (${role}) connection error`));
     connections.push(connection);
     return connection;
+  };
+
+  // A start-up that fails half-way (invalid rules, port in use) closes what it opened, so the
+  // process can exit with its error code instead of hanging on open Redis connections.
+  const abandon = async (error: unknown): Promise<never> => {
+    await Promise.all(workers.map((worker) => worker.close(true).catch(() => undefined)));
+    for (const close of closers) await close().catch(() => undefined);
+    for (const connection of connections) connection.disconnect();
+    throw error;
   };
 
   warnAboutSecrets(config, roles, logger);
@@ -73,10 +86,9 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
   ];
 
   let ruleStore: RuleStore | undefined;
-  const workers: Worker[] = [];
   if (roles.workers) {
     ruleStore = new RuleStore({ dir: config.rulesDir, logger });
-    await ruleStore.start();
+    await ruleStore.start().catch(abandon);
     const store = ruleStore;
     metrics.rulesLoaded.set(store.current.size);
     store.on('reloaded', () => metrics.rulesLoaded.set(store.current.size));
@@ -163,7 +175,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     });
     server = app.listen(config.metricsPort, '0.0.0.0');
   }
-  await once(server, 'listening');
+  await once(server, 'listening').catch(abandon);
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, roles, rulesDir: roles.workers ? config.rulesDir : undefined }, 'affiliate-bridge started');
 
@@ -175,12 +187,17 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
         clearInterval(gaugeTimer);
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        // Workers finish their in-flight jobs; past the deadline, close(true) returns them to the queue.
+        // Workers finish their in-flight jobs. Past the deadline, in-flight actions are aborted and
+        // hand their jobs back to the queue (actions worker); close(true) alone would leave them
+        // locked, for another worker to pick up only once the lock expires.
         const workersClosed = Promise.all(workers.map((worker) => worker.close()));
-        const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-        if ((await Promise.race([workersClosed, deadline])) === 'timeout') {
+        const after = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+        if ((await Promise.race([workersClosed, after(timeoutMs)])) === 'timeout') {
           logger.warn('shutdown deadline reached: returning in-flight jobs to the queue');
-          await Promise.all(workers.map((worker) => worker.close(true)));
+          for (const worker of workers) worker.cancelAllJobs('shutdown');
+          if ((await Promise.race([workersClosed, after(SHUTDOWN_ABORT_GRACE_MS)])) === 'timeout') {
+            await Promise.all(workers.map((worker) => worker.close(true)));
+          }
         }
         server.closeAllConnections();
         await serverClosed;

@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from './redis.js';
 import type { Logger } from 'pino';
 import type { ActionName, ActionRunner } from '../actions/action.js';
@@ -56,6 +56,7 @@ export async function processActionJob(
   job: Job<ActionJobData, ActionJobResult>,
   token: string | undefined,
   options: ActionsWorkerOptions,
+  shutdownSignal?: AbortSignal,
 ): Promise<ActionJobResult> {
   const { action, params, provenance, planError } = job.data;
   const jobId = job.id!;
@@ -79,7 +80,8 @@ export async function processActionJob(
   if (!runner) throw new UnrecoverableError(`unknown_action: no action named ${action}`);
 
   const startedAt = performance.now();
-  const signal = AbortSignal.timeout(options.actionTimeoutMs);
+  const timeout = AbortSignal.timeout(options.actionTimeoutMs);
+  const signal = shutdownSignal ? AbortSignal.any([timeout, shutdownSignal]) : timeout;
   try {
     const result = await runner.execute(params, { jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, attempt, logger: log, signal });
     const record: ActionJobResult =
@@ -99,6 +101,14 @@ export async function processActionJob(
     return record;
   } catch (error) {
     options.metrics.actionDuration.observe({ action }, (performance.now() - startedAt) / 1000);
+    if (shutdownSignal?.aborted && !timeout.aborted) {
+      // Shutdown ran out of time and aborted the call: hand the job back to the queue at once,
+      // without spending an attempt, instead of leaving it locked until the lock expires and
+      // another worker's stalled check finds it (a minute or more).
+      log.warn('shutdown aborted the call: job returned to the queue');
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     return handleFailure(error, job, token, attempt, options, log);
   }
 }
@@ -143,7 +153,9 @@ async function handleFailure(
 export function startActionsWorker(options: ActionsWorkerOptions): Worker<ActionJobData, ActionJobResult> {
   const worker = new Worker<ActionJobData, ActionJobResult>(
     ACTIONS_QUEUE,
-    (job, token) => processActionJob(job, token, options),
+    // Three parameters: BullMQ passes an abort signal only to processors that declare it, and
+    // `worker.cancelAllJobs()` at a shutdown deadline aborts it.
+    (job, token, signal) => processActionJob(job, token, options, signal),
     {
       connection: options.connection,
       prefix: options.prefix,

@@ -104,6 +104,10 @@ export class FaultStack {
 
   /** Stops every process (SIGTERM, SIGKILL after 8 s), the fakes and Redis; removes temp dirs. */
   async destroy(): Promise<void> {
+    // A process that exited by itself with an error is a finding: show why before tearing down.
+    for (const bridge of this.processes.filter((candidate) => candidate.child.exitCode !== null && candidate.child.exitCode !== 0)) {
+      console.error(`bridge process ${bridge.child.pid} exited with ${bridge.child.exitCode}; its last output:\n${bridge.rawOutput.slice(-30).join('\n')}`);
+    }
     await Promise.all(this.processes.map((bridge) => stopBridge(bridge)));
     await Promise.allSettled([this.slack.close(), this.hubspot.close()]);
     await this.redis.destroy();

@@ -195,9 +195,12 @@ describe('process lifecycle (real process, real Redis)', function () {
     expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).to.equal(200);
     await waitFor(() => slack.received.some((message) => message.text === text));
     await waitFor(async () => (await events.getJobCounts('completed')).completed === 1);
-    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    // The counter moves just after Slack answers (the completion record comes first).
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return /bridge_actions_total\{action="slack.post_message",outcome="succeeded"\} 1/.test(text) ? text : null;
+    });
     expect(metrics).to.contain('bridge_rules_loaded 1');
-    expect(metrics).to.match(/bridge_actions_total\{action="slack.post_message",outcome="succeeded"\} 1/);
     // No webhook route on a worker-only process.
     expect((await fetch(`http://127.0.0.1:${metricsPort}/webhooks/firstpromoter`, { method: 'POST' })).status).to.equal(404);
 

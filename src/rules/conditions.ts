@@ -60,14 +60,40 @@ export function compileCondition(source: string): Condition | ConditionProblem {
     source,
     evaluate(scope) {
       try {
-        const result: unknown = program(scope);
-        if (typeof result === 'boolean') return result;
-        return { error: `condition returned ${describeValue(result)}, not a bool` };
+        return interpret(program(scope));
+      } catch (error) {
+        if (!isUnsupportedTypeError(error)) return { error: error instanceof Error ? firstLine(error) : String(error) };
+      }
+      // cel-js types an object by its `constructor` property, so a payload key named
+      // `constructor` makes that object unreadable and the condition fail: a hostile lead could
+      // switch off a fraud rule that way. Maps have no such key; run again on Map copies (rare
+      // payloads only, so the common path pays nothing).
+      try {
+        return interpret(program({ event: toCelValue(scope.event), data: toCelValue(scope.data) }));
       } catch (error) {
         return { error: error instanceof Error ? firstLine(error) : String(error) };
       }
     },
   };
+}
+
+function interpret(result: unknown): boolean | { readonly error: string } {
+  if (typeof result === 'boolean') return result;
+  return { error: `condition returned ${describeValue(result)}, not a bool` };
+}
+
+function isUnsupportedTypeError(error: unknown): boolean {
+  return error instanceof Error && /^Unsupported type/.test(firstLine(error));
+}
+
+/** Stored payloads nest at most 32 levels (sources/build-event.ts); this bound is a second guard. */
+const MAX_CEL_DEPTH = 64;
+
+/** A copy of a JSON value with every object turned into a Map, which CEL reads whatever its keys. */
+function toCelValue(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > MAX_CEL_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((item) => toCelValue(item, depth + 1));
+  return new Map(Object.entries(value).map(([key, item]) => [key, toCelValue(item, depth + 1)]));
 }
 
 /** Distinguishes a compiled condition from a problem. */

@@ -62,3 +62,13 @@ describe('rules/conditions', () => {
     }
   });
 });
+
+describe('conditions on payloads with a "constructor" key', () => {
+  it('still read the fields beside it (cel-js types objects by their constructor property)', () => {
+    const condition = compileCondition('data.suspicion != "no_suspicion" && data.promoter.email.endsWith("@example.com")');
+    if (isConditionProblem(condition)) throw new Error(condition.message);
+    const data = { suspicion: 'self_referral', constructor: { name: 'x' }, promoter: { email: 'p@example.com', constructor: 'y' } };
+    expect(condition.evaluate({ event: {} as never, data })).to.equal(true);
+    expect(condition.evaluate({ event: {} as never, data: { ...data, suspicion: 'no_suspicion' } })).to.equal(false);
+  });
+});

@@ -17,6 +17,7 @@ import {
   sendDeliveries,
   sleep,
   slackCountsByEvent,
+  warmUpWorkers,
   type DeliveryResult,
 } from '../support/fault-harness.js';
 import { waitFor } from '../support/redis.js';
@@ -65,6 +66,17 @@ const OUTAGE_RULES = `rules:
       - slack.post_message:
           channel: "#stuck"
           text: "stuck lead event {{ event.id }}"
+
+  # Warm-up before the faults (see warmUpWorkers in the harness).
+  - id: warmup-lead
+    on: firstpromoter.lead_signup
+    if: data.plan_name == "warmup"
+    do:
+      - slack.post_message:
+          channel: "#warmup"
+          text: "warm-up lead event {{ event.id }}"
+      - hubspot.upsert_contact:
+          email: "{{ data.email }}"
 
   # ...and one it posts all the same after 30 s (Slack may: the request had arrived whole).
   - id: stuck-limit-lead-to-slack
@@ -119,6 +131,7 @@ describe('faults: Slack 429s, HubSpot 502s, a stuck call, a broken rule file (si
   let workers: BridgeProcess[] = [];
   let redis: Redis;
   let actionsQueue: Queue;
+  let scenariosStartedAt = 0;
   let scenarios: {
     rateLimit: Promise<Settled<void>>;
     hubspotOutage: Promise<Settled<void>>;
@@ -136,9 +149,13 @@ describe('faults: Slack 429s, HubSpot 502s, a stuck call, a broken rule file (si
       env: { ACTION_TIMEOUT: `${ACTION_TIMEOUT_MS / 1000}s` },
     });
     await stack.startBridge('api');
-    workers = [await stack.startBridge('worker'), await stack.startBridge('worker')];
+    workers = [await stack.startBridge('worker', {}, { supervised: true }), await stack.startBridge('worker', {}, { supervised: true })];
+    await warmUpWorkers(() => stack.running('worker'), async (attempt) => void (await post([900_001 + attempt], 'warmup')));
+    // A worker that crashed while warming up was replaced: look at the ones running now.
+    workers = stack.running('worker');
     redis = new Redis(stack.redis.url);
     actionsQueue = new Queue('actions', { connection: redis, prefix: 'faults' });
+    scenariosStartedAt = Date.now();
     scenarios = {
       rateLimit: begin(runRateLimit),
       hubspotOutage: begin(runHubspotOutage),
@@ -212,11 +229,14 @@ describe('faults: Slack 429s, HubSpot 502s, a stuck call, a broken rule file (si
     await waitFor(() => ids.every((eventId) => stack.hubspot.contacts.has(leadEmail(eventId))), HUBSPOT_502_FOR_MS + 120_000, 250);
     await sleep(1_000);
 
-    const calls = stack.hubspot.calls.filter((call) => call.path.endsWith('/batch/upsert'));
-    const windowStart = Math.min(...calls.map((call) => call.at));
-    const windowEnd = windowStart + HUBSPOT_502_FOR_MS;
+    const emails = new Set(ids.map(leadEmail));
+    const calls = stack.hubspot.calls.filter(
+      (call) => call.path.endsWith('/batch/upsert') && ((call.body as { inputs?: Array<{ id: string }> }).inputs ?? []).some((input) => emails.has(input.id)),
+    );
     const failedCalls = calls.filter((call) => call.status === 502);
     const answeredCalls = calls.filter((call) => call.status === 200);
+    const windowStart = Math.min(...failedCalls.map((call) => call.at));
+    const windowEnd = windowStart + HUBSPOT_502_FOR_MS;
     const figures = computeFigures(results, [{ label: 'hubspot', counts: hubspotCountsByEvent(stack.hubspot) }]);
     report.add('5. HubSpot 502 for 60 s', {
       ...figures,
@@ -360,9 +380,10 @@ describe('faults: Slack 429s, HubSpot 502s, a stuck call, a broken rule file (si
     await outcome(scenarios.reload);
   });
 
-  it('leaves nothing in the dead-letter list', async () => {
+  it('leaves nothing in the dead-letter list, and no process crashed', async () => {
     await Promise.all(Object.values(scenarios));
     const failed = await runCli(['actions', 'failed', '--json'], stack.env());
     expect(JSON.parse(failed.stdout)).to.deep.equal([]);
+    expect(stack.crashes.filter((crash) => crash.at > scenariosStartedAt), 'worker crashes during the faults').to.deep.equal([]);
   });
 });

@@ -9,7 +9,7 @@ import { checkPayload } from '../../src/sources/schema-fields.js';
 import { DEFAULT_SECRET_FIELDS } from '../../src/sources/strip-secrets.js';
 import type { BridgeProcess } from '../support/bridge-process.js';
 import { runCli } from '../support/bridge-process.js';
-import { FaultStack, ReliabilityReport, sleep } from '../support/fault-harness.js';
+import { FaultStack, ReliabilityReport, sleep, warmUpWorkers } from '../support/fault-harness.js';
 import { postFirstPromoter, postRewardful, readJson, signRewardful } from '../support/intake-app.js';
 import { waitFor } from '../support/redis.js';
 import { describeSchema, formatPath, listWrongTypeCases, minimalRecord, setPath, type WrongTypeCase } from '../support/schema-cases.js';
@@ -62,6 +62,7 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
   let sent = 0;
   let acknowledged = 0;
   let rejected = 0;
+  let warmedAt = 0;
 
   /** A suspicious lead (fires `suspicious-lead-alert` to #affiliate-fraud) whose lead email is the marker. */
   const suspiciousLead = (eventId: number, marker: string) => {
@@ -96,7 +97,7 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
       rules[name] = await readFile(new URL(name, rulesDir), 'utf8');
     }
     stack = await FaultStack.start({ rules, hubspot: { properties: SHIPPED_PROPERTIES } });
-    bridge = await stack.startBridge('start');
+    bridge = await stack.startBridge('start', {}, { supervised: true });
     redis = new Redis(stack.redis.url);
     [lead, reward, signedUp, accepted, converted] = await Promise.all([
       fixture('firstpromoter/lead_signup.json'),
@@ -105,6 +106,19 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
       fixture('firstpromoter/promoter_accepted.json'),
       fixture('rewardful/referral.converted.json'),
     ]);
+    await warmUpWorkers(() => stack.running('start'), async (attempt) => {
+      bridge = stack.running('start')[0] ?? bridge;
+      const marker = `warmup-${attempt}@example.com`;
+      expectedSlackMarkers.push(marker);
+      const promoter = structuredClone(signedUp);
+      promoter.event.id = 9_000_101 + attempt;
+      promoter.data.promoter.email = marker;
+      // A crash while warming up (the pacing bug) restarts the process: its refused requests are retried.
+      await fp(JSON.stringify(suspiciousLead(9_000_001 + attempt, marker))).catch(() => undefined);
+      await fp(JSON.stringify(promoter)).catch(() => undefined);
+    });
+    bridge = stack.running('start')[0];
+    warmedAt = Date.now();
   });
 
   after(async () => {
@@ -493,6 +507,7 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
 
   it('keeps serving throughout, and Slack got exactly the expected messages, once each', async () => {
     expect(bridge.child.exitCode).to.equal(null);
+    expect(stack.crashes.filter((crash) => crash.at > warmedAt), 'crashes after warm-up').to.deep.equal([]);
     expect((await fetch(`${bridge.baseUrl}/healthz`)).status).to.equal(200);
     expectedSlackMarkers.push('still-serving@example.com');
     expect((await fp(JSON.stringify(suspiciousLead(9_990_001, 'still-serving@example.com')))).status).to.equal(202);

@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { startHubspotFake, type HubspotFake, type HubspotFakeOptions } from '../fakes/hubspot-fake.js';
 import { startSlackFake, type SlackFake, type SlackFakeOptions } from '../fakes/slack-fake.js';
 import { BridgeProcess } from './bridge-process.js';
@@ -25,6 +27,8 @@ const LEAD_SIGNUP: Record<string, unknown> = JSON.parse(
   readFileSync(new URL('../fixtures/deliveries/firstpromoter/lead_signup.json', import.meta.url), 'utf8'),
 ) as Record<string, unknown>;
 
+export type BridgeRole = 'start' | 'api' | 'worker';
+
 /** Options of {@link FaultStack.start}. */
 export interface FaultStackOptions {
   /** AOF with `appendfsync always` (persistence across a Redis restart). @defaultValue false */
@@ -44,6 +48,11 @@ export interface FaultStackOptions {
  */
 export class FaultStack {
   readonly processes: BridgeProcess[] = [];
+  /** Supervised processes that exited by themselves (each was started again). */
+  readonly crashes: Array<{ role: BridgeRole; pid: number; exit: number | string; at: number; lastOutput: string[] }> = [];
+  readonly #roles = new Map<BridgeProcess, BridgeRole>();
+  readonly #intendedExits = new Set<BridgeProcess>();
+  #isDestroying = false;
 
   private constructor(
     readonly redis: OwnRedisServer,
@@ -94,16 +103,90 @@ export class FaultStack {
     return `http://127.0.0.1:${this.apiPort}`;
   }
 
-  /** Starts a bridge process; an `api` or `start` process listens on the stack's fixed port. */
-  async startBridge(role: 'start' | 'api' | 'worker', extra: Readonly<Record<string, string>> = {}): Promise<BridgeProcess> {
+  /**
+   * Starts a bridge process; an `api` or `start` process listens on the stack's fixed port.
+   * A `supervised` process that exits by itself (not through {@link kill} or `destroy`) is started
+   * again after 500 ms, as systemd or Kubernetes would (the bridge exits 1 on an uncaught exception
+   * "for the supervisor to restart"); each such exit is recorded in {@link crashes}.
+   */
+  async startBridge(
+    role: BridgeRole,
+    extra: Readonly<Record<string, string>> = {},
+    options: { readonly supervised?: boolean } = {},
+  ): Promise<BridgeProcess> {
     const port: Record<string, string> = role === 'worker' ? {} : { PORT: String(this.apiPort) };
     const bridge = await BridgeProcess.start({ role, env: this.env({ ...port, ...extra }) });
     this.processes.push(bridge);
+    this.#roles.set(bridge, role);
+    if (options.supervised) {
+      bridge.child.once('exit', (code, signal) => {
+        if (this.#isDestroying || this.#intendedExits.has(bridge)) return;
+        this.crashes.push({ role, pid: bridge.child.pid ?? 0, exit: code ?? signal ?? 'unknown', at: Date.now(), lastOutput: bridge.rawOutput.slice(-5) });
+        setTimeout(() => {
+          if (this.#isDestroying) return;
+          this.startBridge(role, extra, options).catch((error: unknown) => this.crashes.push({ role, pid: 0, exit: `restart failed: ${String(error)}`, at: Date.now(), lastOutput: [] }));
+        }, 500);
+      });
+    }
     return bridge;
+  }
+
+  /** Kills a process on purpose (no supervisor restart) and waits for it to exit. */
+  async kill(bridge: BridgeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.#intendedExits.add(bridge);
+    await bridge.stop(signal);
+  }
+
+  /** The running processes of a role, oldest first. */
+  running(role: BridgeRole): BridgeProcess[] {
+    return this.processes.filter((bridge) => this.#roles.get(bridge) === role && bridge.child.exitCode === null && bridge.child.signalCode === null);
+  }
+
+  /** Every process of a role this stack started, running or not (for log searches). */
+  all(role: BridgeRole): BridgeProcess[] {
+    return this.processes.filter((bridge) => this.#roles.get(bridge) === role);
+  }
+
+  /**
+   * What is where, for a failure message: job counts of both queues, and each process's state and
+   * last warnings. Never throws.
+   */
+  async describeState(): Promise<string> {
+    const lines: string[] = [];
+    const redis = new Redis(this.redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+    try {
+      await redis.connect();
+      for (const name of ['events', 'actions']) {
+        const queue = new Queue(name, { connection: redis, prefix: 'faults' });
+        lines.push(`${name}: ${JSON.stringify(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'))}`);
+        await queue.close();
+      }
+    } catch (error) {
+      lines.push(`queues unreadable: ${String(error)}`);
+    } finally {
+      redis.disconnect();
+    }
+    for (const bridge of this.processes) {
+      const warnings = bridge.logs.filter((line) => Number(line.level) >= 40).slice(-5).map((line) => `    ${JSON.stringify(line).slice(0, 400)}`);
+      lines.push(`process ${bridge.child.pid} exit ${bridge.child.exitCode ?? bridge.child.signalCode ?? 'running'}`, ...warnings);
+    }
+    return lines.join('\n');
+  }
+
+  /** Like `waitFor`, but a timeout fails with {@link describeState} in the message. */
+  async waitFor<T>(label: string, probe: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value) return value as NonNullable<T>;
+      if (Date.now() > deadline) throw new Error(`${label}: not within ${timeoutMs} ms\n${await this.describeState()}`);
+      await sleep(250);
+    }
   }
 
   /** Stops every process (SIGTERM, SIGKILL after 8 s), the fakes and Redis; removes temp dirs. */
   async destroy(): Promise<void> {
+    this.#isDestroying = true;
     // A process that exited by itself with an error is a finding: show why before tearing down.
     for (const bridge of this.processes.filter((candidate) => candidate.child.exitCode !== null && candidate.child.exitCode !== 0)) {
       console.error(`bridge process ${bridge.child.pid} exited with ${bridge.child.exitCode}; its last output:\n${bridge.rawOutput.slice(-30).join('\n')}`);
@@ -113,6 +196,34 @@ export class FaultStack {
     await this.redis.destroy();
     await rm(this.rulesDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Sends warm-up deliveries (one per call of `send`) until every given worker process has run a
+ * Slack and a HubSpot action once. Works around a bug found by these suites (see
+ * test/faults/pacing-first-use.spec.ts): a process's FIRST pacing call can crash it when it races
+ * another Redis command, so fault scenarios start on workers past that point. Only fresh processes
+ * started in `before` are warmed; a worker restarted mid-scenario meets its backlog cold.
+ * @throws Error when the workers have not run both actions after `maxDeliveries`.
+ */
+export async function warmUpWorkers(
+  listWorkers: () => readonly BridgeProcess[],
+  send: (attempt: number) => Promise<void>,
+  maxDeliveries = 30,
+): Promise<void> {
+  const hasRun = (worker: BridgeProcess, action: string) =>
+    worker.logs.some((line) => line.action === action && (line.msg === 'action succeeded' || line.msg === 'action already done: not sent again'));
+  // Read the list each time: a supervised worker that crashed while warming up has been replaced.
+  const isWarm = () => {
+    const workers = listWorkers();
+    return workers.length > 0 && workers.every((worker) => hasRun(worker, 'slack.post_message') && hasRun(worker, 'hubspot.upsert_contact'));
+  };
+  for (let attempt = 0; attempt < maxDeliveries && !isWarm(); attempt += 1) {
+    await send(attempt);
+    const deadline = Date.now() + 3_000;
+    while (!isWarm() && Date.now() < deadline) await sleep(25);
+  }
+  if (!isWarm()) throw new Error(`workers not warm after ${maxDeliveries} warm-up deliveries`);
 }
 
 /** SIGTERM, then SIGKILL if the process has not exited within `graceMs`. Never throws. */

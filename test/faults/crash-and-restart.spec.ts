@@ -86,6 +86,7 @@ describe('faults: kill -9 of worker and API, Redis restart and outage (real proc
   };
 
   before(async () => {
+    report.start();
     stack = await FaultStack.start({ appendOnly: true, rules: { 'crash.yaml': RULES } });
     api = await stack.startBridge('api');
     await stack.startBridge('worker', {}, { supervised: true });

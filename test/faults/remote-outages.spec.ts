@@ -144,6 +144,7 @@ describe('faults: Slack 429s, HubSpot 502s, a stuck call, a broken rule file (si
 
   before(async function () {
     this.timeout(60_000);
+    report.start();
     stack = await FaultStack.start({
       rules: { 'outages.yaml': OUTAGE_RULES, 'reload.yaml': RELOAD_RULES },
       env: { ACTION_TIMEOUT: `${ACTION_TIMEOUT_MS / 1000}s` },

@@ -91,6 +91,7 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
 
   before(async function () {
     this.timeout(60_000);
+    report.start();
     const rulesDir = new URL('../../rules/', import.meta.url);
     const rules: Record<string, string> = {};
     for (const name of (await readdir(rulesDir)).filter((file) => file.endsWith('.yaml'))) {

@@ -31,6 +31,10 @@ export class BridgeProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const bridge = new BridgeProcess(child);
+    // A test or benchmark that dies must not leave a bridge running behind it.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.removeListener('exit', killOnExit));
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`bridge did not start:\n${bridge.rawOutput.join('\n')}`)), options.startTimeoutMs ?? 20_000);
       child.once('exit', (code) => {

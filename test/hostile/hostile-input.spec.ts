@@ -23,9 +23,9 @@ import { describeSchema, formatPath, listWrongTypeCases, minimalRecord, setPath,
  * Documented answers (DESIGN.md, HTTP): 401 bad auth; 400 `{ error }` for a body that is not JSON,
  * not UTF-8, not an object or has no envelope; 413 over BODY_LIMIT; an authenticated parseable
  * delivery whose payload fails its schema (wrong types, unknown type, nesting past 32 levels, an
- * array too long to check) is stored as quarantined with a 2xx and fires nothing. Where the schema
- * check runs may move from the intake to the events worker, so quarantine is asserted on the end
- * result (`events quarantined --json`, the fakes), never on the response's `status` field.
+ * array too long to check) is stored as quarantined with a 2xx and fires nothing. The schema check
+ * runs in the events worker, not in the request, so quarantine is asserted on the end result
+ * (`events quarantined --json`, the fakes), never on the HTTP answer.
  */
 
 const fixture = async (name: string) => JSON.parse(await readFile(new URL(`../fixtures/deliveries/${name}`, import.meta.url), 'utf8'));
@@ -283,10 +283,10 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
     }
   });
 
-  it('a payload key named "constructor" does not switch off a conditional rule (BUG: CEL reads value.constructor to type a map)', async () => {
+  it('a payload key named "constructor" does not switch off a conditional rule (was a bug, fixed in 4866fb1)', async () => {
     // Leads that ARE suspicious, with a `constructor` key beside the fields the condition reads.
-    // cel-js types a value by `v.constructor`; an own `constructor` key makes that "Unsupported type",
-    // the condition fails, and src/rules/plan.ts records condition_error: the alert is never sent.
+    // cel-js types a value by `v.constructor`: an own `constructor` key made that "Unsupported type",
+    // the condition failed (condition_error) and the alert was never sent.
     const inData = JSON.stringify(suspiciousLead(9_650_001, 'constructor-in-data@example.com')).replace('"data":{', '"data":{"constructor":{"name":"x"},');
     const nested = JSON.stringify(suspiciousLead(9_650_002, 'constructor-nested@example.com')).replace('"custom_fields":null', '"custom_fields":{"constructor":"x"}');
     const answers = [await fp(inData), await fp(nested)];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../queue/redis.js';
 import { RetryableActionError } from '../errors.js';
 
@@ -37,11 +38,7 @@ redis.call('SET', KEYS[1], string.format('%.3f', slot + interval), 'PX', math.ce
 return { 1, math.ceil(wait) }
 `;
 
-const COMMAND_NAME = 'affiliateBridgeReserveSlot';
-
-type RedisWithReserve = RedisConnection & {
-  [COMMAND_NAME](key: string, now: string, intervalMs: string, maxWaitMs: string, margin: string): Promise<[number, number]>;
-};
+const RESERVE_SLOT_SHA = createHash('sha1').update(RESERVE_SLOT_LUA).digest('hex');
 
 /** The answer of {@link reserveSlot}. */
 export interface SlotReservation {
@@ -51,14 +48,19 @@ export interface SlotReservation {
   readonly waitMs: number;
 }
 
-function withReserveCommand(redis: RedisConnection): RedisWithReserve {
-  // defineCommand loads the script once per connection and then uses EVALSHA, falling back to EVAL
-  // after a Redis restart (NOSCRIPT). Defining it twice on a shared connection would be harmless,
-  // but checking keeps it to once.
-  if (typeof (redis as unknown as Partial<RedisWithReserve>)[COMMAND_NAME] !== 'function') {
-    redis.defineCommand(COMMAND_NAME, { numberOfKeys: 1, lua: RESERVE_SLOT_LUA });
+/**
+ * Runs the reservation script by its SHA, loading it with EVAL the first time (and after a Redis
+ * restart, NOSCRIPT). Not `defineCommand`: that adds a method to the connection lazily, and an
+ * auto-pipelined batch opened before the method existed loses the call — ioredis then throws
+ * outside any handler and the worker dies.
+ */
+async function runReserveScript(redis: RedisConnection, args: string[]): Promise<[number, number]> {
+  try {
+    return (await redis.evalsha(RESERVE_SLOT_SHA, 1, ...args)) as [number, number];
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return (await redis.eval(RESERVE_SLOT_LUA, 1, ...args)) as [number, number];
   }
-  return redis as unknown as RedisWithReserve;
 }
 
 /**
@@ -74,13 +76,7 @@ export async function reserveSlot(
   maxWaitMs: number,
   now: number,
 ): Promise<SlotReservation> {
-  const [reserved, waitMs] = await withReserveCommand(redis)[COMMAND_NAME](
-    key,
-    String(now),
-    String(intervalMs),
-    String(maxWaitMs),
-    String(KEY_TTL_MARGIN_MS),
-  );
+  const [reserved, waitMs] = await runReserveScript(redis, [key, String(now), String(intervalMs), String(maxWaitMs), String(KEY_TTL_MARGIN_MS)]);
   return { isReserved: reserved === 1, waitMs: Number(waitMs) };
 }
 

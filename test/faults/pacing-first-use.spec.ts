@@ -18,8 +18,9 @@ import { OwnRedisServer } from '../support/redis-server.js';
  * but its callback was already counted, so when the pipeline returns one result short, ioredis
  * throws from a nextTick and the process exits.
  *
- * This test recreates that moment deterministically, in process, with the real connection
- * options of the `state` role.
+ * Fixed by running the script with EVALSHA (EVAL on NOSCRIPT) instead of defineCommand. This test
+ * recreates that moment deterministically, in process, with the real connection options of the
+ * `state` role, and fails on the old code.
  */
 describe('fault: the first pacing call on a connection with an auto-pipeline pending (real Redis of its own)', function () {
   this.timeout(20_000);
@@ -37,7 +38,7 @@ describe('fault: the first pacing call on a connection with an auto-pipeline pen
     await server?.destroy();
   });
 
-  it('reserves a slot, and nothing is thrown outside the call (BUG: the process dies)', async () => {
+  it('reserves a slot, and nothing is thrown outside the call', async () => {
     // Mocha's own handler would fail whichever test runs next; catch the throw here instead.
     const mochaHandlers = process.listeners('uncaughtException');
     process.removeAllListeners('uncaughtException');

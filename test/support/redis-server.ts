@@ -51,6 +51,8 @@ export class OwnRedisServer {
     args.push(...(this.options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
     this.#process = spawn('redis-server', args, { stdio: 'ignore' });
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // Refused connections while the server boots are expected; they are retried below.
+    probe.on('error', () => undefined);
     try {
       for (let tries = 0; tries < 100; tries += 1) {
         try {

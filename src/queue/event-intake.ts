@@ -22,6 +22,9 @@ export interface EventIntakeOptions {
   readonly maxBatchSize?: number;
 }
 
+/** Distinguishes this process's delivery tags from every other intake process's. */
+const PROCESS_TAG = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+
 interface PendingStore {
   readonly event: BridgeEvent;
   readonly jobId: string;
@@ -42,6 +45,7 @@ export class EventIntake {
   readonly #dedupTtlMs: number;
   readonly #maxBatchSize: number;
   #pending: PendingStore[] = [];
+  #deliveryCounter = 0;
   #flushScheduled = false;
 
   constructor(options: EventIntakeOptions) {
@@ -57,7 +61,9 @@ export class EventIntake {
    */
   store(event: BridgeEvent): Promise<StoreOutcome> {
     return new Promise((resolve, reject) => {
-      const jobId = buildEventJobId(event.id, `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`);
+      // Unique per delivery without a syscall per request: this process's random tag and a counter.
+      this.#deliveryCounter += 1;
+      const jobId = buildEventJobId(event.id, `${PROCESS_TAG}${this.#deliveryCounter.toString(36)}`);
       this.#pending.push({ event, jobId, resolve, reject });
       if (this.#pending.length >= this.#maxBatchSize) {
         void this.#flush();

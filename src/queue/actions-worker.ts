@@ -41,7 +41,7 @@ class ActionAttemptError extends Error {
  * again by a second worker while the first is still waiting for Slack.
  */
 export function lockDurationFor(actionTimeoutMs: number): number {
-  return Math.max(60_000, actionTimeoutMs * 4);
+  return Math.max(30_000, actionTimeoutMs * 3);
 }
 
 /**
@@ -161,6 +161,9 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
       prefix: options.prefix,
       concurrency: options.concurrency ?? 50,
       lockDuration: lockDurationFor(options.actionTimeoutMs),
+      // A live worker renews its locks every lockDuration / 2; a dead worker's jobs come back
+      // after their lock expires and the next stalled check: 30–45 s with the defaults.
+      stalledInterval: 15_000,
       // Completed jobs are kept as long as their completion records; failed ones are the
       // dead-letter list and stay until retried or 30 days old.
       removeOnComplete: { age: Math.ceil(options.completionTtlMs / 1000), count: 100_000 },

@@ -162,7 +162,7 @@ describe('faults: kill -9 of worker and API, Redis restart and outage (real proc
     expect(answeredWhileDown.filter(isAcknowledged), 'no 2xx while no API process ran').to.have.length(0);
 
     // Every acknowledged event of both faults arrives; the worker's orphaned jobs come back once
-    // their locks expire (lockDuration is at least 60 s, stalled checks run every 30 s).
+    // their locks expire (lockDuration is at least 30 s, stalled checks run every 15 s).
     await stack.waitFor('every acknowledged event of faults 1 and 2 delivered', () => isDelivered([...fault1Ids, ...fault2Acknowledged]), 170_000);
 
     // Deliveries that got no 2xx may or may not have been stored; a provider sends them again.

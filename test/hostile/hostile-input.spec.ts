@@ -328,7 +328,7 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
       for (const testCase of listWrongTypeCases(type, 'data', rewardfulObjectSchemas[type], rewardfulSeen)) plans.push({ source: 'rewardful', schema: rewardfulObjectSchemas[type], testCase });
     }
     // Secret fields (auth_token, temp_password) are stripped before the events worker checks the
-    // schema, so their type is never seen: they are left out here (see docs/reliability.md).
+    // schema, so their type is never seen: they are left out here (see the README, "Reliability").
     const checked = plans.filter(({ testCase }) => !DEFAULT_SECRET_FIELDS.includes(String(testCase.path[testCase.path.length - 1])));
     expect(plans.length - checked.length, 'secret fields left out').to.equal(2);
     expect(checked.length, 'fields covered').to.be.greaterThan(250);

@@ -6,6 +6,10 @@
  * The mix: about 80% of rules have a condition (string equality, numeric threshold, `in` list,
  * `has()` guard), each true for roughly a fifth of events; 10% of rules use a glob; actions are Slack
  * messages (two interpolations, `money` on one) and HubSpot upserts (three templated properties).
+ *
+ * A second table, "matching only", runs the same rules against events for which every condition is
+ * false (and gives the fifth of rules with no `if` one too): the cost of rules that are considered
+ * but do not fire, with no rendering at all. The first table minus the second is rendering.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -40,7 +44,14 @@ const conditions = [
   'has(data.promoter.profile) && data.promoter.profile.country == "AU"',
 ];
 
-function buildRulesYaml(count: number, random: () => number): string {
+/**
+ * The two runs. `full`: the realistic mix. `matchingOnly`: the same rules (same ids, types, globs,
+ * conditions and actions) except that rules without a condition get one, and events for which
+ * every condition is false.
+ */
+type Scenario = 'full' | 'matchingOnly';
+
+function buildRulesYaml(count: number, random: () => number, scenario: Scenario): string {
   const lines = ['rules:'];
   for (let i = 0; i < count; i += 1) {
     const type = types[i % TYPE_COUNT];
@@ -49,7 +60,9 @@ function buildRulesYaml(count: number, random: () => number): string {
     const isGlob = type.startsWith('rewardful.') && random() < 0.2;
     const on = isGlob ? type.replace(/[^.]+$/, '*') : type;
     lines.push(`  - id: rule-${i}`, `    on: ${on}`);
+    // The same random draws in both scenarios, so both build the same rules.
     if (random() < 0.8) lines.push(`    if: ${JSON.stringify(conditions[Math.floor(random() * conditions.length)])}`);
+    else if (scenario === 'matchingOnly') lines.push(`    if: ${JSON.stringify(conditions[i % conditions.length])}`);
     lines.push('    do:');
     if (random() < 0.6) {
       lines.push(
@@ -73,10 +86,13 @@ function buildRulesYaml(count: number, random: () => number): string {
 
 const lead = JSON.parse(readFileSync('test/fixtures/deliveries/firstpromoter/lead_signup.json', 'utf8')) as { data: Record<string, unknown> };
 
-function buildEvents(count: number, random: () => number): BridgeEvent[] {
-  const statuses = ['approved', 'pending', 'denied', 'pending', 'pending'];
-  const suspicions = ['no_suspicion', 'no_suspicion', 'no_suspicion', 'no_suspicion', 'self_referral'];
-  const units = ['cash', 'cash', 'cash', 'points', 'cash'];
+function buildEvents(count: number, random: () => number, scenario: Scenario): BridgeEvent[] {
+  const isFull = scenario === 'full';
+  // Matching only: values for which every condition above is false (the fixture's country is US).
+  const statuses = isFull ? ['approved', 'pending', 'denied', 'pending', 'pending'] : ['pending', 'denied'];
+  const suspicions = isFull ? ['no_suspicion', 'no_suspicion', 'no_suspicion', 'no_suspicion', 'self_referral'] : ['no_suspicion'];
+  const units = isFull ? ['cash', 'cash', 'cash', 'points', 'cash'] : ['cash'];
+  const maxAmount = isFull ? 50_000 : 40_000;
   return Array.from({ length: count }, (_, i) => {
     const type = types[Math.floor(random() * TYPE_COUNT)];
     const source = type.startsWith('rewardful.') ? 'rewardful' : 'firstpromoter';
@@ -94,7 +110,7 @@ function buildEvents(count: number, random: () => number): BridgeEvent[] {
         status: pick(statuses),
         suspicion: pick(suspicions),
         unit: pick(units),
-        amount: Math.floor(random() * 50_000),
+        amount: Math.floor(random() * maxAmount),
       },
     } satisfies BridgeEvent;
   });
@@ -104,43 +120,59 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const rows: string[][] = [];
-for (const size of [10, 100, 1_000, 10_000]) {
-  const random = createRandom(size);
-  const compiled = compileRuleFiles([{ file: `bench-${size}.yaml`, content: buildRulesYaml(size, random) }]);
-  if (!compiled.ok) throw new Error(compiled.problems.slice(0, 5).map((problem) => formatProblem(problem)).join('\n'));
-  const ruleSet = compiled.ruleSet;
-  const events = buildEvents(EVENTS_PER_SIZE, random);
-  for (const event of events.slice(0, WARM_UP_EVENTS)) planActions(ruleSet, event);
+function measure(scenario: Scenario): string[][] {
+  const rows: string[][] = [];
+  for (const size of [10, 100, 1_000, 10_000]) {
+    const random = createRandom(size);
+    const compiled = compileRuleFiles([{ file: `bench-${size}.yaml`, content: buildRulesYaml(size, random, scenario) }]);
+    if (!compiled.ok) throw new Error(compiled.problems.slice(0, 5).map((problem) => formatProblem(problem)).join('\n'));
+    const ruleSet = compiled.ruleSet;
+    const events = buildEvents(EVENTS_PER_SIZE, random, scenario);
+    for (const event of events.slice(0, WARM_UP_EVENTS)) planActions(ruleSet, event);
 
-  const timings = new Float64Array(events.length);
-  let considered = 0;
-  let matched = 0;
-  let actions = 0;
-  for (const [i, event] of events.entries()) {
-    const start = process.hrtime.bigint();
-    const plan = planActions(ruleSet, event);
-    timings[i] = Number(process.hrtime.bigint() - start) / 1_000;
-    considered += plan.matched.length + plan.unmatched.length;
-    matched += plan.matched.length;
-    actions += plan.actions.length;
+    const timings = new Float64Array(events.length);
+    let considered = 0;
+    let matched = 0;
+    let actions = 0;
+    let errors = 0;
+    for (const [i, event] of events.entries()) {
+      const start = process.hrtime.bigint();
+      const plan = planActions(ruleSet, event);
+      timings[i] = Number(process.hrtime.bigint() - start) / 1_000;
+      considered += plan.matched.length + plan.unmatched.length;
+      matched += plan.matched.length;
+      actions += plan.actions.length;
+      for (const rule of plan.unmatched) if (rule.reason === 'condition_error') errors += 1;
+    }
+    // A condition that errors costs more than one that is false: the scenario must not hide any.
+    if (errors > 0) throw new Error(`${scenario}: ${errors} condition errors with ${size} rules`);
+    if (scenario === 'matchingOnly' && matched > 0) throw new Error(`matching only: ${matched} rules matched with ${size} rules`);
+    timings.sort();
+    rows.push([
+      size.toLocaleString('en-US'),
+      (considered / events.length).toFixed(1),
+      (matched / events.length).toFixed(1),
+      (actions / events.length).toFixed(1),
+      percentile(timings, 50).toFixed(1),
+      percentile(timings, 99).toFixed(1),
+      actions === 0 ? '-' : (timings.reduce((sum, value) => sum + value, 0) / actions).toFixed(1),
+      considered === 0 ? '-' : ((timings.reduce((sum, value) => sum + value, 0) / considered) * 1_000).toFixed(0),
+    ]);
   }
-  timings.sort();
-  rows.push([
-    size.toLocaleString('en-US'),
-    (considered / events.length).toFixed(1),
-    (matched / events.length).toFixed(1),
-    (actions / events.length).toFixed(1),
-    percentile(timings, 50).toFixed(1),
-    percentile(timings, 99).toFixed(1),
-    actions === 0 ? '-' : (timings.reduce((sum, value) => sum + value, 0) / actions).toFixed(1),
-  ]);
+  return rows;
 }
 
-const header = ['rules', 'rules/type seen', 'matched', 'actions', 'p50 µs/event', 'p99 µs/event', 'mean µs/action'];
-const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-const format = (row: string[]) => row.map((cell, column) => cell.padStart(widths[column])).join('  ');
+const header = ['rules', 'rules/type seen', 'matched', 'actions', 'p50 µs/event', 'p99 µs/event', 'mean µs/action', 'mean ns/rule seen'];
+function printTable(title: string, rows: string[][]): void {
+  const widths = header.map((heading, column) => Math.max(heading.length, ...rows.map((row) => row[column].length)));
+  const format = (row: string[]) => row.map((cell, column) => cell.padStart(widths[column])).join('  ');
+  console.log(title);
+  console.log(format(header));
+  for (const row of rows) console.log(format(row));
+}
+
 console.log(`load average ${os.loadavg().map((load) => load.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
-console.log(`planning time per event, ${TYPE_COUNT} event types, ${EVENTS_PER_SIZE.toLocaleString('en-US')} events per size (node ${process.version})`);
-console.log(format(header));
-for (const row of rows) console.log(format(row));
+console.log(`${TYPE_COUNT} event types, ${EVENTS_PER_SIZE.toLocaleString('en-US')} events per size (node ${process.version})`);
+printTable('full planning (the realistic mix): matching and rendering', measure('full'));
+console.log();
+printTable('matching only (every condition false for the event): no rendering', measure('matchingOnly'));

@@ -7,10 +7,14 @@ import { formatParamPath, type TemplateTree } from './templates.js';
  * non-template value are unchanged. When each templated field's schema is a plain yup string whose
  * rules we can mirror (required, defined, min, max, length, matches), those fields are checked with
  * a plain function, and yup runs only when one fails (for its exact messages): full yup validation
- * costs about 20 µs per action, which would dominate planning. Any other case runs yup in full.
- * What must hold: object-level tests of a params schema (slack's "text or blocks", noUnknown)
- * depend on which keys are present and on value types, not on string contents; both actions'
- * schemas are written that way. A field-level rule on string contents belongs on the field.
+ * costs about 20 µs per action, which would dominate planning. A templated string inside a value
+ * yup sees as one opaque `mixed` (hubspot's `properties` map) has no rules of its own, so it needs
+ * no check. When no templated field has a rule, nothing is checked at all. Any other case runs yup
+ * in full.
+ * What must hold: object-level tests of a params schema (slack's "text or blocks", noUnknown,
+ * hubspot's property names and value types) depend on which keys are present and on value types,
+ * not on string contents; both actions' schemas are written that way. A field-level rule on string
+ * contents belongs on the field.
  * @returns the yup error messages, or null when the params are valid.
  */
 export type RenderedParamsCheck = (params: Record<string, unknown>) => string[] | null;
@@ -34,12 +38,15 @@ export function compileParamsCheck(schema: yup.Schema<unknown>, tree: TemplateTr
   for (const path of paths) {
     const rules = stringRulesAt(schema, path);
     if (rules === null) return validateFully;
-    leaves.push({ path, rules });
+    // Rendering always yields a string, so a field with no rule cannot become invalid.
+    if (rules.length > 0) leaves.push({ path, rules });
   }
+  if (leaves.length === 0) return () => null;
   return (params) => {
     for (const leaf of leaves) {
       const value = valueAt(params, leaf.path);
-      if (typeof value !== 'string' || !leaf.rules.every((rule) => rule(value))) return validateFully(params);
+      if (typeof value !== 'string') return validateFully(params);
+      for (const rule of leaf.rules) if (!rule(value)) return validateFully(params);
     }
     return null;
   };
@@ -60,11 +67,9 @@ function templatedPaths(tree: TemplateTree, path: (string | number)[] = []): (st
 
 /** The rules of a yup string field, or null when the field is not one we can mirror exactly. */
 function stringRulesAt(schema: yup.Schema<unknown>, path: readonly (string | number)[]): StringRule[] | null {
-  let field: yup.Schema<unknown>;
-  try {
-    field = yup.reach(schema as yup.AnySchema, formatParamPath(path)) as yup.Schema<unknown>;
-  } catch {
-    return null;
+  const field = reachField(schema, path);
+  if (field === null) {
+    return isInsideOpaqueValue(schema, path) ? [] : null;
   }
   const description = field.describe() as yup.SchemaDescription;
   if (description.type !== 'string' || description.oneOf.length > 0 || description.notOneOf.length > 0) return null;
@@ -97,6 +102,28 @@ function stringRulesAt(schema: yup.Schema<unknown>, path: readonly (string | num
     }
   }
   return rules;
+}
+
+function reachField(schema: yup.Schema<unknown>, path: readonly (string | number)[]): yup.Schema<unknown> | null {
+  try {
+    return yup.reach(schema as yup.AnySchema, formatParamPath(path)) as yup.Schema<unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the nearest schema above `path` is a `mixed` with no oneOf/notOneOf: yup sees the whole
+ * value there through that schema's own tests, which (see above) do not read string contents.
+ */
+function isInsideOpaqueValue(schema: yup.Schema<unknown>, path: readonly (string | number)[]): boolean {
+  for (let length = path.length - 1; length >= 1; length -= 1) {
+    const ancestor = reachField(schema, path.slice(0, length));
+    if (ancestor === null) continue;
+    const description = ancestor.describe() as yup.SchemaDescription;
+    return description.type === 'mixed' && description.oneOf.length === 0 && description.notOneOf.length === 0;
+  }
+  return false;
 }
 
 function valueAt(params: unknown, path: readonly (string | number)[]): unknown {

@@ -2,7 +2,7 @@ import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
 import type { RuleSet } from './rule-set.js';
-import { renderTemplateTree, TemplateRenderError } from './templates.js';
+import { renderTemplateValue, TemplateRenderError } from './templates.js';
 
 /** Where a planned action came from; it travels with the action job. */
 export interface ActionProvenance {
@@ -89,9 +89,11 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   const rules = ruleSet.rulesFor(event.type);
   if (rules.length === 0) return { matched, unmatched, actions, failures, warnings };
 
+  // One scope per event, shared by every condition and template of every rule.
   const scope = { event, data: event.data };
   const isStrict = options.strictTemplates === true;
-  for (const rule of rules) {
+  for (let r = 0; r < rules.length; r += 1) {
+    const rule = rules[r];
     if (rule.condition) {
       const outcome = rule.condition.evaluate(scope);
       if (outcome !== true) {
@@ -104,15 +106,21 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
       }
     }
     const ruleActions: PlannedAction[] = [];
-    for (const ruleAction of rule.actions) {
-      const planned = planAction(rule, ruleAction, event, scope, isStrict, warnings);
-      if ('error' in planned) failures.push(planned);
-      else ruleActions.push(planned);
+    for (let a = 0; a < rule.actions.length; a += 1) {
+      const planned = planAction(rule, rule.actions[a], event, scope, isStrict, warnings);
+      if (isPlanFailure(planned)) failures.push(planned);
+      else {
+        ruleActions.push(planned);
+        actions.push(planned);
+      }
     }
     matched.push({ ruleId: rule.id, file: rule.file, actions: ruleActions });
-    actions.push(...ruleActions);
   }
   return { matched, unmatched, actions, failures, warnings };
+}
+
+function isPlanFailure(planned: PlannedAction | PlanFailure): planned is PlanFailure {
+  return (planned as PlanFailure).isPermanent === true;
 }
 
 function planAction(
@@ -123,7 +131,6 @@ function planAction(
   isStrict: boolean,
   warnings: string[],
 ): PlannedAction | PlanFailure {
-  const label = `rule ${rule.id} action ${ruleAction.index + 1} (${ruleAction.name})`;
   const provenance: ActionProvenance = {
     eventId: event.id,
     ruleId: rule.id,
@@ -131,7 +138,33 @@ function planAction(
     ruleFileHash: rule.fileHash,
     actionIndex: ruleAction.index,
   };
-  const fail = (error: string): PlanFailure => ({
+  // Render warnings go straight onto the plan's list and get their label afterwards: most actions
+  // have none, and then no label string and no array are built.
+  const firstWarning = warnings.length;
+  let params: Record<string, unknown>;
+  try {
+    params = renderTemplateValue(ruleAction.params, scope, isStrict, warnings) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof TemplateRenderError) {
+      warnings.length = firstWarning;
+      return planFailure(rule, ruleAction, provenance, error.message);
+    }
+    throw error;
+  }
+  if (warnings.length > firstWarning) {
+    const label = `rule ${rule.id} action ${ruleAction.index + 1} (${ruleAction.name})`;
+    for (let i = firstWarning; i < warnings.length; i += 1) warnings[i] = `${label}: ${warnings[i]}`;
+  }
+  // Static params were validated at load; rendered ones can still break a rule (an empty email).
+  const problems = ruleAction.checkParams(params);
+  if (problems !== null) return planFailure(rule, ruleAction, provenance, `params invalid once rendered: ${problems.join('; ')}`);
+  return ruleAction.retry
+    ? { action: ruleAction.name, params, retry: ruleAction.retry, provenance }
+    : { action: ruleAction.name, params, provenance };
+}
+
+function planFailure(rule: Rule, ruleAction: RuleAction, provenance: ActionProvenance, error: string): PlanFailure {
+  return {
     ruleId: rule.id,
     file: rule.file,
     action: ruleAction.name,
@@ -139,23 +172,5 @@ function planAction(
     error,
     provenance,
     isPermanent: true,
-  });
-  const actionWarnings: string[] = [];
-  let params: Record<string, unknown>;
-  try {
-    params = renderTemplateTree(ruleAction.params, scope, { strict: isStrict }, actionWarnings).value as Record<string, unknown>;
-  } catch (error) {
-    if (error instanceof TemplateRenderError) return fail(error.message);
-    throw error;
-  }
-  for (const warning of actionWarnings) warnings.push(`${label}: ${warning}`);
-  // Static params were validated at load; rendered ones can still break a rule (an empty email).
-  const problems = ruleAction.checkParams(params);
-  if (problems !== null) return fail(`params invalid once rendered: ${problems.join('; ')}`);
-  return {
-    action: ruleAction.name,
-    params,
-    ...(ruleAction.retry ? { retry: ruleAction.retry } : {}),
-    provenance,
   };
 }

@@ -1,7 +1,7 @@
 import { Liquid, type Template } from 'liquidjs';
 import type { RenderFormat } from '../actions/action.js';
 import { BridgeError } from '../errors.js';
-import { compileFastTemplate, NOT_FAST, type FastTemplate } from './fast-template.js';
+import { compileFastTemplate, NOT_FAST, TEMPLATE_MEMORY_LIMIT, type FastTemplate } from './fast-template.js';
 import { formatMoney } from './money.js';
 
 /** The variables templates (and conditions) see. */
@@ -45,7 +45,7 @@ function createEngine(format: RenderFormat): Liquid {
     templates: {},
     parseLimit: 100_000,
     renderLimit: 1_000,
-    memoryLimit: 10_000_000,
+    memoryLimit: TEMPLATE_MEMORY_LIMIT,
   });
   for (const tag of ['include', 'render', 'layout', 'block']) delete engine.tags[tag];
   engine.registerFilter('money', formatMoney);
@@ -172,61 +172,88 @@ export function renderTemplateTree(
   options: RenderOptions,
   warnings: string[] = [],
 ): { value: unknown; warnings: string[] } {
-  return { value: renderNode(tree, scope, options, [], warnings), warnings };
+  return { value: renderTemplateValue(tree, scope, options.strict, warnings), warnings };
 }
 
-function renderNode(
-  tree: TemplateTree,
-  scope: Record<string, unknown>,
-  options: RenderOptions,
-  path: (string | number)[],
-  warnings: string[],
-): unknown {
+/**
+ * renderTemplateTree without the result wrapper, for the planner's hot loop: warnings are pushed
+ * onto `warnings`. Params paths in messages are relative to `tree`.
+ */
+export function renderTemplateValue(tree: TemplateTree, scope: Record<string, unknown>, isStrict: boolean, warnings: string[]): unknown {
+  return renderNode(tree, tree, scope, isStrict, warnings);
+}
+
+// The params path of a string is needed only for a warning or an error, so it is not built while
+// rendering (that cost one array per node per render): it is found from `root` when needed.
+function renderNode(root: TemplateTree, tree: TemplateTree, scope: Record<string, unknown>, isStrict: boolean, warnings: string[]): unknown {
   switch (tree.kind) {
     case 'static':
       return tree.value;
-    case 'list':
-      return tree.items.map((item, i) => renderNode(item, scope, options, [...path, i], warnings));
+    case 'list': {
+      const items = tree.items;
+      const rendered: unknown[] = new Array(items.length);
+      for (let i = 0; i < items.length; i += 1) rendered[i] = renderNode(root, items[i], scope, isStrict, warnings);
+      return rendered;
+    }
     case 'map': {
+      const entries = tree.entries;
       const rendered: Record<string, unknown> = {};
-      for (const [key, item] of tree.entries) rendered[key] = renderNode(item, scope, options, [...path, key], warnings);
+      for (let i = 0; i < entries.length; i += 1) rendered[entries[i][0]] = renderNode(root, entries[i][1], scope, isStrict, warnings);
       return rendered;
     }
     case 'template':
-      return renderString(tree, scope, options, path, warnings);
+      if (tree.fast) {
+        const text = tree.fast(scope);
+        if (text !== NOT_FAST) return text;
+      }
+      return renderWithLiquid(root, tree, scope, isStrict, warnings);
   }
 }
 
-function renderString(
+function renderWithLiquid(
+  root: TemplateTree,
   tree: Extract<TemplateTree, { kind: 'template' }>,
   scope: Record<string, unknown>,
-  options: RenderOptions,
-  path: (string | number)[],
+  isStrict: boolean,
   warnings: string[],
 ): string {
-  if (tree.fast) {
-    const text = tree.fast(scope);
-    if (text !== NOT_FAST) return text;
-  }
   const engine = engines[tree.format];
   try {
     // Strict first: cheap when nothing is missing, and the only way to learn which field was.
     return engine.renderSync(tree.template, scope, { strictVariables: true }) as string;
   } catch (error) {
+    const prefix = prefixOf(pathTo(root, tree) ?? []);
     const missing = undefinedVariableOf(error);
     if (missing === null) {
-      throw new TemplateRenderError(`${prefixOf(path)}${stripLiquidPosition(error)}`, { cause: error });
+      throw new TemplateRenderError(`${prefix}${stripLiquidPosition(error)}`, { cause: error });
     }
-    if (options.strict) {
-      throw new TemplateRenderError(`${prefixOf(path)}missing field ${missing}`, { cause: error });
+    if (isStrict) {
+      throw new TemplateRenderError(`${prefix}missing field ${missing}`, { cause: error });
     }
-    warnings.push(`${prefixOf(path)}missing field ${missing} rendered as empty text`);
+    warnings.push(`${prefix}missing field ${missing} rendered as empty text`);
     try {
       return engine.renderSync(tree.template, scope) as string;
     } catch (lenientError) {
-      throw new TemplateRenderError(`${prefixOf(path)}${stripLiquidPosition(lenientError)}`, { cause: lenientError });
+      throw new TemplateRenderError(`${prefix}${stripLiquidPosition(lenientError)}`, { cause: lenientError });
     }
   }
+}
+
+/** The params path from `root` to `node` (compared by identity), or null when it is not inside. */
+function pathTo(root: TemplateTree, node: TemplateTree): (string | number)[] | null {
+  if (root === node) return [];
+  if (root.kind === 'list') {
+    for (let i = 0; i < root.items.length; i += 1) {
+      const rest = pathTo(root.items[i], node);
+      if (rest !== null) return [i, ...rest];
+    }
+  } else if (root.kind === 'map') {
+    for (const [key, item] of root.entries) {
+      const rest = pathTo(item, node);
+      if (rest !== null) return [key, ...rest];
+    }
+  }
+  return null;
 }
 
 function undefinedVariableOf(error: unknown): string | null {

@@ -144,7 +144,22 @@ describe('rules/templates', () => {
   });
 
   describe('the fast path renders exactly as liquidjs does', () => {
-    const data = { ...event.data, html: '<b>&</b>', zero: 0, no: false, blank: '', list: [], site: '<https://x|y>', cur: 'eur' };
+    const data = {
+      ...event.data,
+      html: '<b>&</b>',
+      zero: 0,
+      no: false,
+      blank: '',
+      list: [],
+      site: '<https://x|y>',
+      cur: 'eur',
+      kind: 'self_referral_<here>_&',
+      providerType: 'commission.created',
+      promotions: [{ referral_link: 'https://a.example?x=<1>', campaign_name: 'Main' }, { referral_link: 'https://b.example', campaign_name: 'Last' }],
+      nested: [[1, 2], [3]],
+      holey: [, 'second'],
+      huge: 'x'.repeat(6_000_000),
+    };
     const templates: Array<[template: string, isFast: boolean]> = [
       ['{{ data.email }} earned {{ data.amount | money }}', true],
       ['{{ data.conversion_amount | money: "EUR" }} {{ data.conversion_amount | money: data.cur }}', true],
@@ -156,7 +171,22 @@ describe('rules/templates', () => {
       ['{{ data.email | money }}', true],
       ['{{ data.tags.first }} {{ data.tags.size }}', false],
       ['{% if data.amount > 100 %}big{% endif %}', false],
-      ['{{ data.email | replace: "@", " at " }}', false],
+      ['{{ data.email | replace: "@", " at " }} {{ data.kind | replace: "_", " " }} {{ data.kind | replace: "_", " " | raw }}', true],
+      ['{{ data.amount | replace: "0", "o" }} {{ data.empty | replace: "a", "b" }} {{ data.no | replace: "f", "F" }} {{ data.email | replace: "", "-" }}', true],
+      ['{{ data.tags | replace: "a", "b" }}', true],
+      ['{{ data.kind | replace: data.cur, data.name }} {{ data.kind | replace: data.missing, "x" }}', true],
+      ['{{ data.providerType | remove_first: "commission." }} {{ data.kind | remove_first: "_" }} {{ data.amount | remove_first: 0 }}', true],
+      ['{{ event.providerType | remove_first: "reward_" }}', true],
+      ['{{ data.promotions.first.referral_link | default: \'\' }} {{ data.promotions.last.campaign_name }}', true],
+      ['{{ data.list.first.referral_link | default: \'\' }} {{ data.list.first | default: "none" }}', true],
+      ['{{ data.nested.first }} {{ data.nested.last.first }} {{ data.holey.first | default: "hole" }} {{ data.tags.last }}', true],
+      ['{{ data.promoter.first }}', true],
+      ['{{ data.email | default: data.missing }} {{ data.empty | default: data.status }}', true],
+      ['{{ data.huge | upcase | downcase }}', true],
+      ['{{ data.huge | replace: "x", "yy" }}', true],
+      ['{{ data.huge | remove_first: "x" | remove_first: "x" }}', true],
+      ['{{ data.email | replace: "@" }}', false],
+      ['{{ data.email | replace_first: "@", "$&" }}', false],
       ['{{- data.email -}}', false],
     ];
     for (const [template, isFast] of templates) {
@@ -168,14 +198,16 @@ describe('rules/templates', () => {
           expect(fastTree.fast !== null, 'compiled to the fast path').to.equal(isFast);
           const liquidOnly: TemplateTree = { ...fastTree, fast: null };
           const scope = { event, data };
-          const outcome = (candidate: TemplateTree) => {
-            try {
-              return renderTemplateTree(candidate, scope, { strict: false });
-            } catch (error) {
-              return String(error);
-            }
-          };
-          expect(outcome(tree)).to.deep.equal(outcome(liquidOnly));
+          for (const strict of [false, true]) {
+            const outcome = (candidate: TemplateTree) => {
+              try {
+                return renderTemplateTree(candidate, scope, { strict });
+              } catch (error) {
+                return String(error);
+              }
+            };
+            expect(outcome(tree), strict ? 'strict' : 'at run time').to.deep.equal(outcome(liquidOnly));
+          }
         }
       });
     }

@@ -21,6 +21,7 @@ import { compileRuleFiles } from '../src/rules/compile-rules.js';
 import { planActions } from '../src/rules/plan.js';
 import type { RuleSet } from '../src/rules/rule-set.js';
 import { sourceRegistry } from '../src/sources/registry.js';
+import { deleteKeys } from '../test/support/redis.js';
 
 const args = process.argv.slice(2);
 const eventCount = Number(args[args.indexOf('--events') + 1] || 5000) || 5000;
@@ -84,12 +85,7 @@ async function measure(label: string, ruleSet: RuleSet): Promise<number> {
   await worker.close();
   await events.obliterate({ force: true });
   await actions.obliterate({ force: true });
-  let cursor = '0';
-  do {
-    const [next, keys] = await producer.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await producer.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeys(producer, prefix);
   await Promise.all([events.close(), actions.close()]);
   for (const connection of [producer, state, workerConnection]) connection.disconnect();
   const perSecond = eventCount / seconds;

@@ -19,6 +19,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { deleteKeys } from '../test/support/redis.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -149,12 +150,7 @@ const results: Figures[] = [];
 for (const scenario of ['bare', 'queue-add', 'bridge']) results.push(await measure(scenario));
 
 const redis = new Redis(redisUrl);
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length) await redis.del(...keys);
-} while (cursor !== '0');
+await deleteKeys(redis, prefix);
 redis.disconnect();
 
 const bare = results[0].requestsPerSecond;

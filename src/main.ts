@@ -8,7 +8,7 @@ import type { ActionName, ActionRunner } from './actions/action.js';
 import { actionRegistry } from './actions/registry.js';
 import type { BridgeConfig } from './config/config.js';
 import { createAdminRouter } from './http/admin/admin-router.js';
-import { createApp, type ReadinessCheck } from './http/app.js';
+import { createApp, createOperationalRouter, type ReadinessCheck } from './http/app.js';
 import type { BridgeMetrics } from './observability/metrics.js';
 import { startActionsWorker } from './queue/actions-worker.js';
 import type { ActionJobData } from './queue/action-job.js';
@@ -169,10 +169,8 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
   } else {
     // A worker-only process still answers /metrics, /healthz and /readyz on its own port.
     const app = express();
-    app.get('/healthz', (_request, response) => void response.json({ status: 'ok' }));
-    app.get('/metrics', async (_request, response) => {
-      response.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    app.disable('x-powered-by');
+    app.use(createOperationalRouter({ metrics, readinessChecks }));
     server = app.listen(config.metricsPort, '0.0.0.0');
   }
   await once(server, 'listening').catch(abandon);

@@ -15,6 +15,30 @@ export interface AppOptions extends Omit<WebhookRouterOptions, 'logger' | 'metri
   readonly extraRouters?: readonly Router[];
 }
 
+/**
+ * `/healthz`, `/readyz` and `/metrics`: served by every role, on PORT by the API and on
+ * METRICS_PORT by a worker-only process.
+ */
+export function createOperationalRouter(options: { metrics: BridgeMetrics; readinessChecks: readonly ReadinessCheck[] }): Router {
+  const router = express.Router();
+  router.get('/healthz', (_request, response) => {
+    response.status(200).json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (_request, response) => {
+    const reasons = (await Promise.all(options.readinessChecks.map((check) => check().catch((error: Error) => error.message))))
+      .filter((reason): reason is string => reason !== null);
+    if (reasons.length === 0) response.status(200).json({ status: 'ready' });
+    else response.status(503).json({ status: 'not_ready', reasons });
+  });
+
+  router.get('/metrics', async (_request, response) => {
+    response.set('Content-Type', options.metrics.registry.contentType);
+    response.send(await options.metrics.registry.metrics());
+  });
+  return router;
+}
+
 /** Builds the Express app: webhooks, health, readiness and metrics. Listening is the caller's. */
 export function createApp(options: AppOptions): Express {
   const app = express();
@@ -23,22 +47,7 @@ export function createApp(options: AppOptions): Express {
   // Query strings are parsed flat: `?token=a&token[b]=c` must not become objects.
   app.set('query parser', 'simple');
 
-  app.get('/healthz', (_request, response) => {
-    response.status(200).json({ status: 'ok' });
-  });
-
-  app.get('/readyz', async (_request, response) => {
-    const reasons = (await Promise.all(options.readinessChecks.map((check) => check().catch((error: Error) => error.message))))
-      .filter((reason): reason is string => reason !== null);
-    if (reasons.length === 0) response.status(200).json({ status: 'ready' });
-    else response.status(503).json({ status: 'not_ready', reasons });
-  });
-
-  app.get('/metrics', async (_request, response) => {
-    response.set('Content-Type', options.metrics.registry.contentType);
-    response.send(await options.metrics.registry.metrics());
-  });
-
+  app.use(createOperationalRouter(options));
   app.use(createWebhookRouter(options));
   for (const router of options.extraRouters ?? []) app.use(router);
 

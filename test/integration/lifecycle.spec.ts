@@ -175,7 +175,7 @@ describe('process lifecycle (real process, real Redis)', function () {
     }
   });
 
-  it('api serves webhooks and runs no workers (the event stays waiting); worker serves /metrics and /healthz on METRICS_PORT and processes it', async () => {
+  it('api serves webhooks and runs no workers (the event stays waiting); worker serves /metrics, /healthz and /readyz on METRICS_PORT and processes it', async () => {
     const prefix = newPrefix();
     const env = envFor(prefix);
     const { body, text } = await rewardDelivery(71_000_003);
@@ -193,6 +193,9 @@ describe('process lifecycle (real process, real Redis)', function () {
     const worker = await start({ role: 'worker', env: { ...env, METRICS_PORT: metricsPort } });
     expect(worker.port).to.equal(Number(metricsPort));
     expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).to.equal(200);
+    const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(await ready.json()).to.deep.equal({ status: 'ready' });
     await waitFor(() => slack.received.some((message) => message.text === text));
     await waitFor(async () => (await events.getJobCounts('completed')).completed === 1);
     // The counter moves just after Slack answers (the completion record comes first).

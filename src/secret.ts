@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 
 /**
@@ -26,4 +27,15 @@ export class Secret {
   [inspect.custom](): string {
     return '[secret]';
   }
+}
+
+/**
+ * Compares a presented credential with the expected one in constant time. Both sides are hashed
+ * first: the digests have one length, so `timingSafeEqual` never throws on a value of another
+ * length, and neither the length nor a common prefix of the expected value leaks through timing.
+ */
+export function isSameSecret(given: string, expected: string): boolean {
+  const givenDigest = createHash('sha256').update(given, 'utf8').digest();
+  const expectedDigest = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(givenDigest, expectedDigest);
 }

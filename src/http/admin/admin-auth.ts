@@ -1,6 +1,6 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Secret } from '../../secret.js';
+import { isSameSecret, type Secret } from '../../secret.js';
 
 /** The dashboard's session cookie. Scoped to `/admin`, so webhooks and /metrics never see it. */
 export const ADMIN_COOKIE_NAME = 'bridge_admin';
@@ -27,16 +27,6 @@ export type AdminCredential =
   | { readonly kind: 'cookie' }
   | { readonly kind: 'none' }
   | { readonly kind: 'invalid'; readonly reason: 'bearer_mismatch' | 'cookie_mismatch' };
-
-/**
- * Compares two strings in constant time. Both sides are hashed first, so neither the length nor
- * a common prefix of the expected value leaks through timing.
- */
-export function isSameSecret(given: string, expected: string): boolean {
-  const givenDigest = createHash('sha256').update(given, 'utf8').digest();
-  const expectedDigest = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(givenDigest, expectedDigest);
-}
 
 /**
  * The session cookie's value for `adminToken`: an HMAC of a fixed label keyed with the token, so

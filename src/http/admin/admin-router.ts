@@ -1,7 +1,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { BridgeOperations } from '../../queue/operations.js';
-import type { Secret } from '../../secret.js';
+import { isSameSecret, type Secret } from '../../secret.js';
 import { createAdminApiRouter } from './admin-api.js';
 import { DASHBOARD_ICON, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './admin-assets.js';
 import {
@@ -9,7 +9,6 @@ import {
   buildSessionCookie,
   findCrossSiteReason,
   identifyAdminRequest,
-  isSameSecret,
   pickRedirectAfterLogin,
 } from './admin-auth.js';
 import { loadEventDetail, loadOverview, loadRecentEvents } from './admin-data.js';

@@ -1,6 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { AuthError } from '../../errors.js';
-import type { Secret } from '../../secret.js';
+import { isSameSecret, type Secret } from '../../secret.js';
 import type { RawDelivery } from '../source.js';
 
 /**
@@ -26,16 +25,11 @@ export function verifyFirstPromoterToken(delivery: RawDelivery, secret: Secret):
   // 2. Compare SHA-256 digests in constant time. Digests have one length, so timingSafeEqual never
   //    throws on a token of another length and the comparison leaks neither content nor length.
   //    Every candidate is compared (no early exit), so timing does not tell which one matched.
-  const expected = hashToken(secret.reveal());
   let matched = false;
   for (const token of presented) {
-    matched = timingSafeEqual(hashToken(token), expected) || matched;
+    matched = isSameSecret(token, secret.reveal()) || matched;
   }
   if (!matched) throw new AuthError('token_mismatch', 'The FirstPromoter token does not match');
-}
-
-function hashToken(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }
 
 function readQueryToken(query: RawDelivery['query']): string | null {

@@ -1,10 +1,10 @@
+import { isSameSecret } from '../../../src/secret.js';
 import { expect } from 'chai';
 import {
   buildSessionCookie,
   deriveSessionValue,
   findCrossSiteReason,
   identifyAdminRequest,
-  isSameSecret,
   pickRedirectAfterLogin,
   readCookie,
 } from '../../../src/http/admin/admin-auth.js';

@@ -25,6 +25,12 @@ export class MalformedDeliveryError extends BridgeError {}
 /** Redis could not store the event. Answered with 503 and `Retry-After`; never a 2xx. */
 export class StorageUnavailableError extends BridgeError {}
 
+/** An operator asked for a job or event the bridge does not keep (unknown id, or expired). */
+export class NotFoundError extends BridgeError {}
+
+/** An operator asked for something the job's state does not allow (retrying one that has not failed). */
+export class StateConflictError extends BridgeError {}
+
 /** A configuration value is wrong; start-up stops with one line per problem. */
 export class ConfigError extends BridgeError {
   constructor(readonly problems: string[]) {

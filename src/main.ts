@@ -137,9 +137,10 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     );
   }
 
-  const gaugeQueues = [EVENTS_QUEUE, ACTIONS_QUEUE].map((name) => new Queue(name, { connection: state, prefix: config.queuePrefix }));
-  closers.push(() => Promise.all(gaugeQueues.map((queue) => queue.close())));
-  const gaugeTimer = setInterval(() => void refreshQueueGauges(gaugeQueues, metrics).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS);
+  // Queue depths for the gauges, and the dashboard's reads and retries, from one place.
+  const operations = new BridgeOperations(state, config.queuePrefix);
+  closers.push(() => operations.close());
+  const gaugeTimer = setInterval(() => void refreshQueueGauges(operations, metrics).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS);
   gaugeTimer.unref();
 
   let server: Server;
@@ -150,8 +151,6 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     eventsQueue.on('error', () => undefined);
     closers.unshift(() => eventsQueue.close());
     // The dashboard exists only when ADMIN_TOKEN is set: unmounted, /admin is a plain 404.
-    const adminOperations = config.adminToken ? new BridgeOperations(state, config.queuePrefix) : null;
-    if (adminOperations) closers.unshift(() => adminOperations.close());
     const app = createApp({
       sources: sourceRegistry,
       secrets: { firstpromoter: config.firstpromoterWebhookToken, rewardful: config.rewardfulSigningSecret },
@@ -163,7 +162,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
       logger,
       now: () => new Date(),
       readinessChecks,
-      extraRouters: config.adminToken && adminOperations ? [createAdminRouter({ adminToken: config.adminToken, operations: adminOperations, logger })] : [],
+      extraRouters: config.adminToken ? [createAdminRouter({ adminToken: config.adminToken, operations, logger })] : [],
     });
     server = app.listen(config.port, '0.0.0.0');
   } else {
@@ -234,9 +233,9 @@ async function pingWithin(redis: RedisConnection, timeoutMs: number): Promise<bo
   return Promise.race([redis.ping().then(() => true, () => false), timeout]);
 }
 
-async function refreshQueueGauges(queues: readonly Queue[], metrics: BridgeMetrics): Promise<void> {
-  for (const queue of queues) {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-    for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ queue: queue.name, state }, count);
+async function refreshQueueGauges(operations: BridgeOperations, metrics: BridgeMetrics): Promise<void> {
+  const counts = await operations.getQueueCounts(['waiting', 'active', 'delayed', 'failed']);
+  for (const [queue, byState] of Object.entries(counts)) {
+    for (const [state, count] of Object.entries(byState)) metrics.queueJobs.set({ queue, state }, count);
   }
 }

@@ -104,7 +104,7 @@ export async function processActionJob(
     if (shutdownSignal?.aborted && !timeout.aborted) {
       // Shutdown ran out of time and aborted the call: hand the job back to the queue at once,
       // without spending an attempt, instead of leaving it locked until the lock expires and
-      // another worker's stalled check finds it (a minute or more).
+      // another worker's stalled check finds it (30–45 s with the defaults).
       log.warn('shutdown aborted the call: job returned to the queue');
       await job.moveToWait(token);
       throw new WaitingError();
@@ -122,6 +122,7 @@ async function handleFailure(
   log: Logger,
 ): Promise<never> {
   const { action } = job.data;
+  // Our errors carry a code; a stray Node or Redis error may carry one too (ECONNRESET).
   const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'unexpected_error';
   const message = error instanceof Error ? error.message : String(error);
   const summary = `${code}: ${message}`;

@@ -68,18 +68,9 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   // A replay plans the event as stored, even if quarantined: the operator asked for it.
   const event = isReplay ? job.data.event : applySchemaCheck({ checkSchema: options.checkSchema }, job.data.event);
   const log = options.logger.child({ eventId: event.id, eventType: event.type, jobId: job.id });
-  const receivedAtMs = Date.parse(event.receivedAt) || Date.now();
-
-  if (event.status === 'quarantined' && !isReplay) {
-    const run: TraceRun = {
-      at: new Date().toISOString(), generation: 0, quarantined: true,
-      matched: [], unmatched: [], failures: [], warnings: [], actionJobIds: [],
-    };
-    await appendTraceRun(options, event, run, (multi) => multi.zadd(keys.quarantined, receivedAtMs, event.id));
-    options.metrics.events.inc({ type: event.type, outcome: 'quarantined' });
-    log.warn({ validationErrors: event.validationErrors }, 'event quarantined: not matched until replayed');
-    return run;
-  }
+  // Outside a replay a quarantined event plans nothing (planActions skips it) and joins the
+  // quarantine list; a replay takes it off that list.
+  const isQuarantinedNow = event.status === 'quarantined' && !isReplay;
 
   const plan = options.plan(event, { includeQuarantined: isReplay });
   const jobs = [
@@ -113,12 +104,20 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     warnings: plan.warnings,
     actionJobIds: jobs.map((j) => j.opts.jobId),
   };
-  await appendTraceRun(options, event, run, (multi) => (isReplay ? multi.zrem(keys.quarantined, event.id) : multi));
+  const receivedAtMs = Date.parse(event.receivedAt) || Date.now();
+  await appendTraceRun(options, event, receivedAtMs, run, (multi) => {
+    if (isQuarantinedNow) multi.zadd(keys.quarantined, receivedAtMs, event.id);
+    else if (isReplay) multi.zrem(keys.quarantined, event.id);
+  });
 
+  options.metrics.events.inc({ type: event.type, outcome: isReplay ? 'replayed' : isQuarantinedNow ? 'quarantined' : 'planned' });
+  if (isQuarantinedNow) {
+    log.warn({ validationErrors: event.validationErrors }, 'event quarantined: not matched until replayed');
+    return run;
+  }
   for (const rule of plan.matched) options.metrics.ruleMatches.inc({ rule: rule.ruleId });
-  options.metrics.events.inc({ type: event.type, outcome: isReplay ? 'replayed' : 'planned' });
   for (const warning of plan.warnings) log.warn({ warning }, 'template warning');
-  for (const failure of plan.failures) log.error({ ruleId: failure.provenance.ruleId, error: failure.error }, 'action could not be planned');
+  for (const failure of plan.failures) log.error({ ruleId: failure.ruleId, error: failure.error }, 'action could not be planned');
   for (const rule of plan.unmatched) {
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');
   }
@@ -142,8 +141,9 @@ function actionJobData(
 async function appendTraceRun(
   options: EventsWorkerOptions,
   event: BridgeEvent,
+  receivedAtMs: number,
   run: TraceRun,
-  extra: (multi: ChainableCommander) => unknown,
+  extra: (multi: ChainableCommander) => void,
 ): Promise<void> {
   const keys = bridgeKeys(options.prefix);
   const existing = await options.state.get(keys.trace(event.id));
@@ -153,7 +153,7 @@ async function appendTraceRun(
   const multi = options.state
     .multi()
     .set(keys.trace(event.id), JSON.stringify({ event, runs: [...runs, run] }), 'PX', options.traceTtlMs)
-    .zadd(keys.recentEvents, Date.parse(event.receivedAt) || Date.now(), event.id)
+    .zadd(keys.recentEvents, receivedAtMs, event.id)
     .zremrangebyrank(keys.recentEvents, 0, -RECENT_EVENTS_KEPT - 1);
   extra(multi);
   await multi.exec();

@@ -18,6 +18,11 @@ export function buildEventJobId(eventId: string, deliveryTag: string): string {
   return `${eventId}.${deliveryTag}`;
 }
 
+/** A replay's event job: one per replay generation, so it never collides with the delivery's. */
+export function buildReplayJobId(eventId: string, generation: number): string {
+  return buildEventJobId(eventId, `replay${generation}`);
+}
+
 /**
  * Deterministic: re-running an event job plans the same ids, and BullMQ ignores an add whose id
  * exists, so actions are never duplicated. A replay uses a new generation to run them again.

@@ -1,9 +1,18 @@
-import { Queue } from 'bullmq';
+import { Queue, type JobType } from 'bullmq';
+import { NotFoundError, StateConflictError } from '../errors.js';
 import type { RedisConnection } from './redis.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import type { EventJobData } from './event-intake.js';
 import type { EventTrace } from './events-worker.js';
-import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys } from './names.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys, buildReplayJobId } from './names.js';
+
+/** Why an event id finds nothing: the one sentence the CLI, the API and the page all show. */
+export function describeMissingEvent(eventId: string): string {
+  return `No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)`;
+}
+
+/** A retried action gets the whole of its retry policy again, not what its last run left. */
+const WITH_FRESH_ATTEMPTS = { resetAttemptsMade: true, resetAttemptsStarted: true } as const;
 
 /** One entry of the dead-letter list. */
 export interface FailedAction {
@@ -76,14 +85,16 @@ export class BridgeOperations {
 
   /**
    * Sends a failed action again, with a full set of attempts.
-   * @throws Error when the job does not exist or has not failed.
+   * @throws NotFoundError when the job does not exist; StateConflictError when it has not failed.
    */
   async retryAction(jobId: string): Promise<void> {
     const job = await this.#actions.getJob(jobId);
-    if (!job) throw new Error(`No action job ${jobId}`);
+    if (!job) throw new NotFoundError('job_not_found', `No action job ${jobId}`);
     const state = await job.getState();
-    if (state !== 'failed') throw new Error(`Action job ${jobId} is ${state}, not failed: only failed actions can be retried`);
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    if (state !== 'failed') {
+      throw new StateConflictError('job_not_failed', `Action job ${jobId} is ${state}, not failed: only failed actions can be retried`);
+    }
+    await job.retry('failed', WITH_FRESH_ATTEMPTS);
   }
 
   /** Retries every failed action; returns how many. */
@@ -93,7 +104,7 @@ export class BridgeOperations {
       const jobs = await this.#actions.getFailed(0, 99);
       if (jobs.length === 0) return retried;
       for (const job of jobs) {
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        await job.retry('failed', WITH_FRESH_ATTEMPTS);
         retried += 1;
       }
     }
@@ -132,13 +143,13 @@ export class BridgeOperations {
    * Plans and runs a stored event again with the current rules, quarantined or not. Its actions
    * get new job ids (a new generation), so they are sent again even if they succeeded before.
    * @returns the replay's generation number.
-   * @throws Error when no trace of the event is kept (unknown id, or older than DEDUP_TTL).
+   * @throws NotFoundError when no trace of the event is kept (unknown id, or older than DEDUP_TTL).
    */
   async replayEvent(eventId: string): Promise<number> {
     const trace = await this.getEventTrace(eventId);
-    if (!trace) throw new Error(`No stored event ${eventId} (unknown id, or older than DEDUP_TTL)`);
+    if (!trace) throw new NotFoundError('event_not_found', describeMissingEvent(eventId));
     const generation = await this.#redis.incr(bridgeKeys(this.#prefix).replayGeneration(eventId));
-    await this.#events.add(EVENT_JOB_NAME, { event: trace.event, replayGeneration: generation }, { jobId: `${eventId}.replay${generation}` });
+    await this.#events.add(EVENT_JOB_NAME, { event: trace.event, replayGeneration: generation }, { jobId: buildReplayJobId(eventId, generation) });
     return generation;
   }
 
@@ -168,17 +179,10 @@ export class BridgeOperations {
     return this.#redis.zcount(bridgeKeys(this.#prefix).recentEvents, sinceMs, '+inf');
   }
 
-  /**
-   * The BullMQ state of one action job (`failed`, `completed`, `waiting`…), or `null` when no such
-   * job exists: lets the dashboard answer 404 or 409 before asking for a retry.
-   */
-  async getActionState(jobId: string): Promise<string | null> {
-    const job = await this.#actions.getJob(jobId);
-    return job ? job.getState() : null;
-  }
-
-  async getQueueCounts(): Promise<Record<string, Record<string, number>>> {
-    const states = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+  /** Jobs per queue and state (`waiting`, `active`, `delayed`, `failed`, `completed` by default). */
+  async getQueueCounts(
+    states: readonly JobType[] = ['waiting', 'active', 'delayed', 'failed', 'completed'],
+  ): Promise<Record<string, Record<string, number>>> {
     return {
       [EVENTS_QUEUE]: await this.#events.getJobCounts(...states),
       [ACTIONS_QUEUE]: await this.#actions.getJobCounts(...states),

@@ -8,6 +8,7 @@ import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BridgeProcess, runCli } from '../support/bridge-process.js';
 import { postFirstPromoter, postRewardful, readJson, TEST_FIRSTPROMOTER_TOKEN, TEST_REWARDFUL_SECRET } from '../support/intake-app.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
+import { bridgeTestEnv } from '../support/bridge-env.js';
 
 const SLACK_TOKEN = 'xoxb-e2e-slack-token-4f9a8b7c6d5e';
 const HUBSPOT_TOKEN = 'pat-e2e-hubspot-token-1a2b3c4d5e6f';
@@ -47,21 +48,13 @@ describe('affiliate-bridge end to end (real process, real Redis, fake Slack and 
     await cp(new URL('../../rules/', import.meta.url), rulesDir, { recursive: true });
     await writeFile(path.join(rulesDir, 'e2e-extra.yaml'), EXTRA_RULES);
     redis = new Redis(SHARED_REDIS_URL);
-    env = {
-      REDIS_URL: SHARED_REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      RULES_DIR: rulesDir,
-      FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
-      REWARDFUL_SIGNING_SECRET: TEST_REWARDFUL_SECRET,
-      SLACK_BOT_TOKEN: SLACK_TOKEN,
-      SLACK_API_URL: slack.url,
-      HUBSPOT_ACCESS_TOKEN: HUBSPOT_TOKEN,
-      HUBSPOT_BASE_URL: hubspot.url,
-      // Pacing at test speed: the shipped default is Slack's real one message per second per channel.
-      SLACK_MESSAGES_PER_SECOND: '20',
-      ACTION_BACKOFF_BASE: '100ms',
-      ACTION_ATTEMPTS: '3',
-    };
+    env = bridgeTestEnv({
+      prefix,
+      rulesDir,
+      slack: { url: slack.url, token: SLACK_TOKEN },
+      hubspot: { url: hubspot.url, token: HUBSPOT_TOKEN },
+      extra: { ACTION_ATTEMPTS: '3' },
+    });
   });
 
   after(async () => {

@@ -8,8 +8,9 @@ import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BridgeProcess } from '../support/bridge-process.js';
-import { postFirstPromoter, readJson, TEST_FIRSTPROMOTER_TOKEN } from '../support/intake-app.js';
+import { postFirstPromoter, readJson } from '../support/intake-app.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
+import { bridgeTestEnv } from '../support/bridge-env.js';
 
 /**
  * Debian's chromium package, never a browser downloaded by a tool: CI installs it with
@@ -63,18 +64,12 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     await writeFile(path.join(rulesDir, 'dashboard.yaml'), RULES);
     redis = new Redis(SHARED_REDIS_URL);
     bridge = await BridgeProcess.start({
-      env: {
-        REDIS_URL: SHARED_REDIS_URL,
-        QUEUE_PREFIX: prefix,
-        RULES_DIR: rulesDir,
-        FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
-        SLACK_BOT_TOKEN: SLACK_TOKEN,
-        SLACK_API_URL: slack.url,
-        SLACK_MESSAGES_PER_SECOND: '20',
-        ADMIN_TOKEN,
-        ACTION_BACKOFF_BASE: '100ms',
-        ACTION_ATTEMPTS: '3',
-      },
+      env: bridgeTestEnv({
+        prefix,
+        rulesDir,
+        slack: { url: slack.url, token: SLACK_TOKEN },
+        extra: { ADMIN_TOKEN, ACTION_ATTEMPTS: '3' },
+      }),
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,

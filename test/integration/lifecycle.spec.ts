@@ -8,8 +8,9 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BridgeProcess, runCli } from '../support/bridge-process.js';
-import { postFirstPromoter, TEST_FIRSTPROMOTER_TOKEN } from '../support/intake-app.js';
+import { postFirstPromoter } from '../support/intake-app.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
+import { bridgeTestEnv } from '../support/bridge-env.js';
 
 const SLACK_TOKEN = 'xoxb-lifecycle-token-5e6f7a8b';
 
@@ -42,17 +43,8 @@ describe('process lifecycle (real process, real Redis)', function () {
   const prefixes: string[] = [];
   const queues: Queue[] = [];
 
-  const envFor = (prefix: string, extra: Record<string, string> = {}): Record<string, string> => ({
-    REDIS_URL: SHARED_REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    RULES_DIR: rulesDir,
-    FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
-    SLACK_BOT_TOKEN: SLACK_TOKEN,
-    SLACK_API_URL: slack.url,
-    SLACK_MESSAGES_PER_SECOND: '20',
-    ACTION_BACKOFF_BASE: '100ms',
-    ...extra,
-  });
+  const envFor = (prefix: string, extra: Record<string, string> = {}): Record<string, string> =>
+    bridgeTestEnv({ prefix, rulesDir, slack: { url: slack.url, token: SLACK_TOKEN }, extra });
   const newPrefix = () => {
     const prefix = randomPrefix('lifecycle');
     prefixes.push(prefix);

@@ -10,6 +10,7 @@ import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BRIDGE_BIN, BridgeProcess } from '../support/bridge-process.js';
 import { postFirstPromoter, postRewardful, signRewardful, TEST_FIRSTPROMOTER_TOKEN, TEST_REWARDFUL_SECRET } from '../support/intake-app.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
+import { bridgeTestEnv } from '../support/bridge-env.js';
 
 const SLACK_TOKEN = 'xoxb-logging-slack-token-3c4d5e6f7a8b';
 const HUBSPOT_TOKEN = 'pat-logging-hubspot-token-9f8e7d6c5b4a';
@@ -57,20 +58,13 @@ describe('logs (real process at LOG_LEVEL=debug)', function () {
     await cp(new URL('../../rules/', import.meta.url), rulesDir, { recursive: true });
     await writeFile(path.join(rulesDir, 'logging-probe.yaml'), PROBE_RULES);
     redis = new Redis(SHARED_REDIS_URL);
-    env = {
-      REDIS_URL: SHARED_REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      RULES_DIR: rulesDir,
-      LOG_LEVEL: 'debug',
-      FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
-      REWARDFUL_SIGNING_SECRET: TEST_REWARDFUL_SECRET,
-      SLACK_BOT_TOKEN: SLACK_TOKEN,
-      SLACK_API_URL: slack.url,
-      HUBSPOT_ACCESS_TOKEN: HUBSPOT_TOKEN,
-      HUBSPOT_BASE_URL: hubspot.url,
-      SLACK_MESSAGES_PER_SECOND: '20',
-      ACTION_BACKOFF_BASE: '100ms',
-    };
+    env = bridgeTestEnv({
+      prefix,
+      rulesDir,
+      slack: { url: slack.url, token: SLACK_TOKEN },
+      hubspot: { url: hubspot.url, token: HUBSPOT_TOKEN },
+      extra: { LOG_LEVEL: 'debug' },
+    });
   });
 
   after(async () => {

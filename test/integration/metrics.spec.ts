@@ -5,9 +5,10 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BridgeProcess } from '../support/bridge-process.js';
-import { postFirstPromoter, postRewardful, TEST_FIRSTPROMOTER_TOKEN, TEST_REWARDFUL_SECRET } from '../support/intake-app.js';
+import { postFirstPromoter, postRewardful } from '../support/intake-app.js';
 import { parsePrometheusText, sampleValue, type PrometheusSample } from '../support/prometheus-text.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
+import { bridgeTestEnv } from '../support/bridge-env.js';
 
 const SLACK_TOKEN = 'xoxb-metrics-token-9c8d7e6f';
 const ACTION = 'slack.post_message';
@@ -44,20 +45,14 @@ describe('metrics contract (real process, GET /metrics)', function () {
   let fixture: Record<string, any>;
   const prefixes: string[] = [];
 
-  const envFor = (prefix: string, extra: Record<string, string> = {}) => ({
-    REDIS_URL: SHARED_REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    RULES_DIR: rulesDir,
-    FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
-    REWARDFUL_SIGNING_SECRET: TEST_REWARDFUL_SECRET,
-    SLACK_API_URL: slack.url,
-    SLACK_MESSAGES_PER_SECOND: '50',
-    ACTION_BACKOFF_BASE: '100ms',
-    ACTION_ATTEMPTS: '3',
-    BODY_LIMIT: '16kb',
-    SHUTDOWN_TIMEOUT: '2s',
-    ...extra,
-  });
+  // No Slack token by default: each run adds one, or not (the dry-run run).
+  const envFor = (prefix: string, extra: Record<string, string> = {}) =>
+    bridgeTestEnv({
+      prefix,
+      rulesDir,
+      slack: { url: slack.url },
+      extra: { SLACK_MESSAGES_PER_SECOND: '50', ACTION_ATTEMPTS: '3', BODY_LIMIT: '16kb', SHUTDOWN_TIMEOUT: '2s', ...extra },
+    });
   const reward = (eventId: number, kind: string) => {
     const delivery = structuredClone(fixture);
     delivery.event.id = eventId;

@@ -5,9 +5,10 @@ import { expect } from 'chai';
 import { Cluster } from 'ioredis';
 import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BridgeProcess, runCli } from '../support/bridge-process.js';
-import { postFirstPromoter, TEST_FIRSTPROMOTER_TOKEN } from '../support/intake-app.js';
+import { postFirstPromoter } from '../support/intake-app.js';
 import { OwnRedisCluster } from '../support/redis-cluster.js';
 import { waitFor } from '../support/redis.js';
+import { bridgeTestEnv } from '../support/bridge-env.js';
 
 const SLACK_TOKEN = 'xoxb-cluster-slack-token-0a1b2c3d';
 const PREFIX = '{bridge-test}';
@@ -34,17 +35,13 @@ describe('Redis Cluster (3 real masters, the real process)', function () {
     slack = await startSlackFake({ token: SLACK_TOKEN });
     rulesDir = await mkdtemp(path.join(tmpdir(), 'bridge-cluster-rules-'));
     await writeFile(path.join(rulesDir, 'cluster.yaml'), RULES);
-    env = {
-      REDIS_URL: cluster.url,
-      REDIS_CLUSTER: 'true',
-      QUEUE_PREFIX: PREFIX,
-      RULES_DIR: rulesDir,
-      FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
-      SLACK_BOT_TOKEN: SLACK_TOKEN,
-      SLACK_API_URL: slack.url,
-      SLACK_MESSAGES_PER_SECOND: '20',
-      SHUTDOWN_TIMEOUT: '2s',
-    };
+    env = bridgeTestEnv({
+      redisUrl: cluster.url,
+      prefix: PREFIX,
+      rulesDir,
+      slack: { url: slack.url, token: SLACK_TOKEN },
+      extra: { REDIS_CLUSTER: 'true', SHUTDOWN_TIMEOUT: '2s' },
+    });
   });
 
   after(async () => {

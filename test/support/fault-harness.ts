@@ -8,8 +8,9 @@ import { Redis } from 'ioredis';
 import { startHubspotFake, type HubspotFake, type HubspotFakeOptions } from '../fakes/hubspot-fake.js';
 import { startSlackFake, type SlackFake, type SlackFakeOptions } from '../fakes/slack-fake.js';
 import { BridgeProcess } from './bridge-process.js';
-import { TEST_FIRSTPROMOTER_TOKEN, TEST_REWARDFUL_SECRET } from './intake-app.js';
+import { TEST_FIRSTPROMOTER_TOKEN } from './intake-app.js';
 import { findFreePort, OwnRedisServer } from './redis-server.js';
+import { bridgeTestEnv } from './bridge-env.js';
 
 /*
  * Shared machinery of the fault and hostile-input suites: the real bridge as child processes on a
@@ -74,28 +75,26 @@ export class FaultStack {
 
   /** The environment every bridge process of this stack gets. */
   env(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
-    return {
-      REDIS_URL: this.redis.url,
-      QUEUE_PREFIX: 'faults',
-      RULES_DIR: this.rulesDir,
-      FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
-      REWARDFUL_SIGNING_SECRET: TEST_REWARDFUL_SECRET,
-      SLACK_BOT_TOKEN: FAULT_SLACK_TOKEN,
-      SLACK_API_URL: this.slack.url,
-      HUBSPOT_ACCESS_TOKEN: FAULT_HUBSPOT_TOKEN,
-      HUBSPOT_BASE_URL: this.hubspot.url,
-      // Test speed: Slack pacing scaled up, retries in hundreds of ms instead of seconds.
-      SLACK_MESSAGES_PER_SECOND: '200',
-      HUBSPOT_REQUESTS_PER_10_SECONDS: '1000',
-      ACTION_BACKOFF_BASE: '200ms',
-      ACTION_ATTEMPTS: '12',
-      ACTION_TIMEOUT: '5s',
-      SHUTDOWN_TIMEOUT: '3s',
-      // Debug lines for thousands of events would cost the test process more than the bridge.
-      LOG_LEVEL: 'info',
-      ...this.extraEnv,
-      ...extra,
-    };
+    return bridgeTestEnv({
+      redisUrl: this.redis.url,
+      prefix: 'faults',
+      rulesDir: this.rulesDir,
+      slack: { url: this.slack.url, token: FAULT_SLACK_TOKEN },
+      hubspot: { url: this.hubspot.url, token: FAULT_HUBSPOT_TOKEN },
+      extra: {
+        // Test speed: Slack pacing scaled up, retries in hundreds of ms instead of seconds.
+        SLACK_MESSAGES_PER_SECOND: '200',
+        HUBSPOT_REQUESTS_PER_10_SECONDS: '1000',
+        ACTION_BACKOFF_BASE: '200ms',
+        ACTION_ATTEMPTS: '12',
+        ACTION_TIMEOUT: '5s',
+        SHUTDOWN_TIMEOUT: '3s',
+        // Debug lines for thousands of events would cost the test process more than the bridge.
+        LOG_LEVEL: 'info',
+        ...this.extraEnv,
+        ...extra,
+      },
+    });
   }
 
   /** Base URL of the API process (its port is fixed for the stack's lifetime). */

@@ -1,6 +1,5 @@
 import { loadRules } from '../../rules/load-rules.js';
-import { formatProblem } from '../../rules/problems.js';
-import type { CommandIo } from '../io.js';
+import { reportRuleProblems, type CommandIo } from '../io.js';
 
 export interface CheckCommandOptions {
   /** The rules directory. */
@@ -15,8 +14,7 @@ export interface CheckCommandOptions {
 export async function runCheckCommand(options: CheckCommandOptions, io: CommandIo): Promise<number> {
   const result = await loadRules(options.rulesDir);
   if (!result.ok) {
-    for (const problem of result.problems) io.stderr(formatProblem(problem));
-    io.stderr(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}: the rules in ${options.rulesDir} do not load`);
+    reportRuleProblems(io, result.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;
   }
   const { size, files } = result.ruleSet;

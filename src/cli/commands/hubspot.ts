@@ -1,9 +1,8 @@
 import { createHubspotClient } from '../../actions/hubspot/client.js';
 import { setupHubspotProperties } from '../../actions/hubspot/setup-properties.js';
 import { loadRules } from '../../rules/load-rules.js';
-import { formatProblem } from '../../rules/problems.js';
 import type { RuleSet } from '../../rules/rule-set.js';
-import type { CommandIo } from '../io.js';
+import { reportRuleProblems, type CommandIo } from '../io.js';
 import { readConfigOrReport } from './run.js';
 
 /** HubSpot's own contact properties: never created by the bridge. */
@@ -31,7 +30,7 @@ export async function runHubspotSetupPropertiesCommand(options: { dryRun: boolea
   if (!config) return 1;
   const loaded = await loadRules(options.rulesDir);
   if (!loaded.ok) {
-    for (const problem of loaded.problems) io.stderr(formatProblem(problem));
+    reportRuleProblems(io, loaded.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;
   }
   const propertyNames = collectContactPropertyNames(loaded.ruleSet).filter((name) => !BUILT_IN_CONTACT_PROPERTIES.has(name));

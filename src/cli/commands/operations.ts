@@ -1,5 +1,5 @@
 import { createRedisConnection } from '../../queue/redis.js';
-import { BridgeOperations } from '../../queue/operations.js';
+import { BridgeOperations, describeMissingEvent } from '../../queue/operations.js';
 import type { CommandIo } from '../io.js';
 import { readConfigOrReport } from './run.js';
 
@@ -95,7 +95,7 @@ export function runEventsTraceCommand(eventId: string, options: { json?: boolean
   return withOperations(io, async (operations) => {
     const trace = await operations.getEventTrace(eventId);
     if (!trace) {
-      io.stderr(`No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)`);
+      io.stderr(describeMissingEvent(eventId));
       return 1;
     }
     const actions = await operations.getActionStatuses(trace);

@@ -4,12 +4,8 @@ import { ConfigError } from '../../errors.js';
 import { startBridge, type Roles, type RunningBridge } from '../../main.js';
 import { createLogger } from '../../observability/logger.js';
 import { BridgeMetrics } from '../../observability/metrics.js';
+import { RuleLoadError } from '../../rules/problems.js';
 import type { CommandIo } from '../io.js';
-
-/** Thrown by RuleStore.start when the rule files are invalid; carries every problem. */
-interface ProblemsError {
-  readonly problems: ReadonlyArray<unknown>;
-}
 
 /**
  * Reads the configuration or prints one line per problem. Returns null when start-up must stop.
@@ -40,10 +36,9 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo): Promise<num
   try {
     bridge = await startBridge({ config, roles, logger, metrics });
   } catch (error) {
-    const problems = (error as Partial<ProblemsError>).problems;
-    if (Array.isArray(problems)) {
+    if (error instanceof RuleLoadError) {
       io.stderr(`The rule files in ${config.rulesDir} are invalid; the bridge did not start:`);
-      io.stderr(error instanceof Error ? error.message : String(error));
+      io.stderr(error.message);
     } else {
       logger.fatal({ err: error }, 'start-up failed');
     }

@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/event-from-payload.js';
 import { loadRules } from '../../rules/load-rules.js';
 import { planActions } from '../../rules/plan.js';
-import { formatProblem } from '../../rules/problems.js';
 import { buildSimulationReport, formatSimulationReport } from '../../rules/simulate.js';
 import { sourceRegistry } from '../../sources/registry.js';
-import type { CommandIo } from '../io.js';
+import { reportRuleProblems, type CommandIo } from '../io.js';
 
 export interface SimulateCommandOptions {
   /** A delivery body (the provider's full JSON envelope). */
@@ -49,8 +48,7 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
   }
   const loaded = await loadRules(options.rulesDir);
   if (!loaded.ok) {
-    for (const problem of loaded.problems) io.stderr(formatProblem(problem));
-    io.stderr(`${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'}: the rules in ${options.rulesDir} do not load`);
+    reportRuleProblems(io, loaded.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;
   }
   const plan = planActions(loaded.ruleSet, event, { strictTemplates: false, includeQuarantined: true });

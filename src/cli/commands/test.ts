@@ -1,9 +1,8 @@
 import path from 'node:path';
 import type { PayloadNormalizers } from '../../rules/event-from-payload.js';
-import { formatProblem } from '../../rules/problems.js';
 import { runRuleTests } from '../../rules/rule-tests.js';
 import { sourceRegistry } from '../../sources/registry.js';
-import type { CommandIo } from '../io.js';
+import { reportRuleProblems, type CommandIo } from '../io.js';
 
 export interface TestCommandOptions {
   /** The rules directory; cases are read from its `tests/` folder. */
@@ -22,8 +21,7 @@ export interface TestCommandOptions {
 export async function runTestCommand(options: TestCommandOptions, io: CommandIo): Promise<number> {
   const report = await runRuleTests({ rulesDir: options.rulesDir, normalizers: options.normalizers ?? sourceRegistry });
   if (report.problems.length > 0) {
-    for (const problem of report.problems) io.stderr(formatProblem(problem));
-    io.stderr(`${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}: no test case ran`);
+    reportRuleProblems(io, report.problems, 'no test case ran');
     return 1;
   }
   for (const result of report.results) {

@@ -1,12 +1,20 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import { NotFoundError, StateConflictError } from '../../errors.js';
 import type { Logger } from 'pino';
-import type { BridgeOperations } from '../../queue/operations.js';
+import { describeMissingEvent, type BridgeOperations } from '../../queue/operations.js';
 import { loadEventDetail, loadOverview, loadRecentEvents, parseLimit } from './admin-data.js';
 
 export interface AdminApiOptions {
   readonly operations: BridgeOperations;
   readonly logger: Logger;
   readonly now: () => Date;
+}
+
+/** Answers an operator error with 404 or 409 and its sentence; false for any other error. */
+function answerOperationError(error: unknown, response: Response): boolean {
+  if (!(error instanceof NotFoundError) && !(error instanceof StateConflictError)) return false;
+  response.status(error instanceof NotFoundError ? 404 : 409).json({ error: error.message });
+  return true;
 }
 
 /**
@@ -35,18 +43,12 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
 
   router.post('/failed/:jobId/retry', async (request, response) => {
     const { jobId } = request.params;
-    // Checked first so that the answer is a clear 404/409; retryAction checks again (a race with
-    // another operator ends in its error, answered 500 by the app).
-    const state = await operations.getActionState(jobId);
-    if (state === null) {
-      response.status(404).json({ error: `No action job ${jobId}` });
-      return;
+    try {
+      await operations.retryAction(jobId);
+    } catch (error) {
+      if (answerOperationError(error, response)) return;
+      throw error;
     }
-    if (state !== 'failed') {
-      response.status(409).json({ error: `Action job ${jobId} is ${state}, not failed: only failed actions can be retried` });
-      return;
-    }
-    await operations.retryAction(jobId);
     logger.info({ jobId }, 'admin: action retried');
     response.status(202).json({ retried: jobId, message: `Retrying ${jobId}.` });
   });
@@ -64,7 +66,7 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
     const { eventId } = request.params;
     const detail = await loadEventDetail(operations, eventId);
     if (!detail) {
-      response.status(404).json({ error: `No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)` });
+      response.status(404).json({ error: describeMissingEvent(eventId) });
       return;
     }
     response.json({ ...detail.trace, actions: detail.actions });
@@ -72,11 +74,13 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
 
   router.post('/events/:eventId/replay', async (request, response) => {
     const { eventId } = request.params;
-    if (!(await operations.getEventTrace(eventId))) {
-      response.status(404).json({ error: `No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)` });
-      return;
+    let generation: number;
+    try {
+      generation = await operations.replayEvent(eventId);
+    } catch (error) {
+      if (answerOperationError(error, response)) return;
+      throw error;
     }
-    const generation = await operations.replayEvent(eventId);
     logger.info({ eventId, generation }, 'admin: event replayed');
     response.status(202).json({ eventId, generation, message: `Replaying ${eventId} with the current rules (replay ${generation}).` });
   });

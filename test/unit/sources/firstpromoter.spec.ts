@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { catchError } from '../../support/catch-error.js';
 import { readFileSync } from 'node:fs';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { AuthError, MalformedDeliveryError } from '../../../src/errors.js';
@@ -62,15 +63,6 @@ function buildV2Body(type: string, data: unknown, extra: Record<string, unknown>
     timestamp: '2025-01-15T10:30:00Z',
     ...extra,
   };
-}
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('firstpromoter source', () => {

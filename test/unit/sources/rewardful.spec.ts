@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { catchError } from '../../support/catch-error.js';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { BridgeEvent } from '../../../src/events/event.js';
@@ -46,15 +47,6 @@ function buildEnvelope(type: string, object: unknown): Record<string, unknown> {
     event: { id: '7fcdc81d-996a-4b7b-8faf-1db98b9d5507', type, created_at: '2019-07-11T05:25:43.940Z', api_version: 'v1' },
     request: { id: '66a94f49-2b36-403c-83b8-91677cb1f460' },
   };
-}
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('rewardful source', () => {

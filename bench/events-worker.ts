@@ -170,11 +170,12 @@ async function measure(label: string, ruleSet: RuleSet): Promise<number> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
-const configurations: Array<[label: string, ruleSet: RuleSet]> = [
+const allConfigurations: Array<[label: string, ruleSet: RuleSet]> = [
   ['0 rules', buildRuleSet(0)],
   ['1,000 non-matching', buildRuleSet(1000)],
   ['1,000 lead_signup, ~1% match', buildLeadSignupRuleSet(1000)],
-].filter(([label]) => only === null || label.includes(only)) as Array<[string, RuleSet]>;
+];
+const configurations = allConfigurations.filter(([label]) => only === null || label.includes(only));
 
 console.log(`Events worker throughput, real Redis, concurrency 20, ${eventCount} lead_signup events`);
 await measure('warm-up (discarded)', configurations[0][1]);

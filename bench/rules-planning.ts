@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { BridgeEvent } from '../src/events/event.js';
+import { actionRegistry } from '../src/actions/registry.js';
 import { compileRuleFiles } from '../src/rules/compile-rules.js';
 import { planActions } from '../src/rules/plan.js';
 import { formatProblem } from '../src/rules/problems.js';
@@ -124,7 +125,7 @@ function measure(scenario: Scenario): string[][] {
   const rows: string[][] = [];
   for (const size of [10, 100, 1_000, 10_000]) {
     const random = createRandom(size);
-    const compiled = compileRuleFiles([{ file: `bench-${size}.yaml`, content: buildRulesYaml(size, random, scenario) }]);
+    const compiled = compileRuleFiles([{ file: `bench-${size}.yaml`, content: buildRulesYaml(size, random, scenario) }], { actions: actionRegistry });
     if (!compiled.ok) throw new Error(compiled.problems.slice(0, 5).map((problem) => formatProblem(problem)).join('\n'));
     const ruleSet = compiled.ruleSet;
     const events = buildEvents(EVENTS_PER_SIZE, random, scenario);

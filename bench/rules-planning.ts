@@ -10,6 +10,10 @@
  * A second table, "matching only", runs the same rules against events for which every condition is
  * false (and gives the fifth of rules with no `if` one too): the cost of rules that are considered
  * but do not fire, with no rendering at all. The first table minus the second is rendering.
+ *
+ * These are figures to watch, not a target: conditions and templates run only through cel-js and
+ * liquidjs (issue 9), and the budget that matters is the events worker's throughput
+ * (bench/events-worker.ts).
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';

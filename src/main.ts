@@ -87,7 +87,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
 
   let ruleStore: RuleStore | undefined;
   if (roles.workers) {
-    ruleStore = new RuleStore({ dir: config.rulesDir, logger });
+    ruleStore = new RuleStore({ dir: config.rulesDir, logger, actions: actionRegistry });
     await ruleStore.start().catch(abandon);
     const store = ruleStore;
     metrics.rulesLoaded.set(store.current.size);

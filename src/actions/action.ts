@@ -7,10 +7,12 @@ import type { BridgeConfig } from '../config/config.js';
 export type ActionName = `${string}.${string}`;
 
 /**
- * How string values interpolated into this action's params are escaped when templates render.
- * `slack_mrkdwn` escapes `&`, `<`, `>` so payload text cannot form mentions or links.
+ * Escapes one interpolated value's text for an action's params (Slack mrkdwn: `&`, `<`, `>`).
+ * Applied by the template engine to every `{{ }}` output that does not end in `| raw`, after
+ * filters, never to the literal text a rule author wrote. Must be pure and deterministic: one
+ * template engine is built and cached per escaper function.
  */
-export type RenderFormat = 'slack_mrkdwn' | 'plain';
+export type TextEscaper = (text: string) => string;
 
 /** Shared, long-lived dependencies an action's runner is built from (built once in main.ts). */
 export interface ActionDeps {
@@ -58,6 +60,18 @@ export interface ActionRunner<P> {
 export interface Action<P> {
   readonly name: ActionName;
   readonly params: yup.Schema<P>;
-  readonly renderFormat: RenderFormat;
+  /**
+   * How text interpolated into this action's params is escaped when rule templates render, so
+   * payload text cannot form markup of the target (a Slack `<!channel>` mention). The same
+   * function object should be reused: templates are compiled once per escaper.
+   * @defaultValue none: interpolated values are plain text
+   */
+  readonly escapeText?: TextEscaper;
   connect(deps: ActionDeps): ActionRunner<P>;
 }
+
+/**
+ * The actions rules may name, by name. `actions/registry.ts` builds the real one; rule loading
+ * receives it as a parameter (tests pass toy actions), so `src/rules/` imports no integration.
+ */
+export type ActionCatalog = Readonly<Record<ActionName, Action<any>>>;

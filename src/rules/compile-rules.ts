@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
 import * as yup from 'yup';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
-import type { Action, ActionName } from '../actions/action.js';
-import { actionRegistry } from '../actions/registry.js';
+import type { Action, ActionCatalog, ActionName } from '../actions/action.js';
 import { parseDuration } from '../config/units.js';
 import { compileCondition, isConditionProblem, type Condition } from './conditions.js';
 import { parseEventPattern, type EventPattern } from './event-patterns.js';
 import { sortProblems, type RuleProblem } from './problems.js';
 import type { RetryOverride, Rule, RuleAction, RuleFileInfo } from './rule.js';
 import { RuleSet } from './rule-set.js';
-import { compileParamsCheck } from './params-check.js';
 import { compileTemplateTree } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
 
@@ -33,16 +31,19 @@ export interface RuleFileSource {
 }
 
 export interface CompileOptions {
-  /** The actions rules may name. @defaultValue actionRegistry */
-  readonly actions?: Readonly<Record<ActionName, Action<any>>>;
+  /**
+   * The actions rules may name: `actionRegistry` (src/actions/registry.ts) in the bridge, toy
+   * actions in tests. Required, so that rule loading never imports the integrations itself.
+   */
+  readonly actions: ActionCatalog;
 }
 
 /**
  * Validates and compiles rule files, all of them, reporting every problem at once. Pure: no I/O.
  * Files are taken in the order given (loadRules sorts by name); rules fire in that order.
  */
-export function compileRuleFiles(sources: readonly RuleFileSource[], options: CompileOptions = {}): LoadResult {
-  const actions = options.actions ?? actionRegistry;
+export function compileRuleFiles(sources: readonly RuleFileSource[], options: CompileOptions): LoadResult {
+  const actions = options.actions;
   const problems: RuleProblem[] = [];
   const rules: Rule[] = [];
   const files: RuleFileInfo[] = [];
@@ -69,7 +70,7 @@ class FileCompiler {
   constructor(
     private readonly yaml: YamlFile,
     private readonly hash: string,
-    private readonly actions: Readonly<Record<ActionName, Action<any>>>,
+    private readonly actions: ActionCatalog,
     private readonly firstDefinition: Map<string, string>,
     private order: number,
   ) {
@@ -262,7 +263,7 @@ class FileCompiler {
     const params = this.compileParams(chosen.name, chosen.action, chosen.keyNode, chosen.value);
     const retry = retryNode === undefined ? undefined : this.compileRetry(retryNode);
     if (!isValid || params === null || retry === null) return null;
-    return { name: chosen.name, action: chosen.action, params, checkParams: compileParamsCheck(chosen.action.params, params), retry, index };
+    return { name: chosen.name, action: chosen.action, params, retry, index };
   }
 
   private compileParams(name: ActionName, action: Action<unknown>, keyNode: Node, node: Node | null): RuleAction['params'] | null {
@@ -280,7 +281,7 @@ class FileCompiler {
       isValid = false;
       for (const issue of error.inner.length > 0 ? error.inner : [error]) this.reportParamsIssue(name, action, keyNode, node, issue);
     }
-    const { tree, problems } = compileTemplateTree(value, action.renderFormat);
+    const { tree, problems } = compileTemplateTree(value, action.escapeText);
     for (const problem of problems) {
       const target = this.nodeAtPath(node, problem.path) ?? node;
       yaml.reportAtOffset(isScalar(target) ? yaml.offsetInScalar(target, problem.index) : (target.range?.[0] ?? 0), problem.message);

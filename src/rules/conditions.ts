@@ -1,6 +1,5 @@
 import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
 import type { BridgeEvent } from '../events/event.js';
-import { compileFastCondition, NOT_FAST } from './fast-condition.js';
 
 /**
  * The CEL environment every condition is checked and run in: exactly two variables, `event` and
@@ -35,16 +34,11 @@ export interface ConditionProblem {
   readonly index: number;
 }
 
-export interface CompileConditionOptions {
-  /** Use the fast path for the common comparisons (fast-condition.ts); tests turn it off to compare. @defaultValue true */
-  readonly isFastPathEnabled?: boolean;
-}
-
 /**
  * Parses and type-checks a CEL expression once.
  * @returns the compiled condition, or the problem (syntax error, unknown variable, non-bool result).
  */
-export function compileCondition(source: string, options: CompileConditionOptions = {}): Condition | ConditionProblem {
+export function compileCondition(source: string): Condition | ConditionProblem {
   let program: ParseResult;
   try {
     program = conditionEnvironment.parse(source);
@@ -62,16 +56,11 @@ export function compileCondition(source: string, options: CompileConditionOption
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return { message: `a condition must be a bool, and this one is a ${checked.type}`, index: 0 };
   }
-  // cel-js has no faster entry point than the parsed program (it already skips type-checking once
-  // check() ran); the common comparisons get a closure instead (fast-condition.ts).
-  const fast = options.isFastPathEnabled === false ? null : compileFastCondition(program.ast);
+  // The parsed program is cel-js's fastest entry point (it skips type-checking once check() ran).
+  // Only the library evaluates: a condition means what cel-js says it means.
   return {
     source,
     evaluate(scope) {
-      if (fast !== null) {
-        const outcome = fast(scope);
-        if (outcome !== NOT_FAST) return outcome;
-      }
       try {
         return interpret(program(scope));
       } catch (error) {

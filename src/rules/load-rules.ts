@@ -11,11 +11,11 @@ export type LoadRulesOptions = CompileOptions;
 
 /**
  * Reads every `*.yaml`/`*.yml` file directly in `dir` (not `tests/` or other subfolders), in name
- * order, and validates and compiles them all. Never throws for bad content: every problem in
- * every file comes back in `problems`.
+ * order, and validates and compiles them all against `options.actions`. Never throws for bad
+ * content: every problem in every file comes back in `problems`.
  * @returns `{ ok: true, ruleSet }`, or `{ ok: false, problems }` (a missing directory is a problem).
  */
-export async function loadRules(dir: string, options: LoadRulesOptions = {}): Promise<LoadResult> {
+export async function loadRules(dir: string, options: LoadRulesOptions): Promise<LoadResult> {
   let names: string[];
   try {
     const entries = await readdir(dir, { withFileTypes: true });

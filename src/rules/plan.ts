@@ -1,3 +1,4 @@
+import * as yup from 'yup';
 import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
@@ -155,12 +156,26 @@ function planAction(
     const label = `rule ${rule.id} action ${ruleAction.index + 1} (${ruleAction.name})`;
     for (let i = firstWarning; i < warnings.length; i += 1) warnings[i] = `${label}: ${warnings[i]}`;
   }
-  // Static params were validated at load; rendered ones can still break a rule (an empty email).
-  const problems = ruleAction.checkParams(params);
+  // Rendered params can still break a rule (an email rendered empty): the action's own schema
+  // decides. Params with no template are the very value validated at load, so they are not
+  // validated again.
+  const problems = ruleAction.params.kind === 'static' ? null : validateRenderedParams(ruleAction.action.params, params);
   if (problems !== null) return planFailure(rule, ruleAction, provenance, `params invalid once rendered: ${problems.join('; ')}`);
   return ruleAction.retry
     ? { action: ruleAction.name, params, retry: ruleAction.retry, provenance }
     : { action: ruleAction.name, params, provenance };
+}
+
+/** The action's yup schema on rendered params, every problem at once; null when they are valid. */
+function validateRenderedParams(schema: yup.Schema<unknown>, params: Record<string, unknown>): string[] | null {
+  try {
+    // The schemas are strict (no casting): rendered params go to the job exactly as checked.
+    schema.validateSync(params, { abortEarly: false });
+    return null;
+  } catch (error) {
+    if (error instanceof yup.ValidationError) return error.errors;
+    throw error;
+  }
 }
 
 function planFailure(rule: Rule, ruleAction: RuleAction, provenance: ActionProvenance, error: string): PlanFailure {

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { loadRules, isRuleFileName, type LoadRulesOptions } from './load-rules.js';
+import type { ActionCatalog } from '../actions/action.js';
+import { loadRules, isRuleFileName } from './load-rules.js';
 import { formatProblem, RuleLoadError, type RuleProblem } from './problems.js';
 import type { RuleSet } from './rule-set.js';
 
@@ -12,8 +13,8 @@ export interface RuleStoreOptions {
   readonly logger: Logger;
   /** Quiet time after the last file event before reloading (editors write in bursts). @defaultValue 250 */
   readonly debounceMs?: number;
-  /** Passed to loadRules (tests swap the action registry). @defaultValue {} */
-  readonly loadOptions?: LoadRulesOptions;
+  /** The actions rules may name: `actionRegistry` in the bridge, toy actions in tests. */
+  readonly actions: ActionCatalog;
   /** Milliseconds since the epoch, for `loadedAt`. @defaultValue Date.now */
   readonly now?: () => number;
 }
@@ -35,7 +36,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
   private readonly dir: string;
   private readonly logger: Logger;
   private readonly debounceMs: number;
-  private readonly loadOptions: LoadRulesOptions;
+  private readonly actions: ActionCatalog;
   private readonly now: () => number;
   private ruleSet: RuleSet | null = null;
   private lastProblems: readonly RuleProblem[] = [];
@@ -51,10 +52,11 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
     super();
     if (!options.dir) throw new TypeError('RuleStore needs options.dir');
     if (!options.logger) throw new TypeError('RuleStore needs options.logger');
+    if (!options.actions) throw new TypeError('RuleStore needs options.actions');
     this.dir = options.dir;
     this.logger = options.logger;
     this.debounceMs = options.debounceMs ?? 250;
-    this.loadOptions = options.loadOptions ?? {};
+    this.actions = options.actions;
     this.now = options.now ?? Date.now;
   }
 
@@ -63,7 +65,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
    * @throws RuleLoadError carrying every problem when the files are invalid: a bad rule file stops start-up.
    */
   async start(): Promise<void> {
-    const result = await loadRules(this.dir, this.loadOptions);
+    const result = await loadRules(this.dir, { actions: this.actions });
     if (!result.ok) throw new RuleLoadError(result.problems);
     this.swap(result.ruleSet);
     this.logger.info({ rules: result.ruleSet.size, files: result.ruleSet.files.length, dir: this.dir }, 'rules loaded');
@@ -139,7 +141,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
   private async reloadOnce(): Promise<void> {
     if (this.isStopped) return;
     try {
-      const result = await loadRules(this.dir, this.loadOptions);
+      const result = await loadRules(this.dir, { actions: this.actions });
       if (result.ok) {
         this.swap(result.ruleSet);
         this.logger.info({ rules: result.ruleSet.size, files: result.ruleSet.files.length, version: this.loadVersion }, 'rules reloaded');

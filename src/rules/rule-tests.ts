@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import type { ActionCatalog } from '../actions/action.js';
 import { buildEventFromPayload, setEventPath, type PayloadNormalizers } from './event-from-payload.js';
 import { KNOWN_SOURCES } from './event-patterns.js';
 import { loadRules, isRuleFileName } from './load-rules.js';
@@ -365,6 +366,8 @@ export interface RuleTestReport {
 
 export interface RunRuleTestsOptions {
   readonly rulesDir: string;
+  /** The actions rules may name (see compileRuleFiles). */
+  readonly actions: ActionCatalog;
   readonly normalizers: PayloadNormalizers;
 }
 
@@ -373,7 +376,7 @@ export interface RunRuleTestsOptions {
  * Problems in the rules or the case files are returned (and no case runs).
  */
 export async function runRuleTests(options: RunRuleTestsOptions): Promise<RuleTestReport> {
-  const loaded = await loadRules(options.rulesDir);
+  const loaded = await loadRules(options.rulesDir, { actions: options.actions });
   const testsDir = path.join(options.rulesDir, RULE_TESTS_DIR);
   let names: string[] = [];
   try {

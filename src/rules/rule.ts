@@ -1,6 +1,5 @@
 import type { Action, ActionName } from '../actions/action.js';
 import type { Condition } from './conditions.js';
-import type { RenderedParamsCheck } from './params-check.js';
 import type { EventPattern } from './event-patterns.js';
 import type { TemplateTree } from './templates.js';
 
@@ -18,8 +17,6 @@ export interface RuleAction {
   readonly action: Action<unknown>;
   /** Params with every string compiled as a template. */
   readonly params: TemplateTree;
-  /** Re-checks rendered params against the action's schema (see params-check.ts). */
-  readonly checkParams: RenderedParamsCheck;
   readonly retry?: RetryOverride;
   /** Position in the rule's `do` list (0-based): part of provenance and of job ids. */
   readonly index: number;

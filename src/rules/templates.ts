@@ -1,18 +1,19 @@
 import { Liquid, type Template } from 'liquidjs';
-import type { RenderFormat } from '../actions/action.js';
+import type { TextEscaper } from '../actions/action.js';
 import { BridgeError } from '../errors.js';
-import { compileFastTemplate, NOT_FAST, TEMPLATE_MEMORY_LIMIT, type FastTemplate } from './fast-template.js';
 import { formatMoney } from './money.js';
 
 /** The variables templates (and conditions) see. */
 export const TEMPLATE_VARIABLES = ['event', 'data'] as const;
 
-/** Escapes text for Slack mrkdwn: only `&`, `<` and `>` are control characters there. */
-export function escapeSlackMrkdwn(text: string): string {
-  return /[&<>]/.test(text) ? text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;') : text;
-}
-
 export { formatMoney };
+
+/**
+ * liquidjs's `memoryLimit`: its string filters charge the length of their text against it, per
+ * render, and fail once it is exceeded, so one payload field cannot make a render allocate
+ * without bound.
+ */
+export const TEMPLATE_MEMORY_LIMIT = 10_000_000;
 
 /** How an interpolated value becomes text: never `undefined`; objects and lists as JSON. */
 export function stringifyValue(value: unknown): string {
@@ -23,17 +24,14 @@ export function stringifyValue(value: unknown): string {
 }
 
 /**
- * Applied to every `{{ }}` output (not to the literal text the author wrote) unless its last filter
- * is `raw`. Plain actions still go through it so objects print as JSON.
+ * A liquidjs engine for one escaper. The escaper runs on every `{{ }}` output (not on the literal
+ * text the author wrote) unless its last filter is `raw`; liquidjs applies it after the filters,
+ * so a filter cannot undo it. Plain actions still go through `stringifyValue` so objects print as
+ * JSON.
  */
-const outputEscapes: Readonly<Record<RenderFormat, (value: unknown) => string>> = {
-  slack_mrkdwn: (value) => escapeSlackMrkdwn(stringifyValue(value)),
-  plain: stringifyValue,
-};
-
-function createEngine(format: RenderFormat): Liquid {
+function createEngine(escapeText: TextEscaper | undefined): Liquid {
   const engine = new Liquid({
-    outputEscape: outputEscapes[format],
+    outputEscape: escapeText ? (value: unknown) => escapeText(stringifyValue(value)) : stringifyValue,
     strictFilters: true,
     ownPropertyOnly: true,
     // `{{ x | default: "n/a" }}` and `{% if x %}` must work on missing fields even in strict mode.
@@ -52,10 +50,23 @@ function createEngine(format: RenderFormat): Liquid {
   return engine;
 }
 
-const engines: Readonly<Record<RenderFormat, Liquid>> = {
-  slack_mrkdwn: createEngine('slack_mrkdwn'),
-  plain: createEngine('plain'),
-};
+/** Plain text: interpolated values are only stringified. */
+const plainEngine = createEngine(undefined);
+/**
+ * One engine per escaper, built on first use: actions reuse one escaper function, so this holds
+ * one entry per kind of escaping (Slack mrkdwn today). Weak, so a test's throwaway escaper goes.
+ */
+const escapingEngines = new WeakMap<TextEscaper, Liquid>();
+
+function engineFor(escapeText: TextEscaper | undefined): Liquid {
+  if (escapeText === undefined) return plainEngine;
+  let engine = escapingEngines.get(escapeText);
+  if (engine === undefined) {
+    engine = createEngine(escapeText);
+    escapingEngines.set(escapeText, engine);
+  }
+  return engine;
+}
 
 /** A params value compiled once: static parts kept as they are, strings with markup parsed. */
 export type TemplateTree =
@@ -63,10 +74,10 @@ export type TemplateTree =
   | {
       readonly kind: 'template';
       readonly source: string;
-      readonly format: RenderFormat;
+      /** The engine it was parsed by (the action's escaping), which also renders it. */
+      readonly engine: Liquid;
+      /** liquidjs's parse tree, parsed once at load. */
       readonly template: Template[];
-      /** The same template compiled to a closure when it is in the fast subset (see fast-template.ts). */
-      readonly fast: FastTemplate | null;
     }
   | { readonly kind: 'list'; readonly items: readonly TemplateTree[] }
   | { readonly kind: 'map'; readonly entries: readonly (readonly [string, TemplateTree])[] };
@@ -95,27 +106,26 @@ function prefixOf(path: readonly (string | number)[]): string {
 
 /**
  * Compiles every string inside `value` (recursively through lists and maps) as a Liquid template
- * for an action of the given render format. Numbers, booleans and strings with no `{{`/`{%` stay
- * as they are. Templates may use only `event` and `data`.
+ * for an action with the given escaper (its `escapeText`; undefined: plain text). Numbers,
+ * booleans and strings with no `{{`/`{%` stay as they are. Templates may use only `event` and `data`.
  * @returns the tree and every problem found (syntax errors, unknown filters, unknown variables).
  */
 export function compileTemplateTree(
   value: unknown,
-  format: RenderFormat,
+  escapeText?: TextEscaper,
 ): { tree: TemplateTree; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
-  const tree = compileNode(value, format, [], problems);
+  const tree = compileNode(value, engineFor(escapeText), [], problems);
   return { tree, problems };
 }
 
-function compileNode(value: unknown, format: RenderFormat, path: (string | number)[], problems: TemplateProblem[]): TemplateTree {
+function compileNode(value: unknown, engine: Liquid, path: (string | number)[], problems: TemplateProblem[]): TemplateTree {
   if (typeof value === 'string') {
     if (!value.includes('{{') && !value.includes('{%')) return { kind: 'static', value };
-    const engine = engines[format];
     try {
       const template = engine.parse(value);
       checkVariables(engine, template, value, path, problems);
-      return { kind: 'template', source: value, format, template, fast: compileFastTemplate(value, outputEscapes[format]) };
+      return { kind: 'template', source: value, engine, template };
     } catch (error) {
       problems.push({
         path,
@@ -126,11 +136,11 @@ function compileNode(value: unknown, format: RenderFormat, path: (string | numbe
     }
   }
   if (Array.isArray(value)) {
-    const items = value.map((item, i) => compileNode(item, format, [...path, i], problems));
+    const items = value.map((item, i) => compileNode(item, engine, [...path, i], problems));
     return items.every((item) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'list', items };
   }
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, format, [...path, key], problems)] as const);
+    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, engine, [...path, key], problems)] as const);
     return entries.every(([, item]) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'map', entries };
   }
   return { kind: 'static', value };
@@ -202,10 +212,6 @@ function renderNode(root: TemplateTree, tree: TemplateTree, scope: Record<string
       return rendered;
     }
     case 'template':
-      if (tree.fast) {
-        const text = tree.fast(scope);
-        if (text !== NOT_FAST) return text;
-      }
       return renderWithLiquid(root, tree, scope, isStrict, warnings);
   }
 }
@@ -217,7 +223,7 @@ function renderWithLiquid(
   isStrict: boolean,
   warnings: string[],
 ): string {
-  const engine = engines[tree.format];
+  const engine = tree.engine;
   try {
     // Strict first: cheap when nothing is missing, and the only way to learn which field was.
     return engine.renderSync(tree.template, scope, { strictVariables: true }) as string;

@@ -139,6 +139,5 @@ function matchOutcomes(
 export const hubspotUpsertContact: Action<HubspotUpsertContactParams> = {
   name: 'hubspot.upsert_contact',
   params: hubspotUpsertContactParams,
-  renderFormat: 'plain',
   connect: (deps) => connectHubspotUpsertContact(deps),
 };

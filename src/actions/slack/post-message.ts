@@ -1,6 +1,7 @@
 import type { Action, ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
 import { waitForSlot } from '../pacing.js';
 import { createSlackClient, type SlackClient } from './client.js';
+import { escapeSlackMrkdwn } from './mrkdwn.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
 
 /** The Web API method this action calls. */
@@ -100,6 +101,6 @@ function ensureTrailingSlash(url: string): string {
 export const slackPostMessage: Action<SlackPostMessageParams> = {
   name: 'slack.post_message',
   params: slackPostMessageParams,
-  renderFormat: 'slack_mrkdwn',
+  escapeText: escapeSlackMrkdwn,
   connect: (deps) => connectSlackPostMessage(deps),
 };

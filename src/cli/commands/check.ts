@@ -1,9 +1,13 @@
+import type { ActionCatalog } from '../../actions/action.js';
+import { actionRegistry } from '../../actions/registry.js';
 import { loadRules } from '../../rules/load-rules.js';
 import { reportRuleProblems, type CommandIo } from '../io.js';
 
 export interface CheckCommandOptions {
   /** The rules directory. */
   readonly rulesDir: string;
+  /** The actions rules may name. @defaultValue actionRegistry */
+  readonly actions?: ActionCatalog;
 }
 
 /**
@@ -12,7 +16,7 @@ export interface CheckCommandOptions {
  * `file:line:col: message`, one per line, on stderr.
  */
 export async function runCheckCommand(options: CheckCommandOptions, io: CommandIo): Promise<number> {
-  const result = await loadRules(options.rulesDir);
+  const result = await loadRules(options.rulesDir, { actions: options.actions ?? actionRegistry });
   if (!result.ok) {
     reportRuleProblems(io, result.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;

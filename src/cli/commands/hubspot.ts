@@ -1,5 +1,6 @@
 import { createHubspotClient } from '../../actions/hubspot/client.js';
 import { setupHubspotProperties } from '../../actions/hubspot/setup-properties.js';
+import { actionRegistry } from '../../actions/registry.js';
 import { loadRules } from '../../rules/load-rules.js';
 import type { RuleSet } from '../../rules/rule-set.js';
 import { reportRuleProblems, type CommandIo } from '../io.js';
@@ -28,7 +29,7 @@ export function collectContactPropertyNames(ruleSet: RuleSet): string[] {
 export async function runHubspotSetupPropertiesCommand(options: { dryRun: boolean; rulesDir: string }, io: CommandIo): Promise<number> {
   const config = readConfigOrReport(process.env, io);
   if (!config) return 1;
-  const loaded = await loadRules(options.rulesDir);
+  const loaded = await loadRules(options.rulesDir, { actions: actionRegistry });
   if (!loaded.ok) {
     reportRuleProblems(io, loaded.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;

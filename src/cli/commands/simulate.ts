@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import type { ActionCatalog } from '../../actions/action.js';
+import { actionRegistry } from '../../actions/registry.js';
 import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/event-from-payload.js';
 import { loadRules } from '../../rules/load-rules.js';
 import { planActions } from '../../rules/plan.js';
@@ -18,6 +20,8 @@ export interface SimulateCommandOptions {
   readonly normalizers?: PayloadNormalizers;
   /** `receivedAt` of the simulated event. @defaultValue now */
   readonly now?: () => Date;
+  /** The actions rules may name. @defaultValue actionRegistry */
+  readonly actions?: ActionCatalog;
 }
 
 /**
@@ -46,7 +50,7 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
     io.stderr(`cannot build an event from ${options.file}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
-  const loaded = await loadRules(options.rulesDir);
+  const loaded = await loadRules(options.rulesDir, { actions: options.actions ?? actionRegistry });
   if (!loaded.ok) {
     reportRuleProblems(io, loaded.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;

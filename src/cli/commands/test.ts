@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { ActionCatalog } from '../../actions/action.js';
+import { actionRegistry } from '../../actions/registry.js';
 import type { PayloadNormalizers } from '../../rules/event-from-payload.js';
 import { runRuleTests } from '../../rules/rule-tests.js';
 import { sourceRegistry } from '../../sources/registry.js';
@@ -9,6 +11,8 @@ export interface TestCommandOptions {
   readonly rulesDir: string;
   /** How payloads become events. @defaultValue sourceRegistry */
   readonly normalizers?: PayloadNormalizers;
+  /** The actions rules may name. @defaultValue actionRegistry */
+  readonly actions?: ActionCatalog;
 }
 
 /**
@@ -19,7 +23,11 @@ export interface TestCommandOptions {
  * (their problems are printed as `file:line:col: message`).
  */
 export async function runTestCommand(options: TestCommandOptions, io: CommandIo): Promise<number> {
-  const report = await runRuleTests({ rulesDir: options.rulesDir, normalizers: options.normalizers ?? sourceRegistry });
+  const report = await runRuleTests({
+    rulesDir: options.rulesDir,
+    normalizers: options.normalizers ?? sourceRegistry,
+    actions: options.actions ?? actionRegistry,
+  });
   if (report.problems.length > 0) {
     reportRuleProblems(io, report.problems, 'no test case ran');
     return 1;

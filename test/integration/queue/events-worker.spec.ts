@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
@@ -46,7 +47,7 @@ describe('events worker (real Redis, real rules)', () => {
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let operations: BridgeOperations;
-  const loaded = compileRuleFiles([{ file: 'rules/rewards.yaml', content: RULES }]);
+  const loaded = compileRuleFiles([{ file: 'rules/rewards.yaml', content: RULES }], { actions: actionRegistry });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const ruleSet = loaded.ruleSet;
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
+import { actionRegistry } from '../../../src/actions/registry.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
 import { loadRules } from '../../../src/rules/load-rules.js';
 import { formatProblem, RuleLoadError } from '../../../src/rules/problems.js';
@@ -10,7 +11,7 @@ const BAD = 'test/fixtures/rules/bad';
 
 async function problemsOf(name: string): Promise<string[]> {
   const file = `${BAD}/${name}`;
-  const result = compileRuleFiles([{ file, content: await readFile(file) }]);
+  const result = compileRuleFiles([{ file, content: await readFile(file) }], { actions: actionRegistry });
   expect(result.ok, `${name} should not load`).to.equal(false);
   return result.problems.map((problem) => formatProblem(problem));
 }
@@ -85,7 +86,7 @@ describe('rules/load-rules', () => {
   });
 
   it('reports a duplicate id across files with both places', async () => {
-    const result = await loadRules(`${BAD}/duplicate-id`);
+    const result = await loadRules(`${BAD}/duplicate-id`, { actions: actionRegistry });
     expect(result.ok).to.equal(false);
     expect(result.problems.map((problem) => formatProblem(problem))).to.deep.equal([
       `${BAD}/duplicate-id/b.yaml:7:9: duplicate rule id self-referral-alert: also defined at ${BAD}/duplicate-id/a.yaml:2:9`,
@@ -94,25 +95,28 @@ describe('rules/load-rules', () => {
 
   it('reports problems of every file together', async () => {
     const files = ['unknown-key.yaml', 'cel-syntax.yaml', 'empty-file.yaml'];
-    const result = compileRuleFiles(await Promise.all(files.map(async (name) => ({ file: `${BAD}/${name}`, content: await readFile(`${BAD}/${name}`) }))));
+    const result = compileRuleFiles(
+      await Promise.all(files.map(async (name) => ({ file: `${BAD}/${name}`, content: await readFile(`${BAD}/${name}`) }))),
+      { actions: actionRegistry },
+    );
     expect(result.problems.map((problem) => problem.file)).to.deep.equal([`${BAD}/cel-syntax.yaml`, `${BAD}/empty-file.yaml`, `${BAD}/unknown-key.yaml`]);
   });
 
   it('points a CEL error inside a literal block at the offending token', () => {
     const content = ['rules:', '  - id: multi-line', '    on: firstpromoter.lead_signup', '    if: |', '      data.status == "approved" &&', '        nope == 1', '    do:', '      - slack.post_message: { channel: "#x", text: hi }', ''].join('\n');
-    const result = compileRuleFiles([{ file: 'r.yaml', content }]);
+    const result = compileRuleFiles([{ file: 'r.yaml', content }], { actions: actionRegistry });
     expect(result.problems.map((problem) => formatProblem(problem))).to.deep.equal(['r.yaml:6:9: invalid condition: Unknown variable: nope']);
   });
 
   it('rejects a missing directory', async () => {
-    const result = await loadRules('test/fixtures/rules/does-not-exist');
+    const result = await loadRules('test/fixtures/rules/does-not-exist', { actions: actionRegistry });
     expect(result.problems.map((problem) => formatProblem(problem))).to.deep.equal([
       'test/fixtures/rules/does-not-exist:1:1: the rules directory does not exist',
     ]);
   });
 
   it('loads the shipped rules, ignores tests/, and hashes each file', async () => {
-    const result = await loadRules('rules');
+    const result = await loadRules('rules', { actions: actionRegistry });
     if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
     expect(result.ruleSet.files.map((file) => path.basename(file.file))).to.deep.equal(['customers.yaml', 'fraud.yaml', 'promoters.yaml', 'rewards.yaml']);
     const fraud = result.ruleSet.files.find((file) => file.file.endsWith('fraud.yaml'))!;

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import * as yup from 'yup';
+import type { Action, ActionCatalog } from '../../../src/actions/action.js';
+import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
 import { loadRules } from '../../../src/rules/load-rules.js';
@@ -8,13 +11,13 @@ import type { RuleSet } from '../../../src/rules/rule-set.js';
 import { buildEvent, eventFromFixture } from './fixture-events.js';
 
 async function loadMatchRules(): Promise<RuleSet> {
-  const result = await loadRules('test/fixtures/rules/match');
+  const result = await loadRules('test/fixtures/rules/match', { actions: actionRegistry });
   if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
   return result.ruleSet;
 }
 
-function ruleSetOf(yaml: string): RuleSet {
-  const result = compileRuleFiles([{ file: 'inline.yaml', content: yaml }]);
+function ruleSetOf(yaml: string, actions: ActionCatalog = actionRegistry): RuleSet {
+  const result = compileRuleFiles([{ file: 'inline.yaml', content: yaml }], { actions });
   if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
   return result.ruleSet;
 }
@@ -218,5 +221,88 @@ rules:
 `);
     expect(planActions(rules, lead).matched.map((rule) => rule.ruleId)).to.deep.equal(['a-glob', 'b-exact', 'c-glob']);
     expect(rules.rulesFor('firstpromoter.lead_signup')).to.equal(rules.rulesFor('firstpromoter.lead_signup'));
+  });
+
+  describe("rendered params are checked by the action's own schema", () => {
+    const rules = ruleSetOf(`
+rules:
+  - id: upsert
+    on: firstpromoter.lead_signup
+    do:
+      - hubspot.upsert_contact: { email: "{{ data.email }}", properties: { firstname: "{{ data.name }}", lifecyclestage: customer } }
+  - id: post
+    on: firstpromoter.lead_signup
+    do:
+      - slack.post_message: { channel: "{{ data.channel }}", text: "{{ data.text }}" }
+`);
+    const cases: Array<[name: string, data: Record<string, unknown>, errors: string[]]> = [
+      ['everything rendered', { email: 'a@example.com', name: 'Jane', channel: '#x', text: 'hi' }, []],
+      ['an email rendered empty', { email: '', name: 'Jane', channel: '#x', text: 'hi' }, ['params invalid once rendered: email must not be empty']],
+      ['a property rendered empty (HubSpot takes any string)', { email: 'a@example.com', name: '', channel: '#x', text: 'hi' }, []],
+      ['email and property rendered empty', { email: '', name: '', channel: '#x', text: 'hi' }, ['params invalid once rendered: email must not be empty']],
+      ['markup in a property', { email: 'a@example.com', name: '<b>', channel: '#x', text: 'hi' }, []],
+      ['a channel rendered empty', { email: 'a@example.com', name: 'Jane', channel: '', text: 'hi' }, ['params invalid once rendered: channel must not be empty']],
+      ['a text rendered empty (Slack takes it)', { email: 'a@example.com', name: 'Jane', channel: '#x', text: '' }, []],
+    ];
+    for (const [name, data, errors] of cases) {
+      it(name, () => {
+        const plan = planActions(rules, withData(lead, data));
+        expect(plan.failures.map((failure) => failure.error)).to.deep.equal(errors);
+        expect(plan.actions).to.have.length(2 - errors.length);
+      });
+    }
+
+    it('every rule of a toy action schema applies, also to a value yup sees as one mixed', () => {
+      const toy: Action<unknown> = {
+        name: 'toy.record',
+        params: yup
+          .object({
+            // Both accept the template as written (checked at load) and test what it renders to.
+            meta: yup.mixed().test('meta', 'meta.a must be x', (value) => ['x', '{{ data.a }}'].includes((value as { a?: string }).a ?? '')),
+            code: yup.string().strict().matches(/^([A-Z]+|\{\{ data\.code \}\})$/, 'code must be capitals'),
+          })
+          .strict() as yup.Schema<unknown>,
+        connect: () => ({ execute: async () => ({ outcome: 'succeeded' }) }),
+      };
+      const toyRules = ruleSetOf(
+        `
+rules:
+  - id: toy
+    on: firstpromoter.lead_signup
+    do:
+      - toy.record: { meta: { a: "{{ data.a }}" }, code: "{{ data.code }}" }
+`,
+        { 'toy.record': toy },
+      );
+      const errorsFor = (data: Record<string, unknown>) => planActions(toyRules, withData(lead, data)).failures.map((failure) => failure.error);
+      expect(errorsFor({ a: 'x', code: 'AB' })).to.deep.equal([]);
+      expect(errorsFor({ a: 'y', code: 'AB' })).to.deep.equal(['params invalid once rendered: meta.a must be x']);
+      expect(errorsFor({ a: 'y', code: 'ab' })).to.deep.equal(['params invalid once rendered: meta.a must be x; code must be capitals']);
+    });
+  });
+
+  describe('escape sequences in a rule file render as liquidjs says, whatever else the payload holds', () => {
+    // Issue 9: `\n` in a quoted filter argument rendered as a backslash and an n on one path and as
+    // a newline on the other, depending on whether an unrelated field was present.
+    const rules = ruleSetOf(String.raw`
+rules:
+  - id: list
+    on: firstpromoter.lead_signup
+    do:
+      - slack.post_message:
+          channel: "#x"
+          text: '{{ data.items | replace: ", ", "\n• " }} {{ data.items | replace: ", ", "\t" }} {{ data.items | replace: ", ", "\u0041" }} é 😀 {{ data.note }}'
+`);
+    const expected = 'a\n• b a\tb aAb é 😀 ';
+    it('with the unrelated field present', () => {
+      const plan = planActions(rules, withData(lead, { items: 'a, b', note: '' }));
+      expect(plan.actions.map((action) => action.params.text)).to.deep.equal([expected]);
+      expect(plan.warnings).to.deep.equal([]);
+    });
+    it('with the unrelated field missing', () => {
+      const plan = planActions(rules, withData(lead, { items: 'a, b' }));
+      expect(plan.actions.map((action) => action.params.text)).to.deep.equal([expected]);
+      expect(plan.warnings).to.deep.equal(['rule list action 1 (slack.post_message): text: missing field data.note rendered as empty text']);
+    });
   });
 });

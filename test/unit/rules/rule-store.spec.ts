@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { pino } from 'pino';
+import { actionRegistry } from '../../../src/actions/registry.js';
 import { RuleLoadError, type RuleProblem } from '../../../src/rules/problems.js';
 import { RuleStore } from '../../../src/rules/rule-store.js';
 
@@ -52,7 +53,7 @@ describe('rules/rule-store (real files, hot reload)', function () {
 
   it('refuses to start on invalid rules, carrying every problem', async () => {
     await writeFile(path.join(dir, 'a.yaml'), 'rules:\n  - id: x\n');
-    store = new RuleStore({ dir, logger: captureLogger().logger });
+    store = new RuleStore({ dir, actions: actionRegistry, logger: captureLogger().logger });
     const error = await store.start().then(() => null, (caught: unknown) => caught);
     expect(error).to.be.instanceOf(RuleLoadError);
     expect((error as RuleLoadError).problems.map((problem) => problem.message)).to.deep.equal([
@@ -65,7 +66,7 @@ describe('rules/rule-store (real files, hot reload)', function () {
     await writeFile(path.join(dir, 'a.yaml'), ruleFile('first'));
     await mkdir(path.join(dir, 'tests'));
     const { logger, lines } = captureLogger();
-    store = new RuleStore({ dir, logger, debounceMs: 50 });
+    store = new RuleStore({ dir, actions: actionRegistry, logger, debounceMs: 50 });
     await store.start();
     expect(store.current.rules.map((rule) => rule.id)).to.deep.equal(['first']);
     expect(store.version).to.equal(1);
@@ -112,7 +113,7 @@ describe('rules/rule-store (real files, hot reload)', function () {
   it('ignores files that are not rule files and the tests/ folder', async () => {
     await writeFile(path.join(dir, 'a.yaml'), ruleFile('first'));
     await mkdir(path.join(dir, 'tests'));
-    store = new RuleStore({ dir, logger: captureLogger().logger, debounceMs: 20 });
+    store = new RuleStore({ dir, actions: actionRegistry, logger: captureLogger().logger, debounceMs: 20 });
     await store.start();
     let reloads = 0;
     store.on('reloaded', () => (reloads += 1));

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import type { RenderFormat } from '../../../src/actions/action.js';
-import { compileTemplateTree, formatMoney, renderTemplateTree, TemplateRenderError, type TemplateTree } from '../../../src/rules/templates.js';
+import type { TextEscaper } from '../../../src/actions/action.js';
+import { escapeSlackMrkdwn } from '../../../src/actions/slack/mrkdwn.js';
+import { compileTemplateTree, formatMoney, renderTemplateTree, TemplateRenderError } from '../../../src/rules/templates.js';
 import { buildEvent } from './fixture-events.js';
 
 const event = buildEvent('firstpromoter.reward_created', {
@@ -16,8 +17,12 @@ const event = buildEvent('firstpromoter.reward_created', {
   promoter: { email: 'promoter@example.com', profile: { first_name: 'Jane' } },
 });
 
-function render(template: unknown, options: { format?: RenderFormat; strict?: boolean; data?: Record<string, unknown> } = {}) {
-  const { tree, problems } = compileTemplateTree(template, options.format ?? 'slack_mrkdwn');
+/** How the two actions escape: Slack's mrkdwn escaper, and none (plain text, HubSpot). */
+const SLACK = escapeSlackMrkdwn;
+const PLAIN = undefined;
+
+function render(template: unknown, options: { escape?: TextEscaper; strict?: boolean; data?: Record<string, unknown> } = {}) {
+  const { tree, problems } = compileTemplateTree(template, 'escape' in options ? options.escape : SLACK);
   expect(problems, 'template should compile').to.deep.equal([]);
   const scopeEvent = options.data ? { ...event, data: options.data } : event;
   return renderTemplateTree(tree, { event: scopeEvent, data: scopeEvent.data }, { strict: options.strict ?? false });
@@ -88,7 +93,7 @@ describe('rules/templates', () => {
         expect(render('Lead: {{ data.name }}', { data: { name: payload } }).value).to.equal(`Lead: ${escaped}`);
       });
       it(`leaves ${name} alone for plain actions (HubSpot)`, () => {
-        expect(render('{{ data.name }}', { format: 'plain', data: { name: payload } }).value).to.equal(payload);
+        expect(render('{{ data.name }}', { escape: PLAIN, data: { name: payload } }).value).to.equal(payload);
       });
     }
 
@@ -119,19 +124,19 @@ describe('rules/templates', () => {
 
   it('prints template syntax found in payload values literally', () => {
     const name = '{{ data.promoter.email }} {% if true %}yes{% endif %}';
-    expect(render('Hi {{ data.name }}', { format: 'plain', data: { name, promoter: { email: 'secret@example.com' } } }).value).to.equal(`Hi ${name}`);
+    expect(render('Hi {{ data.name }}', { escape: PLAIN, data: { name, promoter: { email: 'secret@example.com' } } }).value).to.equal(`Hi ${name}`);
   });
 
   it('keeps numbers, booleans and null as they are, and strings without markup untouched', () => {
     const params = { email: '{{ data.email }}', properties: { score: 42, vip: true, note: null, source: 'firstpromoter' } };
-    expect(render(params, { format: 'plain' }).value).to.deep.equal({
+    expect(render(params, { escape: PLAIN }).value).to.deep.equal({
       email: 'lead@example.com',
       properties: { score: 42, vip: true, note: null, source: 'firstpromoter' },
     });
   });
 
   it('reports template problems with their params path', () => {
-    const { problems } = compileTemplateTree({ blocks: [{ text: { text: '{{ data.x' } }], other: '{{ secrets.token }}' }, 'slack_mrkdwn');
+    const { problems } = compileTemplateTree({ blocks: [{ text: { text: '{{ data.x' } }], other: '{{ secrets.token }}' }, SLACK);
     expect(problems.map((problem) => problem.message)).to.deep.equal([
       'invalid template in blocks[0].text.text: output "{{ data.x" not closed',
       'unknown variable secrets in other: templates see event and data',
@@ -139,11 +144,11 @@ describe('rules/templates', () => {
   });
 
   it('cannot read files through include or render', () => {
-    const { problems } = compileTemplateTree('{% include "package.json" %}{% render "package.json" %}', 'plain');
+    const { problems } = compileTemplateTree('{% include "package.json" %}{% render "package.json" %}', PLAIN);
     expect(problems.map((problem) => problem.message)).to.deep.equal(['invalid template: tag "include" not found']);
   });
 
-  describe('the fast path renders exactly as liquidjs does', () => {
+  describe('what liquidjs renders (filters, lists, escaping, limits)', () => {
     const data = {
       ...event.data,
       html: '<b>&</b>',
@@ -160,56 +165,123 @@ describe('rules/templates', () => {
       holey: [, 'second'],
       huge: 'x'.repeat(6_000_000),
     };
-    const templates: Array<[template: string, isFast: boolean]> = [
-      ['{{ data.email }} earned {{ data.amount | money }}', true],
-      ['{{ data.conversion_amount | money: "EUR" }} {{ data.conversion_amount | money: data.cur }}', true],
-      ['{{ data.html }} {{ data.html | raw }} {{ data.site | upcase }}', true],
-      ['{{ data.empty | default: "none" }} {{ data.blank | default: "b" }} {{ data.no | default: "f" }} {{ data.zero | default: 5 }}', true],
-      ['{{ data.list | default: "empty" }} {{ data.tags }} {{ data.promoter }}', true],
-      ['{{ data.status | upcase | downcase }} {{ data.name | strip }} {{ data.empty | upcase }}', true],
-      ['{{ data.missing | default: "x" }}', true],
-      ['{{ data.email | money }}', true],
-      ['{{ data.tags.first }} {{ data.tags.size }}', false],
-      ['{% if data.amount > 100 %}big{% endif %}', false],
-      ['{{ data.email | replace: "@", " at " }} {{ data.kind | replace: "_", " " }} {{ data.kind | replace: "_", " " | raw }}', true],
-      ['{{ data.amount | replace: "0", "o" }} {{ data.empty | replace: "a", "b" }} {{ data.no | replace: "f", "F" }} {{ data.email | replace: "", "-" }}', true],
-      ['{{ data.tags | replace: "a", "b" }}', true],
-      ['{{ data.kind | replace: data.cur, data.name }} {{ data.kind | replace: data.missing, "x" }}', true],
-      ['{{ data.providerType | remove_first: "commission." }} {{ data.kind | remove_first: "_" }} {{ data.amount | remove_first: 0 }}', true],
-      ['{{ event.providerType | remove_first: "reward_" }}', true],
-      ['{{ data.promotions.first.referral_link | default: \'\' }} {{ data.promotions.last.campaign_name }}', true],
-      ['{{ data.list.first.referral_link | default: \'\' }} {{ data.list.first | default: "none" }}', true],
-      ['{{ data.nested.first }} {{ data.nested.last.first }} {{ data.holey.first | default: "hole" }} {{ data.tags.last }}', true],
-      ['{{ data.promoter.first }}', true],
-      ['{{ data.email | default: data.missing }} {{ data.empty | default: data.status }}', true],
-      ['{{ data.huge | upcase | downcase }}', true],
-      ['{{ data.huge | replace: "x", "yy" }}', true],
-      ['{{ data.huge | remove_first: "x" | remove_first: "x" }}', true],
-      ['{{ data.email | replace: "@" }}', false],
-      ['{{ data.email | replace_first: "@", "$&" }}', false],
-      ['{{- data.email -}}', false],
+    type Outcome = { slack: string; plain?: string } | { error: string; strictError?: string; warning?: string; lenient?: { slack: string; plain: string } };
+    // Each outcome holds for run time (missing fields empty, with a warning) and strict mode, for
+    // Slack (escaped) and plain actions; `plain` only where the escaping makes a difference.
+    const table: Array<[template: string, outcome: Outcome]> = [
+      ['{{ data.email }} earned {{ data.amount | money }}', { slack: 'lead@example.com earned $2.00' }],
+      ['{{ data.conversion_amount | money: "EUR" }} {{ data.conversion_amount | money: data.cur }}', { slack: '€100.00 €100.00' }],
+      ['{{ data.html }} {{ data.html | raw }} {{ data.site | upcase }}', { slack: '&lt;b&gt;&amp;&lt;/b&gt; <b>&</b> &lt;HTTPS://X|Y&gt;', plain: '<b>&</b> <b>&</b> <HTTPS://X|Y>' }],
+      ['{{ data.empty | default: "none" }} {{ data.blank | default: "b" }} {{ data.no | default: "f" }} {{ data.zero | default: 5 }}', { slack: 'none b f 0' }],
+      ['{{ data.list | default: "empty" }} {{ data.tags }} {{ data.promoter }}', { slack: 'empty ["a","b"] {"email":"promoter@example.com","profile":{"first_name":"Jane"}}' }],
+      ['{{ data.status | upcase | downcase }} {{ data.name | strip }} {{ data.empty | upcase }}', { slack: 'approved Jane ' }],
+      ['{{ data.missing | default: "x" }}', { slack: 'x' }],
+      ['{{ data.email | money }}', { error: 'money needs an amount in cents, not "lead@example.com"' }],
+      ['{{ data.tags.first }} {{ data.tags.size }}', { slack: 'a 2' }],
+      ['{% if data.amount > 100 %}big{% endif %}', { slack: 'big' }],
+      [
+        '{{ data.email | replace: "@", " at " }} {{ data.kind | replace: "_", " " }} {{ data.kind | replace: "_", " " | raw }}',
+        { slack: 'lead at example.com self referral &lt;here&gt; &amp; self referral <here> &', plain: 'lead at example.com self referral <here> & self referral <here> &' },
+      ],
+      [
+        '{{ data.amount | replace: "0", "o" }} {{ data.empty | replace: "a", "b" }} {{ data.no | replace: "f", "F" }} {{ data.email | replace: "", "-" }}',
+        { slack: '2oo  False l-e-a-d-@-e-x-a-m-p-l-e-.-c-o-m' },
+      ],
+      ['{{ data.tags | replace: "a", "b" }}', { slack: 'bb' }],
+      [
+        '{{ data.kind | replace: data.cur, data.name }} {{ data.kind | replace: data.missing, "x" }}',
+        {
+          error: 'missing field data.missing',
+          warning: 'missing field data.missing rendered as empty text',
+          lenient: {
+            slack: 'self_referral_&lt;here&gt;_&amp; sxexlxfx_xrxexfxexrxrxaxlx_x&lt;xhxexrxex&gt;x_x&amp;',
+            plain: 'self_referral_<here>_& sxexlxfx_xrxexfxexrxrxaxlx_x<xhxexrxex>x_x&',
+          },
+        },
+      ],
+      [
+        '{{ data.providerType | remove_first: "commission." }} {{ data.kind | remove_first: "_" }} {{ data.amount | remove_first: 0 }}',
+        { slack: 'created selfreferral_&lt;here&gt;_&amp; 20', plain: 'created selfreferral_<here>_& 20' },
+      ],
+      ['{{ event.providerType | remove_first: "reward_" }}', { slack: 'created' }],
+      ["{{ data.promotions.first.referral_link | default: '' }} {{ data.promotions.last.campaign_name }}", { slack: 'https://a.example?x=&lt;1&gt; Last', plain: 'https://a.example?x=<1> Last' }],
+      ['{{ data.list.first.referral_link | default: \'\' }} {{ data.list.first | default: "none" }}', { slack: ' none' }],
+      ['{{ data.nested.first }} {{ data.nested.last.first }} {{ data.holey.first | default: "hole" }} {{ data.tags.last }}', { slack: '[1,2] 3 hole b' }],
+      ['{{ data.promoter.first }}', { error: 'missing field data.promoter.first', warning: 'missing field data.promoter.first rendered as empty text', lenient: { slack: '', plain: '' } }],
+      [
+        '{{ data.email | default: data.missing }} {{ data.empty | default: data.status }}',
+        { error: 'missing field data.missing', warning: 'missing field data.missing rendered as empty text', lenient: { slack: 'lead@example.com approved', plain: 'lead@example.com approved' } },
+      ],
+      ['{{ data.huge | upcase | downcase }}', { error: 'memory alloc limit exceeded' }],
+      ['{{ data.huge | replace: "x", "yy" }}', { error: 'memory alloc limit exceeded' }],
+      ['{{ data.huge | remove_first: "x" | remove_first: "x" }}', { error: 'memory alloc limit exceeded' }],
+      ['{{ data.email | replace: "@" }}', { slack: 'leadexample.com' }],
+      ['{{ data.email | replace_first: "@", "$&" }}', { slack: 'lead$&amp;example.com', plain: 'lead$&example.com' }],
+      ['{{- data.email -}}', { slack: 'lead@example.com' }],
     ];
-    for (const [template, isFast] of templates) {
+    for (const [template, outcome] of table) {
       it(template, () => {
-        for (const format of ['slack_mrkdwn', 'plain'] as const) {
-          const { tree } = compileTemplateTree(template, format);
-          expect(tree.kind).to.equal('template');
-          const fastTree = tree as Extract<TemplateTree, { kind: 'template' }>;
-          expect(fastTree.fast !== null, 'compiled to the fast path').to.equal(isFast);
-          const liquidOnly: TemplateTree = { ...fastTree, fast: null };
-          const scope = { event, data };
+        for (const [name, escape] of [['slack', SLACK], ['plain', PLAIN]] as const) {
           for (const strict of [false, true]) {
-            const outcome = (candidate: TemplateTree) => {
-              try {
-                return renderTemplateTree(candidate, scope, { strict });
-              } catch (error) {
-                return String(error);
-              }
-            };
-            expect(outcome(tree), strict ? 'strict' : 'at run time').to.deep.equal(outcome(liquidOnly));
+            const label = `${name}, ${strict ? 'strict' : 'at run time'}`;
+            const run = () => render(template, { escape, strict, data });
+            if ('slack' in outcome) {
+              expect(run(), label).to.deep.equal({ value: name === 'slack' ? outcome.slack : (outcome.plain ?? outcome.slack), warnings: [] });
+            } else if (!strict && outcome.lenient) {
+              expect(run(), label).to.deep.equal({ value: outcome.lenient[name], warnings: [outcome.warning] });
+            } else {
+              expect(run, label).to.throw(TemplateRenderError, outcome.error);
+            }
           }
         }
       });
     }
+  });
+
+  describe('escape sequences in quoted filter arguments mean what liquidjs says', () => {
+    // Issue 9: a second renderer took `"\n"` as a backslash and an n, liquidjs as a newline, so the
+    // same rule rendered differently depending on whether an unrelated field was present.
+    const cases: Array<[name: string, template: string, expected: string]> = [
+      ['\\n', '{{ data.x | replace: ", ", "\\n• " }}', 'a\n• b\n• c'],
+      ['\\t', "{{ data.x | replace: ', ', '\\t' }}", 'a\tb\tc'],
+      ['\\u0041', '{{ data.x | replace: ", ", "\\u0041" }}', 'aAbAc'],
+      ['an escaped quote', '{{ data.x | append: "\\"!\\"" }}', 'a, b, c"!"'],
+      ['unicode as written', '{{ data.x | replace: ", ", " → é 😀 " }}', 'a → é 😀 b → é 😀 c'],
+    ];
+    for (const [name, template, expected] of cases) {
+      it(`${name}: the same text whether or not an unrelated field is present`, () => {
+        const withNote = `${template}{{ data.note }}`;
+        const present = render(withNote, { data: { x: 'a, b, c', note: '' }, strict: true });
+        const absent = render(withNote, { data: { x: 'a, b, c' } });
+        expect(present).to.deep.equal({ value: expected, warnings: [] });
+        expect(absent).to.deep.equal({ value: expected, warnings: ['missing field data.note rendered as empty text'] });
+        expect(render(template, { escape: PLAIN, data: { x: 'a, b, c' }, strict: true }).value).to.equal(expected);
+      });
+    }
+
+    it('payload text with escapes and unicode is printed as it is, then escaped for Slack', () => {
+      const payload = 'tab\there\nnew line \\u0041 <é 😀> & "q"';
+      expect(render('{{ data.x }}', { data: { x: payload }, strict: true }).value).to.equal('tab\there\nnew line \\u0041 &lt;é 😀&gt; &amp; "q"');
+      expect(render('{{ data.x }}', { escape: PLAIN, data: { x: payload }, strict: true }).value).to.equal(payload);
+    });
+  });
+
+  describe('one engine per escaper', () => {
+    it('an action with its own escaper gets its own escaping, and raw still opts out', () => {
+      const shout: TextEscaper = (text) => text.toUpperCase();
+      expect(render('hi {{ data.name }} {{ data.name | raw }}', { escape: shout, data: { name: 'jane' } }).value).to.equal('hi JANE jane');
+      // Slack templates compiled before and after are unaffected.
+      expect(render('{{ data.name }}', { data: { name: '<jane>' } }).value).to.equal('&lt;jane&gt;');
+    });
+
+    it('keeps the sandbox for every escaper: no file tags, own properties only', () => {
+      const { problems } = compileTemplateTree('{% layout "package.json" %}{% block x %}{% endblock %}', (text) => text);
+      expect(problems.map((problem) => problem.message)).to.deep.equal(['invalid template: tag "layout" not found']);
+      expect(render('[{{ data.promoter.toString }}][{{ data.constructor }}]', { escape: (text) => text, data: { promoter: {} } })).to.deep.equal({
+        value: '[][]',
+        // One warning per string: the first missing field is the one named.
+        warnings: ['missing field data.promoter.toString rendered as empty text'],
+      });
+    });
   });
 });

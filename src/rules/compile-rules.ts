@@ -35,6 +35,8 @@ export interface RuleFileSource {
 export interface CompileOptions {
   /** The actions rules may name. @defaultValue actionRegistry */
   readonly actions?: Readonly<Record<ActionName, Action<any>>>;
+  /** The source names event types may start with. @defaultValue KNOWN_SOURCES (the shipped registry's) */
+  readonly sources?: readonly string[];
 }
 
 /**
@@ -52,7 +54,7 @@ export function compileRuleFiles(sources: readonly RuleFileSource[], options: Co
     const text = typeof source.content === 'string' ? source.content : source.content.toString('utf8');
     const hash = createHash('sha256').update(source.content).digest('hex');
     const yamlFile = YamlFile.parse(source.file, text);
-    const compiler = new FileCompiler(yamlFile, hash, actions, firstDefinition, rules.length);
+    const compiler = new FileCompiler(yamlFile, hash, actions, firstDefinition, rules.length, options.sources);
     const fileRules = yamlFile.hasSyntaxErrors ? [] : compiler.compileFile();
     problems.push(...yamlFile.problems);
     rules.push(...fileRules);
@@ -72,6 +74,7 @@ class FileCompiler {
     private readonly actions: Readonly<Record<ActionName, Action<any>>>,
     private readonly firstDefinition: Map<string, string>,
     private order: number,
+    private readonly sources?: readonly string[],
   ) {
     this.knownActions = Object.keys(actions).join(', ');
   }
@@ -190,7 +193,7 @@ class FileCompiler {
         isValid = false;
         continue;
       }
-      const pattern = parseEventPattern(item.value);
+      const pattern = parseEventPattern(item.value, this.sources);
       if ('error' in pattern) {
         yaml.report(item, pattern.error);
         isValid = false;

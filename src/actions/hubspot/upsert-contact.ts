@@ -1,4 +1,6 @@
-import type { Action, ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { readSettings } from '../../config/env-variable.js';
+import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { defineAction } from '../descriptor.js';
 import { waitForSlot } from '../pacing.js';
 import {
   ContactUpsertBatcher,
@@ -6,7 +8,9 @@ import {
   type ContactUpsertInput,
   type ContactUpsertOutcome,
 } from './batcher.js';
-import { createHubspotClient, type HubspotClient } from './client.js';
+// Type only: the client (and @hubspot/api-client with it) is imported when a runner connects with a token.
+import type { HubspotClient } from './client.js';
+import { hubspotEnv } from './env.js';
 import { hubspotUpsertContactParams, type HubspotUpsertContactParams } from './params.js';
 
 /** The endpoint every upsert goes to, batched or not. */
@@ -57,17 +61,17 @@ export function connectHubspotUpsertContact(
   options: HubspotUpsertContactOptions = {},
 ): ActionRunner<HubspotUpsertContactParams> {
   const { config } = deps;
-  const token = config.hubspotAccessToken;
-  const client =
-    options.client ??
-    (token
-      ? createHubspotClient({
-          accessToken: token,
-          baseUrl: config.hubspotBaseUrl,
-          timeoutMs: config.actionTimeoutMs,
-          now: deps.now,
-        })
-      : null);
+  const settings = readSettings(config, hubspotEnv);
+  const token = settings.HUBSPOT_ACCESS_TOKEN;
+  const client: Promise<HubspotClient> | null = options.client
+    ? Promise.resolve(options.client)
+    : token
+      ? import('./client.js').then(({ createHubspotClient }) =>
+          createHubspotClient({ accessToken: token, baseUrl: settings.HUBSPOT_BASE_URL, timeoutMs: config.actionTimeoutMs, now: deps.now }),
+        )
+      : null;
+  // A failed import surfaces at the first batch; until then it must not be an unhandled rejection.
+  client?.catch(() => undefined);
 
   if (!client) {
     return {
@@ -80,7 +84,7 @@ export function connectHubspotUpsertContact(
     };
   }
 
-  const intervalMs = 10_000 / config.hubspotRequestsPer10Seconds;
+  const intervalMs = 10_000 / settings.HUBSPOT_REQUESTS_PER_10_SECONDS;
   // Aborts pacing waits and calls in flight when the runner closes; a batch serves many jobs, so
   // no single job's signal may cancel it.
   const lifetime = new AbortController();
@@ -97,7 +101,7 @@ export function connectHubspotUpsertContact(
         now: deps.now,
         signal: lifetime.signal,
       });
-      const response = await client.call(lifetime.signal, (sdk, callOptions) =>
+      const response = await (await client).call(lifetime.signal, (sdk, callOptions) =>
         sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }, callOptions),
       );
       return matchOutcomes(inputs, response.results ?? []);
@@ -113,7 +117,7 @@ export function connectHubspotUpsertContact(
     async close() {
       await batcher.close();
       lifetime.abort();
-      client.close();
+      (await client.catch(() => null))?.close();
     },
   };
 }
@@ -136,9 +140,12 @@ function matchOutcomes(
 }
 
 /** `hubspot.upsert_contact`: creates or updates the contact with this email. */
-export const hubspotUpsertContact: Action<HubspotUpsertContactParams> = {
+export const hubspotUpsertContact = defineAction<HubspotUpsertContactParams, typeof hubspotEnv>({
   name: 'hubspot.upsert_contact',
   params: hubspotUpsertContactParams,
   renderFormat: 'plain',
   connect: (deps) => connectHubspotUpsertContact(deps),
-};
+  title: 'HubSpot',
+  env: hubspotEnv,
+  credential: 'HUBSPOT_ACCESS_TOKEN',
+});

@@ -1,6 +1,10 @@
-import type { Action, ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { readSettings } from '../../config/env-variable.js';
+import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { defineAction } from '../descriptor.js';
 import { waitForSlot } from '../pacing.js';
-import { createSlackClient, type SlackClient } from './client.js';
+// Type only: the client (and @slack/web-api with it) is imported when a runner connects with a token.
+import type { SlackClient } from './client.js';
+import { slackEnv } from './env.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
 
 /** The Web API method this action calls. */
@@ -45,19 +49,19 @@ export function connectSlackPostMessage(
   options: SlackPostMessageOptions = {},
 ): ActionRunner<SlackPostMessageParams> {
   const { config } = deps;
-  const intervalMs = 1000 / config.slackMessagesPerSecond;
-  const path = new URL(SLACK_POST_MESSAGE_METHOD, ensureTrailingSlash(config.slackApiUrl)).pathname;
-  const token = config.slackBotToken;
-  const client =
-    options.client ??
-    (token
-      ? createSlackClient({
-          token,
-          slackApiUrl: config.slackApiUrl,
-          timeoutMs: config.actionTimeoutMs,
-          logger: deps.logger,
-        })
-      : null);
+  const settings = readSettings(config, slackEnv);
+  const intervalMs = 1000 / settings.SLACK_MESSAGES_PER_SECOND;
+  const path = new URL(SLACK_POST_MESSAGE_METHOD, ensureTrailingSlash(settings.SLACK_API_URL)).pathname;
+  const token = settings.SLACK_BOT_TOKEN;
+  const client: Promise<SlackClient> | null = options.client
+    ? Promise.resolve(options.client)
+    : token
+      ? import('./client.js').then(({ createSlackClient }) =>
+          createSlackClient({ token, slackApiUrl: settings.SLACK_API_URL, timeoutMs: config.actionTimeoutMs, logger: deps.logger }),
+        )
+      : null;
+  // A failed import surfaces at the first execute; until then it must not be an unhandled rejection.
+  client?.catch(() => undefined);
 
   return {
     async execute(params: SlackPostMessageParams, ctx: ActionContext): Promise<ActionResult> {
@@ -83,7 +87,7 @@ export function connectSlackPostMessage(
         now: deps.now,
         signal: ctx.signal,
       });
-      const result = await client.call(ctx.signal, (web) =>
+      const result = await (await client).call(ctx.signal, (web) =>
         web.chat.postMessage(args as unknown as Parameters<typeof web.chat.postMessage>[0]),
       );
       ctx.logger.debug({ channel: result.channel, ts: result.ts }, 'slack message posted');
@@ -97,9 +101,12 @@ function ensureTrailingSlash(url: string): string {
 }
 
 /** `slack.post_message`: posts one message to a channel with chat.postMessage. */
-export const slackPostMessage: Action<SlackPostMessageParams> = {
+export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slackEnv>({
   name: 'slack.post_message',
   params: slackPostMessageParams,
   renderFormat: 'slack_mrkdwn',
   connect: (deps) => connectSlackPostMessage(deps),
-};
+  title: 'Slack',
+  env: slackEnv,
+  credential: 'SLACK_BOT_TOKEN',
+});

@@ -8,8 +8,7 @@ import {
   type ContactUpsertInput,
   type ContactUpsertOutcome,
 } from './batcher.js';
-// Type only: the client (and @hubspot/api-client with it) is imported when a runner connects with a token.
-import type { HubspotClient } from './client.js';
+import { createHubspotClient, type HubspotClient } from './client.js';
 import { hubspotEnv } from './env.js';
 import { hubspotUpsertContactParams, type HubspotUpsertContactParams } from './params.js';
 
@@ -63,15 +62,16 @@ export function connectHubspotUpsertContact(
   const { config } = deps;
   const settings = readSettings(config, hubspotEnv);
   const token = settings.HUBSPOT_ACCESS_TOKEN;
-  const client: Promise<HubspotClient> | null = options.client
-    ? Promise.resolve(options.client)
-    : token
-      ? import('./client.js').then(({ createHubspotClient }) =>
-          createHubspotClient({ accessToken: token, baseUrl: settings.HUBSPOT_BASE_URL, timeoutMs: config.actionTimeoutMs, now: deps.now }),
-        )
-      : null;
-  // A failed import surfaces at the first batch; until then it must not be an unhandled rejection.
-  client?.catch(() => undefined);
+  const client =
+    options.client ??
+    (token
+      ? createHubspotClient({
+          accessToken: token,
+          baseUrl: settings.HUBSPOT_BASE_URL,
+          timeoutMs: config.actionTimeoutMs,
+          now: deps.now,
+        })
+      : null);
 
   if (!client) {
     return {
@@ -101,7 +101,7 @@ export function connectHubspotUpsertContact(
         now: deps.now,
         signal: lifetime.signal,
       });
-      const response = await (await client).call(lifetime.signal, (sdk, callOptions) =>
+      const response = await client.call(lifetime.signal, (sdk, callOptions) =>
         sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }, callOptions),
       );
       return matchOutcomes(inputs, response.results ?? []);
@@ -117,7 +117,7 @@ export function connectHubspotUpsertContact(
     async close() {
       await batcher.close();
       lifetime.abort();
-      (await client.catch(() => null))?.close();
+      client.close();
     },
   };
 }

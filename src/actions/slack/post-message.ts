@@ -2,8 +2,7 @@ import { readSettings } from '../../config/env-variable.js';
 import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
 import { defineAction } from '../descriptor.js';
 import { waitForSlot } from '../pacing.js';
-// Type only: the client (and @slack/web-api with it) is imported when a runner connects with a token.
-import type { SlackClient } from './client.js';
+import { createSlackClient, type SlackClient } from './client.js';
 import { slackEnv } from './env.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
 
@@ -53,15 +52,16 @@ export function connectSlackPostMessage(
   const intervalMs = 1000 / settings.SLACK_MESSAGES_PER_SECOND;
   const path = new URL(SLACK_POST_MESSAGE_METHOD, ensureTrailingSlash(settings.SLACK_API_URL)).pathname;
   const token = settings.SLACK_BOT_TOKEN;
-  const client: Promise<SlackClient> | null = options.client
-    ? Promise.resolve(options.client)
-    : token
-      ? import('./client.js').then(({ createSlackClient }) =>
-          createSlackClient({ token, slackApiUrl: settings.SLACK_API_URL, timeoutMs: config.actionTimeoutMs, logger: deps.logger }),
-        )
-      : null;
-  // A failed import surfaces at the first execute; until then it must not be an unhandled rejection.
-  client?.catch(() => undefined);
+  const client =
+    options.client ??
+    (token
+      ? createSlackClient({
+          token,
+          slackApiUrl: settings.SLACK_API_URL,
+          timeoutMs: config.actionTimeoutMs,
+          logger: deps.logger,
+        })
+      : null);
 
   return {
     async execute(params: SlackPostMessageParams, ctx: ActionContext): Promise<ActionResult> {
@@ -87,7 +87,7 @@ export function connectSlackPostMessage(
         now: deps.now,
         signal: ctx.signal,
       });
-      const result = await (await client).call(ctx.signal, (web) =>
+      const result = await client.call(ctx.signal, (web) =>
         web.chat.postMessage(args as unknown as Parameters<typeof web.chat.postMessage>[0]),
       );
       ctx.logger.debug({ channel: result.channel, ts: result.ts }, 'slack message posted');

@@ -1,6 +1,7 @@
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { secretVariable } from '../../config/env-variable.js';
 import { parseJsonBody } from '../parse-json-body.js';
+import { isJsonObject } from '../schema-fields.js';
 import { defineSource } from '../source.js';
 import { verifyFirstPromoterToken } from './auth.js';
 import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery } from './normalize.js';
@@ -53,7 +54,9 @@ export const firstpromoter = defineSource({
   },
   example: {
     renewEventId(delivery) {
-      (delivery.event as Record<string, unknown>).id = randomInt(100_000_000, 999_999_999);
+      // Classic ids are integers; a v2 envelope keeps its id beside the payload.
+      if (isJsonObject(delivery.event)) delivery.event.id = randomInt(100_000_000, 999_999_999);
+      else if (delivery.event_id !== undefined) delivery.event_id = randomUUID();
     },
     authenticate: (_rawBody, token) => ({ Authorization: `Bearer ${token}` }),
   },

@@ -35,7 +35,9 @@ export async function runDemoCommand(options: DemoOptions, io: CommandIo): Promi
     if (!example) continue;
     const secret = env[source.webhookSecret] ?? '';
     const dir = path.join(deliveriesDir, source.name);
-    for (const file of (await readdir(dir)).filter((name) => name.endsWith('.json')).sort()) {
+    // A source without example deliveries shipped yet has nothing to send.
+    const files = await readdir(dir).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
+    for (const file of files.filter((name) => name.endsWith('.json')).sort()) {
       const delivery = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
       if (!options.keepIds) example.renewEventId(delivery);
       const body = JSON.stringify(delivery);

@@ -5,8 +5,9 @@ import { Queue, type Worker } from 'bullmq';
 import express from 'express';
 import type { Logger } from 'pino';
 import type { ActionName, ActionRunner } from './actions/action.js';
-import { actionRegistry } from './actions/registry.js';
+import { actionRegistry, type ActionRegistry } from './actions/registry.js';
 import type { BridgeConfig } from './config/config.js';
+import { readSettings } from './config/env-variable.js';
 import { createAdminRouter } from './http/admin/admin-router.js';
 import { createApp, createOperationalRouter, type ReadinessCheck } from './http/app.js';
 import type { BridgeMetrics } from './observability/metrics.js';
@@ -20,7 +21,8 @@ import { createRedisConnection, type RedisConnection } from './queue/redis.js';
 import { twelveAttemptsOverEightHours, type RetryPolicy } from './queue/retry-policy.js';
 import { RuleStore } from './rules/rule-store.js';
 import { planActions } from './rules/plan.js';
-import { sourceRegistry } from './sources/registry.js';
+import type { Secret } from './secret.js';
+import { sourceRegistry, type SourceRegistry } from './sources/registry.js';
 
 /** Which halves of the bridge this process runs. */
 export interface Roles {
@@ -33,6 +35,13 @@ export interface StartOptions {
   readonly roles: Roles;
   readonly logger: Logger;
   readonly metrics: BridgeMetrics;
+  /**
+   * The sources served under `/webhooks/<name>`; `config` must be loaded with the same registries.
+   * @defaultValue sourceRegistry
+   */
+  readonly sources?: SourceRegistry;
+  /** The actions rules may name and the workers run. @defaultValue actionRegistry */
+  readonly actions?: ActionRegistry;
 }
 
 export interface RunningBridge {
@@ -53,7 +62,7 @@ const QUEUE_GAUGE_INTERVAL_MS = 5_000;
 
 /** The composition root: builds every real dependency from the config and starts the roles. */
 export async function startBridge(options: StartOptions): Promise<RunningBridge> {
-  const { config, roles, logger, metrics } = options;
+  const { config, roles, logger, metrics, sources = sourceRegistry, actions = actionRegistry } = options;
   const retryPolicy: RetryPolicy = {
     ...twelveAttemptsOverEightHours,
     attempts: config.actionAttempts,
@@ -78,7 +87,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     throw error;
   };
 
-  warnAboutSecrets(config, roles, logger);
+  warnAboutSecrets(config, roles, logger, sources, actions);
 
   const state = connect('state');
   const readinessChecks: ReadinessCheck[] = [
@@ -87,7 +96,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
 
   let ruleStore: RuleStore | undefined;
   if (roles.workers) {
-    ruleStore = new RuleStore({ dir: config.rulesDir, logger, actions: actionRegistry });
+    ruleStore = new RuleStore({ dir: config.rulesDir, logger, actions, sources: Object.keys(sources) });
     await ruleStore.start().catch(abandon);
     const store = ruleStore;
     metrics.rulesLoaded.set(store.current.size);
@@ -101,7 +110,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     const actionsQueue = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix: config.queuePrefix });
     closers.push(() => actionsQueue.close());
     const runners = Object.fromEntries(
-      Object.entries(actionRegistry).map(([name, action]) => [
+      Object.entries(actions).map(([name, action]) => [
         name,
         action.connect({ config, redis: state, keyPrefix: config.queuePrefix, logger: logger.child({ integration: name }), now: Date.now }),
       ]),
@@ -115,7 +124,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
         prefix: config.queuePrefix,
         actionsQueue,
         plan: (event, planOptions) => planActions(store.current, event, { strictTemplates: false, ...planOptions }),
-        checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
+        checkSchema: (event) => checkSchemaOf(sources, event),
         retryPolicy,
         traceTtlMs: config.dedupTtlMs,
         logger,
@@ -152,8 +161,8 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     closers.unshift(() => eventsQueue.close());
     // The dashboard exists only when ADMIN_TOKEN is set: unmounted, /admin is a plain 404.
     const app = createApp({
-      sources: sourceRegistry,
-      secrets: { firstpromoter: config.firstpromoterWebhookToken, rewardful: config.rewardfulSigningSecret },
+      sources,
+      secrets: readWebhookSecrets(config, sources),
       allowUnsignedWebhooks: config.allowUnsignedWebhooks,
       strippedFields: config.strippedFields,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -207,13 +216,23 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
   };
 }
 
-function warnAboutSecrets(config: BridgeConfig, roles: Roles, logger: Logger): void {
+/** Each source's webhook secret, by source name (null when its variable is unset). */
+function readWebhookSecrets(config: BridgeConfig, sources: SourceRegistry): Record<string, Secret | null> {
+  return Object.fromEntries(
+    Object.values(sources).map((source) => [source.name, readSettings(config, source.env)[source.webhookSecret] as Secret | null]),
+  );
+}
+
+/** A stored event of a source no longer registered has no schema to check: nothing to add. */
+function checkSchemaOf(sources: SourceRegistry, event: Parameters<SourceRegistry[string]['checkSchema']>[0]): string[] {
+  return Object.hasOwn(sources, event.source) ? (sources[event.source] as SourceRegistry[string]).checkSchema(event) : [];
+}
+
+function warnAboutSecrets(config: BridgeConfig, roles: Roles, logger: Logger, sources: SourceRegistry, actions: ActionRegistry): void {
   if (roles.api) {
-    const unset = [
-      ['firstpromoter', 'FIRSTPROMOTER_WEBHOOK_TOKEN', config.firstpromoterWebhookToken],
-      ['rewardful', 'REWARDFUL_SIGNING_SECRET', config.rewardfulSigningSecret],
-    ].filter(([, , secret]) => secret === null);
-    for (const [source, variable] of unset) {
+    for (const [source, secret] of Object.entries(readWebhookSecrets(config, sources))) {
+      if (secret !== null) continue;
+      const variable = (sources[source] as SourceRegistry[string]).webhookSecret;
       if (config.allowUnsignedWebhooks) {
         logger.warn(`${variable} is unset and ALLOW_UNSIGNED_WEBHOOKS=true: /webhooks/${source} accepts UNAUTHENTICATED deliveries (local trials only)`);
       } else {
@@ -222,8 +241,12 @@ function warnAboutSecrets(config: BridgeConfig, roles: Roles, logger: Logger): v
     }
   }
   if (roles.workers) {
-    if (!config.slackBotToken) logger.warn('SLACK_BOT_TOKEN is unset: Slack actions run as dry-run (logged, nothing sent)');
-    if (!config.hubspotAccessToken) logger.warn('HUBSPOT_ACCESS_TOKEN is unset: HubSpot actions run as dry-run (logged, nothing sent)');
+    // Once per integration: its actions share the credential.
+    const unset = new Map<string, string>();
+    for (const action of Object.values(actions)) {
+      if (readSettings(config, action.env)[action.credential] === null) unset.set(action.credential, action.title);
+    }
+    for (const [variable, title] of unset) logger.warn(`${variable} is unset: ${title} actions run as dry-run (logged, nothing sent)`);
   }
 }
 

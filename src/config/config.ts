@@ -1,8 +1,25 @@
 import * as yup from 'yup';
+import { actionRegistry, type ActionRegistry } from '../actions/registry.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { hashTagOf } from '../queue/redis.js';
+import { collectStrippedFields, sourceRegistry, type SourceRegistry } from '../sources/registry.js';
+import { positiveIntegerSchema, urlSchema, type EnvDeclaration, type EnvVariable } from './env-variable.js';
 import { parseByteSize, parseDuration } from './units.js';
+
+/**
+ * The two lists everything else derives from. The shipped ones are the default; a test passes
+ * its own to run a toy source or action through the real bridge.
+ */
+export interface Registries {
+  /** @defaultValue sourceRegistry */
+  readonly sources: SourceRegistry;
+  /** @defaultValue actionRegistry */
+  readonly actions: ActionRegistry;
+}
+
+/** The registries the bridge ships with. */
+export const shippedRegistries: Registries = Object.freeze({ sources: sourceRegistry, actions: actionRegistry });
 
 /** The bridge's validated configuration. Built once, from the environment, in main.ts. */
 export interface BridgeConfig {
@@ -16,27 +33,18 @@ export interface BridgeConfig {
   readonly redisCluster: boolean;
   /** Rule files, watched for changes. @defaultValue ./rules */
   readonly rulesDir: string;
-  /** Shared token for FirstPromoter deliveries. @defaultValue unset (401 to everything) */
-  readonly firstpromoterWebhookToken: Secret | null;
-  /** HMAC-SHA256 key for `X-Rewardful-Signature`. @defaultValue unset (401 to everything) */
-  readonly rewardfulSigningSecret: Secret | null;
   /** Local trials only: accept sources with no secret set. @defaultValue false */
   readonly allowUnsignedWebhooks: boolean;
-  /** @defaultValue unset: Slack actions run as dry-run */
-  readonly slackBotToken: Secret | null;
-  /** Base URL of the Slack Web API, ending in `/api/`. @defaultValue https://slack.com/api/ */
-  readonly slackApiUrl: string;
-  /** @defaultValue unset: HubSpot actions run as dry-run */
-  readonly hubspotAccessToken: Secret | null;
-  /** Base path of the HubSpot API. @defaultValue https://api.hubapi.com */
-  readonly hubspotBaseUrl: string;
   /** How long a delivered event id is remembered, in ms. @defaultValue 7d */
   readonly dedupTtlMs: number;
   /** Largest accepted webhook body, in bytes. @defaultValue 1mb */
   readonly bodyLimitBytes: number;
   /** pino level. @defaultValue info */
   readonly logLevel: string;
-  /** Payload fields stripped before storage and logs (dotted paths, any depth). @defaultValue auth_token,temp_password */
+  /**
+   * Payload fields stripped before storage and logs (dotted paths, any depth).
+   * @defaultValue every source's own `strippedFields` (auth_token,temp_password)
+   */
   readonly strippedFields: readonly string[];
   /** Port of /metrics for a worker-only process. @defaultValue 9464 */
   readonly metricsPort: number;
@@ -44,10 +52,6 @@ export interface BridgeConfig {
   readonly adminToken: Secret | null;
   /** Timeout of every outbound call, in ms. @defaultValue 10s */
   readonly actionTimeoutMs: number;
-  /** Slack messages per second per channel, shared by all workers. @defaultValue 1 */
-  readonly slackMessagesPerSecond: number;
-  /** HubSpot requests per 10 seconds, shared by all workers. @defaultValue 90 */
-  readonly hubspotRequestsPer10Seconds: number;
   /** Events worker concurrency per process. @defaultValue 20 */
   readonly eventsConcurrency: number;
   /** Actions worker concurrency per process. @defaultValue 50 */
@@ -58,6 +62,13 @@ export interface BridgeConfig {
   readonly actionBackoffBaseMs: number;
   /** How long SIGTERM waits for in-flight work before exiting, in ms. @defaultValue 10s */
   readonly shutdownTimeoutMs: number;
+  /**
+   * The settings every source and action declared (`env` of its descriptor), by variable name:
+   * `{ FIRSTPROMOTER_WEBHOOK_TOKEN: Secret | null, SLACK_API_URL: 'https://slack.com/api/', … }`.
+   * Read them typed with `readSettings(config, descriptor.env)`.
+   * @defaultValue each variable's own default
+   */
+  readonly integrations: Readonly<Record<string, unknown>>;
 }
 
 const duration = (name: string) =>
@@ -67,10 +78,7 @@ const duration = (name: string) =>
       value === undefined ? true : parseDuration(value) !== null,
     );
 
-const positiveInteger = (name: string) =>
-  yup
-    .string()
-    .matches(/^[1-9][0-9]*$/, { message: `${name} must be a positive integer`, excludeEmptyString: true });
+const positiveInteger = (name: string) => positiveIntegerSchema(name);
 
 /** 0 asks the system for a free port (tests). */
 const portNumber = (name: string) =>
@@ -81,19 +89,10 @@ const portNumber = (name: string) =>
 const booleanFlag = (name: string) =>
   yup.string().oneOf(['true', 'false', '1', '0', ''], `${name} must be true or false`);
 
-const url = (name: string, protocols: string[]) =>
-  yup
-    .string()
-    .test('url', `${name} must be a URL starting with ${protocols.join(' or ')}`, (value) => {
-      if (value === undefined || value === '') return true;
-      try {
-        return protocols.includes(new URL(value).protocol.replace(':', '') + '://');
-      } catch {
-        return false;
-      }
-    });
+const url = (name: string, protocols: string[]) => urlSchema(protocols, name);
 
-const environmentSchema = yup.object({
+/** The bridge's own variables; every integration's come from its descriptor. */
+const coreFields = {
   PORT: portNumber('PORT'),
   REDIS_URL: url('REDIS_URL', ['redis://', 'rediss://']),
   QUEUE_PREFIX: yup
@@ -113,13 +112,7 @@ const environmentSchema = yup.object({
     ),
   REDIS_CLUSTER: booleanFlag('REDIS_CLUSTER'),
   RULES_DIR: yup.string(),
-  FIRSTPROMOTER_WEBHOOK_TOKEN: yup.string(),
-  REWARDFUL_SIGNING_SECRET: yup.string(),
   ALLOW_UNSIGNED_WEBHOOKS: booleanFlag('ALLOW_UNSIGNED_WEBHOOKS'),
-  SLACK_BOT_TOKEN: yup.string(),
-  SLACK_API_URL: url('SLACK_API_URL', ['http://', 'https://']),
-  HUBSPOT_ACCESS_TOKEN: yup.string(),
-  HUBSPOT_BASE_URL: url('HUBSPOT_BASE_URL', ['http://', 'https://']),
   DEDUP_TTL: duration('DEDUP_TTL'),
   BODY_LIMIT: yup
     .string()
@@ -131,17 +124,53 @@ const environmentSchema = yup.object({
   METRICS_PORT: portNumber('METRICS_PORT'),
   ADMIN_TOKEN: yup.string(),
   ACTION_TIMEOUT: duration('ACTION_TIMEOUT'),
-  SLACK_MESSAGES_PER_SECOND: positiveInteger('SLACK_MESSAGES_PER_SECOND'),
-  HUBSPOT_REQUESTS_PER_10_SECONDS: positiveInteger('HUBSPOT_REQUESTS_PER_10_SECONDS'),
   EVENTS_CONCURRENCY: positiveInteger('EVENTS_CONCURRENCY'),
   ACTIONS_CONCURRENCY: positiveInteger('ACTIONS_CONCURRENCY'),
   SHUTDOWN_TIMEOUT: duration('SHUTDOWN_TIMEOUT'),
   ACTION_ATTEMPTS: positiveInteger('ACTION_ATTEMPTS'),
   ACTION_BACKOFF_BASE: duration('ACTION_BACKOFF_BASE'),
-});
+};
+
+/**
+ * Every variable the sources and actions of `registries` declare, by name, in registry order.
+ * Actions of one integration share one declaration, so a name may come twice with the same object.
+ * @throws TypeError when two descriptors declare one name differently, or one takes a core name.
+ */
+export function collectIntegrationVariables(registries: Registries = shippedRegistries): ReadonlyMap<string, EnvVariable<unknown>> {
+  const variables = new Map<string, EnvVariable<unknown>>();
+  const owners = new Map<string, string>();
+  const descriptors = [...Object.values(registries.sources), ...Object.values(registries.actions)];
+  for (const descriptor of descriptors) {
+    for (const [name, variable] of Object.entries(descriptor.env as EnvDeclaration)) {
+      if (Object.hasOwn(coreFields, name)) throw new TypeError(`${descriptor.name} declares ${name}, which the bridge itself reads`);
+      const known = variables.get(name);
+      if (known !== undefined && known !== variable) {
+        throw new TypeError(`${descriptor.name} and ${owners.get(name)} both declare ${name}, differently`);
+      }
+      variables.set(name, variable);
+      owners.set(name, descriptor.name);
+    }
+  }
+  return variables;
+}
+
+// One schema per pair of registries: building it is cheap, but loadConfig runs in every command.
+const schemas = new WeakMap<Registries, { schema: yup.AnyObjectSchema; variables: ReadonlyMap<string, EnvVariable<unknown>> }>();
+
+function environmentSchemaFor(registries: Registries) {
+  let entry = schemas.get(registries);
+  if (!entry) {
+    const variables = collectIntegrationVariables(registries);
+    const fields: Record<string, yup.AnySchema> = { ...coreFields };
+    for (const [name, variable] of variables) fields[name] = variable.schema;
+    entry = { schema: yup.object(fields), variables };
+    schemas.set(registries, entry);
+  }
+  return entry;
+}
 
 /** Every environment variable the bridge reads, as the schema validates them (for docs and tests). */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(environmentSchema.fields);
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(environmentSchemaFor(shippedRegistries).schema.fields);
 
 const optionalSecret = (value: string | undefined): Secret | null =>
   value === undefined || value === '' ? null : new Secret(value);
@@ -153,9 +182,10 @@ const or = (value: string | undefined, fallback: string): string =>
  * Reads and validates the bridge's configuration from environment variables.
  * @throws ConfigError listing every problem, one line each, when any value is invalid.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): BridgeConfig {
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, registries: Registries = shippedRegistries): BridgeConfig {
+  const { schema, variables } = environmentSchemaFor(registries);
   try {
-    environmentSchema.validateSync(env, { abortEarly: false });
+    schema.validateSync(env, { abortEarly: false });
   } catch (error) {
     if (error instanceof yup.ValidationError) throw new ConfigError(error.errors);
     throw error;
@@ -166,29 +196,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     queuePrefix: or(env.QUEUE_PREFIX, 'bridge'),
     redisCluster: ['true', '1'].includes(env.REDIS_CLUSTER ?? ''),
     rulesDir: or(env.RULES_DIR, './rules'),
-    firstpromoterWebhookToken: optionalSecret(env.FIRSTPROMOTER_WEBHOOK_TOKEN),
-    rewardfulSigningSecret: optionalSecret(env.REWARDFUL_SIGNING_SECRET),
     allowUnsignedWebhooks: ['true', '1'].includes(env.ALLOW_UNSIGNED_WEBHOOKS ?? ''),
-    slackBotToken: optionalSecret(env.SLACK_BOT_TOKEN),
-    slackApiUrl: or(env.SLACK_API_URL, 'https://slack.com/api/'),
-    hubspotAccessToken: optionalSecret(env.HUBSPOT_ACCESS_TOKEN),
-    hubspotBaseUrl: or(env.HUBSPOT_BASE_URL, 'https://api.hubapi.com'),
     dedupTtlMs: parseDuration(or(env.DEDUP_TTL, '7d'))!,
     bodyLimitBytes: parseByteSize(or(env.BODY_LIMIT, '1mb'))!,
     logLevel: or(env.LOG_LEVEL, 'info'),
-    strippedFields: or(env.STRIPPED_FIELDS, 'auth_token,temp_password')
+    strippedFields: or(env.STRIPPED_FIELDS, collectStrippedFields(registries.sources).join(','))
       .split(',')
       .map((field) => field.trim())
       .filter(Boolean),
     metricsPort: Number(or(env.METRICS_PORT, '9464')),
     adminToken: optionalSecret(env.ADMIN_TOKEN),
     actionTimeoutMs: parseDuration(or(env.ACTION_TIMEOUT, '10s'))!,
-    slackMessagesPerSecond: Number(or(env.SLACK_MESSAGES_PER_SECOND, '1')),
-    hubspotRequestsPer10Seconds: Number(or(env.HUBSPOT_REQUESTS_PER_10_SECONDS, '90')),
     eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, '20')),
     actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, '50')),
     shutdownTimeoutMs: parseDuration(or(env.SHUTDOWN_TIMEOUT, '10s'))!,
     actionAttempts: Number(or(env.ACTION_ATTEMPTS, '12')),
     actionBackoffBaseMs: parseDuration(or(env.ACTION_BACKOFF_BASE, '15s'))!,
+    integrations: Object.fromEntries([...variables].map(([name, variable]) => [name, variable.read(env[name])])),
   };
 }

@@ -1,7 +1,12 @@
 /** The provider-neutral event every rule sees. See ../shared/DESIGN.md, "The event every rule sees". */
 export type EventStatus = 'valid' | 'quarantined';
 
-export type SourceName = 'firstpromoter' | 'rewardful';
+/**
+ * The name of a registered source (`firstpromoter`, `rewardful`): a key of sources/registry.ts,
+ * which is the only list of them. A plain string here, so that a registry can grow without this
+ * file changing; the HTTP layer and the events worker only ever see names the registry holds.
+ */
+export type SourceName = string;
 
 export interface BridgeEvent {
   /** `<source>-<provider event id>`, e.g. `firstpromoter-22736304`: never a bare integer. */

@@ -36,6 +36,8 @@ export interface CompileOptions {
    * actions in tests. Required, so that rule loading never imports the integrations itself.
    */
   readonly actions: ActionCatalog;
+  /** The source names event types may start with. @defaultValue KNOWN_SOURCES (the shipped source registry's names) */
+  readonly sources?: readonly string[];
 }
 
 /**
@@ -53,7 +55,7 @@ export function compileRuleFiles(sources: readonly RuleFileSource[], options: Co
     const text = typeof source.content === 'string' ? source.content : source.content.toString('utf8');
     const hash = createHash('sha256').update(source.content).digest('hex');
     const yamlFile = YamlFile.parse(source.file, text);
-    const compiler = new FileCompiler(yamlFile, hash, actions, firstDefinition, rules.length);
+    const compiler = new FileCompiler(yamlFile, hash, actions, firstDefinition, rules.length, options.sources);
     const fileRules = yamlFile.hasSyntaxErrors ? [] : compiler.compileFile();
     problems.push(...yamlFile.problems);
     rules.push(...fileRules);
@@ -73,6 +75,7 @@ class FileCompiler {
     private readonly actions: ActionCatalog,
     private readonly firstDefinition: Map<string, string>,
     private order: number,
+    private readonly sources?: readonly string[],
   ) {
     this.knownActions = Object.keys(actions).join(', ');
   }
@@ -191,7 +194,7 @@ class FileCompiler {
         isValid = false;
         continue;
       }
-      const pattern = parseEventPattern(item.value);
+      const pattern = parseEventPattern(item.value, this.sources);
       if ('error' in pattern) {
         yaml.report(item, pattern.error);
         isValid = false;

@@ -1,22 +1,35 @@
 import type { BridgeEvent, SourceName } from '../events/event.js';
 import { applySchemaCheck } from '../sources/check-event.js';
+import { DEFAULT_STRIPPED_FIELDS, sourceRegistry } from '../sources/registry.js';
 import type { Source } from '../sources/source.js';
-import { KNOWN_SOURCES } from './event-patterns.js';
 
-/** What building an event from a payload needs of each source: `normalize` and `checkSchema` (no auth check). */
-export type PayloadNormalizers = Readonly<Record<SourceName, Pick<Source, 'normalize' | 'checkSchema'>>>;
-
-/** Fields stripped from payloads in `test` and `simulate`, as the bridge does by default. */
-export const DEFAULT_STRIPPED_FIELDS: readonly string[] = ['auth_token', 'temp_password'];
+export { DEFAULT_STRIPPED_FIELDS } from '../sources/registry.js';
 
 /**
- * Guesses the source of a delivery body from its envelope: Rewardful wraps the payload in `object`
- * (and sends `request`), FirstPromoter in `data`.
- * @returns the source, or null when the shape is neither.
+ * What building an event from a payload needs of each source (no auth check): `normalize` and
+ * `checkSchema`, and `recognize` with its `envelopeDescription` to guess the source. A source
+ * registry is one.
  */
-export function inferSource(body: Record<string, unknown>): SourceName | null {
-  if ('object' in body && ('request' in body || 'event' in body)) return 'rewardful';
-  if ('data' in body && ('event' in body || 'action' in body || 'entity_type' in body)) return 'firstpromoter';
+export type PayloadNormalizers = Readonly<
+  Record<SourceName, Pick<Source, 'normalize' | 'checkSchema' | 'recognize' | 'envelopeDescription'>>
+>;
+
+/**
+ * The sources in the order their envelopes are tried: the last registered first. The oldest
+ * checks are the loosest (FirstPromoter's is "has `data` and `event`"), so a newer provider with a
+ * more specific envelope is not taken for an older one.
+ */
+function listInRecognitionOrder(normalizers: PayloadNormalizers) {
+  return Object.entries(normalizers).reverse();
+}
+
+/**
+ * Guesses the source of a delivery body from its envelope, with each source's `recognize`
+ * (Rewardful wraps the payload in `object`, FirstPromoter in `data`).
+ * @returns the source, or null when the shape is none of them.
+ */
+export function inferSource(body: Record<string, unknown>, normalizers: PayloadNormalizers = sourceRegistry): SourceName | null {
+  for (const [name, source] of listInRecognitionOrder(normalizers)) if (source.recognize(body)) return name;
   return null;
 }
 
@@ -43,18 +56,19 @@ export function buildEventFromPayload(body: unknown, options: BuildEventOptions)
   const record = body as Record<string, unknown>;
   let source: SourceName;
   if (options.source !== undefined) {
-    if (!(KNOWN_SOURCES as readonly string[]).includes(options.source)) {
-      throw new Error(`unknown source ${options.source}: use ${KNOWN_SOURCES.join(' or ')}`);
+    if (!Object.hasOwn(options.normalizers, options.source)) {
+      throw new Error(`unknown source ${options.source}: use ${Object.keys(options.normalizers).join(' or ')}`);
     }
-    source = options.source as SourceName;
+    source = options.source;
   } else {
-    const inferred = inferSource(record);
+    const inferred = inferSource(record, options.normalizers);
     if (inferred === null) {
-      throw new Error(`cannot tell the source from the payload (neither a Rewardful object nor a FirstPromoter data envelope): name it with source`);
+      const shapes = listInRecognitionOrder(options.normalizers).map(([, normalizer]) => normalizer.envelopeDescription);
+      throw new Error(`cannot tell the source from the payload (neither ${shapes.join(' nor ')}): name it with source`);
     }
     source = inferred;
   }
-  const normalizer = options.normalizers[source];
+  const normalizer = options.normalizers[source] as PayloadNormalizers[string];
   // As the bridge does it: normalised at intake, schema-checked by the events worker.
   return applySchemaCheck(
     normalizer,

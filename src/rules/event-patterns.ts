@@ -1,7 +1,11 @@
 import type { SourceName } from '../events/event.js';
+import { sourceRegistry } from '../sources/registry.js';
 
-/** The sources an event type can start with; a pattern for any other prefix can never match. */
-export const KNOWN_SOURCES: readonly SourceName[] = ['firstpromoter', 'rewardful'];
+/**
+ * The sources an event type can start with (the shipped registry's); a pattern for any other
+ * prefix can never match.
+ */
+export const KNOWN_SOURCES: readonly SourceName[] = Object.freeze(Object.keys(sourceRegistry));
 
 /** `<source>.<type>` with lowercase letters, digits and `_` per segment, `*` allowed after the source. */
 const PATTERN_SHAPE = /^[a-z_]+(\.[a-z0-9_*]+)+$/;
@@ -13,18 +17,19 @@ export type EventPattern =
 
 /**
  * Checks and compiles one `on` entry.
+ * @param knownSources the source names event types may start with. @defaultValue KNOWN_SOURCES
  * @returns the pattern, or the exact sentence explaining why it is not one.
  */
-export function parseEventPattern(text: string): EventPattern | { readonly error: string } {
+export function parseEventPattern(text: string, knownSources: readonly SourceName[] = KNOWN_SOURCES): EventPattern | { readonly error: string } {
   if (!PATTERN_SHAPE.test(text)) {
     return {
       error: `on ${text} is not an event type or glob: write <source>.<type> in lowercase, such as firstpromoter.lead_signup or rewardful.commission.*`,
     };
   }
   const source = text.slice(0, text.indexOf('.'));
-  if (!(KNOWN_SOURCES as readonly string[]).includes(source)) {
+  if (!knownSources.includes(source)) {
     return {
-      error: `on ${text} can never match: event types start with ${KNOWN_SOURCES.map((name) => `${name}.`).join(' or ')}`,
+      error: `on ${text} can never match: event types start with ${knownSources.map((name) => `${name}.`).join(' or ')}`,
     };
   }
   if (!text.includes('*')) return { kind: 'exact', type: text };

@@ -15,6 +15,8 @@ export interface RuleStoreOptions {
   readonly debounceMs?: number;
   /** The actions rules may name: `actionRegistry` in the bridge, toy actions in tests. */
   readonly actions: ActionCatalog;
+  /** The source names event types may start with. @defaultValue the shipped source registry's names */
+  readonly sources?: readonly string[];
   /** Milliseconds since the epoch, for `loadedAt`. @defaultValue Date.now */
   readonly now?: () => number;
 }
@@ -37,6 +39,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
   private readonly logger: Logger;
   private readonly debounceMs: number;
   private readonly actions: ActionCatalog;
+  private readonly sources?: readonly string[];
   private readonly now: () => number;
   private ruleSet: RuleSet | null = null;
   private lastProblems: readonly RuleProblem[] = [];
@@ -57,6 +60,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
     this.logger = options.logger;
     this.debounceMs = options.debounceMs ?? 250;
     this.actions = options.actions;
+    this.sources = options.sources;
     this.now = options.now ?? Date.now;
   }
 
@@ -65,7 +69,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
    * @throws RuleLoadError carrying every problem when the files are invalid: a bad rule file stops start-up.
    */
   async start(): Promise<void> {
-    const result = await loadRules(this.dir, { actions: this.actions });
+    const result = await loadRules(this.dir, { actions: this.actions, sources: this.sources });
     if (!result.ok) throw new RuleLoadError(result.problems);
     this.swap(result.ruleSet);
     this.logger.info({ rules: result.ruleSet.size, files: result.ruleSet.files.length, dir: this.dir }, 'rules loaded');
@@ -141,7 +145,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
   private async reloadOnce(): Promise<void> {
     if (this.isStopped) return;
     try {
-      const result = await loadRules(this.dir, { actions: this.actions });
+      const result = await loadRules(this.dir, { actions: this.actions, sources: this.sources });
       if (result.ok) {
         this.swap(result.ruleSet);
         this.logger.info({ rules: result.ruleSet.size, files: result.ruleSet.files.length, version: this.loadVersion }, 'rules reloaded');

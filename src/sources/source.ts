@@ -1,5 +1,7 @@
+import type { EnvDeclaration } from '../config/env-variable.js';
 import type { BridgeEvent, SourceName } from '../events/event.js';
 import type { Secret } from '../secret.js';
+import { checkEventAgainst, type EventSchemas } from './check-event.js';
 
 /** What the HTTP layer hands a source: the raw bytes and the request's headers and query. */
 export interface RawDelivery {
@@ -20,13 +22,39 @@ export interface NormalizeOptions {
 }
 
 /**
- * One webhook provider. `verify` runs first, on the raw bytes, and is the only way to get a parsed
- * body, so an unverified body cannot travel further by mistake.
+ * One webhook provider: everything the bridge knows about it, declared in its folder
+ * (sources/<provider>/index.ts) and listed once in sources/registry.ts. Config, logger redaction,
+ * event-type patterns, `simulate`'s source guessing, the HTTP app and the CLI read it from there.
+ * `verify` runs first, on the raw bytes, and is the only way to get a parsed body, so an
+ * unverified body cannot travel further by mistake.
  */
-export interface Source {
+export interface Source<E extends EnvDeclaration = EnvDeclaration> {
+  /** The name in `POST /webhooks/<name>`, event ids (`<name>-<id>`) and event types (`<name>.<type>`). */
   readonly name: SourceName;
+  /** The provider's own spelling, for messages: `FirstPromoter`. */
+  readonly title: string;
   /** The 2xx this provider must get once the event is stored (FirstPromoter 202, Rewardful 200). */
   readonly successStatus: 200 | 202;
+  /** The environment variables this source reads (its webhook secret at least). */
+  readonly env: E;
+  /** Which of `env` authenticates deliveries; unset, the source answers 401 (see ALLOW_UNSIGNED_WEBHOOKS). */
+  readonly webhookSecret: keyof E & string;
+  /** Log paths pino redacts for this source: the headers its credentials travel in. */
+  readonly redact: readonly string[];
+  /**
+   * Payload fields this provider sends that must never be stored (dotted paths, any depth); their
+   * union over the registry is the default of STRIPPED_FIELDS.
+   */
+  readonly strippedFields: readonly string[];
+  /** Every provider event type the source knows (`lead_signup`, `referral.created`); others are quarantined. */
+  readonly eventTypes: readonly string[];
+  /**
+   * Whether a parsed body has this provider's envelope, to guess the source of a payload given to
+   * `simulate` or a rule test without one. Cheap and shape-only: no schema check.
+   */
+  recognize(body: Record<string, unknown>): boolean;
+  /** How `recognize` describes the envelope in a message: `a FirstPromoter data envelope`. */
+  readonly envelopeDescription: string;
   /**
    * 1. Authenticates the delivery against `secret` in constant time (skipped only when `secret` is
    *    null, which the HTTP layer allows solely with ALLOW_UNSIGNED_WEBHOOKS=true).
@@ -44,10 +72,43 @@ export interface Source {
    * `validationErrors`. The payload's schema is NOT checked here: see `checkSchema`.
    */
   normalize(body: Record<string, unknown>, options: NormalizeOptions): BridgeEvent;
+  /** The schemas of a provider event type (its payload, and envelope fields if any); null when unknown. */
+  schemasFor(providerType: string): EventSchemas | null;
   /**
    * Checks a normalised event's payload against its type's schema and returns every problem
    * (empty when valid). This is the expensive part (yup, ~0.2 ms for a seed payload), so the
    * events worker runs it, not the HTTP intake: see sources/check-event.ts.
    */
   checkSchema(event: BridgeEvent): string[];
+  /** How `affiliate-bridge demo` posts this source's example deliveries; without it, they are skipped. */
+  readonly example?: SourceExample;
+}
+
+/** What `demo` needs to send a provider's example delivery as the provider would. */
+export interface SourceExample {
+  /** Gives the parsed delivery a fresh event id (in place), so the demo can run again. */
+  renewEventId(delivery: Record<string, unknown>): void;
+  /** The headers that authenticate `rawBody` with the secret, as the provider sends them. */
+  authenticate(rawBody: string, secret: string): Record<string, string>;
+}
+
+/** A source as its folder declares it; `checkSchema` is derived from `schemasFor` unless given. */
+export type SourceDefinition<E extends EnvDeclaration> = Omit<Source<E>, 'checkSchema'> & Partial<Pick<Source<E>, 'checkSchema'>>;
+
+/**
+ * Declares a source. Checks what the type system cannot (the secret is one of its variables, a
+ * name usable in URLs, event ids and event types) and freezes the result.
+ * @throws TypeError naming the problem, at import time, so a broken descriptor never starts.
+ */
+export function defineSource<E extends EnvDeclaration>(definition: SourceDefinition<E>): Source<E> {
+  if (!/^[a-z][a-z_]*$/.test(definition.name)) {
+    throw new TypeError(`source name ${definition.name} must be lowercase letters and _ (it starts every event type)`);
+  }
+  if (!Object.hasOwn(definition.env, definition.webhookSecret) || !definition.env[definition.webhookSecret]?.isSecret) {
+    throw new TypeError(`source ${definition.name}: webhookSecret ${definition.webhookSecret} must be one of its secret variables`);
+  }
+  return Object.freeze({
+    checkSchema: (event: BridgeEvent) => checkEventAgainst(definition.schemasFor(event.providerType), event),
+    ...definition,
+  });
 }

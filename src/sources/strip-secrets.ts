@@ -1,9 +1,3 @@
-/**
- * Fields FirstPromoter puts in every promoter object that must never be stored: the promoter's
- * dashboard token and their temporary password.
- */
-export const DEFAULT_SECRET_FIELDS: readonly string[] = ['auth_token', 'temp_password'];
-
 /** What replaces a container nested deeper than `maxDepth` in a copied payload. */
 export const TRUNCATED_MARKER = '[truncated]';
 

@@ -6,7 +6,7 @@ import { bridgeKeys } from '../../src/queue/names.js';
 import { CLASSIC_EVENT_TYPES, classicDataSchemas, V2_EVENT_TYPES, v2DataSchemas, v2EnvelopeSchema } from '../../src/sources/firstpromoter/schemas.js';
 import { REWARDFUL_EVENT_TYPES, rewardfulObjectSchemas } from '../../src/sources/rewardful/schemas.js';
 import { checkPayload } from '../../src/sources/schema-fields.js';
-import { DEFAULT_SECRET_FIELDS } from '../../src/sources/strip-secrets.js';
+import { DEFAULT_STRIPPED_FIELDS as DEFAULT_SECRET_FIELDS } from '../../src/sources/registry.js';
 import type { BridgeProcess } from '../support/bridge-process.js';
 import { runCli } from '../support/bridge-process.js';
 import { FaultStack, ReliabilityReport, sleep, warmUpWorkers } from '../support/fault-harness.js';

@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Client } from '@hubspot/api-client';
+import type { Client } from '@hubspot/api-client';
 import type { Secret } from '../../secret.js';
 import { abortedError } from '../pacing.js';
 import { mapHubspotError } from './errors.js';
+import { loadHubspotSdk } from './sdk.js';
 
 /** Per-call state, read by the agent (abort) and filled by the middleware (error evidence). */
 interface HubspotCallState {
@@ -27,7 +28,6 @@ export interface HubspotClientOptions {
 
 /** The HubSpot SDK client plus per-call abort, timeout and error mapping. */
 export interface HubspotClient {
-  readonly sdk: Client;
   /**
    * Runs `fn` so that its HTTP requests abort with `signal` or after the timeout, and maps whatever
    * it throws to PermanentActionError / RetryableActionError. `fn` must pass `options` as the
@@ -83,16 +83,22 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
     addRequest(request, requestOptions);
   };
 
-  const sdk = new Client({
-    accessToken: options.accessToken.reveal(),
-    basePath: options.baseUrl.replace(/\/+$/, ''),
-    numberOfApiCallRetries: 0,
+  // The SDK is imported now, in the background, and awaited by the first call (see sdk.ts).
+  const ready = loadHubspotSdk().then(({ Client }) => {
+    const sdk = new Client({
+      accessToken: options.accessToken.reveal(),
+      basePath: options.baseUrl.replace(/\/+$/, ''),
+      numberOfApiCallRetries: 0,
+    });
+    // The SDK applies its decorators (retry, limiter) from a process-wide singleton when an API is
+    // first touched; touching ours now binds them while the configuration above (none) is current.
+    void sdk.crm.contacts.batchApi;
+    void sdk.crm.properties.coreApi;
+    void sdk.crm.properties.groupsApi;
+    return sdk;
   });
-  // The SDK applies its decorators (retry, limiter) from a process-wide singleton when an API is
-  // first touched; touching ours now binds them while the configuration above (none) is current.
-  void sdk.crm.contacts.batchApi;
-  void sdk.crm.properties.coreApi;
-  void sdk.crm.properties.groupsApi;
+  // A failed import is reported by the call that awaits it, not as an unhandled rejection.
+  ready.catch(() => undefined);
 
   /**
    * Per-call middleware. The generated APIs of SDK 13 only run middleware passed with the call
@@ -128,8 +134,9 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
   });
 
   return {
-    sdk,
     async call<T>(signal: AbortSignal, fn: (client: Client, callOptions: HubspotCallOptions) => Promise<T>): Promise<T> {
+      if (signal.aborted) throw abortedError(signal);
+      const sdk = await ready;
       if (signal.aborted) throw abortedError(signal);
       const combined = AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]);
       const state: HubspotCallState = { signal: combined };

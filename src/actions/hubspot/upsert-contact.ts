@@ -1,4 +1,6 @@
-import type { Action, ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { readSettings } from '../../config/env-variable.js';
+import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { defineAction } from '../descriptor.js';
 import { waitForSlot } from '../pacing.js';
 import {
   ContactUpsertBatcher,
@@ -7,6 +9,7 @@ import {
   type ContactUpsertOutcome,
 } from './batcher.js';
 import { createHubspotClient, type HubspotClient } from './client.js';
+import { hubspotEnv } from './env.js';
 import { hubspotUpsertContactParams, type HubspotUpsertContactParams } from './params.js';
 
 /** The endpoint every upsert goes to, batched or not. */
@@ -57,13 +60,14 @@ export function connectHubspotUpsertContact(
   options: HubspotUpsertContactOptions = {},
 ): ActionRunner<HubspotUpsertContactParams> {
   const { config } = deps;
-  const token = config.hubspotAccessToken;
+  const settings = readSettings(config, hubspotEnv);
+  const token = settings.HUBSPOT_ACCESS_TOKEN;
   const client =
     options.client ??
     (token
       ? createHubspotClient({
           accessToken: token,
-          baseUrl: config.hubspotBaseUrl,
+          baseUrl: settings.HUBSPOT_BASE_URL,
           timeoutMs: config.actionTimeoutMs,
           now: deps.now,
         })
@@ -80,7 +84,7 @@ export function connectHubspotUpsertContact(
     };
   }
 
-  const intervalMs = 10_000 / config.hubspotRequestsPer10Seconds;
+  const intervalMs = 10_000 / settings.HUBSPOT_REQUESTS_PER_10_SECONDS;
   // Aborts pacing waits and calls in flight when the runner closes; a batch serves many jobs, so
   // no single job's signal may cancel it.
   const lifetime = new AbortController();
@@ -136,8 +140,11 @@ function matchOutcomes(
 }
 
 /** `hubspot.upsert_contact`: creates or updates the contact with this email. */
-export const hubspotUpsertContact: Action<HubspotUpsertContactParams> = {
+export const hubspotUpsertContact = defineAction<HubspotUpsertContactParams, typeof hubspotEnv>({
   name: 'hubspot.upsert_contact',
   params: hubspotUpsertContactParams,
   connect: (deps) => connectHubspotUpsertContact(deps),
-};
+  title: 'HubSpot',
+  env: hubspotEnv,
+  credential: 'HUBSPOT_ACCESS_TOKEN',
+});

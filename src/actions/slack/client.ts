@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { LogLevel, WebClient, type FetchFunction, type Logger as SlackLogger } from '@slack/web-api';
+import type { FetchFunction, LogLevel, Logger as SlackLogger, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Secret } from '../../secret.js';
 import { abortedError } from '../pacing.js';
 import { mapSlackError } from './errors.js';
+import { loadSlackSdk } from './sdk.js';
 
 /** What one call through {@link SlackClient.call} saw on the wire, for error mapping. */
 interface SlackCallState {
@@ -27,7 +28,6 @@ export interface SlackClientOptions {
 
 /** A WebClient plus per-call abort and error mapping. */
 export interface SlackClient {
-  readonly web: WebClient;
   /**
    * Runs `fn` so that its HTTP request aborts with `signal` (or the timeout), and maps whatever it
    * throws to PermanentActionError / RetryableActionError.
@@ -55,22 +55,27 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
     return response;
   };
 
-  const web = new WebClient(options.token.reveal(), {
+  // The SDK is imported now, in the background, and awaited by the first call (see sdk.ts).
+  const ready = loadSlackSdk().then(({ WebClient, LogLevel }) =>
+    new WebClient(options.token.reveal(), {
     slackApiUrl: options.slackApiUrl,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: options.timeoutMs,
     fetch: fetchWithCallSignal,
-    logger: toSlackLogger(options.logger),
+    logger: toSlackLogger(options.logger, LogLevel.WARN),
     // The WebClient's request queue would start a queued request outside the caller's async
     // context, and then with another call's signal. The pacer and the worker's concurrency already
     // bound the number of calls in flight, so the queue never has to hold one back.
     maxRequestConcurrency: Number.POSITIVE_INFINITY,
-  });
+  }));
+  // A failed import is reported by the call that awaits it, not as an unhandled rejection.
+  ready.catch(() => undefined);
 
   return {
-    web,
     async call<T>(signal: AbortSignal, fn: (client: WebClient) => Promise<T>): Promise<T> {
+      if (signal.aborted) throw abortedError(signal);
+      const web = await ready;
       if (signal.aborted) throw abortedError(signal);
       const state: SlackCallState = { signal };
       try {
@@ -87,7 +92,8 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
  * URLs at a volume we do not want, and an SDK upgrade could start logging more than it redacts.
  * Warnings (such as "no top-level text") go to our logger as plain strings.
  */
-function toSlackLogger(logger: Logger): SlackLogger {
+/** `warnLevel`: the SDK's LogLevel.WARN, passed in because the SDK is loaded lazily. */
+function toSlackLogger(logger: Logger, warnLevel: LogLevel): SlackLogger {
   const child = logger.child({ component: 'slack-web-api' });
   return {
     debug() {},
@@ -99,7 +105,7 @@ function toSlackLogger(logger: Logger): SlackLogger {
       child.error(messages.map(String).join(' '));
     },
     setLevel() {},
-    getLevel: () => LogLevel.WARN,
+    getLevel: () => warnLevel,
     setName() {},
   };
 }

@@ -1,10 +1,5 @@
-import {
-  WebAPIHTTPError,
-  WebAPIPlatformError,
-  WebAPIRateLimitedError,
-  WebAPIRequestError,
-} from '@slack/web-api';
 import { PermanentActionError, RetryableActionError } from '../../errors.js';
+import { getLoadedSlackSdk } from './sdk.js';
 
 /**
  * `ok:false` codes that Slack documents as transient (chat.postMessage "Errors" and the common
@@ -92,8 +87,10 @@ export function mapSlackError(
 ): PermanentActionError | RetryableActionError {
   const { isAborted = false, lastStatus } = seen;
   if (error instanceof PermanentActionError || error instanceof RetryableActionError) return error;
+  // The SDK's errors can only come from the SDK: before it is loaded, none of them applies.
+  const sdk = getLoadedSlackSdk();
 
-  if (error instanceof WebAPIRateLimitedError) {
+  if (sdk && error instanceof sdk.WebAPIRateLimitedError) {
     // HTTP 429: Retry-After is seconds; rejectRateLimitedCalls makes the SDK hand it to us at once.
     return new RetryableActionError('ratelimited', `Slack answered 429 ratelimited (retry after ${error.retryAfter} s)`, {
       isRateLimit: true,
@@ -101,7 +98,7 @@ export function mapSlackError(
     });
   }
 
-  if (error instanceof WebAPIPlatformError) {
+  if (sdk && error instanceof sdk.WebAPIPlatformError) {
     const code = typeof error.data?.error === 'string' ? error.data.error : 'unknown_error';
     const message = `Slack answered ok:false ${code}`;
     if (code === 'ratelimited' || code === 'rate_limited') {
@@ -115,7 +112,7 @@ export function mapSlackError(
     return new PermanentActionError(code, message);
   }
 
-  if (error instanceof WebAPIHTTPError) {
+  if (sdk && error instanceof sdk.WebAPIHTTPError) {
     // Slack answers 200 for API errors; anything else comes from the edge (5xx) or a proxy.
     const status = error.statusCode;
     const message = `Slack answered HTTP ${status}`;
@@ -127,7 +124,7 @@ export function mapSlackError(
     return new RetryableActionError('timeout', 'the Slack call timed out or was aborted');
   }
 
-  if (error instanceof WebAPIRequestError) {
+  if (sdk && error instanceof sdk.WebAPIRequestError) {
     const original = error.original as { cause?: { code?: unknown } } | undefined;
     const systemCode = typeof original?.cause?.code === 'string' ? original.cause.code : 'network_error';
     return new RetryableActionError('network_error', `the Slack call failed before an answer (${systemCode})`);

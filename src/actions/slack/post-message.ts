@@ -1,7 +1,10 @@
-import type { Action, ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { readSettings } from '../../config/env-variable.js';
+import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
+import { defineAction } from '../descriptor.js';
 import { waitForSlot } from '../pacing.js';
 import { createSlackClient, type SlackClient } from './client.js';
 import { escapeSlackMrkdwn } from './mrkdwn.js';
+import { slackEnv } from './env.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
 
 /** The Web API method this action calls. */
@@ -46,15 +49,16 @@ export function connectSlackPostMessage(
   options: SlackPostMessageOptions = {},
 ): ActionRunner<SlackPostMessageParams> {
   const { config } = deps;
-  const intervalMs = 1000 / config.slackMessagesPerSecond;
-  const path = new URL(SLACK_POST_MESSAGE_METHOD, ensureTrailingSlash(config.slackApiUrl)).pathname;
-  const token = config.slackBotToken;
+  const settings = readSettings(config, slackEnv);
+  const intervalMs = 1000 / settings.SLACK_MESSAGES_PER_SECOND;
+  const path = new URL(SLACK_POST_MESSAGE_METHOD, ensureTrailingSlash(settings.SLACK_API_URL)).pathname;
+  const token = settings.SLACK_BOT_TOKEN;
   const client =
     options.client ??
     (token
       ? createSlackClient({
           token,
-          slackApiUrl: config.slackApiUrl,
+          slackApiUrl: settings.SLACK_API_URL,
           timeoutMs: config.actionTimeoutMs,
           logger: deps.logger,
         })
@@ -98,9 +102,12 @@ function ensureTrailingSlash(url: string): string {
 }
 
 /** `slack.post_message`: posts one message to a channel with chat.postMessage. */
-export const slackPostMessage: Action<SlackPostMessageParams> = {
+export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slackEnv>({
   name: 'slack.post_message',
   params: slackPostMessageParams,
   escapeText: escapeSlackMrkdwn,
   connect: (deps) => connectSlackPostMessage(deps),
-};
+  title: 'Slack',
+  env: slackEnv,
+  credential: 'SLACK_BOT_TOKEN',
+});

@@ -1,4 +1,6 @@
 import { createHubspotClient } from '../../actions/hubspot/client.js';
+import { hubspotEnv } from '../../actions/hubspot/env.js';
+import { readSettings } from '../../config/env-variable.js';
 import { setupHubspotProperties } from '../../actions/hubspot/setup-properties.js';
 import { actionRegistry } from '../../actions/registry.js';
 import { loadRules } from '../../rules/load-rules.js';
@@ -39,12 +41,13 @@ export async function runHubspotSetupPropertiesCommand(options: { dryRun: boolea
     io.stdout('The rules write no custom contact properties: nothing to set up.');
     return 0;
   }
-  if (!config.hubspotAccessToken) {
+  const settings = readSettings(config, hubspotEnv);
+  if (!settings.HUBSPOT_ACCESS_TOKEN) {
     io.stderr('HUBSPOT_ACCESS_TOKEN is unset: cannot read or create HubSpot properties.');
     io.stderr(`The rules write these custom contact properties: ${propertyNames.join(', ')}`);
     return 1;
   }
-  const client = createHubspotClient({ accessToken: config.hubspotAccessToken, baseUrl: config.hubspotBaseUrl, timeoutMs: config.actionTimeoutMs, now: Date.now });
+  const client = createHubspotClient({ accessToken: settings.HUBSPOT_ACCESS_TOKEN, baseUrl: settings.HUBSPOT_BASE_URL, timeoutMs: config.actionTimeoutMs, now: Date.now });
   try {
     const report = await setupHubspotProperties({ client, propertyNames, dryRun: options.dryRun });
     if (report.existing.length > 0) io.stdout(`Already in HubSpot: ${report.existing.join(', ')}`);

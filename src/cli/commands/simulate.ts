@@ -11,7 +11,7 @@ import { reportRuleProblems, type CommandIo } from '../io.js';
 export interface SimulateCommandOptions {
   /** A delivery body (the provider's full JSON envelope). */
   readonly file: string;
-  /** firstpromoter or rewardful; inferred from the payload when omitted. */
+  /** A registered source name (firstpromoter, rewardful…); inferred from the payload when omitted. */
   readonly source?: string;
   readonly rulesDir: string;
   /** Print the report as JSON. @defaultValue false */

@@ -1,7 +1,11 @@
 import type { ActionStatus, FailedAction, QuarantinedEvent } from '../../queue/operations.js';
 import type { TraceRun } from '../../queue/events-worker.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
+import { sourceRegistry } from '../../sources/registry.js';
 import { html, type SafeHtml } from './html.js';
+
+/** An event id of the first registered source, as the lookup's example (`firstpromoter-22736304`). */
+const EXAMPLE_EVENT_ID = `${Object.keys(sourceRegistry)[0] ?? 'source'}-22736304`;
 
 /** Everything the dashboard page shows; built by the router, rendered here without I/O. */
 export interface DashboardView {
@@ -264,7 +268,7 @@ function renderLookup(lookup: DashboardView['lookup']): SafeHtml {
 <h2>Event trace</h2>
 <form method="get" action="/admin" class="lookup">
 <label for="event-id">Event id</label>
-<input id="event-id" name="event" type="search" placeholder="firstpromoter-22736304" value="${lookup?.eventId ?? ''}" spellcheck="false">
+<input id="event-id" name="event" type="search" placeholder="${EXAMPLE_EVENT_ID}" value="${lookup?.eventId ?? ''}" spellcheck="false">
 <button type="submit">Show trace</button>
 </form>
 ${lookup ? renderTrace(lookup) : ''}

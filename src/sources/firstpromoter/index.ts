@@ -1,30 +1,63 @@
-import type { Source } from '../source.js';
-import { checkEventAgainst } from '../check-event.js';
+import { randomInt, randomUUID } from 'node:crypto';
+import { secretVariable } from '../../config/env-variable.js';
 import { parseJsonBody } from '../parse-json-body.js';
+import { isJsonObject } from '../schema-fields.js';
+import { defineSource } from '../source.js';
 import { verifyFirstPromoterToken } from './auth.js';
-import { normalizeFirstPromoterDelivery } from './normalize.js';
-import { classicDataSchemas, v2DataSchemas, v2EnvelopeSchema, type ClassicEventType, type V2EventType } from './schemas.js';
+import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery } from './normalize.js';
+import {
+  CLASSIC_EVENT_TYPES,
+  classicDataSchemas,
+  V2_EVENT_TYPES,
+  v2DataSchemas,
+  v2EnvelopeSchema,
+  type ClassicEventType,
+  type V2EventType,
+} from './schemas.js';
+
+/**
+ * Fields FirstPromoter puts in every promoter object that must never be stored: the promoter's
+ * dashboard token and their temporary password.
+ */
+export const FIRSTPROMOTER_SECRET_FIELDS: readonly string[] = ['auth_token', 'temp_password'];
 
 /**
  * FirstPromoter webhooks, classic and v2. Answered with 202 once stored: a 200 to
  * `fulfilment_pending` would tell FirstPromoter the reward has been fulfilled.
  */
-export const firstpromoter: Source = {
-  name: 'firstpromoter',
+export const firstpromoter = defineSource({
+  ...FIRSTPROMOTER_IDENTITY,
   successStatus: 202,
+  env: {
+    FIRSTPROMOTER_WEBHOOK_TOKEN: secretVariable(
+      'Shared token FirstPromoter sends (?token=, Bearer, or Basic password); unset: 401 to every delivery.',
+    ),
+  },
+  webhookSecret: 'FIRSTPROMOTER_WEBHOOK_TOKEN',
+  // The token travels in the Authorization header or the query string (see auth.ts).
+  redact: ['req.headers.authorization', 'headers.authorization', 'query.token'],
+  strippedFields: FIRSTPROMOTER_SECRET_FIELDS,
+  eventTypes: [...CLASSIC_EVENT_TYPES, ...V2_EVENT_TYPES],
+  // Classic `{ event, data }`; v2 `{ event_id, event_type, action, entity_type, data, … }`.
+  recognize: (body) => 'data' in body && ('event' in body || 'action' in body || 'entity_type' in body),
+  envelopeDescription: 'a FirstPromoter data envelope',
   verify(delivery, secret) {
     if (secret !== null) verifyFirstPromoterToken(delivery, secret);
     return parseJsonBody(delivery.rawBody);
   },
   normalize: normalizeFirstPromoterDelivery,
-  checkSchema(event) {
+  schemasFor(providerType) {
     // Classic types are single words (lead_signup); v2 types are dotted (referral.created).
-    if (Object.hasOwn(classicDataSchemas, event.providerType)) {
-      return checkEventAgainst({ data: classicDataSchemas[event.providerType as ClassicEventType] }, event);
-    }
-    if (Object.hasOwn(v2DataSchemas, event.providerType)) {
-      return checkEventAgainst({ data: v2DataSchemas[event.providerType as V2EventType], envelope: v2EnvelopeSchema }, event);
-    }
-    return checkEventAgainst(null, event);
+    if (Object.hasOwn(classicDataSchemas, providerType)) return { data: classicDataSchemas[providerType as ClassicEventType] };
+    if (Object.hasOwn(v2DataSchemas, providerType)) return { data: v2DataSchemas[providerType as V2EventType], envelope: v2EnvelopeSchema };
+    return null;
   },
-};
+  example: {
+    renewEventId(delivery) {
+      // Classic ids are integers; a v2 envelope keeps its id beside the payload.
+      if (isJsonObject(delivery.event)) delivery.event.id = randomInt(100_000_000, 999_999_999);
+      else if (delivery.event_id !== undefined) delivery.event_id = randomUUID();
+    },
+    authenticate: (_rawBody, token) => ({ Authorization: `Bearer ${token}` }),
+  },
+});

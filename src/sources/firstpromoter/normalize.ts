@@ -1,9 +1,12 @@
 import type { BridgeEvent } from '../../events/event.js';
-import { MalformedDeliveryError } from '../../errors.js';
-import { buildBridgeEvent, isSafeEventId, isSafeEventType } from '../build-event.js';
-import { isJsonObject, readIsoInstant } from '../schema-fields.js';
+import { isSafeEventId } from '../build-event.js';
+import { normalizeEnvelope, readEnvelopeObject, SAFE_TOKEN_REQUIREMENT } from '../envelope.js';
+import { readIsoInstant } from '../schema-fields.js';
 import type { NormalizeOptions } from '../source.js';
 import { CLASSIC_TYPE_ALIASES, classicDataSchemas, v2DataSchemas } from './schemas.js';
+
+/** The source's name and spelling, shared by its descriptor (index.ts) and its messages. */
+export const FIRSTPROMOTER_IDENTITY = { name: 'firstpromoter', title: 'FirstPromoter' } as const;
 
 /** The v2 envelope fields kept in the event's `envelope`, in this order. */
 const V2_ENVELOPE_FIELDS = ['action', 'entity_type', 'entity_id', 'changes'] as const;
@@ -26,83 +29,59 @@ export function normalizeFirstPromoterDelivery(body: Record<string, unknown>, op
 }
 
 function normalizeClassic(body: Record<string, unknown>, options: NormalizeOptions): BridgeEvent {
-  const event = body.event;
-  if (event !== undefined && !isJsonObject(event)) throw createUnrecognisedError(['event must be an object']);
-  const { id, type, created_at: createdAt } = event ?? {};
-
-  const envelopeProblems: string[] = [];
-  // Classic event ids are integers; a string here means this is not the envelope we know.
-  if (id === undefined) envelopeProblems.push('missing event.id');
-  else if (!(Number.isSafeInteger(id) && (id as number) >= 0)) envelopeProblems.push('event.id must be an integer');
-  envelopeProblems.push(...checkType(type, 'event.type'));
-  if (envelopeProblems.length > 0) throw createUnrecognisedError(envelopeProblems);
-
-  const providerType = CLASSIC_TYPE_ALIASES[type as string] ?? (type as string);
-  const isKnownType = Object.hasOwn(classicDataSchemas, providerType);
-  const occurredAt = readIsoInstant(createdAt);
-  return buildBridgeEvent(
+  const event = readEnvelopeObject(FIRSTPROMOTER_IDENTITY, body, 'event');
+  return normalizeEnvelope(
+    FIRSTPROMOTER_IDENTITY,
     {
-      source: 'firstpromoter',
-      providerEventId: String(id),
-      providerType,
-      occurredAt,
+      // Classic event ids are integers; a string here means this is not the envelope we know.
+      id: { path: 'event.id', value: event.id, isUsable: isNonNegativeInteger, requirement: 'must be an integer' },
+      type: { path: 'event.type', value: event.type },
+      typeAliases: CLASSIC_TYPE_ALIASES,
+      isKnownType: (type) => Object.hasOwn(classicDataSchemas, type),
+      occurredAt: { path: 'event.created_at', value: event.created_at },
       data: body.data,
-      problems: [
-        ...(isKnownType ? [] : [describeUnknownType(providerType)]),
-        ...(occurredAt === null ? [describeBadTimestamp('event.created_at', createdAt, false)] : []),
-      ],
     },
     options,
   );
 }
 
 function normalizeV2(body: Record<string, unknown>, options: NormalizeOptions): BridgeEvent {
-  const { event_id: eventId, event_type: type, timestamp } = body;
-
-  const envelopeProblems: string[] = [];
-  // Documented as a UUID string; an integer id is accepted too, as in the classic envelope.
-  if (eventId === undefined) envelopeProblems.push('missing event_id');
-  else if (!isUsableV2EventId(eventId)) {
-    envelopeProblems.push("event_id must be a string of letters, digits, '_', '.' or '-', or an integer");
-  }
-  envelopeProblems.push(...checkType(type, 'event_type'));
-  if (envelopeProblems.length > 0) throw createUnrecognisedError(envelopeProblems);
-
-  const providerType = type as string;
-  const isKnownType = Object.hasOwn(v2DataSchemas, providerType);
-  const occurredAt = readV2Timestamp(timestamp);
   const envelope: Record<string, unknown> = {};
   for (const field of V2_ENVELOPE_FIELDS) {
     if (body[field] !== undefined) envelope[field] = body[field];
   }
-  return buildBridgeEvent(
+  return normalizeEnvelope(
+    FIRSTPROMOTER_IDENTITY,
     {
-      source: 'firstpromoter',
-      providerEventId: String(eventId),
-      providerType,
-      occurredAt,
+      // Documented as a UUID string; an integer id is accepted too, as in the classic envelope.
+      id: {
+        path: 'event_id',
+        value: body.event_id,
+        isUsable: isUsableV2EventId,
+        requirement: `${SAFE_TOKEN_REQUIREMENT}, or an integer`,
+      },
+      type: { path: 'event_type', value: body.event_type },
+      isKnownType: (type) => Object.hasOwn(v2DataSchemas, type),
+      occurredAt: {
+        path: 'timestamp',
+        value: body.timestamp,
+        read: readV2Timestamp,
+        requirement: 'must be an ISO 8601 date-time with a time zone or epoch seconds',
+      },
       data: body.data,
       envelope,
-      problems: [
-        ...(isKnownType ? [] : [describeUnknownType(providerType)]),
-        ...(occurredAt === null ? [describeBadTimestamp('timestamp', timestamp, true)] : []),
-      ],
     },
     options,
   );
 }
 
-function isUsableV2EventId(value: unknown): boolean {
-  if (typeof value === 'string') return isSafeEventId(value);
+function isNonNegativeInteger(value: unknown): boolean {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
-function checkType(type: unknown, name: string): string[] {
-  if (type === undefined) return [`missing ${name}`];
-  if (typeof type !== 'string' || !isSafeEventType(type)) {
-    return [`${name} must be a string of letters, digits, '_', '.' or '-'`];
-  }
-  return [];
+function isUsableV2EventId(value: unknown): boolean {
+  if (typeof value === 'string') return isSafeEventId(value);
+  return isNonNegativeInteger(value);
 }
 
 /** v2 timestamps are ISO 8601 strings; epoch seconds are accepted as well. */
@@ -112,17 +91,4 @@ function readV2Timestamp(value: unknown): string | null {
     return Number.isFinite(time) && value >= 0 && Math.abs(time) <= 8.64e15 ? new Date(time).toISOString() : null;
   }
   return readIsoInstant(value);
-}
-
-function describeUnknownType(type: string): string {
-  return `Unknown FirstPromoter event type "${type}"`;
-}
-
-function describeBadTimestamp(name: string, value: unknown, acceptsEpochSeconds: boolean): string {
-  if (value === undefined) return `${name} is missing`;
-  return `${name} must be an ISO 8601 date-time with a time zone${acceptsEpochSeconds ? ' or epoch seconds' : ''}`;
-}
-
-function createUnrecognisedError(problems: string[]): MalformedDeliveryError {
-  return new MalformedDeliveryError('envelope_unrecognised', `Body is not a FirstPromoter webhook: ${problems.join('; ')}`);
 }

@@ -1,24 +1,42 @@
-import type { Source } from '../source.js';
-import { checkEventAgainst } from '../check-event.js';
+import { createHmac, randomUUID } from 'node:crypto';
+import { secretVariable } from '../../config/env-variable.js';
+import { isJsonObject } from '../schema-fields.js';
 import { parseJsonBody } from '../parse-json-body.js';
-import { normalizeRewardfulDelivery } from './normalize.js';
-import { rewardfulObjectSchemas, type RewardfulEventType } from './schemas.js';
-import { verifyRewardfulSignature } from './signature.js';
+import { defineSource } from '../source.js';
+import { normalizeRewardfulDelivery, REWARDFUL_IDENTITY } from './normalize.js';
+import { REWARDFUL_EVENT_TYPES, rewardfulObjectSchemas, type RewardfulEventType } from './schemas.js';
+import { REWARDFUL_SIGNATURE_HEADER, verifyRewardfulSignature } from './signature.js';
 
 /** Rewardful webhooks. Answered with 200 once stored: Rewardful counts any other code as a failure. */
-export const rewardful: Source = {
-  name: 'rewardful',
+export const rewardful = defineSource({
+  ...REWARDFUL_IDENTITY,
   successStatus: 200,
+  env: {
+    REWARDFUL_SIGNING_SECRET: secretVariable('HMAC-SHA256 key of X-Rewardful-Signature; unset: 401 to every delivery.'),
+  },
+  webhookSecret: 'REWARDFUL_SIGNING_SECRET',
+  redact: [`req.headers["${REWARDFUL_SIGNATURE_HEADER}"]`, `headers["${REWARDFUL_SIGNATURE_HEADER}"]`],
+  // Rewardful objects carry no credentials of their own.
+  strippedFields: [],
+  eventTypes: REWARDFUL_EVENT_TYPES,
+  // `{ object, event: { id, type, created_at }, request }`.
+  recognize: (body) => 'object' in body && ('request' in body || 'event' in body),
+  envelopeDescription: 'a Rewardful object',
   verify(delivery, secret) {
     // The signature is checked on the raw bytes before anything is parsed.
     if (secret !== null) verifyRewardfulSignature(delivery, secret);
     return parseJsonBody(delivery.rawBody);
   },
   normalize: normalizeRewardfulDelivery,
-  checkSchema(event) {
-    const schema = Object.hasOwn(rewardfulObjectSchemas, event.providerType)
-      ? rewardfulObjectSchemas[event.providerType as RewardfulEventType]
+  schemasFor(providerType) {
+    return Object.hasOwn(rewardfulObjectSchemas, providerType)
+      ? { data: rewardfulObjectSchemas[providerType as RewardfulEventType] }
       : null;
-    return checkEventAgainst(schema ? { data: schema } : null, event);
   },
-};
+  example: {
+    renewEventId(delivery) {
+      if (isJsonObject(delivery.event)) delivery.event.id = randomUUID();
+    },
+    authenticate: (rawBody, secret) => ({ 'X-Rewardful-Signature': createHmac('sha256', secret).update(rawBody).digest('hex') }),
+  },
+});

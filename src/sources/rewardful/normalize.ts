@@ -1,9 +1,10 @@
 import type { BridgeEvent } from '../../events/event.js';
-import { MalformedDeliveryError } from '../../errors.js';
-import { buildBridgeEvent, isSafeEventId, isSafeEventType } from '../build-event.js';
-import { isJsonObject, readIsoInstant } from '../schema-fields.js';
+import { normalizeEnvelope, readEnvelopeObject } from '../envelope.js';
 import type { NormalizeOptions } from '../source.js';
 import { rewardfulObjectSchemas } from './schemas.js';
+
+/** The source's name and spelling, shared by its descriptor (index.ts) and its messages. */
+export const REWARDFUL_IDENTITY = { name: 'rewardful', title: 'Rewardful' } as const;
 
 /**
  * Turns a verified Rewardful body `{ object, event: { id, type, created_at }, request: { id } }`
@@ -14,48 +15,18 @@ import { rewardfulObjectSchemas } from './schemas.js';
  *   type. An unknown type or an object that fails its schema gives a quarantined event instead.
  */
 export function normalizeRewardfulDelivery(body: Record<string, unknown>, options: NormalizeOptions): BridgeEvent {
-  const event = body.event;
-  if (event !== undefined && !isJsonObject(event)) throw createUnrecognisedError(['event must be an object']);
-  const { id, type, created_at: createdAt } = event ?? {};
-
-  const envelopeProblems: string[] = [];
-  // Rewardful ids are UUID strings.
-  if (id === undefined) envelopeProblems.push('missing event.id');
-  else if (typeof id !== 'string' || !isSafeEventId(id)) {
-    envelopeProblems.push("event.id must be a string of letters, digits, '_', '.' or '-'");
-  }
-  if (type === undefined) envelopeProblems.push('missing event.type');
-  else if (typeof type !== 'string' || !isSafeEventType(type)) {
-    envelopeProblems.push("event.type must be a string of letters, digits, '_', '.' or '-'");
-  }
-  if (envelopeProblems.length > 0) throw createUnrecognisedError(envelopeProblems);
-
-  const providerType = type as string;
-  const isKnownType = Object.hasOwn(rewardfulObjectSchemas, providerType);
-  const occurredAt = readIsoInstant(createdAt);
-  return buildBridgeEvent(
+  const event = readEnvelopeObject(REWARDFUL_IDENTITY, body, 'event');
+  return normalizeEnvelope(
+    REWARDFUL_IDENTITY,
     {
-      source: 'rewardful',
-      providerEventId: id as string,
-      providerType,
-      occurredAt,
+      // Rewardful ids are UUID strings.
+      id: { path: 'event.id', value: event.id },
+      type: { path: 'event.type', value: event.type },
+      isKnownType: (type) => Object.hasOwn(rewardfulObjectSchemas, type),
+      occurredAt: { path: 'event.created_at', value: event.created_at },
       data: body.object,
       ...(body.request !== undefined ? { envelope: { request: body.request } } : {}),
-      problems: [
-        ...(isKnownType ? [] : [`Unknown Rewardful event type "${providerType}"`]),
-        ...(occurredAt === null
-          ? [
-              createdAt === undefined
-                ? 'event.created_at is missing'
-                : 'event.created_at must be an ISO 8601 date-time with a time zone',
-            ]
-          : []),
-      ],
     },
     options,
   );
-}
-
-function createUnrecognisedError(problems: string[]): MalformedDeliveryError {
-  return new MalformedDeliveryError('envelope_unrecognised', `Body is not a Rewardful webhook: ${problems.join('; ')}`);
 }

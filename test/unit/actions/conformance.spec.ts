@@ -3,7 +3,6 @@ import type { ActionRunner } from '../../../src/actions/action.js';
 import { hubspotPaceKey } from '../../../src/actions/hubspot/upsert-contact.js';
 import { slackPaceKey } from '../../../src/actions/slack/post-message.js';
 import { actionRegistry } from '../../../src/actions/registry.js';
-import type { BridgeConfig } from '../../../src/config/config.js';
 import { PermanentActionError, RetryableActionError } from '../../../src/errors.js';
 import { Secret } from '../../../src/secret.js';
 import { startHubspotFake, type HubspotFake } from '../../fakes/hubspot-fake.js';
@@ -14,6 +13,7 @@ import {
   rejectionOf,
   renderErrorChain,
   testConfig,
+  type TestConfigOverrides,
   testContext,
   testDeps,
   type TestRedis,
@@ -45,7 +45,7 @@ interface FailureCase {
 interface RunningFake {
   readonly fake: unknown;
   /** Config pointing the action at the fake with `token`. */
-  configFor(token: string | null): Partial<BridgeConfig>;
+  configFor(token: string | null): TestConfigOverrides;
   /** How many actions the fake accepted (messages posted, contacts written). */
   accepted(): number;
   /** How many requests reached the fake at all. */
@@ -93,7 +93,7 @@ const slackHarness: Harness = {
     const fake = await startSlackFake({ token });
     return {
       fake,
-      configFor: (t) => ({ slackApiUrl: fake.url, slackBotToken: t === null ? null : new Secret(t) }),
+      configFor: (t) => ({ integrations: { SLACK_API_URL: fake.url, SLACK_BOT_TOKEN: t === null ? null : new Secret(t) } }),
       accepted: () => fake.received.length,
       requests: () => fake.requests.length,
       close: () => fake.close(),
@@ -148,7 +148,7 @@ const hubspotHarness: Harness = {
     const fake = await startHubspotFake({ token, properties: ['affiliate_suspicion', 'affiliate_score'] });
     return {
       fake,
-      configFor: (t) => ({ hubspotBaseUrl: fake.url, hubspotAccessToken: t === null ? null : new Secret(t) }),
+      configFor: (t) => ({ integrations: { HUBSPOT_BASE_URL: fake.url, HUBSPOT_ACCESS_TOKEN: t === null ? null : new Secret(t) } }),
       accepted: () => fake.contacts.size,
       requests: () => fake.calls.length,
       close: () => fake.close(),
@@ -274,13 +274,17 @@ describe('action conformance', () => {
         expect(leaks, 'log lines holding the token').to.deep.equal([]);
       });
 
-      function connect(overrides: Partial<BridgeConfig> = {}, tokenOverride?: string | null): ActionRunner<unknown> {
+      function connect(overrides: TestConfigOverrides = {}, tokenOverride?: string | null): ActionRunner<unknown> {
+        const forFake = running.configFor(tokenOverride === undefined ? harness.token : tokenOverride);
         const config = testConfig({
-          ...running.configFor(tokenOverride === undefined ? harness.token : tokenOverride),
           actionTimeoutMs: 2_000,
-          slackMessagesPerSecond: 1_000,
-          hubspotRequestsPer10Seconds: 10_000,
           ...overrides,
+          integrations: {
+            ...forFake.integrations,
+            SLACK_MESSAGES_PER_SECOND: 1_000,
+            HUBSPOT_REQUESTS_PER_10_SECONDS: 10_000,
+            ...overrides.integrations,
+          },
         });
         runner = action.connect(
           testDeps({ config, redis: testRedis.redis, keyPrefix: testRedis.keyPrefix, logger: captured.logger, now: () => FIXED_NOW }),
@@ -353,7 +357,7 @@ describe('action conformance', () => {
         // Another worker has booked the pacing key a minute ahead: nothing is free within maxWait.
         await testRedis.redis.set(harness.paceKey(testRedis.keyPrefix), String(FIXED_NOW + 60_000), 'PX', 120_000);
         const error = await rejectionOf(
-          connect({ slackMessagesPerSecond: 1, hubspotRequestsPer10Seconds: 10 }).execute(
+          connect({ integrations: { SLACK_MESSAGES_PER_SECOND: 1, HUBSPOT_REQUESTS_PER_10_SECONDS: 10 } }).execute(
             harness.params,
             testContext(captured.logger),
           ),

@@ -35,9 +35,11 @@ describe('actions/hubspot upsert_contact', () => {
 
   function connect(options: HubspotUpsertContactOptions = {}, requestsPer10Seconds = 10_000): ActionRunner<HubspotUpsertContactParams> {
     const config = testConfig({
-      hubspotBaseUrl: fake.url,
-      hubspotAccessToken: new Secret(TOKEN),
-      hubspotRequestsPer10Seconds: requestsPer10Seconds,
+      integrations: {
+        HUBSPOT_BASE_URL: fake.url,
+        HUBSPOT_ACCESS_TOKEN: new Secret(TOKEN),
+        HUBSPOT_REQUESTS_PER_10_SECONDS: requestsPer10Seconds,
+      },
     });
     runner = connectHubspotUpsertContact(testDeps({ config, redis: testRedis.redis, keyPrefix: testRedis.keyPrefix, logger }), options);
     return runner;

@@ -24,7 +24,7 @@ describe('actions/slack post_message', () => {
   });
 
   function connect(redis: Redis = testRedis.redis, messagesPerSecond = 1000, maxPaceWaitMs?: number): ActionRunner<SlackPostMessageParams> {
-    const config = testConfig({ slackApiUrl: fake.url, slackBotToken: new Secret(TOKEN), slackMessagesPerSecond: messagesPerSecond });
+    const config = testConfig({ integrations: { SLACK_API_URL: fake.url, SLACK_BOT_TOKEN: new Secret(TOKEN), SLACK_MESSAGES_PER_SECOND: messagesPerSecond } });
     return connectSlackPostMessage(testDeps({ config, redis, keyPrefix: testRedis.keyPrefix, logger }), { maxPaceWaitMs });
   }
 
@@ -62,7 +62,7 @@ describe('actions/slack post_message', () => {
 
   it('dry-run shows the request with no token and sends nothing', async () => {
     fake = await startSlackFake();
-    const config = testConfig({ slackApiUrl: fake.url, slackBotToken: null });
+    const config = testConfig({ integrations: { SLACK_API_URL: fake.url, SLACK_BOT_TOKEN: null } });
     const runner = connectSlackPostMessage(testDeps({ config, redis: testRedis.redis, keyPrefix: testRedis.keyPrefix, logger }));
     const result = await runner.execute({ channel: '#x', text: 'hello', unfurl_links: true }, testContext(logger));
     expect(result).to.deep.equal({

@@ -51,9 +51,15 @@ export function captureLogger(): { logger: Logger; lines: string[] } {
   return { logger: createLogger({ level: 'trace', destination }), lines };
 }
 
+/** Overrides of the default configuration; `integrations` (settings by variable name) is merged. */
+export type TestConfigOverrides = Partial<Omit<BridgeConfig, 'integrations'>> & {
+  readonly integrations?: Readonly<Record<string, unknown>>;
+};
+
 /** The default configuration with test overrides (no tokens unless given). */
-export function testConfig(overrides: Partial<BridgeConfig> = {}): BridgeConfig {
-  return { ...loadConfig({}), ...overrides };
+export function testConfig(overrides: TestConfigOverrides = {}): BridgeConfig {
+  const defaults = loadConfig({});
+  return { ...defaults, ...overrides, integrations: { ...defaults.integrations, ...overrides.integrations } };
 }
 
 export function testDeps(parts: {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../../../src/config/config.js';
 import { parseByteSize, parseDuration } from '../../../src/config/units.js';
 import { ConfigError } from '../../../src/errors.js';
+import type { Secret } from '../../../src/secret.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -16,9 +17,8 @@ describe('loadConfig', () => {
       bodyLimitBytes: 1024 * 1024,
       logLevel: 'info',
       actionTimeoutMs: 10_000,
-      firstpromoterWebhookToken: null,
-      slackBotToken: null,
     });
+    expect(config.integrations).to.include({ FIRSTPROMOTER_WEBHOOK_TOKEN: null, SLACK_BOT_TOKEN: null });
     expect(config.strippedFields).to.deep.equal(['auth_token', 'temp_password']);
   });
 
@@ -35,7 +35,7 @@ describe('loadConfig', () => {
     });
     expect(config).to.include({ port: 8080, queuePrefix: '{bridge}', dedupTtlMs: 36 * 3600 * 1000, bodyLimitBytes: 512 * 1024, allowUnsignedWebhooks: true });
     expect(config.strippedFields).to.deep.equal(['auth_token', 'promoter.profile.paypal_email']);
-    expect(config.firstpromoterWebhookToken!.reveal()).to.equal('fp-secret');
+    expect((config.integrations.FIRSTPROMOTER_WEBHOOK_TOKEN as Secret).reveal()).to.equal('fp-secret');
   });
 
   it('reports every bad value at once, one line each, without echoing secrets', () => {
@@ -62,7 +62,7 @@ describe('loadConfig', () => {
   it('keeps secrets out of JSON and string conversion', () => {
     const config = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-very-secret' });
     expect(JSON.stringify(config)).not.to.contain('xoxb-very-secret');
-    expect(String(config.slackBotToken)).to.equal('[secret]');
+    expect(String(config.integrations.SLACK_BOT_TOKEN)).to.equal('[secret]');
   });
 });
 

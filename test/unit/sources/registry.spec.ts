@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { firstpromoter } from '../../../src/sources/firstpromoter/index.js';
-import { isSourceName, sourceRegistry } from '../../../src/sources/registry.js';
+import { urlVariable } from '../../../src/config/env-variable.js';
+import { collectStrippedFields, DEFAULT_STRIPPED_FIELDS, isSourceName, sourceRegistry } from '../../../src/sources/registry.js';
+import { defineSource } from '../../../src/sources/source.js';
 import { rewardful } from '../../../src/sources/rewardful/index.js';
 
 describe('sourceRegistry', () => {
@@ -31,4 +33,40 @@ describe('sourceRegistry', () => {
       expect(isSourceName(name)).to.equal(expected);
     });
   }
+});
+
+describe('source descriptors', () => {
+  for (const source of Object.values(sourceRegistry)) {
+    describe(source.name, () => {
+      it('has a schema for every event type it declares', () => {
+        expect(source.eventTypes.length).to.be.greaterThan(0);
+        for (const type of source.eventTypes) expect(source.schemasFor(type), type).not.to.equal(null);
+        expect(source.schemasFor('no_such_type')).to.equal(null);
+      });
+
+      it('declares its webhook secret as a secret variable', () => {
+        expect(source.env[source.webhookSecret]?.isSecret).to.equal(true);
+      });
+    });
+  }
+
+  it('recognise their own example deliveries and not each other\'s', () => {
+    const firstpromoterBody = { event: { id: 1, type: 'lead_signup' }, data: {} };
+    const rewardfulBody = { event: { id: 'a', type: 'referral.created' }, object: {}, request: {} };
+    expect(firstpromoter.recognize(firstpromoterBody)).to.equal(true);
+    expect(rewardful.recognize(firstpromoterBody)).to.equal(false);
+    expect(rewardful.recognize(rewardfulBody)).to.equal(true);
+    expect(firstpromoter.recognize(rewardfulBody)).to.equal(false);
+  });
+
+  it('refuses a descriptor whose webhook secret is not one of its secret variables', () => {
+    expect(() =>
+      defineSource({ ...rewardful, name: 'broken', env: { BROKEN_URL: urlVariable('x', 'https://x/') }, webhookSecret: 'BROKEN_URL' }),
+    ).to.throw(TypeError, 'source broken: webhookSecret BROKEN_URL must be one of its secret variables');
+  });
+
+  it('strip by default the union of every source\'s stripped fields, defined once', () => {
+    expect(DEFAULT_STRIPPED_FIELDS).to.deep.equal(['auth_token', 'temp_password']);
+    expect(collectStrippedFields(sourceRegistry)).to.deep.equal(DEFAULT_STRIPPED_FIELDS);
+  });
 });

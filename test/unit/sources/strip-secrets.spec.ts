@@ -1,10 +1,6 @@
 import { expect } from 'chai';
-import {
-  DEFAULT_SECRET_FIELDS,
-  TRUNCATED_MARKER,
-  copyPayload,
-  stripSecretFields,
-} from '../../../src/sources/strip-secrets.js';
+import { DEFAULT_STRIPPED_FIELDS as DEFAULT_SECRET_FIELDS } from '../../../src/sources/registry.js';
+import { TRUNCATED_MARKER, copyPayload, stripSecretFields } from '../../../src/sources/strip-secrets.js';
 
 describe('stripSecretFields', () => {
   it('removes the default fields at any depth, inside arrays too, and leaves the input unchanged', () => {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { actionRegistry } from '../../actions/registry.js';
 import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/event-from-payload.js';
 import { loadRules } from '../../rules/load-rules.js';
 import { planActions } from '../../rules/plan.js';
@@ -52,7 +53,7 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
     return 1;
   }
   const plan = planActions(loaded.ruleSet, event, { strictTemplates: false, includeQuarantined: true });
-  const report = buildSimulationReport(event, plan);
+  const report = buildSimulationReport(event, plan, (action) => actionRegistry[action.action]?.explain?.(action.params) ?? []);
   if (options.json === true) io.stdout(JSON.stringify(report, null, 2));
   else for (const line of formatSimulationReport(report)) io.stdout(line);
   return 0;

@@ -54,11 +54,14 @@ export const HUBSPOT_READ_ONLY_CONTACT_PROPERTIES: ReadonlySet<string> = new Set
  * An address HubSpot accepts as a contact email (surrounding spaces and case do not matter: the
  * action trims and lower-cases it). HubSpot refuses an address without a dotted domain ending in
  * letters (INVALID_EMAIL), such as the obfuscated `[email protected]` a scraped page leaves behind.
+ * Letters may be any script's (`Zoë.Ñandú@Exämple.com`): the bridge does not refuse what it
+ * cannot show HubSpot refuses.
  * The first alternative lets a template pass at load: its rendered value is checked when planned.
  * The empty alternative leaves the empty case to `min(1)`, which says so exactly.
  * (A `matches` rule, so the planner's fast params check mirrors it without running yup.)
  */
-export const HUBSPOT_EMAIL = /^(?:|.*(?:\{\{|\{%).*|\s*[^\s@"(),:;<>[\\\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\s*)$/s;
+export const HUBSPOT_EMAIL =
+  /^(?:|.*(?:\{\{|\{%).*|\s*[^\s@"(),:;<>[\\\]]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)*\.\p{L}{2,}\s*)$/su;
 
 const PROPERTY_SPEC_KEYS = ['value', 'type', 'options', 'when_empty'] as const;
 

@@ -67,6 +67,12 @@ export interface Action<P> {
    * @defaultValue none: interpolated values are plain text
    */
   readonly escapeText?: TextEscaper;
+  /**
+   * What executing these rendered params would do beyond sending them as they are (a property left
+   * out, an email normalized), one human-readable line each; `simulate` prints them. Pure, no I/O.
+   * @defaultValue none: the params go out as rendered
+   */
+  explain?(params: P): readonly string[];
   connect(deps: ActionDeps): ActionRunner<P>;
 }
 

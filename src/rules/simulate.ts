@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { BridgeEvent } from '../events/event.js';
-import type { Plan } from './plan.js';
+import type { Plan, PlannedAction } from './plan.js';
 import { displayPath } from './problems.js';
 
 /** What `simulate` prints (and, with --json, prints as JSON). */
@@ -12,14 +12,18 @@ export interface SimulationReport {
     readonly status: string;
     readonly validationErrors?: readonly string[];
   };
-  readonly matched: Plan['matched'];
+  /** Each planned action may carry `notes`: what its action would do beyond sending the params. */
+  readonly matched: ReadonlyArray<Plan['matched'][number] & { readonly actions: ReadonlyArray<PlannedAction & { readonly notes?: readonly string[] }> }>;
   readonly unmatched: Plan['unmatched'];
   readonly failures: Plan['failures'];
   readonly warnings: Plan['warnings'];
 }
 
-/** Pairs an event with its plan for printing. Pure. */
-export function buildSimulationReport(event: BridgeEvent, plan: Plan): SimulationReport {
+/**
+ * Pairs an event with its plan for printing. Pure.
+ * @param explain an action's notes on its rendered params (the Action's `explain`); none by default.
+ */
+export function buildSimulationReport(event: BridgeEvent, plan: Plan, explain?: (action: PlannedAction) => readonly string[]): SimulationReport {
   return {
     event: {
       id: event.id,
@@ -28,7 +32,15 @@ export function buildSimulationReport(event: BridgeEvent, plan: Plan): Simulatio
       status: event.status,
       ...(event.validationErrors ? { validationErrors: event.validationErrors } : {}),
     },
-    matched: plan.matched,
+    matched: explain
+      ? plan.matched.map((rule) => ({
+          ...rule,
+          actions: rule.actions.map((action) => {
+            const notes = explain(action);
+            return notes.length > 0 ? { ...action, notes } : action;
+          }),
+        }))
+      : plan.matched,
     unmatched: plan.unmatched,
     failures: plan.failures,
     warnings: plan.warnings,
@@ -52,6 +64,7 @@ export function formatSimulationReport(report: SimulationReport): string[] {
       const retry = action.retry ? ` (retry: ${action.retry.attempts} attempts, backoff ${action.retry.backoffMs} ms)` : '';
       lines.push(`    ${action.action}${retry}`);
       for (const line of stringify(action.params, { lineWidth: 0 }).trimEnd().split('\n')) lines.push(`      ${line}`);
+      for (const note of action.notes ?? []) lines.push(`      note: ${note}`);
     }
   }
   for (const rule of report.unmatched) {

@@ -5,8 +5,12 @@ import type { AddressInfo } from 'node:net';
 /**
  * A local HubSpot CRM API speaking the real wire format of the endpoints the bridge uses:
  * - `POST /crm/v3/objects/contacts/batch/upsert` (`idProperty: "email"`): validates like HubSpot
- *   (unknown property → 400 PROPERTY_DOESNT_EXIST, bad email → 400 INVALID_EMAIL, duplicate ids →
- *   400), answers 200 `{ status: "COMPLETE", results: [{ id, properties, new, ... }], ... }`;
+ *   (unknown property → PROPERTY_DOESNT_EXIST, bad email → INVALID_EMAIL, read-only property →
+ *   READ_ONLY_VALUE, a value its type refuses → INVALID_OPTION / INVALID_LONG..., duplicate ids →
+ *   400); one bad input fails the whole batch with 400 unless every input carries
+ *   `objectWriteTraceId`, then the answer is 207 with one error per bad input; one conflicting
+ *   contact fails the whole batch with 409 CONFLICT; results come in an order not matching the
+ *   inputs; ids match exactly (case-sensitive); "" clears a property;
  * - `GET/POST /crm/v3/properties/contacts` and `GET/POST /crm/v3/properties/contacts/groups`;
  * - bearer auth; errors as `{ status: "error", message, correlationId, category }`; rate limits as
  *   429 `{ status: "error", message, errorType: "RATE_LIMIT", policyName, ... }`.
@@ -29,7 +33,12 @@ export interface HubspotFakeProperty {
   readonly type: string;
   readonly fieldType: string;
   readonly groupName: string;
+  /** An enumeration's (or bool's) options. */
+  readonly options?: ReadonlyArray<{ readonly label: string; readonly value: string }>;
 }
+
+/** A custom property to start with: a name (single-line text), or a full description. */
+export type HubspotFakePropertySeed = string | { readonly name: string; readonly type: string; readonly options?: readonly string[] };
 
 /** One scripted behaviour; applies to the next `times` calls, or to every call for `forMs`. */
 export type HubspotScriptStep =
@@ -60,7 +69,13 @@ export interface HubspotFakeOptions {
   /** The access token the fake accepts. @defaultValue any bearer token */
   readonly token?: string;
   /** Custom contact properties that exist from the start (besides HubSpot's built-ins). */
-  readonly properties?: readonly string[];
+  readonly properties?: readonly HubspotFakePropertySeed[];
+  /**
+   * Whether objectWriteTraceId on every input turns a batch with bad inputs into a 207. The error
+   * handling guide documents it for batch *create*; `false` models an upsert that ignores it and
+   * fails the whole batch with 400 anyway. @defaultValue true
+   */
+  readonly multiStatus?: boolean;
   /** Property groups that exist from the start (besides `contactinformation`). */
   readonly groups?: readonly string[];
   /** Enforce at most `maxRequests` per rolling `windowMs`; over it: 429 TEN_SECONDLY_ROLLING. */
@@ -85,6 +100,8 @@ export interface HubspotFake {
    * above 1 means the same upsert went out again (harmless for HubSpot, but countable).
    */
   upsertsByEmail(): Map<string, number>;
+  /** Makes `secondary` an additional email of the contact `primary`: upserting `secondary` then conflicts (409). */
+  addSecondaryEmail(primary: string, secondary: string): void;
   close(): Promise<void>;
 }
 
@@ -106,6 +123,9 @@ const UPSERT_PATH = '/crm/v3/objects/contacts/batch/upsert';
 const PROPERTIES_PATH = '/crm/v3/properties/contacts';
 const GROUPS_PATH = '/crm/v3/properties/contacts/groups';
 
+/** Built-ins whose value HubSpot sets itself (`modificationMetadata.readOnlyValue: true`). */
+const READ_ONLY_VALUES = new Set(['hs_object_id', 'createdate', 'lastmodifieddate']);
+
 // HubSpot checks the RFC 2822 shape and that the domain ends in a real TLD; letters only is close enough.
 const EMAIL = /^[^\s@"]+@[^\s@]+\.[A-Za-z]{2,}$/;
 
@@ -119,6 +139,8 @@ interface ActiveStep {
 export async function startHubspotFake(options: HubspotFakeOptions = {}): Promise<HubspotFake> {
   const contacts = new Map<string, Record<string, string>>();
   const contactIds = new Map<string, string>();
+  /** Additional email → the primary email of the contact that has it. */
+  const secondaryEmails = new Map<string, string>();
   const calls: HubspotFakeCall[] = [];
   const properties = new Map<string, HubspotFakeProperty>();
   const groups = new Map<string, { name: string; label: string; displayOrder: number }>();
@@ -129,8 +151,16 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
 
   groups.set('contactinformation', { name: 'contactinformation', label: 'Contact information', displayOrder: -1 });
   for (const name of options.groups ?? []) groups.set(name, { name, label: name, displayOrder: -1 });
-  for (const name of [...HUBSPOT_BUILT_IN_CONTACT_PROPERTIES, ...(options.properties ?? [])]) {
-    properties.set(name, { name, label: name, type: 'string', fieldType: 'text', groupName: 'contactinformation' });
+  for (const seed of [...HUBSPOT_BUILT_IN_CONTACT_PROPERTIES, ...(options.properties ?? [])]) {
+    const { name, type = 'string', options: values } = typeof seed === 'string' ? { name: seed } : seed;
+    properties.set(name, {
+      name,
+      label: name,
+      type,
+      fieldType: type === 'string' ? 'text' : type === 'enumeration' ? 'select' : type === 'datetime' ? 'date' : type === 'bool' ? 'booleancheckbox' : type,
+      groupName: 'contactinformation',
+      ...(values ? { options: values.map((value) => ({ label: value, value })) } : {}),
+    });
   }
 
   const nextStep = (): HubspotScriptStep | undefined => {
@@ -237,6 +267,10 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
     return { status: 404, body: errorBody(`Unable to route ${req.method} request to ${path}`, 'OBJECT_NOT_FOUND') };
   };
 
+  // POST /crm/v3/objects/contacts/batch/upsert, as documented in HubSpot-public-api-spec-collection
+  // PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json (200 BatchResponseSimplePublicUpsertObject,
+  // 207 BatchResponseSimplePublicUpsertObjectWithErrors, default: Error). Where the documentation
+  // is silent the fake takes the less forgiving reading, each noted below.
   const upsert = (body: unknown) => {
     const inputs = (body as { inputs?: unknown } | undefined)?.inputs;
     if (!Array.isArray(inputs) || inputs.length === 0) {
@@ -245,42 +279,109 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
     if (inputs.length > 100) {
       return { status: 400, body: errorBody(`Batch input size ${inputs.length} exceeds the limit of 100`, 'VALIDATION_ERROR') };
     }
-    const ids = inputs.map((input: { id?: unknown }) => String(input.id).toLowerCase());
+    // Exact match on the id: the documentation does not promise a case-insensitive email match,
+    // so `Jane@Example.com` and `jane@example.com` are two ids here (and two contacts).
+    const ids = inputs.map((input: { id?: unknown }) => String(input.id));
     const duplicates = ids.filter((id, index) => ids.indexOf(id) !== index);
     if (duplicates.length > 0) {
       return { status: 400, body: errorBody(`Duplicate IDs found in batch input: [${duplicates.join(', ')}]. IDs must be unique`, 'VALIDATION_ERROR') };
     }
-    const problems: Array<Record<string, unknown>> = [];
-    for (const input of inputs as Array<{ id?: unknown; idProperty?: unknown; properties?: Record<string, unknown> }>) {
+    const typed = inputs as Array<{ id?: unknown; idProperty?: unknown; objectWriteTraceId?: unknown; properties?: Record<string, unknown> }>;
+    for (const input of typed) {
       if (input.idProperty !== 'email') {
         return { status: 400, body: errorBody(`Unsupported idProperty ${String(input.idProperty)}`, 'VALIDATION_ERROR') };
       }
-      const email = String(input.id);
-      if (!EMAIL.test(email)) {
-        problems.push({ isValid: false, message: `Email address ${email} is invalid`, error: 'INVALID_EMAIL', name: 'email', localizedErrorMessage: `Email address ${email} is invalid` });
-      }
-      for (const [name, value] of Object.entries(input.properties ?? {})) {
-        if (!properties.has(name)) {
-          problems.push({ isValid: false, message: `Property "${name}" does not exist`, error: 'PROPERTY_DOESNT_EXIST', name, localizedErrorMessage: `Property "${name}" does not exist` });
-        } else if (typeof value !== 'string') {
-          problems.push({ isValid: false, message: `${JSON.stringify(value)} is not a valid value for ${name}`, error: 'INVALID_OPTION', name });
-        }
+    }
+    // One conflicting contact fails the whole batch with 409, trace ids or not, and the message
+    // names the existing record, not the input: `{"status":"error","message":"Contact already
+    // exists. Existing ID: 37765128953","category":"CONFLICT"}` (HubSpot/hubspot-api-nodejs#545,
+    // stape-io/hubspot-tag#7). Here an id that is another contact's secondary email conflicts.
+    for (const input of typed) {
+      const owner = secondaryEmails.get(String(input.id));
+      if (owner !== undefined) {
+        return { status: 409, body: errorBody(`Contact already exists. Existing ID: ${contactIds.get(owner)}`, 'CONFLICT') };
       }
     }
-    if (problems.length > 0) {
-      return { status: 400, body: errorBody(`Property values were not valid: ${JSON.stringify(problems)}`, 'VALIDATION_ERROR') };
+    const problemsByInput = typed.map((input) => inputProblems(input));
+    const isMultiStatus = options.multiStatus !== false && typed.every((input) => typeof input.objectWriteTraceId === 'string' && input.objectWriteTraceId !== '');
+    const allProblems = problemsByInput.flat();
+    // Without an objectWriteTraceId on every input, one bad input fails the whole batch with 400
+    // (https://developers.hubspot.com/docs/api-reference/error-handling, "Multi-status errors").
+    if (allProblems.length > 0 && !isMultiStatus) {
+      return { status: 400, body: errorBody(`Property values were not valid: ${JSON.stringify(allProblems)}`, 'VALIDATION_ERROR') };
     }
     const now = new Date().toISOString();
-    const results = (inputs as Array<{ id: string; properties?: Record<string, string> }>).map((input) => {
-      const key = input.id.toLowerCase();
+    const results: Array<Record<string, unknown>> = [];
+    const errors: Array<Record<string, unknown>> = [];
+    typed.forEach((input, index) => {
+      const problems = problemsByInput[index];
+      if (problems.length > 0) {
+        // 207: the error names its input only through context.objectWriteTraceId.
+        errors.push({
+          status: 'error',
+          category: 'VALIDATION_ERROR',
+          message: `Property values were not valid: ${JSON.stringify(problems)}`,
+          context: { objectWriteTraceId: [input.objectWriteTraceId] },
+          errors: [],
+          links: {},
+        });
+        return;
+      }
+      const key = String(input.id);
       const isNew = !contacts.has(key);
       if (isNew) contactIds.set(key, String(nextContactId++));
       const id = contactIds.get(key)!;
-      const merged: Record<string, string> = { ...(contacts.get(key) ?? { createdate: now }), ...(input.properties ?? {}), email: key, hs_object_id: id, lastmodifieddate: now };
+      const merged: Record<string, string> = { ...(contacts.get(key) ?? { createdate: now }) };
+      for (const [name, value] of Object.entries(input.properties ?? {})) {
+        // "Properties values can be cleared by passing an empty string"
+        // (https://developers.hubspot.com/docs/api-reference/2026-03/crm/objects/contacts/update-contact.md).
+        if (value === '') delete merged[name];
+        else merged[name] = value as string;
+      }
+      Object.assign(merged, { email: key, hs_object_id: id, lastmodifieddate: now });
       contacts.set(key, merged);
-      return { id, properties: merged, createdAt: merged.createdate, updatedAt: now, archived: false, new: isNew };
+      results.push({
+        id,
+        properties: merged,
+        createdAt: merged.createdate,
+        updatedAt: now,
+        archived: false,
+        new: isNew,
+        ...(typeof input.objectWriteTraceId === 'string' ? { objectWriteTraceId: input.objectWriteTraceId } : {}),
+      });
     });
+    // HubSpot does not promise results in input order: answer them reversed, so pairing by
+    // position fails here.
+    results.reverse();
+    if (errors.length > 0) {
+      return { status: 207, body: { status: 'COMPLETE', results, numErrors: errors.length, errors, startedAt: now, completedAt: now } };
+    }
     return { status: 200, body: { status: 'COMPLETE', results, startedAt: now, completedAt: now } };
+  };
+
+  /** What HubSpot's property validation would say about one input (empty when it is valid). */
+  const inputProblems = (input: { id?: unknown; properties?: Record<string, unknown> }): Array<Record<string, unknown>> => {
+    const problems: Array<Record<string, unknown>> = [];
+    const email = String(input.id);
+    if (!EMAIL.test(email)) {
+      problems.push({ isValid: false, message: `Email address ${email} is invalid`, error: 'INVALID_EMAIL', name: 'email', localizedErrorMessage: `Email address ${email} is invalid` });
+    }
+    for (const [name, value] of Object.entries(input.properties ?? {})) {
+      const property = properties.get(name);
+      if (!property) {
+        problems.push({ isValid: false, message: `Property "${name}" does not exist`, error: 'PROPERTY_DOESNT_EXIST', name, localizedErrorMessage: `Property "${name}" does not exist` });
+      } else if (typeof value !== 'string') {
+        problems.push({ isValid: false, message: `${JSON.stringify(value)} is not a valid value for ${name}`, error: 'INVALID_OPTION', name });
+      } else if (READ_ONLY_VALUES.has(name)) {
+        // modificationMetadata.readOnlyValue (PublicApiSpecs/CRM/Properties/.../properties.json);
+        // "Read-only and non-existent properties will result in an error" (update-contact.md).
+        problems.push({ isValid: false, message: `${name} is a read only property; its value cannot be set.`, error: 'READ_ONLY_VALUE', name });
+      } else if (value !== '') {
+        const typeProblem = valueProblem(property, value);
+        if (typeProblem) problems.push({ isValid: false, name, ...typeProblem });
+      }
+    }
+    return problems;
   };
 
   const createProperty = (body: unknown) => {
@@ -294,7 +395,19 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
     if (!groups.has(input.groupName)) {
       return { status: 400, body: errorBody(`Property group ${input.groupName} does not exist`, 'VALIDATION_ERROR') };
     }
-    const property: HubspotFakeProperty = { name: input.name, label: input.label, type: input.type, fieldType: input.fieldType, groupName: input.groupName };
+    // "options: A list of valid options for the property. This field is required for enumerated
+    // properties." (PropertyCreate, PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json)
+    if ((input.type === 'enumeration' || input.type === 'bool') && (!Array.isArray(input.options) || input.options.length === 0)) {
+      return { status: 400, body: errorBody(`Property ${input.name} of type ${input.type} needs options`, 'VALIDATION_ERROR') };
+    }
+    const property: HubspotFakeProperty = {
+      name: input.name,
+      label: input.label,
+      type: input.type,
+      fieldType: input.fieldType,
+      groupName: input.groupName,
+      ...(input.options ? { options: input.options.map((option) => ({ label: option.label, value: option.value })) } : {}),
+    };
     properties.set(property.name, property);
     return { status: 201, body: describeProperty(property) };
   };
@@ -359,14 +472,18 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
     upsertsByEmail() {
       const counts = new Map<string, number>();
       for (const call of calls) {
-        if (call.path !== UPSERT_PATH || call.status !== 200) continue;
+        if (call.path !== UPSERT_PATH || (call.status !== 200 && call.status !== 207)) continue;
         const inputs = (call.body as { inputs?: Array<{ id?: unknown }> } | undefined)?.inputs ?? [];
         for (const input of inputs) {
-          const key = String(input.id).toLowerCase();
+          const key = String(input.id);
           counts.set(key, (counts.get(key) ?? 0) + 1);
         }
       }
       return counts;
+    },
+    addSecondaryEmail(primary, secondary) {
+      if (!contactIds.has(primary)) throw new Error(`no contact ${primary}`);
+      secondaryEmails.set(secondary, primary);
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -376,11 +493,32 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
   };
 }
 
+/**
+ * Whether a value fits its property's type, as HubSpot's property validation answers it (types:
+ * PropertyCreate.type in PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json).
+ */
+function valueProblem(property: HubspotFakeProperty, value: string): { message: string; error: string } | null {
+  switch (property.type) {
+    case 'number':
+      return /^-?\d+(\.\d+)?(?:[eE][+-]?\d+)?$/.test(value) ? null : { message: `${value} was not a valid number.`, error: 'INVALID_LONG' };
+    case 'bool':
+      return value === 'true' || value === 'false' ? null : { message: `${value} was not a valid boolean.`, error: 'INVALID_BOOLEAN' };
+    case 'datetime':
+      return /^\d+$/.test(value) || /^\d{4}-\d{2}-\d{2}T/.test(value) ? null : { message: `${value} was not a valid datetime.`, error: 'INVALID_DATE' };
+    case 'enumeration':
+      return property.options?.some((option) => option.value === value)
+        ? null
+        : { message: `${value} was not one of the allowed options: [${(property.options ?? []).map((option) => option.value).join(', ')}]`, error: 'INVALID_OPTION' };
+    default:
+      return null;
+  }
+}
+
 function describeProperty(property: HubspotFakeProperty) {
   return {
     ...property,
     description: '',
-    options: [],
+    options: property.options ?? [],
     displayOrder: -1,
     calculated: false,
     externalOptions: false,
@@ -390,7 +528,7 @@ function describeProperty(property: HubspotFakeProperty) {
     createdAt: '2024-01-01T00:00:00.000Z',
     updatedAt: '2024-01-01T00:00:00.000Z',
     archived: false,
-    modificationMetadata: { archivable: true, readOnlyDefinition: false, readOnlyValue: false },
+    modificationMetadata: { archivable: true, readOnlyDefinition: false, readOnlyValue: READ_ONLY_VALUES.has(property.name) },
   };
 }
 
@@ -404,6 +542,7 @@ function defaultErrorBody(
   }
   if (status === 404) return errorBody('Resource not found', 'OBJECT_NOT_FOUND');
   if (status === 400) return errorBody('Invalid input', 'VALIDATION_ERROR');
+  if (status === 409) return errorBody('Contact already exists. Existing ID: 1001', 'CONFLICT');
   return errorBody('internal error', 'INTERNAL_ERROR');
 }
 

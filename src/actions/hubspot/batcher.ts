@@ -4,8 +4,16 @@ import { HubspotPermanentError } from './errors.js';
 
 /** One input of `POST /crm/v3/objects/contacts/batch/upsert`. */
 export interface ContactUpsertInput {
+  /** The normalized email (see normalizeEmail). */
   readonly id: string;
   readonly idProperty: 'email';
+  /**
+   * Unique within its call. With one on every input HubSpot answers a batch with some bad inputs
+   * 207, listing each bad input's error under `context.objectWriteTraceId`, instead of failing the
+   * whole batch with 400 (https://developers.hubspot.com/docs/api-reference/error-handling,
+   * "Multi-status errors"); results carry it too, and results are paired by it, never by position.
+   */
+  readonly objectWriteTraceId: string;
   readonly properties: Record<string, string>;
 }
 
@@ -17,11 +25,18 @@ export interface ContactUpsertOutcome {
   readonly isNew?: boolean;
 }
 
+/** What one batch call answered, per input (by objectWriteTraceId). */
+export interface ContactBatchAnswer {
+  readonly results: ReadonlyMap<string, ContactUpsertOutcome>;
+  /** Inputs HubSpot refused in a 207 answer, each with its own error. */
+  readonly errors: ReadonlyMap<string, PermanentActionError>;
+}
+
 /**
- * Sends one batch call (pacing included) and returns the outcome per merge key (lower-cased email)
- * that HubSpot reported. Throws PermanentActionError / RetryableActionError for the whole call.
+ * Sends one batch call (pacing included) and returns the outcome per objectWriteTraceId that
+ * HubSpot reported. Throws PermanentActionError / RetryableActionError for the whole call.
  */
-export type ContactBatchSender = (inputs: readonly ContactUpsertInput[]) => Promise<Map<string, ContactUpsertOutcome>>;
+export type ContactBatchSender = (inputs: readonly ContactUpsertInput[]) => Promise<ContactBatchAnswer>;
 
 /** Options of {@link ContactUpsertBatcher}. */
 export interface ContactUpsertBatcherOptions {
@@ -39,14 +54,13 @@ interface Waiter {
 }
 
 interface PendingContact {
+  /** The normalized email: merge key and upsert id. */
   readonly key: string;
-  /** The email as the first caller gave it; HubSpot matches emails case-insensitively. */
-  readonly email: string;
   readonly properties: Record<string, string>;
   readonly waiters: Waiter[];
 }
 
-/** The merge key of an email: HubSpot treats emails case-insensitively. */
+/** The merge key of an email: the normalized email the action sends. */
 export function contactKey(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -58,13 +72,20 @@ export function contactKey(email: string): string {
  *   which leaves early when `maxInputs` distinct emails are waiting. One call costs one pacing slot
  *   instead of one per contact: at HubSpot's 100 requests per 10 s that is the difference between
  *   10 and 1000 contacts per second.
- * - Upserts of the same email (case-insensitive) merge into one input, later properties winning;
- *   HubSpot rejects a batch naming the same id twice.
- * - Each caller's promise settles with its own outcome. When a batch fails with a 400, the failure
- *   may concern a single input (an invalid email, a property that does not exist in one rule's
- *   update), so the batch is split in halves and retried until the bad inputs stand alone: one bad
- *   email among n costs about 2·log2(n) calls, not n, and fails only its own callers. Every other
- *   failure (401/403, 429, 5xx, timeout) concerns the whole call and fails every caller alike.
+ * - Upserts of the same email merge into one input, later properties winning; HubSpot rejects a
+ *   batch naming the same id twice.
+ * - Every input carries an objectWriteTraceId, so a batch with bad inputs is answered 207 with one
+ *   error per bad input: each caller gets its own input's error, the others their results, in one
+ *   call. Results and errors are paired by that id, never by position.
+ * - When HubSpot still fails the whole call for one input's sake, the batch is split:
+ *   - 400/422 naming properties (PROPERTY_DOESNT_EXIST because `hubspot setup-properties` never
+ *     ran, READ_ONLY_VALUE): every input carrying one of them fails with that error at once, and
+ *     the rest go again together. A batch whose inputs all fail for one reason costs 1 call, not
+ *     2n−1; k distinct bad properties cost at most k+1.
+ *   - any other 400/422, and 409 CONFLICT (`Contact already exists. Existing ID: …`, which HubSpot
+ *     answers for the whole batch and which names no input): halves, until the bad input stands
+ *     alone: about 2·log2(n) calls for one bad input among n, failing only its own callers.
+ *   Every other failure (401/403, 429, 5xx, timeout) concerns the whole call and fails every caller alike.
  * - A caller whose signal aborts is rejected at once (retryable `timeout`); its input may still be
  *   sent with the batch, which is harmless for an idempotent upsert.
  */
@@ -76,6 +97,7 @@ export class ContactUpsertBatcher {
   #timer: NodeJS.Timeout | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   #isClosed = false;
+  #nextTraceId = 0;
 
   constructor(options: ContactUpsertBatcherOptions) {
     if (typeof options.send !== 'function') throw new TypeError('ContactUpsertBatcher needs a send function');
@@ -116,7 +138,7 @@ export class ContactUpsertBatcher {
         Object.assign(existing.properties, properties);
         existing.waiters.push(waiter);
       } else {
-        this.#pending.set(key, { key, email, properties: { ...properties }, waiters: [waiter] });
+        this.#pending.set(key, { key, properties: { ...properties }, waiters: [waiter] });
       }
       if (this.#pending.size >= this.#maxInputs) this.flush();
       else this.#timer ??= setTimeout(() => this.flush(), this.#windowMs);
@@ -142,38 +164,62 @@ export class ContactUpsertBatcher {
   }
 
   async #sendBatch(batch: readonly PendingContact[]): Promise<void> {
-    const inputs = batch.map<ContactUpsertInput>((contact) => ({
-      id: contact.email,
-      idProperty: 'email',
-      properties: contact.properties,
-    }));
-    let outcomes: Map<string, ContactUpsertOutcome>;
+    // Trace ids are unique per call: a counter is enough, and it never carries customer data.
+    const byTraceId = new Map<string, PendingContact>();
+    const inputs = batch.map<ContactUpsertInput>((contact) => {
+      const objectWriteTraceId = `t${(this.#nextTraceId += 1)}`;
+      byTraceId.set(objectWriteTraceId, contact);
+      return { id: contact.key, idProperty: 'email', objectWriteTraceId, properties: contact.properties };
+    });
+    let answer: ContactBatchAnswer;
     try {
-      outcomes = await this.#send(inputs);
+      answer = await this.#send(inputs);
     } catch (error) {
       if (batch.length > 1 && isPossiblyPerInput(error)) {
-        await this.#bisect(batch);
+        await this.#split(batch, error);
         return;
       }
-      for (const contact of batch) for (const waiter of contact.waiters) waiter.reject(error);
+      rejectAll(batch, error);
       return;
     }
-    const missing = batch.filter((contact) => !outcomes.has(contact.key));
-    for (const contact of batch) {
-      const outcome = outcomes.get(contact.key);
+    const missing: PendingContact[] = [];
+    for (const [traceId, contact] of byTraceId) {
+      const outcome = answer.results.get(traceId);
+      const error = answer.errors.get(traceId);
       if (outcome) for (const waiter of contact.waiters) waiter.resolve(outcome);
+      else if (error) for (const waiter of contact.waiters) waiter.reject(error);
+      else missing.push(contact);
     }
     if (missing.length === 0) return;
-    // A 207 answer lists errors for some inputs: isolate them the same way as a 400.
-    if (missing.length > 1 || batch.length > 1) {
-      await (missing.length > 1 ? this.#bisect(missing) : this.#sendBatch(missing));
+    // HubSpot named neither a result nor an error for these: ask again, in halves when it said
+    // nothing about any of them (each round is smaller, so this ends).
+    if (missing.length < batch.length) {
+      await this.#sendBatch(missing);
       return;
     }
-    const error = new PermanentActionError('upsert_rejected', 'HubSpot accepted the call but reported no result for this contact');
-    for (const waiter of missing[0].waiters) waiter.reject(error);
+    if (batch.length > 1) {
+      await this.#halves(batch);
+      return;
+    }
+    rejectAll(missing, new PermanentActionError('upsert_rejected', 'HubSpot accepted the call but reported no result for this contact'));
   }
 
-  async #bisect(batch: readonly PendingContact[]): Promise<void> {
+  /** Splits a batch HubSpot failed as a whole for what may be one input's sake (see the class doc). */
+  async #split(batch: readonly PendingContact[], error: HubspotPermanentError): Promise<void> {
+    const named = new Set(error.invalidProperties);
+    if (named.size > 0) {
+      const carrying = batch.filter((contact) => Object.keys(contact.properties).some((name) => named.has(name)));
+      if (carrying.length > 0) {
+        rejectAll(carrying, error);
+        const rest = batch.filter((contact) => !carrying.includes(contact));
+        if (rest.length > 0) await this.#sendBatch(rest);
+        return;
+      }
+    }
+    await this.#halves(batch);
+  }
+
+  async #halves(batch: readonly PendingContact[]): Promise<void> {
     const middle = Math.ceil(batch.length / 2);
     // Sequential halves: both would wait for pacing slots anyway, and the first half's answer often
     // settles most callers early.
@@ -182,7 +228,14 @@ export class ContactUpsertBatcher {
   }
 }
 
-/** A 400/422 (VALIDATION_ERROR) may concern a single input of a batch; other failures concern all. */
-function isPossiblyPerInput(error: unknown): boolean {
-  return error instanceof HubspotPermanentError && (error.status === 400 || error.status === 422);
+function rejectAll(batch: readonly PendingContact[], error: unknown): void {
+  for (const contact of batch) for (const waiter of contact.waiters) waiter.reject(error);
+}
+
+/**
+ * A 400/422 (VALIDATION_ERROR) or a 409 (CONFLICT) may concern a single input of a batch; other
+ * failures concern all.
+ */
+function isPossiblyPerInput(error: unknown): error is HubspotPermanentError {
+  return error instanceof HubspotPermanentError && (error.status === 400 || error.status === 422 || error.status === 409);
 }

@@ -22,6 +22,8 @@ export interface HubspotErrorBody {
   errorType?: string;
   policyName?: string;
   errors?: Array<{ message?: string; code?: string; context?: unknown }>;
+  /** In a 207's per-input errors: `{ objectWriteTraceId: ["<the input's id>"] }`. */
+  context?: Record<string, unknown>;
 }
 
 /**
@@ -31,12 +33,49 @@ export interface HubspotErrorBody {
 export class HubspotPermanentError extends PermanentActionError {
   readonly status: number;
   readonly correlationId?: string;
+  /**
+   * Properties a VALIDATION_ERROR names as the problem (PROPERTY_DOESNT_EXIST, READ_ONLY_VALUE,
+   * INVALID_OPTION, ...): every input that carries one of them fails for the same reason, so the
+   * batcher fails those without sending each alone.
+   */
+  readonly invalidProperties: readonly string[];
 
-  constructor(code: string, message: string, status: number, correlationId?: string) {
+  constructor(code: string, message: string, status: number, correlationId?: string, invalidProperties: readonly string[] = []) {
     super(code, message);
     this.status = status;
     this.correlationId = correlationId;
+    this.invalidProperties = invalidProperties;
   }
+}
+
+/**
+ * The property names in HubSpot's `Property values were not valid: [{"name": ..., "error": ...}]`
+ * message (the list is JSON inside the message text), except `email`: the upsert id, not a property
+ * an input may drop.
+ */
+export function invalidPropertyNames(body: HubspotErrorBody): string[] {
+  const message = body.message ?? '';
+  const start = message.indexOf('[');
+  if (start < 0) return [];
+  try {
+    const problems: unknown = JSON.parse(message.slice(start));
+    if (!Array.isArray(problems)) return [];
+    const names = problems
+      .map((problem) => (problem as { name?: unknown }).name)
+      .filter((name): name is string => typeof name === 'string' && name !== 'email');
+    return [...new Set(names)];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * One input's error in a 207 multi-status answer (a StandardError: `{ status, category, message,
+ * context: { objectWriteTraceId: [...] }, errors }`, HubSpot-public-api-spec-collection
+ * PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json, BatchResponseSimplePublicUpsertObjectWithErrors).
+ */
+export function mapBatchInputError(error: HubspotErrorBody): HubspotPermanentError {
+  return new HubspotPermanentError(validationCode(error), error.message ?? 'HubSpot refused this input', 207, undefined, invalidPropertyNames(error));
 }
 
 /** Wait after a TEN_SECONDLY_ROLLING (or other short) 429 that carries no Retry-After, in ms. */
@@ -124,7 +163,12 @@ export function mapHubspotError(
       return new RetryableActionError(`http_${status}`, `HubSpot answered HTTP ${status}${suffix}`);
     }
     if (status === 400 || status === 422) {
-      return new HubspotPermanentError(validationCode(body), `${hubspotMessage}${suffix}`, status, body.correlationId);
+      return new HubspotPermanentError(validationCode(body), `${hubspotMessage}${suffix}`, status, body.correlationId, invalidPropertyNames(body));
+    }
+    if (status === 409) {
+      // `{"status":"error","message":"Contact already exists. Existing ID: 12345","category":"CONFLICT"}`
+      // (HubSpot/hubspot-api-nodejs#545): a batch upsert answers it for the whole batch.
+      return new HubspotPermanentError('conflict', `HubSpot reported a conflict: ${hubspotMessage}${suffix}`, status, body.correlationId);
     }
     if (status === 401) {
       return new HubspotPermanentError('unauthorized', `HubSpot rejected the access token: ${hubspotMessage}`, status, body.correlationId);

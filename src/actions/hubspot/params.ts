@@ -1,34 +1,127 @@
 import * as yup from 'yup';
 
+/**
+ * The HubSpot property types a rule may declare (`type:` in the object form). `hubspot
+ * setup-properties` creates each as the matching HubSpot type; the action converts rendered text to
+ * the wire form that type wants.
+ */
+export const HUBSPOT_PROPERTY_TYPES = ['string', 'number', 'datetime', 'bool', 'enumeration'] as const;
+export type HubspotPropertyType = (typeof HUBSPOT_PROPERTY_TYPES)[number];
+
+/** What an empty rendered value does: `skip` leaves the property out, `clear` sends "" (clears it). */
+export const HUBSPOT_WHEN_EMPTY = ['skip', 'clear'] as const;
+export type HubspotWhenEmpty = (typeof HUBSPOT_WHEN_EMPTY)[number];
+
+/** A property in the object form: `{ value, type, options, when_empty }`. */
+export interface HubspotPropertySpec {
+  value: string | number | boolean;
+  /** @defaultValue 'string' */
+  type?: HubspotPropertyType;
+  /** The allowed internal values of an `enumeration` (required there, refused elsewhere). */
+  options?: Array<string | number | boolean>;
+  /** @defaultValue 'skip' */
+  when_empty?: HubspotWhenEmpty;
+}
+
+/** One entry of `properties`: a plain value (template or scalar) or the object form. */
+export type HubspotPropertyParam = string | number | boolean | HubspotPropertySpec;
+
 /** Params of `hubspot.upsert_contact`, as written in a rule (strings may hold templates). */
 export interface HubspotUpsertContactParams {
   email: string;
-  properties?: Record<string, string | number | boolean>;
+  properties?: Record<string, HubspotPropertyParam>;
 }
 
 /** HubSpot internal property names: lowercase letters, digits and underscores, starting with a letter. */
 export const HUBSPOT_PROPERTY_NAME = /^[a-z][a-z0-9_]*$/;
 
+/**
+ * Contact properties whose value HubSpot sets itself: `modificationMetadata.readOnlyValue: true` in
+ * GET /crm/v3/properties/contacts (HubSpot-public-api-spec-collection,
+ * PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json, PropertyModificationMetadata),
+ * and "Read-only and non-existent properties will result in an error"
+ * (https://developers.hubspot.com/docs/api-reference/2026-03/crm/objects/contacts/update-contact.md).
+ */
+export const HUBSPOT_READ_ONLY_CONTACT_PROPERTIES: ReadonlySet<string> = new Set([
+  'createdate',
+  'hs_object_id',
+  'lastmodifieddate',
+  'hs_createdate',
+  'hs_lastmodifieddate',
+]);
+
+/**
+ * An address HubSpot accepts as a contact email (surrounding spaces and case do not matter: the
+ * action trims and lower-cases it). HubSpot refuses an address without a dotted domain ending in
+ * letters (INVALID_EMAIL), such as the obfuscated `[email protected]` a scraped page leaves behind.
+ * Letters may be any script's (`Zoë.Ñandú@Exämple.com`): the bridge does not refuse what it
+ * cannot show HubSpot refuses.
+ * The first alternative lets a template pass at load: its rendered value is checked when planned.
+ * The empty alternative leaves the empty case to `min(1)`, which says so exactly.
+ * (A `matches` rule, so the planner's fast params check mirrors it without running yup.)
+ */
+export const HUBSPOT_EMAIL =
+  /^(?:|.*(?:\{\{|\{%).*|\s*[^\s@"(),:;<>[\\\]]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)*\.\p{L}{2,}\s*)$/su;
+
+const PROPERTY_SPEC_KEYS = ['value', 'type', 'options', 'when_empty'] as const;
+
+function isScalar(value: unknown): value is string | number | boolean {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+/**
+ * The problem with one `properties` entry, or null. Only names, keys and value types are read,
+ * never string contents: a rendered template keeps its shape (see rules/params-check.ts).
+ */
+function propertyProblem(name: string, value: unknown): string | null {
+  if (!HUBSPOT_PROPERTY_NAME.test(name)) return `property name ${name} must be a HubSpot internal name: lowercase letters, digits and _`;
+  if (HUBSPOT_READ_ONLY_CONTACT_PROPERTIES.has(name)) return `property ${name} is read-only in HubSpot (HubSpot sets it itself): remove it`;
+  if (isScalar(value)) return null;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return `property ${name} must be a string, number, boolean or a mapping with value (and type, options, when_empty)`;
+  }
+  const spec = value as Record<string, unknown>;
+  for (const key of Object.keys(spec)) {
+    if (!(PROPERTY_SPEC_KEYS as readonly string[]).includes(key)) return `unknown key ${key} in property ${name}: a property takes ${PROPERTY_SPEC_KEYS.join(', ')}`;
+  }
+  if (!('value' in spec)) return `property ${name} needs value`;
+  if (!isScalar(spec.value)) return `property ${name}: value must be a string, number or boolean`;
+  if (spec.type !== undefined && !(HUBSPOT_PROPERTY_TYPES as readonly unknown[]).includes(spec.type)) {
+    return `property ${name}: type must be one of ${HUBSPOT_PROPERTY_TYPES.join(', ')}`;
+  }
+  if (spec.when_empty !== undefined && !(HUBSPOT_WHEN_EMPTY as readonly unknown[]).includes(spec.when_empty)) {
+    return `property ${name}: when_empty must be skip or clear`;
+  }
+  if (spec.type === 'enumeration') {
+    if (!Array.isArray(spec.options) || spec.options.length === 0 || !spec.options.every(isScalar)) {
+      return `property ${name}: an enumeration needs options, a non-empty list of its internal values`;
+    }
+  } else if (spec.options !== undefined) {
+    return `property ${name}: options belong to type enumeration only`;
+  }
+  return null;
+}
+
 export const hubspotUpsertContactParams: yup.ObjectSchema<HubspotUpsertContactParams> = yup
   .object({
     // defined() rather than required(): required() also rejects "" and would report it twice.
-    email: yup.string().strict().typeError('email must be a string').defined('email is required').min(1, 'email must not be empty'),
+    email: yup
+      .string()
+      .strict()
+      .typeError('email must be a string')
+      .defined('email is required')
+      .min(1, 'email must not be empty')
+      .matches(HUBSPOT_EMAIL, 'email ${value} is not an address HubSpot accepts'),
     properties: yup
-      .mixed<Record<string, string | number | boolean>>()
+      .mixed<Record<string, HubspotPropertyParam>>()
       .test('properties', (value, context) => {
         if (value === undefined) return true;
         if (value === null || typeof value !== 'object' || Array.isArray(value)) {
           return context.createError({ message: 'properties must be a map of HubSpot property name to value' });
         }
         for (const [name, propertyValue] of Object.entries(value)) {
-          if (!HUBSPOT_PROPERTY_NAME.test(name)) {
-            return context.createError({
-              message: `property name ${name} must be a HubSpot internal name: lowercase letters, digits and _`,
-            });
-          }
-          if (!['string', 'number', 'boolean'].includes(typeof propertyValue)) {
-            return context.createError({ message: `property ${name} must be a string, number or boolean` });
-          }
+          const problem = propertyProblem(name, propertyValue);
+          if (problem) return context.createError({ message: problem });
         }
         return true;
       }),

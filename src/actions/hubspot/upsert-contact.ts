@@ -1,16 +1,20 @@
 import { readSettings } from '../../config/env-variable.js';
 import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
 import { defineAction } from '../descriptor.js';
+import { PermanentActionError } from '../../errors.js';
 import { waitForSlot } from '../pacing.js';
 import {
   ContactUpsertBatcher,
   contactKey,
+  type ContactBatchAnswer,
   type ContactUpsertInput,
   type ContactUpsertOutcome,
 } from './batcher.js';
 import { createHubspotClient, type HubspotClient } from './client.js';
 import { hubspotEnv } from './env.js';
+import { mapBatchInputError, type HubspotErrorBody } from './errors.js';
 import { hubspotUpsertContactParams, type HubspotUpsertContactParams } from './params.js';
+import { prepareUpsert, type PreparedUpsert } from './prepare.js';
 
 /** The endpoint every upsert goes to, batched or not. */
 export const HUBSPOT_BATCH_UPSERT_PATH = '/crm/v3/objects/contacts/batch/upsert';
@@ -36,18 +40,17 @@ export function hubspotPaceKey(keyPrefix: string): string {
   return `${keyPrefix}:pace:hubspot`;
 }
 
-/** HubSpot property values are strings on the wire: numbers and booleans are written as text. */
-export function toHubspotProperties(
-  properties: HubspotUpsertContactParams['properties'],
-): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(properties ?? {})) result[name] = String(value);
-  return result;
-}
-
-/** The batch input for one upsert, as it goes on the wire. */
-export function buildUpsertInput(params: HubspotUpsertContactParams): ContactUpsertInput {
-  return { id: params.email, idProperty: 'email', properties: toHubspotProperties(params.properties) };
+/**
+ * The batch input for one upsert, as it goes on the wire (the batcher adds objectWriteTraceId).
+ * @throws PermanentActionError `invalid_property_value` when a typed value cannot be written: HubSpot
+ *   would refuse it, so no call is spent on it.
+ */
+export function buildUpsertInput(params: HubspotUpsertContactParams): { prepared: PreparedUpsert; input: Omit<ContactUpsertInput, 'objectWriteTraceId'> } {
+  const prepared = prepareUpsert(params);
+  if (prepared.invalid.length > 0) {
+    throw new PermanentActionError('invalid_property_value', `HubSpot would refuse these property values: ${prepared.invalid.join('; ')}`);
+  }
+  return { prepared, input: { id: prepared.email, idProperty: 'email', properties: prepared.properties } };
 }
 
 /**
@@ -76,9 +79,11 @@ export function connectHubspotUpsertContact(
   if (!client) {
     return {
       async execute(params: HubspotUpsertContactParams): Promise<ActionResult> {
+        const { input } = buildUpsertInput(params);
         return {
           outcome: 'dry_run',
-          request: { method: 'POST', path: HUBSPOT_BATCH_UPSERT_PATH, body: { inputs: [buildUpsertInput(params)] } },
+          // The trace id is the one a lone input of a fresh batcher gets.
+          request: { method: 'POST', path: HUBSPOT_BATCH_UPSERT_PATH, body: { inputs: [{ ...input, objectWriteTraceId: 't1' }] } },
         };
       },
     };
@@ -104,15 +109,16 @@ export function connectHubspotUpsertContact(
       const response = await client.call(lifetime.signal, (sdk, callOptions) =>
         sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }, callOptions),
       );
-      return matchOutcomes(inputs, response.results ?? []);
+      return pairAnswer(inputs, response);
     },
   });
 
   return {
     async execute(params: HubspotUpsertContactParams, ctx: ActionContext): Promise<ActionResult> {
-      const input = buildUpsertInput(params);
+      const { prepared, input } = buildUpsertInput(params);
       const outcome = await batcher.upsert(input.id, input.properties, ctx.signal);
-      return { outcome: 'succeeded', detail: { contactId: outcome.contactId, isNew: outcome.isNew } };
+      const detail = { contactId: outcome.contactId, isNew: outcome.isNew };
+      return { outcome: 'succeeded', detail: prepared.notes.length > 0 ? { ...detail, notes: prepared.notes } : detail };
     },
     async close() {
       await batcher.close();
@@ -123,26 +129,40 @@ export function connectHubspotUpsertContact(
 }
 
 /**
- * Pairs HubSpot's results with the inputs by email (results carry the `email` property); results
- * without one are paired by position, the order HubSpot answers in.
+ * Pairs HubSpot's answer with the inputs by objectWriteTraceId: HubSpot does not promise results in
+ * input order. A result without a trace id is paired by its email (lower-cased), never by position.
+ * Errors of a 207 carry the trace id in `context.objectWriteTraceId`.
  */
-function matchOutcomes(
+function pairAnswer(
   inputs: readonly ContactUpsertInput[],
-  results: ReadonlyArray<{ id: string; _new?: boolean; properties?: Record<string, string | null> }>,
-): Map<string, ContactUpsertOutcome> {
-  const outcomes = new Map<string, ContactUpsertOutcome>();
-  results.forEach((result, index) => {
-    const email = result.properties?.email ?? inputs[index]?.id;
-    if (typeof email !== 'string') return;
-    outcomes.set(contactKey(email), { contactId: result.id, isNew: result._new });
-  });
-  return outcomes;
+  response: {
+    results?: ReadonlyArray<{ id: string; _new?: boolean; objectWriteTraceId?: string; properties?: Record<string, string | null> }>;
+    errors?: ReadonlyArray<unknown>;
+  },
+): ContactBatchAnswer {
+  const traceIdByEmail = new Map(inputs.map((input) => [contactKey(input.id), input.objectWriteTraceId]));
+  const results = new Map<string, ContactUpsertOutcome>();
+  for (const result of response.results ?? []) {
+    const email = result.properties?.email;
+    const traceId = result.objectWriteTraceId ?? (typeof email === 'string' ? traceIdByEmail.get(contactKey(email)) : undefined);
+    if (traceId !== undefined) results.set(traceId, { contactId: result.id, isNew: result._new });
+  }
+  const errors = new Map<string, PermanentActionError>();
+  for (const raw of response.errors ?? []) {
+    const error = raw as HubspotErrorBody;
+    const traceIds = error.context?.objectWriteTraceId;
+    if (!Array.isArray(traceIds)) continue;
+    const mapped = mapBatchInputError(error);
+    for (const traceId of traceIds) if (typeof traceId === 'string') errors.set(traceId, mapped);
+  }
+  return { results, errors };
 }
 
 /** `hubspot.upsert_contact`: creates or updates the contact with this email. */
 export const hubspotUpsertContact = defineAction<HubspotUpsertContactParams, typeof hubspotEnv>({
   name: 'hubspot.upsert_contact',
   params: hubspotUpsertContactParams,
+  explain: (params) => prepareUpsert(params).notes,
   connect: (deps) => connectHubspotUpsertContact(deps),
   title: 'HubSpot',
   env: hubspotEnv,

@@ -56,7 +56,7 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
     return 1;
   }
   const plan = planActions(loaded.ruleSet, event, { strictTemplates: false, includeQuarantined: true });
-  const report = buildSimulationReport(event, plan);
+  const report = buildSimulationReport(event, plan, (action) => actionRegistry[action.action]?.explain?.(action.params) ?? []);
   if (options.json === true) io.stdout(JSON.stringify(report, null, 2));
   else for (const line of formatSimulationReport(report)) io.stdout(line);
   return 0;

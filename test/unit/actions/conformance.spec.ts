@@ -168,6 +168,11 @@ const hubspotHarness: Harness = {
       expected: { type: 'permanent', code: 'VALIDATION_ERROR' },
     },
     {
+      name: '409 CONFLICT (contact already exists)',
+      script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 409 }),
+      expected: { type: 'permanent', code: 'conflict' },
+    },
+    {
       name: '401 (token revoked)',
       script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 401 }),
       expected: { type: 'permanent', code: 'unauthorized' },
@@ -219,7 +224,8 @@ const hubspotHarness: Harness = {
     path: '/crm/v3/objects/contacts/batch/upsert',
     body: {
       inputs: [
-        { id: 'Lead@Example.com', idProperty: 'email', properties: { affiliate_suspicion: 'same_ip', affiliate_score: '7' } },
+        // The email trimmed and lower-cased: HubSpot does not promise a case-insensitive match.
+        { id: 'lead@example.com', idProperty: 'email', objectWriteTraceId: 't1', properties: { affiliate_suspicion: 'same_ip', affiliate_score: '7' } },
       ],
     },
   }),

@@ -56,7 +56,7 @@ describe('actions/hubspot upsert_contact', () => {
     expect(upsertCalls()).to.have.length(1);
     expect(upsertCalls()[0].token).to.equal(TOKEN);
     expect(upsertCalls()[0].body).to.deep.equal({
-      inputs: [{ id: 'lead@example.com', idProperty: 'email', properties: { affiliate_source: 'firstpromoter', affiliate_score: '7' } }],
+      inputs: [{ id: 'lead@example.com', idProperty: 'email', objectWriteTraceId: 't1', properties: { affiliate_source: 'firstpromoter', affiliate_score: '7' } }],
     });
     expect(fake.contacts.get('lead@example.com')).to.include({ affiliate_source: 'firstpromoter', affiliate_score: '7' });
   });
@@ -84,7 +84,7 @@ describe('actions/hubspot upsert_contact', () => {
     expect(upsertCalls()).to.have.length(1);
   });
 
-  it('merges 3 updates to the same email (mixed case) into 1 input, later properties winning', async () => {
+  it('merges 3 updates to the same email (mixed case) into 1 input, sent lower-cased, later properties winning', async () => {
     const active = connect();
     const results = await Promise.all([
       active.execute({ email: 'Mixed.Case@Example.com', properties: { affiliate_source: 'first', affiliate_score: 1 } }, testContext(logger)),
@@ -95,8 +95,9 @@ describe('actions/hubspot upsert_contact', () => {
     expect(upsertCalls()[0].body).to.deep.equal({
       inputs: [
         {
-          id: 'Mixed.Case@Example.com',
+          id: 'mixed.case@example.com',
           idProperty: 'email',
+          objectWriteTraceId: 't1',
           properties: { affiliate_source: 'last', affiliate_score: '1', affiliate_suspicion: 'same_ip' },
         },
       ],
@@ -196,6 +197,8 @@ describe('actions/hubspot setupHubspotProperties', () => {
       created: [],
       wouldCreate: ['affiliate_promoter_email', 'affiliate_suspicion'],
       groupCreated: true,
+      mismatches: [],
+      isOffline: false,
     });
     expect(writes()).to.deep.equal([]);
     expect(fake.groups.has('affiliate')).to.equal(false);
@@ -211,6 +214,8 @@ describe('actions/hubspot setupHubspotProperties', () => {
       created: ['affiliate_promoter_email', 'affiliate_suspicion'],
       wouldCreate: [],
       groupCreated: true,
+      mismatches: [],
+      isOffline: false,
     });
     expect(fake.groups.get('affiliate')).to.include({ label: 'Affiliate' });
     expect(fake.properties.get('affiliate_suspicion')).to.deep.equal({
@@ -228,7 +233,14 @@ describe('actions/hubspot setupHubspotProperties', () => {
 
     // A second run finds everything and writes nothing.
     const again = await setupHubspotProperties({ client, propertyNames: ['affiliate_suspicion', 'affiliate_promoter_email'] });
-    expect(again).to.deep.equal({ existing: ['affiliate_promoter_email', 'affiliate_suspicion'], created: [], wouldCreate: [], groupCreated: false });
+    expect(again).to.deep.equal({
+      existing: ['affiliate_promoter_email', 'affiliate_suspicion'],
+      created: [],
+      wouldCreate: [],
+      groupCreated: false,
+      mismatches: [],
+      isOffline: false,
+    });
     expect(writes()).to.have.length(3);
   });
 

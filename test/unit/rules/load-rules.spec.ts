@@ -40,6 +40,10 @@ describe('rules/load-rules', () => {
         `${BAD}/invalid-params.yaml:7:11: unknown key txt: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links`,
         `${BAD}/invalid-params.yaml:11:13: property name Company must be a HubSpot internal name: lowercase letters, digits and _`,
       ]],
+      ['hubspot-read-only-property.yaml', [
+        `${BAD}/hubspot-read-only-property.yaml:8:13: property createdate is read-only in HubSpot (HubSpot sets it itself): remove it`,
+      ]],
+      ['hubspot-invalid-email.yaml', [`${BAD}/hubspot-invalid-email.yaml:6:18: email ops@localhost is not an address HubSpot accepts`]],
       ['cel-syntax.yaml', [`${BAD}/cel-syntax.yaml:4:26: invalid condition: Unexpected token: EOF`]],
       ['cel-type.yaml', [`${BAD}/cel-type.yaml:4:30: invalid condition: Unknown variable: payload`]],
       ['cel-not-bool.yaml', [`${BAD}/cel-not-bool.yaml:4:9: a condition must be a bool, and this one is a string`]],

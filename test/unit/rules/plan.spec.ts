@@ -92,11 +92,15 @@ const table: MatchCase[] = [
   },
   {
     name: 'a Rewardful conversion',
-    event: eventFromFixture('rewardful/referral.converted.json'),
+    // The fixture's own email is a scraped "[email\u00a0protected]", which HubSpot refuses: that
+    // case is a plan failure (below); this one gives the customer a real address.
+    event: withData(eventFromFixture('rewardful/referral.converted.json'), {
+      customer: { ...(eventFromFixture('rewardful/referral.converted.json').data as { customer: object }).customer, email: 'Fred.Durst@Example.com' },
+    }),
     rules: ['rewardful-conversion'],
     actions: ['hubspot.upsert_contact'],
-    // The fixture's email is a scraped "[email\u00a0protected]": kept byte for byte.
-    params: { 'rewardful-conversion/0': { email: '[email\u00a0protected]', properties: { lifecyclestage: 'customer' } } },
+    // Rendered params are kept byte for byte; the action normalizes the email when it sends.
+    params: { 'rewardful-conversion/0': { email: 'Fred.Durst@Example.com', properties: { lifecyclestage: 'customer' } } },
   },
   {
     name: 'a Rewardful commission matches rewardful.commission.*',
@@ -167,6 +171,14 @@ describe('rules/plan', () => {
       'event firstpromoter-22736304 is quarantined, so no rules ran: replay it once its schema problem is fixed',
     ]);
     expect(planActions(ruleSet, quarantined, { includeQuarantined: true }).matched.map((rule) => rule.ruleId)).to.include('suspicious-lead');
+  });
+
+  it('an email HubSpot would refuse (the fixture\'s scraped "[email protected]") is a plan failure naming the field', () => {
+    const plan = planActions(ruleSet, eventFromFixture('rewardful/referral.converted.json'));
+    expect(plan.actions).to.deep.equal([]);
+    expect(plan.failures.map((failure) => [failure.ruleId, failure.error])).to.deep.equal([
+      ['rewardful-conversion', 'params invalid once rendered: email [email\u00a0protected] is not an address HubSpot accepts'],
+    ]);
   });
 
   it('a failing action is reported and the other actions are still planned', () => {

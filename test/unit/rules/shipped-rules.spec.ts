@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { runCheckCommand } from '../../../src/cli/commands/check.js';
 import { runSimulateCommand } from '../../../src/cli/commands/simulate.js';
@@ -67,7 +70,35 @@ describe('check, simulate commands', () => {
     const report = JSON.parse(stdout.join('\n'));
     expect(report.event).to.deep.include({ type: 'rewardful.referral.converted', source: 'rewardful', status: 'valid' });
     expect(report.matched.map((rule: { ruleId: string }) => rule.ruleId)).to.deep.equal(['rewardful-customer-to-hubspot']);
-    expect(report.matched[0].actions[0].params.properties.lifecyclestage).to.equal('customer');
+    // The fixture's customer email is a scraped "[email protected]": HubSpot would refuse it, so the
+    // action is a plan failure naming the field instead of a dead letter after a call.
+    expect(report.matched[0].actions).to.deep.equal([]);
+    expect(report.failures.map((failure: { ruleId: string; error: string }) => [failure.ruleId, failure.error])).to.deep.equal([
+      ['rewardful-customer-to-hubspot', 'params invalid once rendered: email [email\u00a0protected] is not an address HubSpot accepts'],
+    ]);
+  });
+
+  it('simulate shows which HubSpot properties are left out and why', async () => {
+    const delivery = JSON.parse(await readFile('test/fixtures/deliveries/firstpromoter/promoter_accepted.json', 'utf8'));
+    delete delivery.data.promotion.referral_link;
+    const dir = await mkdtemp(join(tmpdir(), 'simulate-notes-'));
+    try {
+      const file = join(dir, 'promoter_accepted.json');
+      await writeFile(file, JSON.stringify(delivery));
+      const text = collect();
+      await runSimulateCommand({ file, rulesDir: 'rules' }, text.io);
+      expect(text.stdout).to.include(
+        '      note: property affiliate_referral_link left out: it rendered empty, and an empty value would clear it in HubSpot (when_empty: clear does that on purpose)',
+      );
+      const json = collect();
+      await runSimulateCommand({ file, rulesDir: 'rules', json: true }, json.io);
+      const report = JSON.parse(json.stdout.join('\n'));
+      expect(report.matched[0].actions[0].notes).to.deep.equal([
+        'property affiliate_referral_link left out: it rendered empty, and an empty value would clear it in HubSpot (when_empty: clear does that on purpose)',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('simulate refuses a payload whose source it cannot tell', async () => {

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
+import { DEFAULT_ACTIONS_CONCURRENCY, DEFAULT_EVENTS_CONCURRENCY, DEFAULT_RETRY_POLICY } from '../queue/delivery-policy.js';
 import { hashTagOf } from '../queue/redis.js';
 import { parseByteSize, parseDuration } from './units.js';
 
@@ -48,13 +49,13 @@ export interface BridgeConfig {
   readonly slackMessagesPerSecond: number;
   /** HubSpot requests per 10 seconds, shared by all workers. @defaultValue 90 */
   readonly hubspotRequestsPer10Seconds: number;
-  /** Events worker concurrency per process. @defaultValue 20 */
+  /** Events worker concurrency per process. @defaultValue DEFAULT_EVENTS_CONCURRENCY (20) */
   readonly eventsConcurrency: number;
-  /** Actions worker concurrency per process. @defaultValue 50 */
+  /** Actions worker concurrency per process. @defaultValue DEFAULT_ACTIONS_CONCURRENCY (50) */
   readonly actionsConcurrency: number;
-  /** Tries per action (first included), unless a rule overrides it. @defaultValue 12 */
+  /** Tries per action (first included), unless a rule overrides it. @defaultValue DEFAULT_RETRY_POLICY.attempts (12) */
   readonly actionAttempts: number;
-  /** Wait before an action's first retry, in ms; doubles per retry (with jitter). @defaultValue 15s */
+  /** Wait before an action's first retry, in ms; doubles per retry (with jitter). @defaultValue DEFAULT_RETRY_POLICY.baseDelayMs (15s) */
   readonly actionBackoffBaseMs: number;
   /** How long SIGTERM waits for in-flight work before exiting, in ms. @defaultValue 10s */
   readonly shutdownTimeoutMs: number;
@@ -185,10 +186,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     actionTimeoutMs: parseDuration(or(env.ACTION_TIMEOUT, '10s'))!,
     slackMessagesPerSecond: Number(or(env.SLACK_MESSAGES_PER_SECOND, '1')),
     hubspotRequestsPer10Seconds: Number(or(env.HUBSPOT_REQUESTS_PER_10_SECONDS, '90')),
-    eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, '20')),
-    actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, '50')),
+    eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, String(DEFAULT_EVENTS_CONCURRENCY))),
+    actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, String(DEFAULT_ACTIONS_CONCURRENCY))),
     shutdownTimeoutMs: parseDuration(or(env.SHUTDOWN_TIMEOUT, '10s'))!,
-    actionAttempts: Number(or(env.ACTION_ATTEMPTS, '12')),
-    actionBackoffBaseMs: parseDuration(or(env.ACTION_BACKOFF_BASE, '15s'))!,
+    // The delivery policy owns these defaults: unset, the named default policy is what runs.
+    actionAttempts: env.ACTION_ATTEMPTS ? Number(env.ACTION_ATTEMPTS) : DEFAULT_RETRY_POLICY.attempts,
+    actionBackoffBaseMs: env.ACTION_BACKOFF_BASE ? parseDuration(env.ACTION_BACKOFF_BASE)! : DEFAULT_RETRY_POLICY.baseDelayMs,
   };
 }

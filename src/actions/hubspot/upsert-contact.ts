@@ -28,10 +28,8 @@ export interface HubspotUpsertContactOptions {
   readonly client?: HubspotClient;
 }
 
-/** The Redis key pacing HubSpot calls: one for the whole account (the limit is per token). */
-export function hubspotPaceKey(keyPrefix: string): string {
-  return `${keyPrefix}:pace:hubspot`;
-}
+import { hubspotPaceKey } from './state.js';
+export { hubspotPaceKey };
 
 /** HubSpot property values are strings on the wire: numbers and booleans are written as text. */
 export function toHubspotProperties(

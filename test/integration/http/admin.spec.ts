@@ -11,7 +11,7 @@ import { deriveSessionValue } from '../../../src/http/admin/admin-auth.js';
 import { createApp } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
-import type { EventTrace } from '../../../src/queue/events-worker.js';
+import type { EventTrace } from '../../../src/queue/trace.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import { Secret } from '../../../src/secret.js';

@@ -102,12 +102,6 @@ const table: MatchCase[] = [
     actions: ['slack.post_message'],
     params: { 'rewardful-commissions/0': { text: 'commission.paid: €15.00' } },
   },
-  {
-    name: 'a quarantined event plans nothing',
-    event: { ...suspiciousLead, status: 'quarantined', validationErrors: ['data.email must be a string'] },
-    rules: [],
-    actions: [],
-  },
 ];
 
 describe('rules/plan', () => {
@@ -156,14 +150,6 @@ describe('rules/plan', () => {
       reason: 'condition_error',
       error: 'found no matching overload for \'null.startsWith(string)\'',
     });
-  });
-
-  it('plans a quarantined event only when asked (replay after a fix)', () => {
-    const quarantined: BridgeEvent = { ...suspiciousLead, status: 'quarantined' };
-    expect(planActions(ruleSet, quarantined).warnings).to.deep.equal([
-      'event firstpromoter-22736304 is quarantined, so no rules ran: replay it once its schema problem is fixed',
-    ]);
-    expect(planActions(ruleSet, quarantined, { includeQuarantined: true }).matched.map((rule) => rule.ruleId)).to.include('suspicious-lead');
   });
 
   it('a failing action is reported and the other actions are still planned', () => {

@@ -21,7 +21,7 @@ import type { ActionJobData } from '../src/queue/action-job.js';
 import type { EventJobData } from '../src/queue/event-intake.js';
 import { startEventsWorker } from '../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../src/queue/names.js';
-import { twelveAttemptsOverEightHours } from '../src/queue/retry-policy.js';
+import { DEFAULT_RETRY_POLICY } from '../src/queue/delivery-policy.js';
 import { actionRegistry } from '../src/actions/registry.js';
 import { compileRuleFiles } from '../src/rules/compile-rules.js';
 import { planActions } from '../src/rules/plan.js';
@@ -136,9 +136,9 @@ async function measure(label: string, ruleSet: RuleSet): Promise<number> {
     state,
     prefix,
     actionsQueue: actions,
-    plan: (event, options) => planActions(ruleSet, event, { strictTemplates: false, ...options }),
+    plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
     checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-    retryPolicy: twelveAttemptsOverEightHours,
+    retryPolicy: DEFAULT_RETRY_POLICY,
     traceTtlMs: 3_600_000,
     logger: pino({ level: 'silent' }),
     metrics: new BridgeMetrics(),

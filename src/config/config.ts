@@ -2,6 +2,7 @@ import * as yup from 'yup';
 import { actionRegistry, type ActionRegistry } from '../actions/registry.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
+import { DEFAULT_ACTIONS_CONCURRENCY, DEFAULT_EVENTS_CONCURRENCY, DEFAULT_RETRY_POLICY } from '../queue/delivery-policy.js';
 import { hashTagOf } from '../queue/redis.js';
 import { collectStrippedFields, sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { positiveIntegerSchema, urlSchema, type EnvDeclaration, type EnvVariable } from './env-variable.js';
@@ -52,13 +53,13 @@ export interface BridgeConfig {
   readonly adminToken: Secret | null;
   /** Timeout of every outbound call, in ms. @defaultValue 10s */
   readonly actionTimeoutMs: number;
-  /** Events worker concurrency per process. @defaultValue 20 */
+  /** Events worker concurrency per process. @defaultValue DEFAULT_EVENTS_CONCURRENCY (20) */
   readonly eventsConcurrency: number;
-  /** Actions worker concurrency per process. @defaultValue 50 */
+  /** Actions worker concurrency per process. @defaultValue DEFAULT_ACTIONS_CONCURRENCY (50) */
   readonly actionsConcurrency: number;
-  /** Tries per action (first included), unless a rule overrides it. @defaultValue 12 */
+  /** Tries per action (first included), unless a rule overrides it. @defaultValue DEFAULT_RETRY_POLICY.attempts (12) */
   readonly actionAttempts: number;
-  /** Wait before an action's first retry, in ms; doubles per retry (with jitter). @defaultValue 15s */
+  /** Wait before an action's first retry, in ms; doubles per retry (with jitter). @defaultValue DEFAULT_RETRY_POLICY.baseDelayMs (15s) */
   readonly actionBackoffBaseMs: number;
   /** How long SIGTERM waits for in-flight work before exiting, in ms. @defaultValue 10s */
   readonly shutdownTimeoutMs: number;
@@ -207,11 +208,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     metricsPort: Number(or(env.METRICS_PORT, '9464')),
     adminToken: optionalSecret(env.ADMIN_TOKEN),
     actionTimeoutMs: parseDuration(or(env.ACTION_TIMEOUT, '10s'))!,
-    eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, '20')),
-    actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, '50')),
+    eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, String(DEFAULT_EVENTS_CONCURRENCY))),
+    actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, String(DEFAULT_ACTIONS_CONCURRENCY))),
     shutdownTimeoutMs: parseDuration(or(env.SHUTDOWN_TIMEOUT, '10s'))!,
-    actionAttempts: Number(or(env.ACTION_ATTEMPTS, '12')),
-    actionBackoffBaseMs: parseDuration(or(env.ACTION_BACKOFF_BASE, '15s'))!,
+    // The delivery policy owns these defaults: unset, the named default policy is what runs.
+    actionAttempts: env.ACTION_ATTEMPTS ? Number(env.ACTION_ATTEMPTS) : DEFAULT_RETRY_POLICY.attempts,
+    actionBackoffBaseMs: env.ACTION_BACKOFF_BASE ? parseDuration(env.ACTION_BACKOFF_BASE)! : DEFAULT_RETRY_POLICY.baseDelayMs,
     integrations: Object.fromEntries([...variables].map(([name, variable]) => [name, variable.read(env[name])])),
   };
 }

@@ -11,8 +11,6 @@ export interface ActionJobData {
   readonly eventReceivedAt: string;
   /** Backoff base for this action's retries, in ms (a rule may override the default policy). */
   readonly backoffBaseMs: number;
-  /** Set when the action could not be planned (e.g. rendered params invalid): fails at once. */
-  readonly planError?: string;
 }
 
 /** What a finished action job returns (and what its completion record holds). */

@@ -6,7 +6,7 @@ import { PermanentActionError, RetryableActionError } from '../errors.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
-import { computeRetryDelay, type RetryPolicy } from './retry-policy.js';
+import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from './delivery-policy.js';
 
 export interface ActionsWorkerOptions {
   readonly connection: RedisConnection;
@@ -22,8 +22,10 @@ export interface ActionsWorkerOptions {
   readonly completionTtlMs: number;
   readonly logger: Logger;
   readonly metrics: BridgeMetrics;
-  /** @defaultValue 50 */
+  /** @defaultValue DEFAULT_ACTIONS_CONCURRENCY (50) */
   readonly concurrency?: number;
+  /** Milliseconds since the epoch. @defaultValue Date.now */
+  readonly now?: () => number;
   /** Randomness for retry jitter. @defaultValue Math.random */
   readonly random?: () => number;
 }
@@ -58,17 +60,12 @@ export async function processActionJob(
   options: ActionsWorkerOptions,
   shutdownSignal?: AbortSignal,
 ): Promise<ActionJobResult> {
-  const { action, params, provenance, planError } = job.data;
+  const { action, params, provenance } = job.data;
+  const now = options.now ?? Date.now;
   const jobId = job.id!;
   const doneKey = bridgeKeys(options.prefix).actionDone(jobId);
   const log = options.logger.child({ jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, action });
   const attempt = job.attemptsMade + 1;
-
-  if (planError) {
-    options.metrics.actions.inc({ action, outcome: 'failed' });
-    await job.log(`attempt ${attempt} ${new Date().toISOString()}: plan_error: ${planError}`);
-    throw new UnrecoverableError(`plan_error: ${planError}`);
-  }
 
   const previous = await options.state.get(doneKey);
   if (previous) {
@@ -91,7 +88,7 @@ export async function processActionJob(
     const seconds = (performance.now() - startedAt) / 1000;
     options.metrics.actionDuration.observe({ action }, seconds);
     options.metrics.actions.inc({ action, outcome: record.outcome });
-    const sinceReceived = (Date.now() - Date.parse(job.data.eventReceivedAt)) / 1000;
+    const sinceReceived = (now() - Date.parse(job.data.eventReceivedAt)) / 1000;
     if (Number.isFinite(sinceReceived)) options.metrics.eventToAction.observe({ action }, sinceReceived);
     if (record.outcome === 'dry_run') {
       log.info({ request: record.request }, 'dry run: no credentials for this integration, nothing sent');
@@ -133,11 +130,11 @@ async function handleFailure(
     const delayMs = error.retryAfterMs + Math.round((options.random ?? Math.random)() * 250);
     options.metrics.actions.inc({ action, outcome: 'rate_limited' });
     log.info({ code, delayMs }, 'rate limited: delayed without spending an attempt');
-    await job.moveToDelayed(Date.now() + delayMs, token);
+    await job.moveToDelayed((options.now ?? Date.now)() + delayMs, token);
     throw new DelayedError();
   }
 
-  await job.log(`attempt ${attempt} ${new Date().toISOString()}: ${summary}`);
+  await job.log(`attempt ${attempt} ${new Date((options.now ?? Date.now)()).toISOString()}: ${summary}`);
   if (error instanceof PermanentActionError) {
     options.metrics.actions.inc({ action, outcome: 'failed' });
     log.error({ code, attempt }, `action failed permanently: ${message}`);
@@ -160,23 +157,20 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
     {
       connection: options.connection,
       prefix: options.prefix,
-      concurrency: options.concurrency ?? 50,
+      concurrency: options.concurrency ?? DEFAULT_ACTIONS_CONCURRENCY,
       lockDuration: lockDurationFor(options.actionTimeoutMs),
       // A live worker renews its locks every lockDuration / 2; a dead worker's jobs come back
       // after their lock expires and the next stalled check: 30–45 s with the defaults.
       stalledInterval: 15_000,
       // Completed jobs are kept as long as their completion records; failed ones are the
       // dead-letter list and stay until retried or 30 days old.
-      removeOnComplete: { age: Math.ceil(options.completionTtlMs / 1000), count: 100_000 },
-      removeOnFail: { age: 30 * 24 * 3600 },
+      ...jobRetention('actions', options.completionTtlMs),
       settings: {
-        backoffStrategy: (attemptsMade, _type, error, job) =>
-          computeRetryDelay(
-            { baseDelayMs: job?.data.backoffBaseMs ?? options.retryPolicy.baseDelayMs, maxDelayMs: options.retryPolicy.maxDelayMs },
-            attemptsMade,
-            options.random,
-            error instanceof ActionAttemptError ? error.retryAfterMs : undefined,
-          ),
+        backoffStrategy: createActionBackoffStrategy(
+          options.retryPolicy,
+          (error) => (error instanceof ActionAttemptError ? error.retryAfterMs : undefined),
+          options.random,
+        ),
       },
     },
   );

@@ -1,41 +1,30 @@
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { ChainableCommander } from 'ioredis';
 import type { RedisConnection } from './redis.js';
 import type { Logger } from 'pino';
-import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
-import type { ActionProvenance, Plan } from '../rules/plan.js';
+import type { Plan, PlannedAction } from '../rules/plan.js';
 import { applySchemaCheck } from '../sources/check-event.js';
 import type { ActionJobData } from './action-job.js';
+import {
+  DEFAULT_EVENTS_CONCURRENCY,
+  buildActionJobOptions,
+  jobRetention,
+  planUnlessQuarantined,
+  resolveActionRetry,
+  type RetryPolicy,
+} from './delivery-policy.js';
 import type { EventJobData } from './event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
-import { ACTION_BACKOFF_TYPE, type RetryPolicy } from './retry-policy.js';
+import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';
+import { appendTraceRun, type TraceRun } from './trace.js';
 
-/** Plans an event against the live rules; pure. `includeQuarantined` is set on replays. */
-export type EventPlanner = (event: BridgeEvent, options: { includeQuarantined: boolean }) => Plan;
-
-/** One planning run of an event, as kept in its trace. */
-export interface TraceRun {
-  readonly at: string;
-  readonly generation: number;
-  readonly quarantined: boolean;
-  readonly matched: ReadonlyArray<{ readonly ruleId: string; readonly file: string }>;
-  readonly unmatched: Plan['unmatched'];
-  readonly failures: ReadonlyArray<{ readonly ruleId: string; readonly action: string; readonly error: string }>;
-  readonly warnings: readonly string[];
-  readonly actionJobIds: readonly string[];
-}
-
-/** The stored record of an event: the event (secrets stripped) and every planning run of it. */
-export interface EventTrace {
-  readonly event: BridgeEvent;
-  readonly runs: TraceRun[];
-}
+/** Plans an event against the live rules; pure. Whether it is planned at all is the delivery policy's call. */
+export type EventPlanner = (event: BridgeEvent) => Plan;
 
 export interface EventsWorkerOptions {
   readonly connection: RedisConnection;
-  /** A connection for the bridge's own keys (traces, quarantine list). */
+  /** A connection for the bridge's own keys (traces, quarantine list, plan failures). */
   readonly state: RedisConnection;
   readonly prefix: string;
   readonly actionsQueue: Queue<ActionJobData>;
@@ -46,78 +35,87 @@ export interface EventsWorkerOptions {
    */
   readonly checkSchema: (event: BridgeEvent) => string[];
   readonly retryPolicy: RetryPolicy;
-  /** How long traces are kept, in ms (the dedup window). */
+  /** How long traces and plan failures are kept, in ms (the dedup window). */
   readonly traceTtlMs: number;
   readonly logger: Logger;
   readonly metrics: BridgeMetrics;
-  /** @defaultValue 20 */
+  /** Milliseconds since the epoch. @defaultValue Date.now */
+  readonly now?: () => number;
+  /** @defaultValue DEFAULT_EVENTS_CONCURRENCY (20) */
   readonly concurrency?: number;
 }
-
-/** Keeps the recent-events index to this many ids. */
-const RECENT_EVENTS_KEPT = 10_000;
 
 /**
  * Turns one stored event into action jobs. Re-running it (a stalled job, a crash before the ack)
  * enqueues the same deterministic job ids, which BullMQ ignores, so no action is duplicated.
+ * Actions that cannot be planned fail here: recorded in the trace and the dead-letter list, never
+ * enqueued.
  */
 export async function processEventJob(job: Job<EventJobData>, options: EventsWorkerOptions): Promise<TraceRun> {
   const { replayGeneration = 0 } = job.data;
+  const now = options.now ?? Date.now;
   const keys = bridgeKeys(options.prefix);
   const isReplay = replayGeneration > 0;
-  // A replay plans the event as stored, even if quarantined: the operator asked for it.
+  // A replay plans the event as stored: the operator asked for it, schema problems and all.
   const event = isReplay ? job.data.event : applySchemaCheck({ checkSchema: options.checkSchema }, job.data.event);
   const log = options.logger.child({ eventId: event.id, eventType: event.type, jobId: job.id });
-  // Outside a replay a quarantined event plans nothing (planActions skips it) and joins the
-  // quarantine list; a replay takes it off that list.
-  const isQuarantinedNow = event.status === 'quarantined' && !isReplay;
+  const { isQuarantined, plan } = planUnlessQuarantined(event, isReplay ? 'replay' : 'first', options.plan);
 
-  const plan = options.plan(event, { includeQuarantined: isReplay });
-  const jobs = [
-    ...plan.actions.map((planned) => ({
-      name: planned.action,
-      data: actionJobData(event, planned.action, planned.params, planned.provenance, planned.retry?.backoffMs ?? options.retryPolicy.baseDelayMs),
-      opts: {
-        jobId: buildActionJobId(event.id, planned.provenance.ruleId, planned.provenance.actionIndex, replayGeneration),
-        attempts: planned.retry?.attempts ?? options.retryPolicy.attempts,
-        backoff: { type: ACTION_BACKOFF_TYPE },
-      },
-    })),
-    ...plan.failures.map((failure) => ({
-      name: failure.action,
-      data: { ...actionJobData(event, failure.action, {}, failure.provenance, options.retryPolicy.baseDelayMs), planError: failure.error },
-      opts: {
-        jobId: buildActionJobId(event.id, failure.provenance.ruleId, failure.provenance.actionIndex, replayGeneration),
-        attempts: 1,
-      },
-    })),
-  ];
+  const jobs = plan.actions.map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
   if (jobs.length > 0) await options.actionsQueue.addBulk(jobs);
 
+  const nowMs = now();
+  const at = new Date(nowMs).toISOString();
+  const failures: PlanFailureRecord[] = plan.failures.map((failure) => ({
+    id: buildActionJobId(event.id, failure.provenance.ruleId, failure.provenance.actionIndex, replayGeneration),
+    action: failure.action,
+    ruleId: failure.ruleId,
+    ruleFile: failure.file,
+    eventId: event.id,
+    eventType: event.type,
+    generation: replayGeneration,
+    error: failure.error,
+    failedAt: at,
+  }));
   const run: TraceRun = {
-    at: new Date().toISOString(),
+    at,
     generation: replayGeneration,
     quarantined: event.status === 'quarantined',
     matched: plan.matched.map(({ ruleId, file }) => ({ ruleId, file })),
     unmatched: plan.unmatched,
-    failures: plan.failures.map((f) => ({ ruleId: f.ruleId, action: f.action, error: f.error })),
+    failures: failures.map(({ ruleId, action, error, id }) => ({ ruleId, action, error, id })),
     warnings: plan.warnings,
     actionJobIds: jobs.map((j) => j.opts.jobId),
   };
-  const receivedAtMs = Date.parse(event.receivedAt) || Date.now();
-  await appendTraceRun(options, event, receivedAtMs, run, (multi) => {
-    if (isQuarantinedNow) multi.zadd(keys.quarantined, receivedAtMs, event.id);
-    else if (isReplay) multi.zrem(keys.quarantined, event.id);
+  const receivedAtMs = Date.parse(event.receivedAt) || nowMs;
+  const { isRerun } = await appendTraceRun(event, run, {
+    state: options.state,
+    prefix: options.prefix,
+    ttlMs: options.traceTtlMs,
+    receivedAtMs,
+    extra: (multi, earlierRuns) => {
+      if (isQuarantined) multi.zadd(keys.quarantined, receivedAtMs, event.id);
+      else if (isReplay) multi.zrem(keys.quarantined, event.id);
+      queuePlanFailureWrites(multi, options.prefix, failures, {
+        ttlMs: options.traceTtlMs,
+        nowMs,
+        supersededIds: isReplay ? earlierRuns.flatMap((earlier) => earlier.failures.flatMap((failure) => (failure.id ? [failure.id] : []))) : [],
+      });
+    },
   });
 
-  options.metrics.events.inc({ type: event.type, outcome: isReplay ? 'replayed' : isQuarantinedNow ? 'quarantined' : 'planned' });
-  if (isQuarantinedNow) {
+  options.metrics.events.inc({ type: event.type, outcome: isReplay ? 'replayed' : isQuarantined ? 'quarantined' : 'planned' });
+  if (isQuarantined) {
     log.warn({ validationErrors: event.validationErrors }, 'event quarantined: not matched until replayed');
     return run;
   }
   for (const rule of plan.matched) options.metrics.ruleMatches.inc({ rule: rule.ruleId });
   for (const warning of plan.warnings) log.warn({ warning }, 'template warning');
-  for (const failure of plan.failures) log.error({ ruleId: failure.ruleId, error: failure.error }, 'action could not be planned');
+  for (const failure of failures) {
+    // Counted once per failure, as an action that failed: a re-run of the same job found it already.
+    if (!isRerun) options.metrics.actions.inc({ action: failure.action, outcome: 'failed' });
+    log.error({ ruleId: failure.ruleId, action: failure.action, failureId: failure.id, error: failure.error }, 'action could not be planned');
+  }
   for (const rule of plan.unmatched) {
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');
   }
@@ -128,35 +126,18 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   return run;
 }
 
-function actionJobData(
-  event: BridgeEvent,
-  action: ActionName,
-  params: Record<string, unknown>,
-  provenance: ActionProvenance,
-  backoffBaseMs: number,
-): ActionJobData {
-  return { action, params, provenance, eventType: event.type, eventReceivedAt: event.receivedAt, backoffBaseMs };
-}
-
-async function appendTraceRun(
-  options: EventsWorkerOptions,
-  event: BridgeEvent,
-  receivedAtMs: number,
-  run: TraceRun,
-  extra: (multi: ChainableCommander) => void,
-): Promise<void> {
-  const keys = bridgeKeys(options.prefix);
-  const existing = await options.state.get(keys.trace(event.id));
-  const trace: EventTrace = existing ? (JSON.parse(existing) as EventTrace) : { event, runs: [] };
-  // A re-run of the same job (stall, crash before ack) must not add a second identical run.
-  const runs = trace.runs.filter((previous) => previous.generation !== run.generation);
-  const multi = options.state
-    .multi()
-    .set(keys.trace(event.id), JSON.stringify({ event, runs: [...runs, run] }), 'PX', options.traceTtlMs)
-    .zadd(keys.recentEvents, receivedAtMs, event.id)
-    .zremrangebyrank(keys.recentEvents, 0, -RECENT_EVENTS_KEPT - 1);
-  extra(multi);
-  await multi.exec();
+function buildActionJob(event: BridgeEvent, planned: PlannedAction, generation: number, policy: RetryPolicy) {
+  const retry = resolveActionRetry(policy, planned.retry);
+  const data: ActionJobData = {
+    action: planned.action,
+    params: planned.params,
+    provenance: planned.provenance,
+    eventType: event.type,
+    eventReceivedAt: event.receivedAt,
+    backoffBaseMs: retry.baseDelayMs,
+  };
+  const jobId = buildActionJobId(event.id, planned.provenance.ruleId, planned.provenance.actionIndex, generation);
+  return { name: planned.action, data, opts: buildActionJobOptions(jobId, retry) };
 }
 
 /** Starts the events worker. The caller closes it. */
@@ -164,9 +145,8 @@ export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJob
   const worker = new Worker<EventJobData, TraceRun>(EVENTS_QUEUE, (job) => processEventJob(job, options), {
     connection: options.connection,
     prefix: options.prefix,
-    concurrency: options.concurrency ?? 20,
-    removeOnComplete: { age: Math.ceil(options.traceTtlMs / 1000), count: 50_000 },
-    removeOnFail: { age: 30 * 24 * 3600 },
+    concurrency: options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY,
+    ...jobRetention('events', options.traceTtlMs),
   });
   worker.on('failed', (job, error) => {
     options.metrics.events.inc({ type: job?.data.event.type ?? 'unknown', outcome: 'failed' });

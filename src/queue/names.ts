@@ -43,6 +43,10 @@ export function bridgeKeys(prefix: string) {
     quarantined: `${prefix}:quarantined`,
     /** Sorted set of recent event ids, scored by receipt time (for the dashboard). */
     recentEvents: `${prefix}:recent-events`,
+    /** Sorted set of plan-failure ids (the dead-letter entries no action job holds), scored by failure time. */
+    planFailures: `${prefix}:plan-failures`,
+    /** One plan failure (JSON), kept for the dedup window. */
+    planFailure: (failureId: string) => `${prefix}:plan-failure:${failureId}`,
     /** Counter of replays per event, the generation of replayed action job ids. */
     replayGeneration: (eventId: string) => `${prefix}:replays:${eventId}`,
   };

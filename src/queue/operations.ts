@@ -1,21 +1,31 @@
-import { Queue, type JobType } from 'bullmq';
+import { Queue, type Job, type JobType } from 'bullmq';
 import { NotFoundError, StateConflictError } from '../errors.js';
 import type { RedisConnection } from './redis.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import type { EventJobData } from './event-intake.js';
-import type { EventTrace } from './events-worker.js';
+import { RETRY_WITH_FRESH_ATTEMPTS } from './delivery-policy.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys, buildReplayJobId } from './names.js';
+import { listPlanFailures, readPlanFailure } from './plan-failures.js';
+import { readEventTrace, type EventTrace } from './trace.js';
 
 /** Why an event id finds nothing: the one sentence the CLI, the API and the page all show. */
 export function describeMissingEvent(eventId: string): string {
   return `No stored event ${eventId} (unknown id, not processed yet, or older than DEDUP_TTL)`;
 }
 
-/** A retried action gets the whole of its retry policy again, not what its last run left. */
-const WITH_FRESH_ATTEMPTS = { resetAttemptsMade: true, resetAttemptsStarted: true } as const;
+/**
+ * What `actions retry` answers for an action that could not be planned: retrying cannot help, the
+ * rule must change first.
+ */
+export function describeUnretryablePlanFailure(id: string, eventId: string, error: string): string {
+  return `Action ${id} could not be planned (${error}): retrying it cannot succeed as is. Fix the rule, then run: affiliate-bridge events replay ${eventId}`;
+}
 
 /** One entry of the dead-letter list. */
 export interface FailedAction {
+  /** `action`: a job that failed; `plan`: an action that could not be planned (no job; fixed by a replay). */
+  readonly kind: 'action' | 'plan';
+  /** The action job's id; for a plan failure, the id the job would have had. */
   readonly jobId: string;
   readonly action: string;
   readonly ruleId: string;
@@ -65,11 +75,12 @@ export class BridgeOperations {
     this.#actions = new Queue<ActionJobData, ActionJobResult>(ACTIONS_QUEUE, { connection: redis, prefix });
   }
 
-  /** The dead-letter list, newest first. */
+  /** The dead-letter list, newest first: failed action jobs and actions that could not be planned. */
   async listFailedActions(limit = 100): Promise<FailedAction[]> {
-    const jobs = await this.#actions.getFailed(0, limit - 1);
-    return Promise.all(
-      jobs.map(async (job) => ({
+    const [jobs, planFailures] = await Promise.all([this.#actions.getFailed(0, limit - 1), listPlanFailures(this.#redis, this.#prefix, limit)]);
+    const failedJobs = await Promise.all(
+      jobs.map(async (job): Promise<FailedAction> => ({
+        kind: isLegacyPlanFailure(job) ? 'plan' : 'action',
         jobId: job.id!,
         action: job.data.action,
         ruleId: job.data.provenance.ruleId,
@@ -81,38 +92,69 @@ export class BridgeOperations {
         history: (await this.#actions.getJobLogs(job.id!)).logs,
       })),
     );
+    const unplanned = planFailures.map((failure): FailedAction => ({
+      kind: 'plan',
+      jobId: failure.id,
+      action: failure.action,
+      ruleId: failure.ruleId,
+      eventId: failure.eventId,
+      error: `plan_error: ${failure.error}`,
+      // Planned once, failed once: like the action job it replaces, it was never retried.
+      attemptsMade: 1,
+      failedAt: failure.failedAt,
+      params: {},
+      history: [`plan ${failure.failedAt}: plan_error: ${failure.error}`],
+    }));
+    return [...failedJobs, ...unplanned]
+      .sort((a, b) => (b.failedAt ?? '').localeCompare(a.failedAt ?? ''))
+      .slice(0, limit);
   }
 
   /**
    * Sends a failed action again, with a full set of attempts.
-   * @throws NotFoundError when the job does not exist; StateConflictError when it has not failed.
+   * @throws NotFoundError when the job does not exist; StateConflictError when it has not failed,
+   * or when it could not be planned (only a rule fix and `events replay` help then).
    */
   async retryAction(jobId: string): Promise<void> {
     const job = await this.#actions.getJob(jobId);
-    if (!job) throw new NotFoundError('job_not_found', `No action job ${jobId}`);
+    if (!job) {
+      const planFailure = await readPlanFailure(this.#redis, this.#prefix, jobId);
+      if (planFailure) {
+        throw new StateConflictError('plan_failure_not_retryable', describeUnretryablePlanFailure(jobId, planFailure.eventId, planFailure.error));
+      }
+      throw new NotFoundError('job_not_found', `No action job ${jobId}`);
+    }
+    if (isLegacyPlanFailure(job)) {
+      throw new StateConflictError('plan_failure_not_retryable', describeUnretryablePlanFailure(jobId, job.data.provenance.eventId, legacyPlanError(job)));
+    }
     const state = await job.getState();
     if (state !== 'failed') {
       throw new StateConflictError('job_not_failed', `Action job ${jobId} is ${state}, not failed: only failed actions can be retried`);
     }
-    await job.retry('failed', WITH_FRESH_ATTEMPTS);
+    await job.retry('failed', RETRY_WITH_FRESH_ATTEMPTS);
   }
 
-  /** Retries every failed action; returns how many. */
+  /** Retries every failed action job; returns how many. Plan failures stay listed: they need a replay. */
   async retryAllFailedActions(): Promise<number> {
     let retried = 0;
+    let skipped = 0;
     for (;;) {
-      const jobs = await this.#actions.getFailed(0, 99);
+      // Retried jobs leave the failed list; skipped ones stay, so the next page starts after them.
+      const jobs = await this.#actions.getFailed(skipped, skipped + 99);
       if (jobs.length === 0) return retried;
       for (const job of jobs) {
-        await job.retry('failed', WITH_FRESH_ATTEMPTS);
+        if (isLegacyPlanFailure(job)) {
+          skipped += 1;
+          continue;
+        }
+        await job.retry('failed', RETRY_WITH_FRESH_ATTEMPTS);
         retried += 1;
       }
     }
   }
 
   async getEventTrace(eventId: string): Promise<EventTrace | null> {
-    const stored = await this.#redis.get(bridgeKeys(this.#prefix).trace(eventId));
-    return stored ? (JSON.parse(stored) as EventTrace) : null;
+    return readEventTrace(this.#redis, this.#prefix, eventId);
   }
 
   /** Every action job the event's runs planned, with its current state. */
@@ -192,4 +234,16 @@ export class BridgeOperations {
   async close(): Promise<void> {
     await Promise.all([this.#events.close(), this.#actions.close()]);
   }
+}
+
+/**
+ * Jobs enqueued by versions that queued plan failures as action jobs (data `planError`) stay in
+ * the failed list for up to 30 days after an upgrade. They must never run: their params are empty.
+ */
+function isLegacyPlanFailure(job: Job<ActionJobData, ActionJobResult>): boolean {
+  return typeof legacyPlanError(job) === 'string';
+}
+
+function legacyPlanError(job: Job<ActionJobData, ActionJobResult>): string {
+  return (job.data as ActionJobData & { planError?: string }).planError as string;
 }

@@ -67,8 +67,6 @@ export interface Plan {
 export interface PlanOptions {
   /** A missing template variable fails the action (as `test` wants) instead of rendering empty. @defaultValue false */
   readonly strictTemplates?: boolean;
-  /** Plan quarantined events too (a replay after the schema was fixed). @defaultValue false */
-  readonly includeQuarantined?: boolean;
 }
 
 /**
@@ -83,10 +81,7 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   const actions: PlannedAction[] = [];
   const failures: PlanFailure[] = [];
   const warnings: string[] = [];
-  if (event.status === 'quarantined' && options.includeQuarantined !== true) {
-    warnings.push(`event ${event.id} is quarantined, so no rules ran: replay it once its schema problem is fixed`);
-    return { matched, unmatched, actions, failures, warnings };
-  }
+  // Whether a quarantined event is planned at all is the delivery policy's decision (queue/delivery-policy.ts).
   const rules = ruleSet.rulesFor(event.type);
   if (rules.length === 0) return { matched, unmatched, actions, failures, warnings };
 

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import type { ActionCatalog } from '../actions/action.js';
+import { planUnlessQuarantined } from '../queue/delivery-policy.js';
 import { buildEventFromPayload, setEventPath, type PayloadNormalizers } from './event-from-payload.js';
 import { KNOWN_SOURCES } from './event-patterns.js';
 import { loadRules, isRuleFileName } from './load-rules.js';
@@ -258,8 +259,9 @@ export async function runRuleTestCase(ruleSet: RuleSet, testCase: RuleTestCase, 
     return fail([`cannot build the event: ${error instanceof Error ? error.message : String(error)}`]);
   }
 
-  const plan = planActions(ruleSet, event, { strictTemplates: true });
-  return fail(compareWithExpectation(plan, testCase.expect, event.status === 'quarantined' ? event.validationErrors : undefined), plan);
+  // A case is a first delivery: a quarantined event runs no rules, as in the events worker.
+  const { isQuarantined, plan } = planUnlessQuarantined(event, 'first', (planned) => planActions(ruleSet, planned, { strictTemplates: true }));
+  return fail(compareWithExpectation(plan, testCase.expect, isQuarantined ? event.validationErrors : undefined), plan);
 }
 
 function compareWithExpectation(plan: Plan, expect: RuleTestCase['expect'], quarantineErrors: readonly string[] | undefined): string[] {

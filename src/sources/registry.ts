@@ -1,5 +1,8 @@
 import { firstpromoter } from './firstpromoter/index.js';
 import { rewardful } from './rewardful/index.js';
+import { readSettings } from '../config/env-variable.js';
+import type { BridgeEvent } from '../events/event.js';
+import type { Secret } from '../secret.js';
 import type { Source } from './source.js';
 
 /** Sources by the name in `POST /webhooks/<source>`; the shipped one is {@link sourceRegistry}. */
@@ -31,3 +34,21 @@ export function collectStrippedFields(registry: SourceRegistry): readonly string
 
 /** Fields stripped from payloads when STRIPPED_FIELDS is unset (and in `test` and `simulate`). */
 export const DEFAULT_STRIPPED_FIELDS: readonly string[] = Object.freeze(collectStrippedFields(sourceRegistry));
+
+/** Each source's webhook secret, by source name (null when its variable is unset). */
+export function readWebhookSecrets(
+  settings: { readonly integrations: Readonly<Record<string, unknown>> },
+  registry: SourceRegistry,
+): Record<string, Secret | null> {
+  return Object.fromEntries(
+    Object.values(registry).map((source) => [source.name, readSettings(settings, source.env)[source.webhookSecret] as Secret | null]),
+  );
+}
+
+/**
+ * The schema problems of a stored event, by its source's own check. An event of a source that is no
+ * longer registered has no schema to check: nothing to add.
+ */
+export function checkSchemaOf(registry: SourceRegistry, event: BridgeEvent): string[] {
+  return Object.hasOwn(registry, event.source) ? (registry[event.source] as Source<any>).checkSchema(event) : [];
+}

@@ -35,10 +35,8 @@ export interface HubspotUpsertContactOptions {
   readonly client?: HubspotClient;
 }
 
-/** The Redis key pacing HubSpot calls: one for the whole account (the limit is per token). */
-export function hubspotPaceKey(keyPrefix: string): string {
-  return `${keyPrefix}:pace:hubspot`;
-}
+import { hubspotPaceKey } from './state.js';
+export { hubspotPaceKey };
 
 /**
  * The batch input for one upsert, as it goes on the wire (the batcher adds objectWriteTraceId).

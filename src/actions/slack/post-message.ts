@@ -22,10 +22,8 @@ export interface SlackPostMessageOptions {
   readonly client?: SlackClient;
 }
 
-/** The Redis key pacing posts to one channel, shared by every worker process. */
-export function slackPaceKey(keyPrefix: string, channel: string): string {
-  return `${keyPrefix}:pace:slack:${channel}`;
-}
+import { slackPaceKey } from './state.js';
+export { slackPaceKey };
 
 /**
  * The chat.postMessage arguments for these params, without the token (the WebClient adds it as a

@@ -37,6 +37,7 @@ export function runActionsFailedCommand(options: { json?: boolean }, io: Command
       io.stdout(`${entry.jobId}`);
       io.stdout(`  action ${entry.action}  rule ${entry.ruleId}  event ${entry.eventId}  attempts ${entry.attemptsMade}  failed ${entry.failedAt ?? '?'}`);
       io.stdout(`  error  ${entry.error}`);
+      if (entry.kind === 'plan') io.stdout(`  could not be planned: fix the rule, then run: affiliate-bridge events replay ${entry.eventId}`);
     }
     io.stdout(`${failed.length} failed action(s). Retry one with: affiliate-bridge actions retry <job id>, or all with --all`);
     return 0;

@@ -3,6 +3,7 @@ import type { ActionCatalog } from '../../actions/action.js';
 import { actionRegistry } from '../../actions/registry.js';
 import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/event-from-payload.js';
 import { loadRules } from '../../rules/load-rules.js';
+import { planUnlessQuarantined } from '../../queue/delivery-policy.js';
 import { planActions } from '../../rules/plan.js';
 import { buildSimulationReport, formatSimulationReport } from '../../rules/simulate.js';
 import { sourceRegistry } from '../../sources/registry.js';
@@ -55,7 +56,8 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
     reportRuleProblems(io, loaded.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;
   }
-  const plan = planActions(loaded.ruleSet, event, { strictTemplates: false, includeQuarantined: true });
+  // What a replay would do: the delivery policy plans a replayed event even when quarantined.
+  const { plan } = planUnlessQuarantined(event, 'replay', (planned) => planActions(loaded.ruleSet, planned, { strictTemplates: false }));
   const report = buildSimulationReport(event, plan, (action) => actionRegistry[action.action]?.explain?.(action.params) ?? []);
   if (options.json === true) io.stdout(JSON.stringify(report, null, 2));
   else for (const line of formatSimulationReport(report)) io.stdout(line);

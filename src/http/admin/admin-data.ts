@@ -1,5 +1,5 @@
 import type { ActionStatus, BridgeOperations } from '../../queue/operations.js';
-import type { EventTrace } from '../../queue/events-worker.js';
+import type { EventTrace } from '../../queue/trace.js';
 
 /** Queue depths and recent throughput: the top of the dashboard and `GET /admin/api/overview`. */
 export interface AdminOverview {

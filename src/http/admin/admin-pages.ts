@@ -1,5 +1,5 @@
 import type { ActionStatus, FailedAction, QuarantinedEvent } from '../../queue/operations.js';
-import type { TraceRun } from '../../queue/events-worker.js';
+import type { TraceRun } from '../../queue/trace.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import { html, type SafeHtml } from './html.js';
@@ -151,7 +151,7 @@ function renderFailed(failed: readonly FailedAction[]): SafeHtml {
           }</details></td>
 <td class="num">${entry.attemptsMade}</td>
 <td class="nowrap">${formatTime(entry.failedAt)}</td>
-<td>${retryButton(entry.jobId, entry.eventId)}</td>
+<td>${entry.kind === 'plan' ? html`<span class="muted">could not be planned: fix the rule, then replay the event</span>` : retryButton(entry.jobId, entry.eventId)}</td>
 </tr>`,
         )}</tbody>
 </table>`;

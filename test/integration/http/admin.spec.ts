@@ -11,9 +11,10 @@ import { deriveSessionValue } from '../../../src/http/admin/admin-auth.js';
 import { createApp } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
-import type { EventTrace } from '../../../src/queue/events-worker.js';
+import type { EventTrace } from '../../../src/queue/trace.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
+import { queuePlanFailureWrites } from '../../../src/queue/plan-failures.js';
 import { Secret } from '../../../src/secret.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { readJson } from '../../support/intake-app.js';
@@ -24,6 +25,7 @@ const ADMIN_TOKEN = 'admin-test-token-7c1d2e3f4a5b6c7d';
 const HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>';
 const EVENT_ID = 'firstpromoter-31337';
 const WAITING_JOB_ID = `${EVENT_ID}.hostile-rule.0`;
+const PLAN_FAILURE_ID = `${EVENT_ID}.unplannable-rule.0`;
 
 /** A stored trace whose every payload-derived field is hostile. */
 function hostileTrace(receivedAt: string): EventTrace {
@@ -89,6 +91,12 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
 
     const receivedAt = new Date(Date.now() - 2 * 60_000).toISOString();
     const keys = bridgeKeys(prefix);
+    const planFailureWrites = redis.multi();
+    queuePlanFailureWrites(planFailureWrites, prefix, [{
+      id: PLAN_FAILURE_ID, action: 'hubspot.upsert_contact', ruleId: 'unplannable-rule', ruleFile: 'rules/x.yaml', eventId: EVENT_ID,
+      eventType: 'firstpromoter.lead_signup', generation: 0, error: 'params invalid once rendered: email must be an email', failedAt: receivedAt,
+    }], { ttlMs: 3_600_000, nowMs: Date.now() });
+    await planFailureWrites.exec();
     await redis
       .multi()
       .set(keys.trace(EVENT_ID), JSON.stringify(hostileTrace(receivedAt)))
@@ -255,6 +263,23 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
         expect(response.status).to.equal(404);
         expect((await readJson(response)).error).to.match(/^No stored event firstpromoter-404/);
       }
+    });
+
+    it('lists a plan failure in the dead-letter list, and refuses to retry it with 409 pointing to a replay', async () => {
+      const failed = await readJson(await get('/admin/api/failed', bearer()));
+      expect(failed.failed).to.have.length(1);
+      expect(failed.failed[0]).to.deep.include({
+        kind: 'plan', jobId: PLAN_FAILURE_ID, ruleId: 'unplannable-rule', eventId: EVENT_ID,
+        error: 'plan_error: params invalid once rendered: email must be an email', attemptsMade: 1,
+      });
+      const retry = await post(`/admin/api/failed/${PLAN_FAILURE_ID}/retry`, bearer());
+      expect(retry.status).to.equal(409);
+      expect(await readJson(retry)).to.deep.equal({
+        error: `Action ${PLAN_FAILURE_ID} could not be planned (params invalid once rendered: email must be an email): retrying it cannot succeed as is. Fix the rule, then run: affiliate-bridge events replay ${EVENT_ID}`,
+      });
+      const page = await (await get('/admin', bearer())).text();
+      expect(page).to.contain(`<tr data-job-id="${PLAN_FAILURE_ID}">`);
+      expect(page).to.contain('could not be planned: fix the rule, then replay the event');
     });
 
     it('lists quarantined and recent events, and gives a trace with its actions', async () => {

@@ -9,7 +9,7 @@ import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from '../../../src/queue/action-job.js';
 import { startActionsWorker } from '../../../src/queue/actions-worker.js';
 import { ACTIONS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
-import { ACTION_BACKOFF_TYPE, fastRetriesForTests } from '../../../src/queue/retry-policy.js';
+import { ACTION_BACKOFF_TYPE, fastRetriesForTests } from '../../../src/queue/delivery-policy.js';
 import { startSlackFake, type SlackFake } from '../../fakes/slack-fake.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 
@@ -144,14 +144,6 @@ describe('actions worker (real Redis, real Slack client against the fake)', () =
     // Only the successful attempt counts: the rate-limited one was a delay, not an attempt.
     expect((await actions.getJob('job-limited'))!.attemptsMade).to.equal(1);
     expect(slack.received).to.have.length(1);
-  });
-
-  it('fails a job that could not be planned without calling anyone', async () => {
-    start();
-    await addSlackJob('job-unplanned', { planError: 'email rendered empty' });
-    expect(await finalState('job-unplanned')).to.equal('failed');
-    expect((await actions.getJob('job-unplanned'))!.failedReason).to.equal('plan_error: email rendered empty');
-    expect(slack.received).to.have.length(0);
   });
 
   it('runs as dry-run without a token: records the request, sends nothing', async () => {

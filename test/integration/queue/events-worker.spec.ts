@@ -8,10 +8,12 @@ import type { BridgeEvent } from '../../../src/events/event.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import type { EventJobData } from '../../../src/queue/event-intake.js';
-import { startEventsWorker, type EventTrace } from '../../../src/queue/events-worker.js';
+import { StateConflictError } from '../../../src/errors.js';
+import { fastRetriesForTests } from '../../../src/queue/delivery-policy.js';
+import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
-import { fastRetriesForTests } from '../../../src/queue/retry-policy.js';
+import type { EventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
 import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
@@ -35,6 +37,9 @@ const RULES = `rules:
       - hubspot.upsert_contact: { email: "{{ data.missing_email_field }}" }
 `;
 
+/** The workers' clock: traces and plan failures carry this time. */
+const FIXED_NOW = Date.parse('2024-10-03T14:00:00.000Z');
+
 const delivery = JSON.parse(readFileSync(new URL('../../fixtures/deliveries/firstpromoter/reward_created.json', import.meta.url), 'utf8'));
 const normalize = (body: Record<string, unknown>): BridgeEvent =>
   sourceRegistry.firstpromoter.normalize(body, { receivedAt: new Date(), strippedFields: ['auth_token', 'temp_password'] });
@@ -47,6 +52,7 @@ describe('events worker (real Redis, real rules)', () => {
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let operations: BridgeOperations;
+  let metrics: BridgeMetrics;
   const loaded = compileRuleFiles([{ file: 'rules/rewards.yaml', content: RULES }], { actions: actionRegistry });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const ruleSet = loaded.ruleSet;
@@ -58,17 +64,19 @@ describe('events worker (real Redis, real rules)', () => {
     events = new Queue(EVENTS_QUEUE, { connection: redis, prefix });
     actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
     operations = new BridgeOperations(redis, prefix);
+    metrics = new BridgeMetrics();
     worker = startEventsWorker({
       connection: workerConnection,
       state: redis,
       prefix,
       actionsQueue: actions,
-      plan: (event, options) => planActions(ruleSet, event, { strictTemplates: false, ...options }),
+      plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
       checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
       retryPolicy: fastRetriesForTests,
       traceTtlMs: 60_000,
       logger: pino({ level: 'silent' }),
-      metrics: new BridgeMetrics(),
+      metrics,
+      now: () => FIXED_NOW,
     });
   });
 
@@ -90,8 +98,8 @@ describe('events worker (real Redis, real rules)', () => {
     await processEvent(event, `${event.id}.a`);
     const jobs = await actions.getJobs(['waiting', 'failed', 'delayed']);
     const ids = jobs.map((job) => job.id).sort();
+    // The action that cannot be planned is not a job: it is in the dead-letter list (next test).
     expect(ids).to.deep.equal([
-      'firstpromoter-22737431.needs-lead-email.0',
       'firstpromoter-22737431.reward-alert.0',
       'firstpromoter-22737431.reward-alert.1',
     ]);
@@ -109,22 +117,57 @@ describe('events worker (real Redis, real rules)', () => {
     expect(run.unmatched).to.have.length(1);
     expect(run.unmatched[0]).to.include({ ruleId: 'big-rewards', reason: 'condition_error' });
     expect(run.failures.map((f) => f.ruleId)).to.deep.equal(['needs-lead-email']);
+    expect(run.at).to.equal(new Date(FIXED_NOW).toISOString());
   });
 
-  it('fails an action that could not be planned at once, with the reason, without blocking the others', async () => {
+  it('fails an action that could not be planned at once, with the reason, without blocking the others: in the trace and the dead-letter list, never enqueued', async () => {
     const event = normalize(delivery);
     await processEvent(event, `${event.id}.a`);
-    const failedPlan = await actions.getJob('firstpromoter-22737431.needs-lead-email.0');
-    expect(failedPlan!.data.planError).to.be.a('string').and.contain('email');
-    expect(failedPlan!.opts.attempts).to.equal(1);
+    const failureId = 'firstpromoter-22737431.needs-lead-email.0';
+    expect(await actions.getJob(failureId)).to.equal(undefined);
+    const [failed] = await operations.listFailedActions();
+    expect(failed).to.deep.include({ kind: 'plan', jobId: failureId, action: 'hubspot.upsert_contact', ruleId: 'needs-lead-email', eventId: event.id, attemptsMade: 1 });
+    expect(failed.error).to.match(/^plan_error: /).and.contain('email');
+    expect(failed.failedAt).to.equal(new Date(FIXED_NOW).toISOString());
+    const [run] = (await operations.getEventTrace(event.id))!.runs;
+    expect(run.failures).to.have.length(1);
+    expect(run.failures[0]).to.include({ id: failureId, ruleId: 'needs-lead-email' });
+    expect(run.failures[0].error).to.equal(failed.error.replace(/^plan_error: /, ''));
+    expect(run.actionJobIds).not.to.include(failureId);
+    expect(await metrics.registry.metrics()).to.contain('bridge_actions_total{action="hubspot.upsert_contact",outcome="failed"} 1');
+  });
+
+  it('answers a retry of a plan failure that it cannot succeed as is, pointing to events replay', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    const error = await operations.retryAction('firstpromoter-22737431.needs-lead-email.0').then(() => null, (thrown: unknown) => thrown);
+    expect(error).to.be.instanceOf(StateConflictError);
+    expect((error as StateConflictError).code).to.equal('plan_failure_not_retryable');
+    expect((error as Error).message).to.match(
+      /^Action firstpromoter-22737431\.needs-lead-email\.0 could not be planned \(.*email.*\): retrying it cannot succeed as is\. Fix the rule, then run: affiliate-bridge events replay firstpromoter-22737431$/,
+    );
+    expect(await operations.retryAllFailedActions()).to.equal(0);
+    expect((await operations.listFailedActions()).map((entry) => entry.jobId)).to.deep.equal(['firstpromoter-22737431.needs-lead-email.0']);
+  });
+
+  it('a replay supersedes the earlier plan failures of the event: the list shows what still fails', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    await operations.replayEvent(event.id);
+    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    // The rule is unchanged, so the replay fails the same way, under its own id.
+    expect((await operations.listFailedActions()).map((entry) => entry.jobId)).to.deep.equal(['firstpromoter-22737431.needs-lead-email.0.replay1']);
   });
 
   it('never duplicates actions when the same event job runs again', async () => {
     const event = normalize(delivery);
     await processEvent(event, `${event.id}.a`);
     await processEvent(event, `${event.id}.b`);
-    expect(await actions.count()).to.equal(3);
+    expect(await actions.count()).to.equal(2);
     expect((await operations.getEventTrace(event.id))!.runs).to.have.length(1);
+    // The plan failure is listed and counted once, as the one action job was before.
+    expect(await operations.listFailedActions()).to.have.length(1);
+    expect(await metrics.registry.metrics()).to.contain('bridge_actions_total{action="hubspot.upsert_contact",outcome="failed"} 1');
   });
 
   it('quarantines a schema-invalid event, plans nothing, and lists it; a replay plans it anyway', async () => {
@@ -141,7 +184,8 @@ describe('events worker (real Redis, real rules)', () => {
     const generation = await operations.replayEvent(event.id);
     expect(generation).to.equal(1);
     await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
-    const ids = (await actions.getJobs(['waiting', 'failed'])).map((job) => job.id).sort();
+    // Planned: a waiting job, or (the amount is still not a number, so money fails) a dead letter.
+    const ids = [...(await actions.getJobs(['waiting', 'failed'])).map((job) => job.id), ...(await operations.listFailedActions()).map((entry) => entry.jobId)];
     expect(ids).to.include('firstpromoter-22737431.reward-alert.0.replay1');
     expect(await redis.zcard(bridgeKeys(prefix).quarantined)).to.equal(0);
     const trace = (await operations.getEventTrace(event.id))!;

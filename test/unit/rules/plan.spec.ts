@@ -109,12 +109,6 @@ const table: MatchCase[] = [
     actions: ['slack.post_message'],
     params: { 'rewardful-commissions/0': { text: 'commission.paid: €15.00' } },
   },
-  {
-    name: 'a quarantined event plans nothing',
-    event: { ...suspiciousLead, status: 'quarantined', validationErrors: ['data.email must be a string'] },
-    rules: [],
-    actions: [],
-  },
 ];
 
 describe('rules/plan', () => {
@@ -163,14 +157,6 @@ describe('rules/plan', () => {
       reason: 'condition_error',
       error: 'found no matching overload for \'null.startsWith(string)\'',
     });
-  });
-
-  it('plans a quarantined event only when asked (replay after a fix)', () => {
-    const quarantined: BridgeEvent = { ...suspiciousLead, status: 'quarantined' };
-    expect(planActions(ruleSet, quarantined).warnings).to.deep.equal([
-      'event firstpromoter-22736304 is quarantined, so no rules ran: replay it once its schema problem is fixed',
-    ]);
-    expect(planActions(ruleSet, quarantined, { includeQuarantined: true }).matched.map((rule) => rule.ruleId)).to.include('suspicious-lead');
   });
 
   it('an email HubSpot would refuse (the fixture\'s scraped "[email protected]") is a plan failure naming the field', () => {

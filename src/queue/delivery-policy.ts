@@ -1,0 +1,175 @@
+/**
+ * The delivery policy, owned here and nowhere else: the named retry policies and which one runs,
+ * the environment's and a rule's overrides of it, the BullMQ options and backoff of action jobs,
+ * how long finished jobs are kept, worker concurrency, and whether an event is planned or
+ * quarantined.
+ *
+ * Pure: no Redis, no BullMQ at run time (its types only), so the rule tooling (`test`,
+ * `simulate`) can take the same decisions as the workers without a queue.
+ */
+import type { BackoffStrategy, JobsOptions, KeepJobs } from 'bullmq';
+import type { BridgeEvent } from '../events/event.js';
+import type { Plan } from '../rules/plan.js';
+
+/** The BullMQ backoff type of action jobs; {@link createActionBackoffStrategy} computes it. */
+export const ACTION_BACKOFF_TYPE = 'jittered-exponential';
+
+/**
+ * Exponential backoff with "equal jitter" (half the delay fixed, half random), so retries after an
+ * outage spread out instead of arriving together.
+ */
+export interface RetryPolicy {
+  /** Total tries including the first. */
+  readonly attempts: number;
+  /** Delay before the first retry, in ms; each further retry doubles it. */
+  readonly baseDelayMs: number;
+  /** No single wait is longer than this, in ms. */
+  readonly maxDelayMs: number;
+}
+
+/**
+ * The default: 12 tries. Retry waits double from 15 s; with jitter the last try comes between
+ * about 4 and 8¼ hours after the first failure, which rides out a multi-hour Slack or HubSpot outage.
+ */
+export const twelveAttemptsOverEightHours: RetryPolicy = {
+  attempts: 12,
+  baseDelayMs: 15_000,
+  maxDelayMs: 4 * 60 * 60 * 1000,
+};
+
+/** For tests and local trials: the same shape, in milliseconds. */
+export const fastRetriesForTests: RetryPolicy = { attempts: 4, baseDelayMs: 50, maxDelayMs: 500 };
+
+/**
+ * The policy that runs unless ACTION_ATTEMPTS or ACTION_BACKOFF_BASE override it. The config takes
+ * its defaults from here, so editing the named policy changes what runs.
+ */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = twelveAttemptsOverEightHours;
+
+/** Events worker concurrency per process, unless EVENTS_CONCURRENCY says otherwise. */
+export const DEFAULT_EVENTS_CONCURRENCY = 20;
+
+/** Actions worker concurrency per process, unless ACTIONS_CONCURRENCY says otherwise. */
+export const DEFAULT_ACTIONS_CONCURRENCY = 50;
+
+/** The environment's overrides of the default policy (ACTION_ATTEMPTS, ACTION_BACKOFF_BASE). */
+export interface RetryOverrides {
+  /** @defaultValue the base policy's attempts */
+  readonly actionAttempts?: number;
+  /** @defaultValue the base policy's baseDelayMs */
+  readonly actionBackoffBaseMs?: number;
+}
+
+/** The retry policy that runs: `base` with the environment's overrides applied (maxDelayMs is the base's). */
+export function resolveRetryPolicy(overrides: RetryOverrides, base: RetryPolicy = DEFAULT_RETRY_POLICY): RetryPolicy {
+  return {
+    ...base,
+    ...(overrides.actionAttempts === undefined ? {} : { attempts: overrides.actionAttempts }),
+    ...(overrides.actionBackoffBaseMs === undefined ? {} : { baseDelayMs: overrides.actionBackoffBaseMs }),
+  };
+}
+
+/** A rule's `retry: { attempts, backoff }` on one action. */
+export interface RuleRetryOverride {
+  readonly attempts: number;
+  readonly backoffMs: number;
+}
+
+/** How one action job retries: the rule's override where it set one, else the running policy. */
+export interface ActionRetry {
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+}
+
+/** Applies a rule's per-action override to the running policy. */
+export function resolveActionRetry(policy: RetryPolicy, override: RuleRetryOverride | undefined): ActionRetry {
+  return override ? { attempts: override.attempts, baseDelayMs: override.backoffMs } : { attempts: policy.attempts, baseDelayMs: policy.baseDelayMs };
+}
+
+/** The BullMQ options of one action job. Its backoff base travels in the job data (`backoffBaseMs`). */
+export function buildActionJobOptions(jobId: string, retry: ActionRetry): JobsOptions & { jobId: string } {
+  return { jobId, attempts: retry.attempts, backoff: { type: ACTION_BACKOFF_TYPE } };
+}
+
+/**
+ * The wait before retry number `attemptsMade` (1 after the first failure). A `retryAfterMs` the
+ * remote side gave is a floor.
+ */
+export function computeRetryDelay(
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
+  attemptsMade: number,
+  random: () => number = Math.random,
+  retryAfterMs?: number,
+): number {
+  const exponential = Math.min(policy.baseDelayMs * 2 ** Math.max(0, attemptsMade - 1), policy.maxDelayMs);
+  const jittered = Math.round(exponential / 2 + (random() * exponential) / 2);
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+/**
+ * The actions worker's `settings.backoffStrategy`: each job's own backoff base (a rule may override
+ * it), the policy's cap, and the remote side's `retryAfterMs` (read by `retryAfterOf`) as a floor.
+ */
+export function createActionBackoffStrategy(
+  policy: RetryPolicy,
+  retryAfterOf: (error: Error | undefined) => number | undefined,
+  random: () => number = Math.random,
+): BackoffStrategy {
+  return (attemptsMade, _type, error, job) =>
+    computeRetryDelay(
+      { baseDelayMs: (job?.data as { backoffBaseMs?: number } | undefined)?.backoffBaseMs ?? policy.baseDelayMs, maxDelayMs: policy.maxDelayMs },
+      attemptsMade,
+      random,
+      retryAfterOf(error),
+    );
+}
+
+/** A retried action gets the whole of its retry policy again, not what its last run left. */
+export const RETRY_WITH_FRESH_ATTEMPTS = { resetAttemptsMade: true, resetAttemptsStarted: true } as const;
+
+/** Failed jobs stay this long (the actions' dead-letter list, the events' failed list), in seconds. */
+const FAILED_JOBS_KEPT_SECONDS = 30 * 24 * 3600;
+
+/**
+ * How long finished jobs of a queue stay in Redis. Completed ones stay as long as the records that
+ * go with them (traces, completion records: the dedup window), capped in number; failed ones stay
+ * 30 days, until retried.
+ */
+export function jobRetention(queue: 'events' | 'actions', keepMs: number): { removeOnComplete: KeepJobs; removeOnFail: KeepJobs } {
+  return {
+    removeOnComplete: { age: Math.ceil(keepMs / 1000), count: queue === 'events' ? 50_000 : 100_000 },
+    removeOnFail: { age: FAILED_JOBS_KEPT_SECONDS },
+  };
+}
+
+/** Whether an event is handled as first delivered (schema checked, quarantine applies) or replayed. */
+export type DeliveryKind = 'first' | 'replay';
+
+/** What happens to an event: planned against the rules, or quarantined (stored, nothing runs). */
+export type EventDisposition =
+  | { readonly kind: 'plan' }
+  | { readonly kind: 'quarantine'; readonly warning: string };
+
+/**
+ * The one plan-or-quarantine decision. A quarantined event (schema failed, unknown type) is not
+ * planned on its first delivery; a replay plans it anyway, since the operator asked for it after a
+ * fix (and `simulate`, which shows what a replay would do).
+ */
+export function decideEventDisposition(event: BridgeEvent, delivery: DeliveryKind): EventDisposition {
+  if (event.status !== 'quarantined' || delivery === 'replay') return { kind: 'plan' };
+  return { kind: 'quarantine', warning: `event ${event.id} is quarantined, so no rules ran: replay it once its schema problem is fixed` };
+}
+
+/**
+ * Plans `event` with `plan` when {@link decideEventDisposition} says so; a quarantined event gets an
+ * empty plan whose one warning says why nothing ran.
+ */
+export function planUnlessQuarantined(
+  event: BridgeEvent,
+  delivery: DeliveryKind,
+  plan: (event: BridgeEvent) => Plan,
+): { readonly isQuarantined: boolean; readonly plan: Plan } {
+  const disposition = decideEventDisposition(event, delivery);
+  if (disposition.kind === 'plan') return { isQuarantined: false, plan: plan(event) };
+  return { isQuarantined: true, plan: { matched: [], unmatched: [], actions: [], failures: [], warnings: [disposition.warning] } };
+}

@@ -1,0 +1,72 @@
+import type { ChainableCommander } from 'ioredis';
+import type { BridgeEvent } from '../events/event.js';
+import type { Plan } from '../rules/plan.js';
+import { bridgeKeys } from './names.js';
+import type { RedisConnection } from './redis.js';
+
+/** An action of a matching rule that could not be planned, as a trace run keeps it. */
+export interface TraceFailure {
+  readonly ruleId: string;
+  readonly action: string;
+  readonly error: string;
+  /** Its id in the dead-letter list (`actions failed`); absent in traces written before plan failures were stored. */
+  readonly id?: string;
+}
+
+/** One planning run of an event, as kept in its trace. */
+export interface TraceRun {
+  readonly at: string;
+  readonly generation: number;
+  readonly quarantined: boolean;
+  readonly matched: ReadonlyArray<{ readonly ruleId: string; readonly file: string }>;
+  readonly unmatched: Plan['unmatched'];
+  readonly failures: readonly TraceFailure[];
+  readonly warnings: readonly string[];
+  /** The action jobs this run enqueued (plan failures are not jobs: see `failures`). */
+  readonly actionJobIds: readonly string[];
+}
+
+/** The stored record of an event: the event (secrets stripped) and every planning run of it. */
+export interface EventTrace {
+  readonly event: BridgeEvent;
+  readonly runs: TraceRun[];
+}
+
+/** Keeps the recent-events index to this many ids. */
+const RECENT_EVENTS_KEPT = 10_000;
+
+export async function readEventTrace(redis: RedisConnection, prefix: string, eventId: string): Promise<EventTrace | null> {
+  const stored = await redis.get(bridgeKeys(prefix).trace(eventId));
+  return stored ? (JSON.parse(stored) as EventTrace) : null;
+}
+
+export interface AppendTraceRunOptions {
+  readonly state: RedisConnection;
+  readonly prefix: string;
+  /** How long the trace is kept, in ms (the dedup window). */
+  readonly ttlMs: number;
+  /** Sorts the event into the recent-events index (ms since the epoch). */
+  readonly receivedAtMs: number;
+  /** More writes for the same MULTI (quarantine list, plan failures). */
+  readonly extra?: (multi: ChainableCommander, previousRuns: readonly TraceRun[]) => void;
+}
+
+/**
+ * Adds `run` to the event's trace, in one MULTI with `extra`'s writes. A run of a generation the
+ * trace already has (the same job run again after a stall or a crash before its ack) replaces it.
+ * @returns whether the trace already had a run of this generation.
+ */
+export async function appendTraceRun(event: BridgeEvent, run: TraceRun, options: AppendTraceRunOptions): Promise<{ readonly isRerun: boolean }> {
+  const keys = bridgeKeys(options.prefix);
+  const existing = await readEventTrace(options.state, options.prefix, event.id);
+  const previousRuns = existing?.runs ?? [];
+  const runs = previousRuns.filter((previous) => previous.generation !== run.generation);
+  const multi = options.state
+    .multi()
+    .set(keys.trace(event.id), JSON.stringify({ event, runs: [...runs, run] }), 'PX', options.ttlMs)
+    .zadd(keys.recentEvents, options.receivedAtMs, event.id)
+    .zremrangebyrank(keys.recentEvents, 0, -RECENT_EVENTS_KEPT - 1);
+  options.extra?.(multi, runs);
+  await multi.exec();
+  return { isRerun: runs.length !== previousRuns.length };
+}

@@ -1,0 +1,72 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import express from 'express';
+import { createAdminRouter } from '../http/admin/admin-router.js';
+import { createApp, createOperationalRouter, type ReadinessCheck } from '../http/app.js';
+import { EventIntake, type EventJobData } from '../queue/event-intake.js';
+import { EVENTS_QUEUE } from '../queue/names.js';
+import type { RedisConnection } from '../queue/redis.js';
+import { readWebhookSecrets } from '../sources/registry.js';
+import type { BridgeDeps } from './deps.js';
+
+/** How often queue depths are read into `bridge_queue_jobs`. */
+const QUEUE_GAUGE_INTERVAL_MS = 5_000;
+
+/**
+ * `api`: webhooks, the dashboard (when ADMIN_TOKEN is set), health, readiness and metrics on PORT.
+ * `worker`: a worker-only process still answers /metrics, /healthz and /readyz, on METRICS_PORT.
+ * Every role refreshes the queue gauges. Resolves with the port once listening.
+ */
+export async function startHttp(
+  role: 'api' | 'worker',
+  deps: BridgeDeps & { readonly readinessChecks: readonly ReadinessCheck[] },
+): Promise<number> {
+  const { config, logger, metrics, lifecycle, operations } = deps;
+  const readinessChecks: ReadinessCheck[] = [
+    async () => ((await pingWithin(deps.state, 1_000)) ? null : 'Redis does not answer'),
+    ...deps.readinessChecks,
+  ];
+  lifecycle.trackTimer(setInterval(() => void refreshQueueGauges(deps).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS));
+
+  let app: express.Express;
+  if (role === 'api') {
+    const eventsQueue = lifecycle.trackQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: deps.connect('intake'), prefix: config.queuePrefix }));
+    // BullMQ's own connection errors are reported on the connection; keep the queue quiet.
+    eventsQueue.on('error', () => undefined);
+    app = createApp({
+      sources: deps.sources,
+      secrets: readWebhookSecrets(config, deps.sources),
+      allowUnsignedWebhooks: config.allowUnsignedWebhooks,
+      strippedFields: config.strippedFields,
+      bodyLimitBytes: config.bodyLimitBytes,
+      intake: new EventIntake({ queue: eventsQueue, dedupTtlMs: config.dedupTtlMs }),
+      metrics,
+      logger,
+      now: () => new Date(deps.now()),
+      readinessChecks,
+      // The dashboard exists only when ADMIN_TOKEN is set: unmounted, /admin is a plain 404.
+      extraRouters: config.adminToken ? [createAdminRouter({ adminToken: config.adminToken, operations, logger, now: () => new Date(deps.now()) })] : [],
+    });
+  } else {
+    app = express();
+    app.disable('x-powered-by');
+    app.use(createOperationalRouter({ metrics, readinessChecks }));
+  }
+  const server = lifecycle.trackServer(app.listen(role === 'api' ? config.port : config.metricsPort, '0.0.0.0'));
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+async function pingWithin(redis: RedisConnection, timeoutMs: number): Promise<boolean> {
+  if (redis.status !== 'ready') return false;
+  const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+  return Promise.race([redis.ping().then(() => true, () => false), timeout]);
+}
+
+async function refreshQueueGauges({ operations, metrics }: Pick<BridgeDeps, 'operations' | 'metrics'>): Promise<void> {
+  const counts = await operations.getQueueCounts(['waiting', 'active', 'delayed', 'failed']);
+  for (const [queue, byState] of Object.entries(counts)) {
+    for (const [state, count] of Object.entries(byState)) metrics.queueJobs.set({ queue, state }, count);
+  }
+}

@@ -21,7 +21,7 @@ import type { ActionJobData } from '../src/queue/action-job.js';
 import type { EventJobData } from '../src/queue/event-intake.js';
 import { startEventsWorker } from '../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../src/queue/names.js';
-import { DEFAULT_RETRY_POLICY } from '../src/queue/delivery-policy.js';
+import { DEFAULT_RETRY_POLICY } from '../src/delivery/delivery-policy.js';
 import { actionRegistry } from '../src/actions/registry.js';
 import { compileRuleFiles } from '../src/rules/compile-rules.js';
 import { planActions } from '../src/rules/plan.js';

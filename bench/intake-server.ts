@@ -12,7 +12,7 @@ import { createApp } from '../src/http/app.js';
 import { BridgeMetrics } from '../src/observability/metrics.js';
 import { EventIntake } from '../src/queue/event-intake.js';
 import { EVENTS_QUEUE } from '../src/queue/names.js';
-import { createRedisConnection } from '../src/queue/redis.js';
+import { createRedisConnection } from '../src/infra/redis.js';
 import { Secret } from '../src/secret.js';
 import { sourceRegistry } from '../src/sources/registry.js';
 

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import type { RedisConnection } from './queue/redis.js';
+import type { RedisConnection } from './infra/redis.js';
 
 /** Anything with an async close: BullMQ queues, BridgeOperations. */
 interface Closable {

@@ -1,5 +1,5 @@
 import type * as yup from 'yup';
-import type { RedisConnection } from '../queue/redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 import type { Logger } from 'pino';
 import type { BridgeConfig } from '../config/config.js';
 
@@ -80,4 +80,5 @@ export interface Action<P> {
  * The actions rules may name, by name. `actions/registry.ts` builds the real one; rule loading
  * receives it as a parameter (tests pass toy actions), so `src/rules/` imports no integration.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a catalog holds actions of different params types
 export type ActionCatalog = Readonly<Record<ActionName, Action<any>>>;

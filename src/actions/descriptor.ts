@@ -23,6 +23,7 @@ export interface ActionDescriptor<P, E extends EnvDeclaration = EnvDeclaration> 
 }
 
 /** Every action a rule may name, by name; the shipped one is `actionRegistry`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds descriptors of different params and env types
 export type ActionRegistry = Readonly<Record<ActionName, ActionDescriptor<any, any>>>;
 
 /**

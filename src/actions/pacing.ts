@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisConnection } from '../queue/redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 import { RetryableActionError } from '../errors.js';
 
 /**

@@ -2,11 +2,11 @@ import * as yup from 'yup';
 import { actionRegistry, type ActionRegistry } from '../actions/registry.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
-import { DEFAULT_ACTIONS_CONCURRENCY, DEFAULT_EVENTS_CONCURRENCY, DEFAULT_RETRY_POLICY } from '../queue/delivery-policy.js';
-import { hashTagOf } from '../queue/redis.js';
+import { DEFAULT_ACTIONS_CONCURRENCY, DEFAULT_EVENTS_CONCURRENCY, DEFAULT_RETRY_POLICY } from '../delivery/delivery-policy.js';
+import { hashTagOf } from '../infra/redis.js';
 import { collectStrippedFields, sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { positiveIntegerSchema, urlSchema, type EnvDeclaration, type EnvVariable } from './env-variable.js';
-import { parseByteSize, parseDuration } from './units.js';
+import { parseByteSize, parseDuration } from '../infra/units.js';
 
 /**
  * The two lists everything else derives from. The shipped ones are the default; a test passes

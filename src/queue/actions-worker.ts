@@ -1,12 +1,12 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import type { RedisConnection } from './redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 import type { Logger } from 'pino';
 import type { ActionName, ActionRunner } from '../actions/action.js';
 import { PermanentActionError, RetryableActionError } from '../errors.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
-import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from './delivery-policy.js';
+import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
 
 export interface ActionsWorkerOptions {
   readonly connection: RedisConnection;
@@ -14,6 +14,7 @@ export interface ActionsWorkerOptions {
   readonly state: RedisConnection;
   readonly prefix: string;
   /** One connected runner per action name (built from the registry in main.ts). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- runners of different params types, each checked at plan time
   readonly runners: Readonly<Record<ActionName, ActionRunner<any>>>;
   readonly retryPolicy: RetryPolicy;
   /** Timeout of every outbound call, in ms. */

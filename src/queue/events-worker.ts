@@ -1,5 +1,5 @@
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { RedisConnection } from './redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 import type { Logger } from 'pino';
 import type { BridgeEvent } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
@@ -13,7 +13,7 @@ import {
   planUnlessQuarantined,
   resolveActionRetry,
   type RetryPolicy,
-} from './delivery-policy.js';
+} from '../delivery/delivery-policy.js';
 import type { EventJobData } from './event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';

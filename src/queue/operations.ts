@@ -1,9 +1,9 @@
 import { Queue, type Job, type JobType } from 'bullmq';
 import { NotFoundError, StateConflictError } from '../errors.js';
-import type { RedisConnection } from './redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import type { EventJobData } from './event-intake.js';
-import { RETRY_WITH_FRESH_ATTEMPTS } from './delivery-policy.js';
+import { RETRY_WITH_FRESH_ATTEMPTS } from '../delivery/delivery-policy.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys, buildReplayJobId } from './names.js';
 import { listPlanFailures, readPlanFailure } from './plan-failures.js';
 import { readEventTrace, type EventTrace } from './trace.js';

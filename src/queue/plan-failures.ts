@@ -1,6 +1,6 @@
 import type { ChainableCommander } from 'ioredis';
 import { bridgeKeys } from './names.js';
-import type { RedisConnection } from './redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 
 /**
  * An action of a matching rule that could not be planned (a template failed to render, params

@@ -2,7 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { BridgeEvent } from '../events/event.js';
 import type { Plan } from '../rules/plan.js';
 import { bridgeKeys } from './names.js';
-import type { RedisConnection } from './redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 
 /** An action of a matching rule that could not be planned, as a trace run keeps it. */
 export interface TraceFailure {

@@ -4,9 +4,9 @@ import type { BridgeConfig } from '../config/config.js';
 import type { ReadinessCheck } from '../http/app.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
-import type { RetryPolicy } from '../queue/delivery-policy.js';
+import type { RetryPolicy } from '../delivery/delivery-policy.js';
 import type { BridgeOperations } from '../queue/operations.js';
-import type { ConnectionRole, RedisConnection } from '../queue/redis.js';
+import type { ConnectionRole, RedisConnection } from '../infra/redis.js';
 import type { SourceRegistry } from '../sources/registry.js';
 
 export type { SourceRegistry };

@@ -6,7 +6,7 @@ import { createAdminRouter } from '../http/admin/admin-router.js';
 import { createApp, createOperationalRouter, type ReadinessCheck } from '../http/app.js';
 import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
-import type { RedisConnection } from '../queue/redis.js';
+import type { RedisConnection } from '../infra/redis.js';
 import { readWebhookSecrets } from '../sources/registry.js';
 import type { BridgeDeps } from './deps.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as yup from 'yup';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import type { Action, ActionCatalog, ActionName } from '../actions/action.js';
-import { parseDuration } from '../config/units.js';
+import { parseDuration } from '../infra/units.js';
 import { compileCondition, isConditionProblem, type Condition } from './conditions.js';
 import { parseEventPattern, type EventPattern } from './event-patterns.js';
 import { sortProblems, type RuleProblem } from './problems.js';

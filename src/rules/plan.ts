@@ -81,7 +81,7 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   const actions: PlannedAction[] = [];
   const failures: PlanFailure[] = [];
   const warnings: string[] = [];
-  // Whether a quarantined event is planned at all is the delivery policy's decision (queue/delivery-policy.ts).
+  // Whether a quarantined event is planned at all is the delivery policy's decision (delivery/delivery-policy.ts).
   const rules = ruleSet.rulesFor(event.type);
   if (rules.length === 0) return { matched, unmatched, actions, failures, warnings };
 

@@ -7,6 +7,7 @@ import type { Source } from './source.js';
 
 /** Sources by the name in `POST /webhooks/<source>`; the shipped one is {@link sourceRegistry}. */
 // `any`: each source declares its own variables, and `webhookSecret` must be one of them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- sources declare different env variables
 export type SourceRegistry = Readonly<Record<string, Source<any>>>;
 
 /**
@@ -50,5 +51,6 @@ export function readWebhookSecrets(
  * longer registered has no schema to check: nothing to add.
  */
 export function checkSchemaOf(registry: SourceRegistry, event: BridgeEvent): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any source of the registry
   return Object.hasOwn(registry, event.source) ? (registry[event.source] as Source<any>).checkSchema(event) : [];
 }

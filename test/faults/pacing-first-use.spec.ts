@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { reserveSlot } from '../../src/actions/pacing.js';
-import { createRedisConnection } from '../../src/queue/redis.js';
+import { createRedisConnection } from '../../src/infra/redis.js';
 import { OwnRedisServer } from '../support/redis-server.js';
 
 /*

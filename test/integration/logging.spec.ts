@@ -187,6 +187,7 @@ describe('logs (real process at LOG_LEVEL=debug)', function () {
     for (const line of lines) {
       expect(() => JSON.parse(line), line).to.throw();
     }
+    // eslint-disable-next-line no-control-regex -- ANSI colour codes are what this test looks for
     expect(output).to.match(/\u001b\[/); // colours, as on a terminal
 
     // SIGTERM to the bridge itself (its pid is in the line): it exits 0, and `script` with it (-e).

@@ -15,7 +15,7 @@ import { collectRedactedPaths } from '../../src/observability/logger.js';
 import { BridgeMetrics } from '../../src/observability/metrics.js';
 import { BridgeOperations } from '../../src/queue/operations.js';
 import { compileRuleFiles } from '../../src/rules/compile-rules.js';
-import { buildEventFromPayload, inferSource } from '../../src/rules/event-from-payload.js';
+import { buildEventFromPayload, inferSource } from '../../src/rules/tooling/event-from-payload.js';
 import { isSameSecret } from '../../src/secret.js';
 import { normalizeEnvelope } from '../../src/sources/envelope.js';
 import { parseJsonBody } from '../../src/sources/parse-json-body.js';

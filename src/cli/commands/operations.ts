@@ -1,4 +1,4 @@
-import { createRedisConnection } from '../../queue/redis.js';
+import { createRedisConnection } from '../../infra/redis.js';
 import { BridgeOperations, describeMissingEvent } from '../../queue/operations.js';
 import type { CommandIo } from '../io.js';
 import { readConfigOrReport } from './run.js';

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { ActionCatalog } from '../../actions/action.js';
 import { actionRegistry } from '../../actions/registry.js';
-import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/event-from-payload.js';
+import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/tooling/event-from-payload.js';
 import { loadRules } from '../../rules/load-rules.js';
-import { planUnlessQuarantined } from '../../queue/delivery-policy.js';
+import { planUnlessQuarantined } from '../../delivery/delivery-policy.js';
 import { planActions } from '../../rules/plan.js';
-import { buildSimulationReport, formatSimulationReport } from '../../rules/simulate.js';
+import { buildSimulationReport, formatSimulationReport } from '../../rules/tooling/simulate.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import { reportRuleProblems, type CommandIo } from '../io.js';
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { ActionCatalog } from '../../actions/action.js';
 import { actionRegistry } from '../../actions/registry.js';
-import type { PayloadNormalizers } from '../../rules/event-from-payload.js';
-import { runRuleTests } from '../../rules/rule-tests.js';
+import type { PayloadNormalizers } from '../../rules/tooling/event-from-payload.js';
+import { runRuleTests } from '../../rules/tooling/rule-tests.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import { reportRuleProblems, type CommandIo } from '../io.js';
 

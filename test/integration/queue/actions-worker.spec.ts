@@ -9,7 +9,7 @@ import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from '../../../src/queue/action-job.js';
 import { startActionsWorker } from '../../../src/queue/actions-worker.js';
 import { ACTIONS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
-import { ACTION_BACKOFF_TYPE, fastRetriesForTests } from '../../../src/queue/delivery-policy.js';
+import { ACTION_BACKOFF_TYPE, fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
 import { startSlackFake, type SlackFake } from '../../fakes/slack-fake.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 

@@ -9,7 +9,7 @@ import { loadConfig } from '../../../src/config/config.js';
 import { startBridge, type RunningBridge } from '../../../src/main.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import { ACTION_BACKOFF_TYPE, twelveAttemptsOverEightHours } from '../../../src/queue/delivery-policy.js';
+import { ACTION_BACKOFF_TYPE, twelveAttemptsOverEightHours } from '../../../src/delivery/delivery-policy.js';
 import type { EventJobData } from '../../../src/queue/event-intake.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';

@@ -9,7 +9,7 @@ import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import type { EventJobData } from '../../../src/queue/event-intake.js';
 import { StateConflictError } from '../../../src/errors.js';
-import { fastRetriesForTests } from '../../../src/queue/delivery-policy.js';
+import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
 import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../../src/config/config.js';
-import { parseByteSize, parseDuration } from '../../../src/config/units.js';
+import { parseByteSize, parseDuration } from '../../../src/infra/units.js';
 import { ConfigError } from '../../../src/errors.js';
 import type { Secret } from '../../../src/secret.js';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { loadConfig } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/errors.js';
-import { createRedisConnection, hashTagOf } from '../../../src/queue/redis.js';
+import { createRedisConnection, hashTagOf } from '../../../src/infra/redis.js';
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {

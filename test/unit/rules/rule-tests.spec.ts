@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { runTestCommand } from '../../../src/cli/commands/test.js';
-import { setEventPath } from '../../../src/rules/event-from-payload.js';
+import { setEventPath } from '../../../src/rules/tooling/event-from-payload.js';
 import { buildEvent } from './fixture-events.js';
 
 function collect() {

@@ -162,6 +162,7 @@ describe('rules/templates', () => {
       providerType: 'commission.created',
       promotions: [{ referral_link: 'https://a.example?x=<1>', campaign_name: 'Main' }, { referral_link: 'https://b.example', campaign_name: 'Last' }],
       nested: [[1, 2], [3]],
+      // eslint-disable-next-line no-sparse-arrays -- a hole in a payload array is the case under test
       holey: [, 'second'],
       huge: 'x'.repeat(6_000_000),
     };

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
-import type { BridgeEvent } from '../events/event.js';
-import type { Plan, PlannedAction } from './plan.js';
-import { displayPath } from './problems.js';
+import type { BridgeEvent } from '../../events/event.js';
+import type { Plan, PlannedAction } from '../plan.js';
+import { displayPath } from '../problems.js';
 
 /** What `simulate` prints (and, with --json, prints as JSON). */
 export interface SimulationReport {

@@ -16,7 +16,7 @@ import {
   resolveActionRetry,
   resolveRetryPolicy,
   twelveAttemptsOverEightHours,
-} from '../../../src/queue/delivery-policy.js';
+} from '../../../src/delivery/delivery-policy.js';
 import { loadRules } from '../../../src/rules/load-rules.js';
 import { planActions } from '../../../src/rules/plan.js';
 import type { RuleSet } from '../../../src/rules/rule-set.js';

@@ -1,9 +1,9 @@
-import type { BridgeEvent, SourceName } from '../events/event.js';
-import { applySchemaCheck } from '../sources/check-event.js';
-import { DEFAULT_STRIPPED_FIELDS, sourceRegistry } from '../sources/registry.js';
-import type { Source } from '../sources/source.js';
+import type { BridgeEvent, SourceName } from '../../events/event.js';
+import { applySchemaCheck } from '../../sources/check-event.js';
+import { DEFAULT_STRIPPED_FIELDS, sourceRegistry } from '../../sources/registry.js';
+import type { Source } from '../../sources/source.js';
 
-export { DEFAULT_STRIPPED_FIELDS } from '../sources/registry.js';
+export { DEFAULT_STRIPPED_FIELDS } from '../../sources/registry.js';
 
 /**
  * What building an event from a payload needs of each source (no auth check): `normalize` and

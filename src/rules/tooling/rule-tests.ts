@@ -1,15 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
-import type { ActionCatalog } from '../actions/action.js';
-import { planUnlessQuarantined } from '../queue/delivery-policy.js';
+import type { ActionCatalog } from '../../actions/action.js';
+import { planUnlessQuarantined } from '../../delivery/delivery-policy.js';
 import { buildEventFromPayload, setEventPath, type PayloadNormalizers } from './event-from-payload.js';
-import { KNOWN_SOURCES } from './event-patterns.js';
-import { loadRules, isRuleFileName } from './load-rules.js';
-import { planActions, type Plan, type PlannedAction } from './plan.js';
-import { sortProblems, type RuleProblem } from './problems.js';
-import type { RuleSet } from './rule-set.js';
-import { YamlFile } from './yaml-nodes.js';
+import { KNOWN_SOURCES } from '../event-patterns.js';
+import { loadRules, isRuleFileName } from '../load-rules.js';
+import { planActions, type Plan, type PlannedAction } from '../plan.js';
+import { sortProblems, type RuleProblem } from '../problems.js';
+import type { RuleSet } from '../rule-set.js';
+import { YamlFile } from '../yaml-nodes.js';
 
 /** Rule tests live in this subfolder of the rules directory. */
 export const RULE_TESTS_DIR = 'tests';

@@ -9,6 +9,7 @@ interface Closable {
 }
 
 export interface LifecycleOptions {
+  /** Where the shutdown is logged; required (the constructor throws TypeError without it). */
   readonly logger: Logger;
   /** After the shutdown deadline, how long aborted jobs get to hand themselves back to the queue. @defaultValue 1000 */
   readonly abortGraceMs?: number;

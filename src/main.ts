@@ -18,10 +18,15 @@ export interface Roles {
   readonly workers: boolean;
 }
 
+/** Options of {@link startBridge}. */
 export interface StartOptions {
+  /** The validated configuration (see loadConfig). */
   readonly config: BridgeConfig;
+  /** Which halves run in this process: the API, the workers, or both. */
   readonly roles: Roles;
+  /** The process logger; every role and worker logs through it. */
   readonly logger: Logger;
+  /** The process's metrics, served by /metrics on PORT (API) or METRICS_PORT (workers only). */
   readonly metrics: BridgeMetrics;
   /** The webhook providers. @defaultValue sourceRegistry */
   readonly sources?: SourceRegistry;

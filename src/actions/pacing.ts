@@ -109,6 +109,7 @@ export function abortedError(signal: AbortSignal): RetryableActionError {
 
 /** Options of {@link waitForSlot}. */
 export interface PaceOptions {
+  /** Where the pacing state lives, shared by every worker process. */
   readonly redis: RedisConnection;
   /** The full Redis key, e.g. `bridge:pace:slack:#general`. */
   readonly key: string;
@@ -122,7 +123,7 @@ export interface PaceOptions {
   readonly maxWaitMs?: number;
   /** The clock (ms since the epoch). */
   readonly now: () => number;
-  /** Aborts the wait. */
+  /** Aborts the wait (and a reservation not yet made). @defaultValue none: the wait runs to its slot */
   readonly signal?: AbortSignal;
 }
 

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { actionRegistry } from '../actions/registry.js';
+import { DEFAULT_RULES_DIR } from '../config/env-variable.js';
 import { sourceRegistry } from '../sources/registry.js';
 import { processIo } from './io.js';
 
@@ -31,7 +32,7 @@ function exitWith(result: Promise<number | 'running'>): Promise<void> {
   });
 }
 
-const rulesDirDefault = () => process.env.RULES_DIR || './rules';
+const rulesDirDefault = () => process.env.RULES_DIR || DEFAULT_RULES_DIR;
 
 const program = new Command('affiliate-bridge')
   .description(`Turns ${sourceTitles} webhooks into ${integrationTitles} actions, by rules.`)

@@ -4,8 +4,9 @@ import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, DEFAULT_EVENTS_CONCURRENCY, DEFAULT_RETRY_POLICY } from '../delivery/delivery-policy.js';
 import { hashTagOf } from '../infra/redis.js';
+import { DEFAULT_LOG_LEVEL } from '../observability/logger.js';
 import { collectStrippedFields, sourceRegistry, type SourceRegistry } from '../sources/registry.js';
-import { positiveIntegerSchema, urlSchema, type EnvDeclaration, type EnvVariable } from './env-variable.js';
+import { DEFAULT_PORT, DEFAULT_RULES_DIR, positiveIntegerSchema, urlSchema, type EnvDeclaration, type EnvVariable } from './env-variable.js';
 import { parseByteSize, parseDuration } from '../infra/units.js';
 
 /**
@@ -24,7 +25,7 @@ export const shippedRegistries: Registries = Object.freeze({ sources: sourceRegi
 
 /** The bridge's validated configuration. Built once, from the environment, in main.ts. */
 export interface BridgeConfig {
-  /** HTTP port. @defaultValue 3000 */
+  /** HTTP port. @defaultValue DEFAULT_PORT (3000) */
   readonly port: number;
   /** Redis for BullMQ and state. @defaultValue redis://127.0.0.1:6379 */
   readonly redisUrl: string;
@@ -32,7 +33,7 @@ export interface BridgeConfig {
   readonly queuePrefix: string;
   /** REDIS_URL is a seed node of a Redis Cluster (QUEUE_PREFIX must then hold a `{hash tag}`). @defaultValue false */
   readonly redisCluster: boolean;
-  /** Rule files, watched for changes. @defaultValue ./rules */
+  /** Rule files, watched for changes. @defaultValue DEFAULT_RULES_DIR (./rules) */
   readonly rulesDir: string;
   /** Local trials only: accept sources with no secret set. @defaultValue false */
   readonly allowUnsignedWebhooks: boolean;
@@ -40,7 +41,7 @@ export interface BridgeConfig {
   readonly dedupTtlMs: number;
   /** Largest accepted webhook body, in bytes. @defaultValue 1mb */
   readonly bodyLimitBytes: number;
-  /** pino level. @defaultValue info */
+  /** pino level. @defaultValue DEFAULT_LOG_LEVEL (info) */
   readonly logLevel: string;
   /**
    * Payload fields stripped before storage and logs (dotted paths, any depth).
@@ -92,6 +93,9 @@ const booleanFlag = (name: string) =>
 
 const url = (name: string, protocols: string[]) => urlSchema(protocols, name);
 
+/** QUEUE_PREFIX when unset: one constant for the default and for the Cluster check of the default. */
+const DEFAULT_QUEUE_PREFIX = 'bridge';
+
 /** The bridge's own variables; every integration's come from its descriptor. */
 const coreFields = {
   PORT: portNumber('PORT'),
@@ -109,7 +113,7 @@ const coreFields = {
       'QUEUE_PREFIX must contain a {hash tag}, such as {bridge}, when REDIS_CLUSTER=true: every key of a queue must land in one Cluster slot',
       (value, context) =>
         !['true', '1'].includes(String((context.parent as Record<string, unknown>).REDIS_CLUSTER ?? '')) ||
-        hashTagOf(value === undefined || value === '' ? 'bridge' : value) !== null,
+        hashTagOf(value === undefined || value === '' ? DEFAULT_QUEUE_PREFIX : value) !== null,
     ),
   REDIS_CLUSTER: booleanFlag('REDIS_CLUSTER'),
   RULES_DIR: yup.string(),
@@ -192,15 +196,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     throw error;
   }
   return {
-    port: Number(or(env.PORT, '3000')),
+    port: Number(or(env.PORT, String(DEFAULT_PORT))),
     redisUrl: or(env.REDIS_URL, 'redis://127.0.0.1:6379'),
-    queuePrefix: or(env.QUEUE_PREFIX, 'bridge'),
+    queuePrefix: or(env.QUEUE_PREFIX, DEFAULT_QUEUE_PREFIX),
     redisCluster: ['true', '1'].includes(env.REDIS_CLUSTER ?? ''),
-    rulesDir: or(env.RULES_DIR, './rules'),
+    rulesDir: or(env.RULES_DIR, DEFAULT_RULES_DIR),
     allowUnsignedWebhooks: ['true', '1'].includes(env.ALLOW_UNSIGNED_WEBHOOKS ?? ''),
     dedupTtlMs: parseDuration(or(env.DEDUP_TTL, '7d'))!,
     bodyLimitBytes: parseByteSize(or(env.BODY_LIMIT, '1mb'))!,
-    logLevel: or(env.LOG_LEVEL, 'info'),
+    logLevel: or(env.LOG_LEVEL, DEFAULT_LOG_LEVEL),
     strippedFields: or(env.STRIPPED_FIELDS, collectStrippedFields(registries.sources).join(','))
       .split(',')
       .map((field) => field.trim())

@@ -23,6 +23,19 @@ export interface EnvVariable<T> {
   read(raw: string | undefined): T;
 }
 
+/**
+ * PORT when unset. Defined here rather than in config.ts so that the CLI (`demo`) can read it
+ * without loading the config schema's dependencies.
+ */
+export const DEFAULT_PORT = 3000;
+
+/**
+ * RULES_DIR when unset, relative to the working directory. Defined here rather than in config.ts so
+ * that the CLI entry (the `--rules` default of every command) can read it without loading the
+ * config schema's dependencies (ioredis among them).
+ */
+export const DEFAULT_RULES_DIR = './rules';
+
 /** An integration's variables, by their environment name (`SLACK_BOT_TOKEN`). */
 export type EnvDeclaration = Readonly<Record<string, EnvVariable<unknown>>>;
 

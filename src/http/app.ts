@@ -7,11 +7,13 @@ import { createWebhookRouter, type WebhookRouterOptions } from './webhook-router
 export type ReadinessCheck = () => Promise<string | null>;
 
 export interface AppOptions extends Omit<WebhookRouterOptions, 'logger' | 'metrics'> {
+  /** Where the webhook router logs, and where an unhandled error of any handler is logged. */
   readonly logger: Logger;
+  /** Counted by the webhook router; served by /metrics. */
   readonly metrics: BridgeMetrics;
   /** What /readyz checks (Redis answers, rules loaded and current…). */
   readonly readinessChecks: readonly ReadinessCheck[];
-  /** Extra routers mounted after the webhooks (e.g. the admin dashboard). */
+  /** Extra routers mounted after the webhooks (e.g. the admin dashboard). @defaultValue [] */
   readonly extraRouters?: readonly Router[];
 }
 

@@ -9,17 +9,28 @@ import type { Secret } from '../secret.js';
 import type { Source } from '../sources/source.js';
 import { mapErrorToAnswer } from './error-status.js';
 
+/** Options of {@link createWebhookRouter}. */
 export interface WebhookRouterOptions {
+  /** The webhook providers by name, as in `/webhooks/<name>`; any other name is answered 404. */
   readonly sources: Readonly<Record<string, Source>>;
   /** Each source's secret; null means unset. */
   readonly secrets: Readonly<Record<SourceName, Secret | null>>;
   /** Local trials only: a source whose secret is unset accepts unauthenticated deliveries. */
   readonly allowUnsignedWebhooks: boolean;
+  /** Payload fields removed before the event is stored (STRIPPED_FIELDS). */
   readonly strippedFields: readonly string[];
+  /** Largest accepted body, in bytes (BODY_LIMIT); a larger one is answered 413. */
   readonly bodyLimitBytes: number;
+  /**
+   * Stores the event once (a duplicate is answered as stored); the answer waits for it, and a
+   * StorageUnavailableError it throws is answered 503 with Retry-After.
+   */
   readonly intake: { store(event: BridgeEvent): Promise<StoreOutcome> };
+  /** Where `bridge_webhooks_total{source,outcome}` is counted. */
   readonly metrics: BridgeMetrics;
+  /** Where each delivery's outcome is logged (why authentication failed only at debug). */
   readonly logger: Logger;
+  /** The clock of each event's `receivedAt`. */
   readonly now: () => Date;
 }
 

@@ -25,12 +25,15 @@ export function collectRedactedPaths(registry: SourceRegistry): string[] {
 /** The redacted paths of the shipped sources: see {@link collectRedactedPaths}. */
 export const REDACTED_PATHS: string[] = collectRedactedPaths(sourceRegistry);
 
+/** The pino level when none is given; also LOG_LEVEL's default (config.ts reads it from here). */
+export const DEFAULT_LOG_LEVEL = 'info';
+
 export interface LoggerOptions {
-  /** pino level. @defaultValue info */
+  /** pino level. @defaultValue DEFAULT_LOG_LEVEL (info) */
   level?: string;
-  /** Human-readable lines; by default when stdout is a terminal. */
+  /** Human-readable lines (pino-pretty); ignored when `destination` is set. @defaultValue true when stdout is a terminal (`process.stdout.isTTY`) */
   pretty?: boolean;
-  /** Where lines go; by default stdout. Tests pass a stream to read them back. */
+  /** Where lines go. Tests pass a stream to read them back. @defaultValue stdout (pino's own destination) */
   destination?: DestinationStream;
   /** What is replaced by `[redacted]`. @defaultValue REDACTED_PATHS (the shipped sources') */
   redactPaths?: readonly string[];
@@ -38,7 +41,7 @@ export interface LoggerOptions {
 
 /** Builds the process logger: JSON lines with secrets redacted. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const { level = 'info', pretty = process.stdout.isTTY === true, destination, redactPaths = REDACTED_PATHS } = options;
+  const { level = DEFAULT_LOG_LEVEL, pretty = process.stdout.isTTY === true, destination, redactPaths = REDACTED_PATHS } = options;
   const base = { level, redact: { paths: [...redactPaths], censor: '[redacted]' }, base: { pid: process.pid } };
   if (destination) return pino(base, destination);
   if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true } } });

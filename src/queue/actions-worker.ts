@@ -9,19 +9,27 @@ import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
 
 export interface ActionsWorkerOptions {
+  /** The worker's own BullMQ connection (role `worker`: blocking commands, no retry limit). */
   readonly connection: RedisConnection;
   /** A connection for completion records. */
   readonly state: RedisConnection;
+  /** The BullMQ prefix (QUEUE_PREFIX), also of the completion records' keys. */
   readonly prefix: string;
   /** One connected runner per action name (built from the registry in main.ts). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- runners of different params types, each checked at plan time
   readonly runners: Readonly<Record<ActionName, ActionRunner<any>>>;
+  /**
+   * The running retry policy: its maxDelayMs caps every wait, and its baseDelayMs is the backoff of
+   * a job whose data carries none (each job's attempts were set when it was enqueued).
+   */
   readonly retryPolicy: RetryPolicy;
   /** Timeout of every outbound call, in ms. */
   readonly actionTimeoutMs: number;
   /** How long completion records are kept, in ms. */
   readonly completionTtlMs: number;
+  /** Where each attempt's outcome is logged, with the job, event, rule and action. */
   readonly logger: Logger;
+  /** Where `bridge_actions_total`, `bridge_action_duration_seconds` and `bridge_event_to_action_seconds` are counted. */
   readonly metrics: BridgeMetrics;
   /** @defaultValue DEFAULT_ACTIONS_CONCURRENCY (50) */
   readonly concurrency?: number;

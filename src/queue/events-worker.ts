@@ -23,21 +23,28 @@ import { appendTraceRun, type TraceRun } from './trace.js';
 export type EventPlanner = (event: BridgeEvent) => Plan;
 
 export interface EventsWorkerOptions {
+  /** The worker's own BullMQ connection (role `worker`: blocking commands, no retry limit). */
   readonly connection: RedisConnection;
   /** A connection for the bridge's own keys (traces, quarantine list, plan failures). */
   readonly state: RedisConnection;
+  /** The BullMQ prefix (QUEUE_PREFIX), also of the bridge's own keys. */
   readonly prefix: string;
+  /** Where the planned action jobs are added, all of an event's in one `addBulk`. */
   readonly actionsQueue: Queue<ActionJobData>;
+  /** Plans an event against the live rules (in the bridge: the rule store's current set). */
   readonly plan: EventPlanner;
   /**
    * The payload's schema check (sources' `checkSchema`), run here rather than at intake because
    * it is the costly part of validation; an event that fails it is quarantined, not planned.
    */
   readonly checkSchema: (event: BridgeEvent) => string[];
+  /** The running retry policy: each action job's attempts and backoff base, unless its rule overrides them. */
   readonly retryPolicy: RetryPolicy;
   /** How long traces and plan failures are kept, in ms (the dedup window). */
   readonly traceTtlMs: number;
+  /** Where each event's plan, quarantine, template warnings and plan failures are logged. */
   readonly logger: Logger;
+  /** Where `bridge_events_total`, `bridge_rule_matches_total` and plan failures (`bridge_actions_total{outcome="failed"}`) are counted. */
   readonly metrics: BridgeMetrics;
   /** Milliseconds since the epoch. @defaultValue Date.now */
   readonly now?: () => number;

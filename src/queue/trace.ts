@@ -40,14 +40,17 @@ export async function readEventTrace(redis: RedisConnection, prefix: string, eve
   return stored ? (JSON.parse(stored) as EventTrace) : null;
 }
 
+/** Options of {@link appendTraceRun}. */
 export interface AppendTraceRunOptions {
+  /** The connection for the bridge's own keys (traces, the recent-events index). */
   readonly state: RedisConnection;
+  /** The queue prefix (QUEUE_PREFIX) the trace keys start with. */
   readonly prefix: string;
   /** How long the trace is kept, in ms (the dedup window). */
   readonly ttlMs: number;
   /** Sorts the event into the recent-events index (ms since the epoch). */
   readonly receivedAtMs: number;
-  /** More writes for the same MULTI (quarantine list, plan failures). */
+  /** More writes for the same MULTI (quarantine list, plan failures). @defaultValue none: only the trace and the recent-events index are written */
   readonly extra?: (multi: ChainableCommander, previousRuns: readonly TraceRun[]) => void;
 }
 

@@ -10,6 +10,7 @@ import type { RuleSet } from './rule-set.js';
 export interface RuleStoreOptions {
   /** The rules directory (its `*.yaml`/`*.yml` files; subfolders such as `tests/` are ignored). */
   readonly dir: string;
+  /** Where loads, reloads and every problem of a rejected edit are logged; required (the constructor throws TypeError without it). */
   readonly logger: Logger;
   /** Quiet time after the last file event before reloading (editors write in bursts). @defaultValue 250 */
   readonly debounceMs?: number;

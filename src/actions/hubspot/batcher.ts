@@ -38,12 +38,19 @@ export interface ContactBatchAnswer {
  */
 export type ContactBatchSender = (inputs: readonly ContactUpsertInput[]) => Promise<ContactBatchAnswer>;
 
+/** HubSpot's limit of inputs per batch call: the default and the cap of `maxInputs`. */
+const MAX_BATCH_INPUTS = 100;
+
+/** How long the first waiting upsert waits for company, in ms, unless `windowMs` says otherwise. */
+const DEFAULT_WINDOW_MS = 50;
+
 /** Options of {@link ContactUpsertBatcher}. */
 export interface ContactUpsertBatcherOptions {
+  /** Sends one batch call, pacing included; required (the constructor throws TypeError without it). */
   readonly send: ContactBatchSender;
-  /** How long the first waiting upsert waits for company, in ms. @defaultValue 50 */
+  /** How long the first waiting upsert waits for company, in ms. @defaultValue 50 (DEFAULT_WINDOW_MS) */
   readonly windowMs?: number;
-  /** A batch is sent at once when it holds this many distinct emails. @defaultValue 100 (HubSpot's maximum) */
+  /** A batch is sent at once when it holds this many distinct emails; at most 100. @defaultValue 100 (MAX_BATCH_INPUTS, HubSpot's maximum) */
   readonly maxInputs?: number;
 }
 
@@ -101,10 +108,10 @@ export class ContactUpsertBatcher {
 
   constructor(options: ContactUpsertBatcherOptions) {
     if (typeof options.send !== 'function') throw new TypeError('ContactUpsertBatcher needs a send function');
-    const { windowMs = 50, maxInputs = 100 } = options;
+    const { windowMs = DEFAULT_WINDOW_MS, maxInputs = MAX_BATCH_INPUTS } = options;
     this.#send = options.send;
     this.#windowMs = windowMs;
-    this.#maxInputs = Math.max(1, Math.min(100, maxInputs));
+    this.#maxInputs = Math.max(1, Math.min(MAX_BATCH_INPUTS, maxInputs));
   }
 
   /** Queues one upsert; resolves or rejects with this caller's own outcome. */

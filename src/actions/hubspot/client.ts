@@ -17,6 +17,7 @@ interface HubspotCallState {
 
 /** Options of {@link createHubspotClient}. */
 export interface HubspotClientOptions {
+  /** HUBSPOT_ACCESS_TOKEN; revealed only to the SDK, which sends it as the Authorization header. */
   readonly accessToken: Secret;
   /** Base path of the API. @defaultValue from config: https://api.hubapi.com */
   readonly baseUrl: string;
@@ -40,7 +41,9 @@ export interface HubspotClient {
 
 /** The `_options` every SDK call made through {@link HubspotClient.call} must receive. */
 export interface HubspotCallOptions {
+  /** The call's middleware replaces the configured list (SDK 13 runs only per-call middleware). */
   readonly middlewareMergeStrategy: 'replace';
+  /** Attaches the call's abortable agent, and keeps the status, headers and raw body of an error answer. */
   readonly middleware: Array<{
     pre(context: any): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- each generated module has its own RequestContext class
     post(context: any): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any

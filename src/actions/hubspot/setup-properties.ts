@@ -18,7 +18,7 @@ export interface ContactPropertyDeclaration {
 export interface SetupHubspotPropertiesOptions {
   /** The account to compare with and write to; null for an offline dry run (no token). */
   readonly client: HubspotClient | null;
-  /** The properties the rules write (collected from the loaded rules). */
+  /** The properties the rules write (collected from the loaded rules); a name given twice takes this entry. @defaultValue [] */
   readonly properties?: readonly ContactPropertyDeclaration[];
   /** Names only, each a single-line text (the form before types existed). @defaultValue [] */
   readonly propertyNames?: readonly string[];

@@ -21,17 +21,28 @@ export const HUBSPOT_BATCH_UPSERT_PATH = '/crm/v3/objects/contacts/batch/upsert'
 
 /** Options of {@link connectHubspotUpsertContact} beyond the shared deps. */
 export interface HubspotUpsertContactOptions {
-  /** How long concurrent upserts are collected into one batch call, in ms. @defaultValue 50 */
+  /**
+   * How long concurrent upserts are collected into one batch call, in ms.
+   * @defaultValue 50, applied by the batcher (`ContactUpsertBatcherOptions.windowMs`)
+   */
   readonly batchWindowMs?: number;
-  /** Most inputs per batch call. @defaultValue 100 (HubSpot's maximum) */
+  /**
+   * Most inputs per batch call, at most 100.
+   * @defaultValue 100 (HubSpot's maximum), applied by the batcher (`ContactUpsertBatcherOptions.maxInputs`)
+   */
   readonly maxBatchInputs?: number;
   /**
    * Longest a batch sleeps for the account's next send slot, in ms; further away, its jobs are handed
    * back to the worker as `paced` (delayed without spending an attempt).
-   * @defaultValue 5 × the account interval (about 0.56 s at the default 90 requests per 10 s)
+   * @defaultValue `DEFAULT_MAX_WAIT_INTERVALS` (5) × the account interval (about 0.56 s at the
+   *   default 90 requests per 10 s), applied by {@link waitForSlot}
    */
   readonly maxPaceWaitMs?: number;
-  /** A prebuilt client (tests); by default one is built from the config. */
+  /**
+   * A prebuilt client (tests); used even when HUBSPOT_ACCESS_TOKEN is unset.
+   * @defaultValue one built from the config (HUBSPOT_ACCESS_TOKEN, HUBSPOT_BASE_URL, ACTION_TIMEOUT)
+   *   when the token is set; none otherwise, and the action runs as dry run
+   */
   readonly client?: HubspotClient;
 }
 

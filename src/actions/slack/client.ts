@@ -15,6 +15,7 @@ interface SlackCallState {
 
 /** Options of {@link createSlackClient}. */
 export interface SlackClientOptions {
+  /** SLACK_BOT_TOKEN; revealed only to the WebClient, which sends it as the Authorization header. */
   readonly token: Secret;
   /** Base URL of the Web API, ending in `/api/`. @defaultValue from config: https://slack.com/api/ */
   readonly slackApiUrl: string;

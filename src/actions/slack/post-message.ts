@@ -15,10 +15,15 @@ export interface SlackPostMessageOptions {
   /**
    * Longest a job sleeps for its channel's next send slot, in ms; further away, the job is handed
    * back to the worker as `paced` (delayed without spending an attempt).
-   * @defaultValue 5 × the channel interval (5 s at the default 1 message/s)
+   * @defaultValue `DEFAULT_MAX_WAIT_INTERVALS` (5) × the channel interval (5 s at the default
+   *   1 message/s), applied by {@link waitForSlot}
    */
   readonly maxPaceWaitMs?: number;
-  /** A prebuilt client (tests); by default one is built from the config. */
+  /**
+   * A prebuilt client (tests); used even when SLACK_BOT_TOKEN is unset.
+   * @defaultValue one built from the config (SLACK_BOT_TOKEN, SLACK_API_URL, ACTION_TIMEOUT) when the
+   *   token is set; none otherwise, and the action runs as dry run
+   */
   readonly client?: SlackClient;
 }
 

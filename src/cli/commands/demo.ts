@@ -1,6 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { DEFAULT_PORT } from '../../config/env-variable.js';
 import { sourceRegistry, type SourceRegistry } from '../../sources/registry.js';
 import type { CommandIo } from '../io.js';
 
@@ -8,9 +9,9 @@ import type { CommandIo } from '../io.js';
 export const DEMO_DELIVERIES_DIR = fileURLToPath(new URL('../../../test/fixtures/deliveries/', import.meta.url));
 
 export interface DemoOptions {
-  /** @defaultValue http://127.0.0.1:$PORT (3000) */
+  /** The running bridge. @defaultValue http://127.0.0.1:$PORT, PORT defaulting to DEFAULT_PORT (3000) */
   readonly url?: string;
-  /** Keep the fixtures' own event ids (a second run is then answered as duplicates). */
+  /** Keep the fixtures' own event ids (a second run is then answered as duplicates). @defaultValue false: each delivery gets a fresh event id */
   readonly keepIds?: boolean;
   /** Whose examples are sent: each source with an `example`, from `<dir>/<source name>/`. @defaultValue sourceRegistry */
   readonly sources?: SourceRegistry;
@@ -27,7 +28,7 @@ export interface DemoOptions {
  */
 export async function runDemoCommand(options: DemoOptions, io: CommandIo): Promise<number> {
   const env = options.env ?? process.env;
-  const baseUrl = options.url ?? `http://127.0.0.1:${env.PORT ?? '3000'}`;
+  const baseUrl = options.url ?? `http://127.0.0.1:${env.PORT ?? String(DEFAULT_PORT)}`;
   const deliveriesDir = options.deliveriesDir ?? DEMO_DELIVERIES_DIR;
   let failures = 0;
   for (const source of Object.values(options.sources ?? sourceRegistry)) {

@@ -12,8 +12,9 @@ import { reportRuleProblems, type CommandIo } from '../io.js';
 export interface SimulateCommandOptions {
   /** A delivery body (the provider's full JSON envelope). */
   readonly file: string;
-  /** A registered source name (firstpromoter, rewardful…); inferred from the payload when omitted. */
+  /** A registered source name (firstpromoter, rewardful…). @defaultValue inferred from the payload's envelope (see inferSource) */
   readonly source?: string;
+  /** The rules directory to load (the CLI's `--rules`: RULES_DIR, else DEFAULT_RULES_DIR, ./rules). */
   readonly rulesDir: string;
   /** Print the report as JSON. @defaultValue false */
   readonly json?: boolean;

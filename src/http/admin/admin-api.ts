@@ -4,9 +4,13 @@ import type { Logger } from 'pino';
 import { describeMissingEvent, type BridgeOperations } from '../../queue/operations.js';
 import { loadEventDetail, loadOverview, loadRecentEvents, parseLimit } from './admin-data.js';
 
+/** Options of {@link createAdminApiRouter}. */
 export interface AdminApiOptions {
+  /** What the API reads and does: failed actions, quarantined events, traces, retries and replays. */
   readonly operations: BridgeOperations;
+  /** Where every retry and replay an operator asks for is logged. */
   readonly logger: Logger;
+  /** The clock of the overview: its events of the last 5 and 60 minutes, and its `generatedAt`. */
   readonly now: () => Date;
 }
 

@@ -17,7 +17,9 @@ import { renderDashboardPage, renderLoginPage } from './admin-pages.js';
 export interface AdminRouterOptions {
   /** ADMIN_TOKEN. The dashboard is off when it is unset: the composition root does not mount this router. */
   readonly adminToken: Secret;
+  /** What the dashboard and its API read and do: failed actions, quarantined events, traces, retries and replays. */
   readonly operations: BridgeOperations;
+  /** Where logins, refused requests and operator actions are logged (never the token or the cookie). */
   readonly logger: Logger;
   /** @defaultValue () => new Date() */
   readonly now?: () => Date;

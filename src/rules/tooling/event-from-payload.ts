@@ -33,11 +33,13 @@ export function inferSource(body: Record<string, unknown>, normalizers: PayloadN
   return null;
 }
 
+/** Options of {@link buildEventFromPayload}. */
 export interface BuildEventOptions {
-  /** Taken from the payload's shape when omitted. */
+  /** A name among `normalizers`; any other is an error. @defaultValue inferred from the payload's envelope (see inferSource) */
   readonly source?: string;
+  /** The sources an event may come from (a source registry is one). */
   readonly normalizers: PayloadNormalizers;
-  /** @defaultValue now */
+  /** @defaultValue now (`new Date()`) */
   readonly receivedAt?: Date;
   /** @defaultValue DEFAULT_STRIPPED_FIELDS */
   readonly strippedFields?: readonly string[];

@@ -228,7 +228,9 @@ export interface RuleTestResult {
   readonly plan?: Plan;
 }
 
+/** Options of {@link runRuleTestCase}. */
 export interface RunCaseOptions {
+  /** How a case's payload becomes an event (a source registry is one). */
   readonly normalizers: PayloadNormalizers;
   /** Reads a fixture file. @defaultValue fs.readFile as UTF-8 */
   readonly readText?: (file: string) => Promise<string>;
@@ -366,10 +368,13 @@ export interface RuleTestReport {
   readonly failed: number;
 }
 
+/** Options of {@link runRuleTests}. */
 export interface RunRuleTestsOptions {
+  /** The rules directory; its cases are the `*.yaml`/`*.yml` files of its `tests/` folder (RULE_TESTS_DIR). */
   readonly rulesDir: string;
   /** The actions rules may name (see compileRuleFiles). */
   readonly actions: ActionCatalog;
+  /** How each case's payload becomes an event (a source registry is one). */
   readonly normalizers: PayloadNormalizers;
 }
 

@@ -7,8 +7,7 @@ import type { StoreOutcome } from '../queue/event-intake.js';
 import type { BridgeEvent } from '../events/event.js';
 import { readSettings } from '../config/env-variable.js';
 import type { Secret } from '../secret.js';
-import { collectSourceSecrets } from '../sources/registry.js';
-import { createSecretScrubber, type SecretScrubber } from '../sources/scrub-secrets.js';
+import { collectSourceSecrets, createSecretScrubber, type SecretScrubber } from '../sources/scrub-secrets.js';
 import type { Source } from '../sources/source.js';
 import { mapErrorToAnswer } from './error-status.js';
 

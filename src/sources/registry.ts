@@ -1,6 +1,3 @@
-import type { BridgeConfig } from '../config/config.js';
-import { readSettings, type EnvDeclaration } from '../config/env-variable.js';
-import type { Secret } from '../secret.js';
 import { firstpromoter } from './firstpromoter/index.js';
 import { rewardful } from './rewardful/index.js';
 import type { Source } from './source.js';
@@ -34,20 +31,3 @@ export function collectStrippedFields(registry: SourceRegistry): readonly string
 
 /** Fields stripped from payloads when STRIPPED_FIELDS is unset (and in `test` and `simulate`). */
 export const DEFAULT_STRIPPED_FIELDS: readonly string[] = Object.freeze(collectStrippedFields(sourceRegistry));
-
-/**
- * The value of every secret variable the sources of `registry` declare (webhook secrets, API keys),
- * set ones only: what the HTTP layer scrubs from payloads by value.
- * @throws TypeError when `config` was not loaded with these sources (see `readSettings`).
- */
-export function collectSourceSecrets(registry: SourceRegistry, config: Pick<BridgeConfig, 'integrations'>): Secret[] {
-  const secrets: Secret[] = [];
-  for (const source of Object.values(registry)) {
-    const settings = readSettings(config, source.env) as Record<string, unknown>;
-    for (const [name, variable] of Object.entries(source.env as EnvDeclaration)) {
-      const value = settings[name];
-      if (variable.isSecret && value !== null && value !== undefined) secrets.push(value as Secret);
-    }
-  }
-  return secrets;
-}

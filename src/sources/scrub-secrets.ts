@@ -1,3 +1,4 @@
+import { readSettings, type EnvDeclaration } from '../config/env-variable.js';
 import type { Secret } from '../secret.js';
 
 /** What replaces every occurrence of a configured secret inside a payload's strings and keys. */
@@ -50,4 +51,25 @@ export function createSecretScrubber(secrets: readonly (Secret | null | undefine
     },
     isFoundIn: (text) => forms.some((form) => text.includes(form)),
   };
+}
+
+/**
+ * The value of every secret variable the sources of `registry` declare (webhook secrets, API keys),
+ * set ones only: what the HTTP layer scrubs from payloads by value.
+ * @throws TypeError when `config` was not loaded with these sources (see `readSettings`).
+ */
+// Structural types for the registry and the config: importing theirs would close import cycles.
+export function collectSourceSecrets(
+  registry: Readonly<Record<string, { readonly env: EnvDeclaration }>>,
+  config: { readonly integrations: Readonly<Record<string, unknown>> },
+): Secret[] {
+  const secrets: Secret[] = [];
+  for (const source of Object.values(registry)) {
+    const settings = readSettings(config, source.env) as Record<string, unknown>;
+    for (const [name, variable] of Object.entries(source.env)) {
+      const value = settings[name];
+      if (variable.isSecret && value !== null && value !== undefined) secrets.push(value as Secret);
+    }
+  }
+  return secrets;
 }

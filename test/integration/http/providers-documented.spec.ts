@@ -28,6 +28,7 @@ import {
  * sender that models each documented behaviour with its source.
  */
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/deliveries/${name}`, import.meta.url), 'utf8')) as Record<string, any>;
 
 /** The config the bridge would load from the environment, with both webhook secrets set. */
@@ -77,7 +78,7 @@ describe('FirstPromoter and Rewardful as documented (real app, real Redis)', fun
       const campaign = event!.data.campaign as Record<string, unknown>;
       expect(campaign.default_webhook_url).to.equal(`${app.baseUrl}/webhooks/firstpromoter?token=[redacted]`);
       expect(campaign.description).to.equal('ask ops, the hook token is [redacted].');
-      const promoter = event!.data.promoter as Record<string, any>;
+      const promoter = event!.data.promoter as { profile: { social_accounts: Record<string, unknown> }; note: string };
       expect(promoter.note).to.equal('[redacted][redacted]');
       expect(promoter.profile.social_accounts).to.have.property('x-[redacted]');
       // Every key and value of the prefix, the event job and the dedup record included.

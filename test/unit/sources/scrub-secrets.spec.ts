@@ -5,9 +5,9 @@ import type { BridgeEvent } from '../../../src/events/event.js';
 import { MalformedDeliveryError } from '../../../src/errors.js';
 import { Secret } from '../../../src/secret.js';
 import { firstpromoter } from '../../../src/sources/firstpromoter/index.js';
-import { collectSourceSecrets, sourceRegistry } from '../../../src/sources/registry.js';
+import { sourceRegistry } from '../../../src/sources/registry.js';
 import { rewardful } from '../../../src/sources/rewardful/index.js';
-import { createSecretScrubber, listSecretForms, REDACTED_MARKER } from '../../../src/sources/scrub-secrets.js';
+import { collectSourceSecrets, createSecretScrubber, listSecretForms, REDACTED_MARKER } from '../../../src/sources/scrub-secrets.js';
 import { defineSource } from '../../../src/sources/source.js';
 import { copyPayload } from '../../../src/sources/strip-secrets.js';
 

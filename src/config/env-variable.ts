@@ -49,6 +49,21 @@ export function secretVariable(doc: string): EnvVariable<Secret | null> {
   return { doc, schema: yup.string(), defaultValue: undefined, isSecret: true, read: (raw) => (isUnset(raw) ? null : new Secret(raw)) };
 }
 
+/**
+ * One of a few words, e.g. `pending` or `fulfilled`; empty means the default. The message lists
+ * the choices: `FIRSTPROMOTER_FULFILMENT_ANSWER must be pending or fulfilled`.
+ */
+export function choiceVariable<T extends string>(doc: string, choices: readonly T[], defaultValue: T): EnvVariable<T> {
+  const listed = choices.length > 1 ? `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}` : String(choices[0]);
+  return {
+    doc,
+    schema: yup.string().oneOf([...choices, ''], `\${path} must be ${listed}`),
+    defaultValue,
+    isSecret: false,
+    read: (raw) => (isUnset(raw) ? defaultValue : (raw as T)),
+  };
+}
+
 /** A base URL of an API, with the provider's own as default (tests point it at a fake). */
 export function urlVariable(doc: string, defaultValue: string, protocols: readonly string[] = ['http://', 'https://']): EnvVariable<string> {
   return { doc, schema: urlSchema(protocols), defaultValue, isSecret: false, read: (raw) => (isUnset(raw) ? defaultValue : raw) };

@@ -5,7 +5,9 @@ import type { SourceName } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { StoreOutcome } from '../queue/event-intake.js';
 import type { BridgeEvent } from '../events/event.js';
+import { readSettings } from '../config/env-variable.js';
 import type { Secret } from '../secret.js';
+import { collectSourceSecrets, createSecretScrubber, type SecretScrubber } from '../sources/scrub-secrets.js';
 import type { Source } from '../sources/source.js';
 import { mapErrorToAnswer } from './error-status.js';
 
@@ -15,6 +17,14 @@ export interface WebhookRouterOptions {
   readonly sources: Readonly<Record<string, Source>>;
   /** Each source's secret; null means unset. */
   readonly secrets: Readonly<Record<SourceName, Secret | null>>;
+  /**
+   * The loaded config's `integrations` (`config.integrations`): each source's settings, read for
+   * its answers (FIRSTPROMOTER_FULFILMENT_ANSWER), and every secret variable the sources declare,
+   * whose values are scrubbed from payloads. Must come from a config loaded with `sources`.
+   * @defaultValue none: every source runs with its variables' defaults, and only `secrets` are
+   *   scrubbed from payloads
+   */
+  readonly integrations?: Readonly<Record<string, unknown>>;
   /** Local trials only: a source whose secret is unset accepts unauthenticated deliveries. */
   readonly allowUnsignedWebhooks: boolean;
   /** Payload fields removed before the event is stored (STRIPPED_FIELDS). */
@@ -41,6 +51,18 @@ export interface WebhookRouterOptions {
 export function createWebhookRouter(options: WebhookRouterOptions): Router {
   const router = express.Router();
   const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes });
+  const context: DeliveryContext = {
+    ...options,
+    // Read once: a settings error (a config loaded without these sources) stops the app here.
+    settings: new Map(Object.values(options.sources).map((source) => [source.name, readSourceSettings(source, options.integrations)])),
+    // Every configured secret of every source, not only the one a delivery authenticated with: a
+    // FirstPromoter payload must not carry Rewardful's secret into Redis either.
+    secretScrubber: createSecretScrubber([
+      ...Object.values(options.secrets),
+      ...(options.integrations ? collectSourceSecrets(options.sources, { integrations: options.integrations }) : []),
+    ]),
+    seenApiVersions: new Map(),
+  };
 
   router.post('/webhooks/:source', (request: Request, response: Response, next: NextFunction) => {
     const source = options.sources[request.params.source as string];
@@ -50,13 +72,25 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
     }
     readRawBody(request, response, (error?: unknown) => {
       if (error) return answerError(error, source.name, response, options);
-      handleDelivery(source, request, response, options).catch(next);
+      handleDelivery(source, request, response, context).catch(next);
     });
   });
   return router;
 }
 
-async function handleDelivery(source: Source, request: Request, response: Response, options: WebhookRouterOptions): Promise<void> {
+interface DeliveryContext extends WebhookRouterOptions {
+  readonly settings: ReadonlyMap<SourceName, Readonly<Record<string, unknown>>>;
+  readonly secretScrubber: SecretScrubber | null;
+  /** The API versions met so far per source, documented ones included: the warning's memory. */
+  readonly seenApiVersions: Map<SourceName, Set<string>>;
+}
+
+function readSourceSettings(source: Source, integrations: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  if (integrations) return readSettings({ integrations }, source.env) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(source.env).map(([name, variable]) => [name, variable.read(undefined)]));
+}
+
+async function handleDelivery(source: Source, request: Request, response: Response, options: DeliveryContext): Promise<void> {
   const secret = options.secrets[source.name] ?? null;
   try {
     if (secret === null && !options.allowUnsignedWebhooks) {
@@ -64,7 +98,11 @@ async function handleDelivery(source: Source, request: Request, response: Respon
     }
     const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const body = source.verify({ rawBody, headers: request.headers, query: request.query as Record<string, unknown> }, secret);
-    const event = source.normalize(body, { receivedAt: options.now(), strippedFields: options.strippedFields });
+    const event = source.normalize(body, {
+      receivedAt: options.now(),
+      strippedFields: options.strippedFields,
+      secretScrubber: options.secretScrubber,
+    });
     const outcome = await options.intake.store(event);
     const metricOutcome = outcome === 'duplicate' ? 'duplicate' : event.status === 'quarantined' ? 'quarantined' : 'accepted';
     options.metrics.webhooks.inc({ source: source.name, outcome: metricOutcome });
@@ -72,12 +110,41 @@ async function handleDelivery(source: Source, request: Request, response: Respon
       { source: source.name, eventId: event.id, eventType: event.type, status: event.status, outcome: metricOutcome },
       'webhook stored',
     );
+    if (source.apiVersion) warnAboutNewApiVersion(source, event, options);
     // The payload's schema is checked by the events worker, so the answer cannot say whether the
-    // event will be quarantined: it says only that it is stored (or was already).
-    response.status(source.successStatus).json({ eventId: event.id, outcome });
+    // event will be quarantined: it says only that it is stored (or was already). Only now, with
+    // the event stored, may a source's answer mean more (FirstPromoter's 200: reward fulfilled).
+    const status = source.successStatusFor ? source.successStatusFor(event, options.settings.get(source.name) ?? {}) : source.successStatus;
+    response.status(status).json({ eventId: event.id, outcome });
   } catch (error) {
     answerError(error, source.name, response, options);
   }
+}
+
+/** Longest API version quoted in the warning; a longer value is shown cut. */
+const MAX_SHOWN_VERSION_LENGTH = 40;
+
+/**
+ * Warns once per process (per router, and a process has one) for each API version of a source
+ * that is not among its documented ones, an absent version included: the payloads may have
+ * changed shape while still passing the lenient schemas. The value comes from the stored event,
+ * so it is already scrubbed of secrets.
+ */
+function warnAboutNewApiVersion(source: Source, event: BridgeEvent, options: DeliveryContext): void {
+  const declaration = source.apiVersion!;
+  const value = declaration.read(event);
+  const version = value === undefined ? '(none)' : typeof value === 'string' ? value.slice(0, MAX_SHOWN_VERSION_LENGTH) : `(a ${value === null ? 'null' : typeof value})`;
+  let seen = options.seenApiVersions.get(source.name);
+  if (!seen) {
+    seen = new Set(declaration.documented);
+    options.seenApiVersions.set(source.name, seen);
+  }
+  if (seen.has(version)) return;
+  seen.add(version);
+  options.logger.warn(
+    { source: source.name, eventId: event.id, apiVersion: version, documented: declaration.documented },
+    `${source.title} sent API version ${version}, not seen before by this process; the schemas follow ${declaration.documented.join(', ')}: check that its payloads still match them`,
+  );
 }
 
 function answerError(error: unknown, sourceName: SourceName, response: Response, options: WebhookRouterOptions): void {

@@ -51,7 +51,8 @@ export interface EventDraft {
 }
 
 /**
- * Assembles the event: strips secrets, bounds the depth and the arrays a schema check would have
+ * Assembles the event: strips secret fields, replaces secret values (`options.secretScrubber`) in
+ * the payload, the envelope and the problems, bounds the depth and the arrays a schema check would have
  * to read, and sets `status`. The schema itself is checked later (`checkSchema`, in the events
  * worker). Never throws for a payload's content: whatever is wrong with it ends up in
  * `validationErrors` of a quarantined event, with the (stripped) data still stored.
@@ -64,10 +65,12 @@ export function buildBridgeEvent(draft: EventDraft, options: NormalizeOptions): 
   const data: Record<string, unknown> = isDataObject ? (draft.data as Record<string, unknown>) : {};
   if (!isDataObject) problems.push(draft.data === undefined ? 'data is missing' : 'data must be an object');
 
+  const scrubber = options.secretScrubber ?? null;
   const copiedData = copyPayload(data, {
     strippedFields: options.strippedFields,
     maxDepth: MAX_PAYLOAD_DEPTH,
     maxArrayItems: MAX_CHECKED_ARRAY_ITEMS,
+    scrubber,
   });
   const copiedEnvelope =
     draft.envelope === undefined
@@ -76,6 +79,7 @@ export function buildBridgeEvent(draft: EventDraft, options: NormalizeOptions): 
           strippedFields: options.strippedFields,
           maxDepth: MAX_PAYLOAD_DEPTH,
           maxArrayItems: MAX_CHECKED_ARRAY_ITEMS,
+          scrubber,
         });
 
   // yup needs seconds for a million-element array, so such a payload is never checked: it is
@@ -85,10 +89,12 @@ export function buildBridgeEvent(draft: EventDraft, options: NormalizeOptions): 
   if (copiedData.isTruncated) problems.push(describeTruncation('data'));
   if (copiedEnvelope?.isTruncated) problems.push(describeTruncation('envelope'));
 
+  // A problem may quote a key as sent (the path of an oversized array): scrub those too.
+  const scrubbedProblems = scrubber === null ? problems : problems.map((problem) => scrubber.scrub(problem));
   const listed =
-    problems.length > MAX_LISTED_PROBLEMS
-      ? [...problems.slice(0, MAX_LISTED_PROBLEMS), `and ${problems.length - MAX_LISTED_PROBLEMS} more problems`]
-      : problems;
+    scrubbedProblems.length > MAX_LISTED_PROBLEMS
+      ? [...scrubbedProblems.slice(0, MAX_LISTED_PROBLEMS), `and ${scrubbedProblems.length - MAX_LISTED_PROBLEMS} more problems`]
+      : scrubbedProblems;
 
   return {
     id: `${draft.source}-${draft.providerEventId}`,

@@ -51,7 +51,8 @@ export interface EnvelopeReading {
 /**
  * Reads a provider's envelope into the bridge's event.
  * @throws MalformedDeliveryError `envelope_unrecognised` (`Body is not a <title> webhook: …`)
- *   when the id or the type is missing or unusable: there is no event to store, let alone quarantine.
+ *   when the id or the type is missing or unusable, or holds a configured secret: there is no
+ *   event to store, let alone quarantine.
  */
 export function normalizeEnvelope(source: Pick<Source, 'name' | 'title'>, reading: EnvelopeReading, options: NormalizeOptions): BridgeEvent {
   const { id, type, occurredAt: time } = reading;
@@ -61,6 +62,13 @@ export function normalizeEnvelope(source: Pick<Source, 'name' | 'title'>, readin
   if (type.value === undefined) problems.push(`missing ${type.path}`);
   else if (typeof type.value !== 'string' || !isSafeEventType(type.value)) problems.push(`${type.path} ${SAFE_TOKEN_REQUIREMENT}`);
   if (problems.length > 0) throw createUnrecognisedEnvelopeError(source, problems);
+  // The id and the type become job ids, Redis keys, metric labels and log fields, where a scrubbed
+  // `[redacted]` cannot stand: a delivery whose id or type holds a configured secret is refused.
+  const scrubber = options.secretScrubber ?? null;
+  if (scrubber !== null) {
+    const leaks = [id, type].filter((field) => scrubber.isFoundIn(String(field.value))).map((field) => `${field.path} holds a configured secret`);
+    if (leaks.length > 0) throw createUnrecognisedEnvelopeError(source, leaks);
+  }
 
   const rawType = type.value as string;
   // Own keys only: a type named `constructor` must not pick up Object.prototype's.

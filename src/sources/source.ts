@@ -2,6 +2,7 @@ import type { EnvDeclaration } from '../config/env-variable.js';
 import type { BridgeEvent, SourceName } from '../events/event.js';
 import type { Secret } from '../secret.js';
 import { checkEventAgainst, type EventSchemas } from './check-event.js';
+import type { SecretScrubber } from './scrub-secrets.js';
 
 /** What the HTTP layer hands a source: the raw bytes and the request's headers and query. */
 export interface RawDelivery {
@@ -19,6 +20,14 @@ export interface NormalizeOptions {
    * `promoter.auth_token`. A path matches at any depth of the payload (see strip-secrets.ts).
    */
   readonly strippedFields: readonly string[];
+  /**
+   * Replaces the values of the configured secrets wherever they occur in the payload and the
+   * envelope (any depth, inside longer strings, in keys) before the event goes anywhere: providers
+   * echo them, e.g. FirstPromoter's receiving URL with its `?token=`. The HTTP layer builds it from
+   * every secret variable the sources declare (`collectSourceSecrets`).
+   * @defaultValue none: nothing is scrubbed by value
+   */
+  readonly secretScrubber?: SecretScrubber | null;
 }
 
 /**
@@ -35,6 +44,21 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
   readonly title: string;
   /** The 2xx this provider must get once the event is stored (FirstPromoter 202, Rewardful 200). */
   readonly successStatus: 200 | 202;
+  /**
+   * The 2xx for one stored event when it depends on the event and the source's settings, e.g.
+   * FirstPromoter's `fulfilment_pending` with FIRSTPROMOTER_FULFILMENT_ANSWER=fulfilled. Called only
+   * once the event is stored (or known as a duplicate), never before.
+   * @defaultValue `successStatus` for every event
+   */
+  // Settings by variable name, loosely typed: a descriptor spread into another with other
+  // variables (a test's toy source) must still type-check.
+  readonly successStatusFor?: (event: BridgeEvent, settings: Readonly<Record<string, unknown>>) => 200 | 202;
+  /**
+   * The provider's API version as an event carries it, and the versions this bridge's schemas were
+   * written against. The HTTP layer warns once per process for every other version it meets.
+   * @defaultValue none: versions are not tracked
+   */
+  readonly apiVersion?: SourceApiVersion;
   /** The environment variables this source reads (its webhook secret at least). */
   readonly env: E;
   /** Which of `env` authenticates deliveries; unset, the source answers 401 (see ALLOW_UNSIGNED_WEBHOOKS). */
@@ -82,6 +106,14 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
   checkSchema(event: BridgeEvent): string[];
   /** How `affiliate-bridge demo` posts this source's example deliveries; without it, they are skipped. */
   readonly example?: SourceExample;
+}
+
+/** How a source's events say which version of the provider's API they follow. */
+export interface SourceApiVersion {
+  /** The versions the schemas follow (Rewardful: `v1`); no warning for these. */
+  readonly documented: readonly string[];
+  /** The version an event carries (Rewardful: `envelope.api_version`); undefined when absent. */
+  read(event: BridgeEvent): unknown;
 }
 
 /** What `demo` needs to send a provider's example delivery as the provider would. */

@@ -1,3 +1,5 @@
+import type { SecretScrubber } from './scrub-secrets.js';
+
 /** What replaces a container nested deeper than `maxDepth` in a copied payload. */
 export const TRUNCATED_MARKER = '[truncated]';
 
@@ -23,6 +25,13 @@ export interface CopyPayloadOptions {
    * @defaultValue unbounded
    */
   readonly maxArrayItems?: number;
+  /**
+   * Replaces every occurrence of the configured secrets in string values and in keys, at any depth
+   * and inside longer strings (see scrub-secrets.ts). A key that becomes equal to another key of
+   * the same object after scrubbing overwrites it: both held a secret, and neither may be kept.
+   * @defaultValue none: values are copied as they are
+   */
+  readonly scrubber?: SecretScrubber | null;
 }
 
 export interface CopiedPayload<T> {
@@ -84,7 +93,11 @@ export function copyPayload<T>(value: T, options: CopyPayloadOptions = {}): Copi
   const { anyDepth, pathRoot } = compileStrippedFields(options.strippedFields ?? []);
   const maxDepth = options.maxDepth ?? Number.POSITIVE_INFINITY;
   const maxArrayItems = options.maxArrayItems ?? Number.POSITIVE_INFINITY;
-  if (!isContainer(value)) return { value, isTruncated: false, oversizedArray: null };
+  const scrubber = options.scrubber ?? null;
+  if (!isContainer(value)) {
+    const leaf = scrubber !== null && typeof value === 'string' ? (scrubber.scrub(value) as T) : value;
+    return { value: leaf, isTruncated: false, oversizedArray: null };
+  }
 
   let isTruncated = false;
   let oversizedArray: CopiedPayload<T>['oversizedArray'] = null;
@@ -99,7 +112,7 @@ export function copyPayload<T>(value: T, options: CopyPayloadOptions = {}): Copi
   const children: Frame[] = [];
 
   const copyChild = (child: unknown, parent: Frame, key: string | number, pathNode: PathNode | null): unknown => {
-    if (!isContainer(child)) return child;
+    if (!isContainer(child)) return scrubber !== null && typeof child === 'string' ? scrubber.scrub(child) : child;
     if (parent.depth + 1 > maxDepth) {
       isTruncated = true;
       return TRUNCATED_MARKER;
@@ -135,10 +148,12 @@ export function copyPayload<T>(value: T, options: CopyPayloadOptions = {}): Copi
         const pathNode = frame.pathNode?.children.get(key) ?? null;
         if (pathNode?.isEnd) continue;
         const copied = copyChild(source[key], frame, key, pathNode?.children.size ? pathNode : null);
-        if (key === '__proto__') {
-          Object.defineProperty(target, key, { value: copied, enumerable: true, writable: true, configurable: true });
+        // Paths match the key as sent; what is stored is the key without any secret in it.
+        const storedKey = scrubber === null ? key : scrubber.scrub(key);
+        if (storedKey === '__proto__') {
+          Object.defineProperty(target, storedKey, { value: copied, enumerable: true, writable: true, configurable: true });
         } else {
-          target[key] = copied;
+          target[storedKey] = copied;
         }
       }
     }

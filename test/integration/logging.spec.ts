@@ -35,7 +35,7 @@ const PROBE_RULES = `rules:
     do:
       - slack.post_message:
           channel: "#probe"
-          text: "probe token={{ data.promoter.auth_token | default: 'stripped' }} pw={{ data.promoter.temp_password | default: 'stripped' }}"
+          text: "probe token={{ data.promoter.auth_token | default: 'stripped' }} pw={{ data.promoter.temp_password | default: 'stripped' }} hook={{ data.campaign.default_webhook_url }}"
 `;
 
 type LogLine = Record<string, unknown> & { msg?: string; level?: number };
@@ -85,6 +85,8 @@ describe('logs (real process at LOG_LEVEL=debug)', function () {
     const reward = await fixture('firstpromoter/reward_created.json');
     const signedUp = await fixture('firstpromoter/promoter_signed_up.json');
     const accepted = await fixture('firstpromoter/promoter_accepted.json');
+    // FirstPromoter echoes the receiving URL, ?token= included (test/fakes/firstpromoter-fake.ts).
+    accepted.data.campaign.default_webhook_url = `${base}/webhooks/firstpromoter?token=${TEST_FIRSTPROMOTER_TOKEN}`;
     const lead = await fixture('firstpromoter/lead_signup.json');
     lead.data.suspicion = 'self_referral';
     const referral = await fixture('rewardful/referral.converted.json');
@@ -164,7 +166,11 @@ describe('logs (real process at LOG_LEVEL=debug)', function () {
     };
     for (const [name, secret] of Object.entries(secrets)) expect(output.includes(secret), `${name} appears in the logs`).to.equal(false);
     // Stripped before storage: a rule cannot render them either.
-    expect(slack.received.find((message) => message.channel === '#probe')?.text).to.equal('probe token=stripped pw=stripped');
+    // The token inside the echoed URL is scrubbed by value before storage: a rule renders `[redacted]`.
+    expect(slack.received.find((message) => message.channel === '#probe')?.text).to.equal(
+      `probe token=stripped pw=stripped hook=${base}/webhooks/firstpromoter?token=[redacted]`,
+    );
+    expect(JSON.stringify(slack.received)).to.not.contain(TEST_FIRSTPROMOTER_TOKEN);
   });
 
   it('prints human-readable lines, not JSON, when stdout is a terminal (run under `script`)', async () => {

@@ -23,11 +23,13 @@ export interface IntakeAppOptions {
   readonly withSecrets?: boolean;
   readonly bodyLimitBytes?: number;
   readonly dedupTtlMs?: number;
+  /** The config's `integrations`, as `loadConfig` reads them (settings and every source secret). @defaultValue none */
+  readonly integrations?: Readonly<Record<string, unknown>>;
 }
 
 /** The real Express app with the real intake on real Redis, listening on 127.0.0.1:0. */
 export async function startIntakeApp(options: IntakeAppOptions) {
-  const { logger, text: logText } = createCapturingLogger();
+  const { logger, text: logText, lines: logLines } = createCapturingLogger();
   const metrics = new BridgeMetrics();
   const connection: Redis = createRedisConnection(options.redisUrl, 'intake');
   connection.on('error', () => undefined);
@@ -41,6 +43,7 @@ export async function startIntakeApp(options: IntakeAppOptions) {
       firstpromoter: withSecrets ? new Secret(TEST_FIRSTPROMOTER_TOKEN) : null,
       rewardful: withSecrets ? new Secret(TEST_REWARDFUL_SECRET) : null,
     },
+    ...(options.integrations ? { integrations: options.integrations } : {}),
     allowUnsignedWebhooks: options.allowUnsignedWebhooks ?? false,
     strippedFields: ['auth_token', 'temp_password'],
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
@@ -58,6 +61,7 @@ export async function startIntakeApp(options: IntakeAppOptions) {
     queue,
     metrics,
     logText,
+    logLines,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { secretVariable } from '../../config/env-variable.js';
+import { choiceVariable, secretVariable } from '../../config/env-variable.js';
 import { parseJsonBody } from '../parse-json-body.js';
 import { isJsonObject } from '../schema-fields.js';
 import { defineSource } from '../source.js';
@@ -22,8 +22,17 @@ import {
 export const FIRSTPROMOTER_SECRET_FIELDS: readonly string[] = ['auth_token', 'temp_password'];
 
 /**
- * FirstPromoter webhooks, classic and v2. Answered with 202 once stored: a 200 to
- * `fulfilment_pending` would tell FirstPromoter the reward has been fulfilled.
+ * What the bridge answers a stored `fulfilment_pending` delivery. FirstPromoter reads the status
+ * (docs.firstpromoter.com/webhooks/deliveries, "The fulfilment_pending response protocol"): 200
+ * marks the reward fulfilled; any other 2xx keeps it pending, and the event fires again at the next
+ * fulfilment check; anything else is an error, retried up to 7 times through the day.
+ */
+export type FulfilmentAnswer = 'pending' | 'fulfilled';
+
+/**
+ * FirstPromoter webhooks, classic and v2. Answered with 202 once stored, so a reward stays pending
+ * in FirstPromoter; with FIRSTPROMOTER_FULFILMENT_ANSWER=fulfilled a stored `fulfilment_pending`
+ * gets 200, which tells FirstPromoter the reward has been fulfilled.
  */
 export const firstpromoter = defineSource({
   ...FIRSTPROMOTER_IDENTITY,
@@ -32,7 +41,16 @@ export const firstpromoter = defineSource({
     FIRSTPROMOTER_WEBHOOK_TOKEN: secretVariable(
       'Shared token FirstPromoter sends (?token=, Bearer, or Basic password); unset: 401 to every delivery.',
     ),
+    FIRSTPROMOTER_FULFILMENT_ANSWER: choiceVariable<FulfilmentAnswer>(
+      'fulfilment_pending answer: pending (202, the reward stays pending and FirstPromoter fires again at its next check) or fulfilled (200 once stored: FirstPromoter marks the reward fulfilled).',
+      ['pending', 'fulfilled'],
+      'pending',
+    ),
   },
+  // Only a stored fulfilment_pending gets the 200 (the HTTP layer asks only once it is stored):
+  // every other type keeps 202, whose meaning FirstPromoter never overloads.
+  successStatusFor: (event, settings) =>
+    event.providerType === 'fulfilment_pending' && settings.FIRSTPROMOTER_FULFILMENT_ANSWER === 'fulfilled' ? 200 : 202,
   webhookSecret: 'FIRSTPROMOTER_WEBHOOK_TOKEN',
   // The token travels in the Authorization header or the query string (see auth.ts).
   redact: ['req.headers.authorization', 'headers.authorization', 'query.token'],

@@ -1,12 +1,31 @@
+import { createHash } from 'node:crypto';
 import type { BridgeEvent } from '../../events/event.js';
 import { isSafeEventId } from '../build-event.js';
 import { normalizeEnvelope, readEnvelopeObject, SAFE_TOKEN_REQUIREMENT } from '../envelope.js';
-import { readIsoInstant } from '../schema-fields.js';
+import { isJsonObject, readIsoInstant } from '../schema-fields.js';
 import type { NormalizeOptions } from '../source.js';
 import { CLASSIC_TYPE_ALIASES, classicDataSchemas, v2DataSchemas } from './schemas.js';
 
 /** The source's name and spelling, shared by its descriptor (index.ts) and its messages. */
 export const FIRSTPROMOTER_IDENTITY = { name: 'firstpromoter', title: 'FirstPromoter' } as const;
+
+/**
+ * The provider type of a v2 test delivery starts with this: `test.referral.created`, so its event
+ * type is `firstpromoter.test.referral.created`. No rule written for `firstpromoter.referral.created`
+ * or `firstpromoter.referral.*` matches it (a glob's `*` stops at dots); a rule that wants test
+ * deliveries names them: `on: firstpromoter.test.referral.created`.
+ */
+export const TEST_DELIVERY_TYPE_PREFIX = 'test.';
+
+/**
+ * Whether a v2 body is a test delivery: FirstPromoter's "Send test" and `POST /webhooks/test` send
+ * a real envelope whose payload is `"data": { "test": true }` (docs.firstpromoter.com/webhooks-v2/deliveries,
+ * "Sending a test delivery"; api-reference-v2 webhooks/test-webhook). No documented v2 resource has
+ * a `test` field, so `data.test === true` is the mark; other sample fields beside it change nothing.
+ */
+export function isTestDelivery(body: Record<string, unknown>): boolean {
+  return isJsonObject(body.data) && body.data.test === true;
+}
 
 /** The v2 envelope fields kept in the event's `envelope`, in this order. */
 const V2_ENVELOPE_FIELDS = ['action', 'entity_type', 'entity_id', 'changes'] as const;
@@ -50,22 +69,31 @@ function normalizeV2(body: Record<string, unknown>, options: NormalizeOptions): 
   for (const field of V2_ENVELOPE_FIELDS) {
     if (body[field] !== undefined) envelope[field] = body[field];
   }
+  // A test delivery is stored and traced like any other, under its own type, and is never
+  // quarantined for lacking the resource's fields. Its envelope is a sample one: the documentation
+  // does not promise an event id or a timestamp, so their absence is tolerated (the less forgiving
+  // reading), with an id derived from the body and the arrival time.
+  const isTest = isTestDelivery(body);
+  const eventId = isTest && body.event_id === undefined ? deriveTestEventId(body, options.receivedAt) : body.event_id;
   return normalizeEnvelope(
     FIRSTPROMOTER_IDENTITY,
     {
       // Documented as a UUID string; an integer id is accepted too, as in the classic envelope.
       id: {
         path: 'event_id',
-        value: body.event_id,
+        value: eventId,
         isUsable: isUsableV2EventId,
         requirement: `${SAFE_TOKEN_REQUIREMENT}, or an integer`,
       },
-      type: { path: 'event_type', value: body.event_type },
-      isKnownType: (type) => Object.hasOwn(v2DataSchemas, type),
+      type: {
+        path: 'event_type',
+        value: isTest && typeof body.event_type === 'string' ? `${TEST_DELIVERY_TYPE_PREFIX}${body.event_type}` : body.event_type,
+      },
+      isKnownType: (type) => isTest || Object.hasOwn(v2DataSchemas, type),
       occurredAt: {
         path: 'timestamp',
         value: body.timestamp,
-        read: readV2Timestamp,
+        read: isTest ? (value) => (value === undefined ? options.receivedAt.toISOString() : readV2Timestamp(value)) : readV2Timestamp,
         requirement: 'must be an ISO 8601 date-time with a time zone or epoch seconds',
       },
       data: body.data,
@@ -73,6 +101,20 @@ function normalizeV2(body: Record<string, unknown>, options: NormalizeOptions): 
     },
     options,
   );
+}
+
+/**
+ * `test-<16 hex>`, from the arrival time and the envelope's scalar fields: the same test sent at
+ * the same instant is the same delivery. The body itself is not serialised: it may nest deeper
+ * than `JSON.stringify` can go.
+ */
+function deriveTestEventId(body: Record<string, unknown>, receivedAt: Date): string {
+  const hash = createHash('sha256').update(receivedAt.toISOString());
+  for (const field of ['event_type', 'action', 'entity_type', 'entity_id', 'timestamp']) {
+    const value = body[field];
+    hash.update(`\n${typeof value === 'string' || typeof value === 'number' ? String(value) : ''}`);
+  }
+  return `test-${hash.digest('hex').slice(0, 16)}`;
 }
 
 function isNonNegativeInteger(value: unknown): boolean {

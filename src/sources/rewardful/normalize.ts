@@ -9,7 +9,9 @@ export const REWARDFUL_IDENTITY = { name: 'rewardful', title: 'Rewardful' } as c
 /**
  * Turns a verified Rewardful body `{ object, event: { id, type, created_at }, request: { id } }`
  * into the bridge's event: id `rewardful-<event.id>`, type `rewardful.<event.type>`, data the
- * `object`, envelope `{ request }`.
+ * `object`, envelope `{ request, api_version }` (each when present). `event.api_version` says which
+ * version of the REST API the object follows (`"v1"` in developers.rewardful.com/webhooks/requests);
+ * it is kept so rules and traces can tell payload versions apart.
  *
  * @throws MalformedDeliveryError `envelope_unrecognised` when the body has no usable event id or
  *   type. An unknown type or an object that fails its schema gives a quarantined event instead.
@@ -25,7 +27,14 @@ export function normalizeRewardfulDelivery(body: Record<string, unknown>, option
       isKnownType: (type) => Object.hasOwn(rewardfulObjectSchemas, type),
       occurredAt: { path: 'event.created_at', value: event.created_at },
       data: body.object,
-      ...(body.request !== undefined ? { envelope: { request: body.request } } : {}),
+      ...(body.request !== undefined || event.api_version !== undefined
+        ? {
+            envelope: {
+              ...(body.request !== undefined ? { request: body.request } : {}),
+              ...(event.api_version !== undefined ? { api_version: event.api_version } : {}),
+            },
+          }
+        : {}),
     },
     options,
   );

@@ -59,6 +59,27 @@ describe('loadConfig', () => {
     expect((error as Error).message).not.to.contain('xoxb-secret');
   });
 
+  describe('FIRSTPROMOTER_FULFILMENT_ANSWER (declared by the FirstPromoter source)', () => {
+    it('defaults to pending, and reads pending or fulfilled', () => {
+      expect(loadConfig({}).integrations.FIRSTPROMOTER_FULFILMENT_ANSWER).to.equal('pending');
+      expect(loadConfig({ FIRSTPROMOTER_FULFILMENT_ANSWER: '' }).integrations.FIRSTPROMOTER_FULFILMENT_ANSWER).to.equal('pending');
+      expect(loadConfig({ FIRSTPROMOTER_FULFILMENT_ANSWER: 'fulfilled' }).integrations.FIRSTPROMOTER_FULFILMENT_ANSWER).to.equal('fulfilled');
+    });
+
+    for (const bad of ['yes', 'Fulfilled', '200', ' pending']) {
+      it(`refuses ${JSON.stringify(bad)} with the exact message`, () => {
+        let error: unknown;
+        try {
+          loadConfig({ FIRSTPROMOTER_FULFILMENT_ANSWER: bad });
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error).to.be.instanceOf(ConfigError);
+        expect((error as ConfigError).problems).to.deep.equal(['FIRSTPROMOTER_FULFILMENT_ANSWER must be pending or fulfilled']);
+      });
+    }
+  });
+
   it('keeps secrets out of JSON and string conversion', () => {
     const config = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-very-secret' });
     expect(JSON.stringify(config)).not.to.contain('xoxb-very-secret');

@@ -242,9 +242,12 @@ describe('rewardful source', () => {
       expect(event.data).to.deep.equal({});
     });
 
-    it('omits the envelope when the request key is absent', () => {
+    it('omits the envelope when the request key and event.api_version are absent', () => {
       const body = buildEnvelope('referral.created', { id: 'r-1' });
       delete body.request;
+      // Only the API version left: the envelope holds just that (developers.rewardful.com/webhooks/requests).
+      expect(normalizeAndCheck(body, options).envelope).to.deep.equal({ api_version: 'v1' });
+      delete (body.event as Record<string, unknown>).api_version;
       const event = normalizeAndCheck(body, options);
       expect(event).not.to.have.property('envelope');
       expect(event.status).to.equal('valid');

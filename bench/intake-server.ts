@@ -15,6 +15,7 @@ import { EVENTS_QUEUE } from '../src/queue/names.js';
 import { createRedisConnection } from '../src/infra/redis.js';
 import { Secret } from '../src/secret.js';
 import { sourceRegistry } from '../src/sources/registry.js';
+import { loadConfig } from '../src/config/config.js';
 
 const [scenario, prefix, token] = process.argv.slice(2);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,6 +38,7 @@ if (scenario === 'bare') {
   const queue = new Queue(EVENTS_QUEUE, { connection: createRedisConnection(redisUrl, 'intake'), prefix });
   app = createApp({
     sources: sourceRegistry,
+    integrations: loadConfig({}).integrations,
     secrets: { firstpromoter: new Secret(token), rewardful: new Secret(token) },
     allowUnsignedWebhooks: false,
     strippedFields: ['auth_token', 'temp_password'],

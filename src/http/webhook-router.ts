@@ -21,10 +21,9 @@ export interface WebhookRouterOptions {
    * The loaded config's `integrations` (`config.integrations`): each source's settings, read for
    * its answers (FIRSTPROMOTER_FULFILMENT_ANSWER), and every secret variable the sources declare,
    * whose values are scrubbed from payloads. Must come from a config loaded with `sources`.
-   * @defaultValue none: every source runs with its variables' defaults, and only `secrets` are
-   *   scrubbed from payloads
+   * Required: without it a source's settings would silently fall back to their defaults.
    */
-  readonly integrations?: Readonly<Record<string, unknown>>;
+  readonly integrations: Readonly<Record<string, unknown>>;
   /** Local trials only: a source whose secret is unset accepts unauthenticated deliveries. */
   readonly allowUnsignedWebhooks: boolean;
   /** Payload fields removed before the event is stored (STRIPPED_FIELDS). */
@@ -59,7 +58,7 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
     // FirstPromoter payload must not carry Rewardful's secret into Redis either.
     secretScrubber: createSecretScrubber([
       ...Object.values(options.secrets),
-      ...(options.integrations ? collectSourceSecrets(options.sources, { integrations: options.integrations }) : []),
+      ...collectSourceSecrets(options.sources, { integrations: options.integrations }),
     ]),
     seenApiVersions: new Map(),
   };
@@ -85,9 +84,8 @@ interface DeliveryContext extends WebhookRouterOptions {
   readonly seenApiVersions: Map<SourceName, Set<string>>;
 }
 
-function readSourceSettings(source: Source, integrations: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
-  if (integrations) return readSettings({ integrations }, source.env) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(source.env).map(([name, variable]) => [name, variable.read(undefined)]));
+function readSourceSettings(source: Source, integrations: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return readSettings({ integrations }, source.env) as Record<string, unknown>;
 }
 
 async function handleDelivery(source: Source, request: Request, response: Response, options: DeliveryContext): Promise<void> {

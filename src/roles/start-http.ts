@@ -37,6 +37,7 @@ export async function startHttp(
     app = createApp({
       sources: deps.sources,
       secrets: readWebhookSecrets(config, deps.sources),
+      integrations: config.integrations,
       allowUnsignedWebhooks: config.allowUnsignedWebhooks,
       strippedFields: config.strippedFields,
       bodyLimitBytes: config.bodyLimitBytes,

@@ -14,7 +14,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 const exists = (file: string) => existsSync(path.join(ROOT, file));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type ComposeService = Record<string, any>;
 interface ComposeFile {
   readonly services: Record<string, ComposeService>;

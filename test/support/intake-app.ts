@@ -12,6 +12,7 @@ import { createRedisConnection } from '../../src/infra/redis.js';
 import { Secret } from '../../src/secret.js';
 import { sourceRegistry } from '../../src/sources/registry.js';
 import { createCapturingLogger } from './log-capture.js';
+import { loadConfig } from '../../src/config/config.js';
 
 export const TEST_FIRSTPROMOTER_TOKEN = 'fp-test-token-0123456789abcdef';
 export const TEST_REWARDFUL_SECRET = 'rw-test-signing-secret-fedcba9876543210';
@@ -23,7 +24,7 @@ export interface IntakeAppOptions {
   readonly withSecrets?: boolean;
   readonly bodyLimitBytes?: number;
   readonly dedupTtlMs?: number;
-  /** The config's `integrations`, as `loadConfig` reads them (settings and every source secret). @defaultValue none */
+  /** The config's `integrations`, as `loadConfig` reads them (settings and every source secret). @defaultValue `loadConfig({})`'s (every variable's default) */
   readonly integrations?: Readonly<Record<string, unknown>>;
 }
 
@@ -39,11 +40,11 @@ export async function startIntakeApp(options: IntakeAppOptions) {
   const withSecrets = options.withSecrets ?? true;
   const app = createApp({
     sources: sourceRegistry,
+    integrations: options.integrations ?? loadConfig({}).integrations,
     secrets: {
       firstpromoter: withSecrets ? new Secret(TEST_FIRSTPROMOTER_TOKEN) : null,
       rewardful: withSecrets ? new Secret(TEST_REWARDFUL_SECRET) : null,
     },
-    ...(options.integrations ? { integrations: options.integrations } : {}),
     allowUnsignedWebhooks: options.allowUnsignedWebhooks ?? false,
     strippedFields: ['auth_token', 'temp_password'],
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
@@ -100,7 +101,7 @@ export function postRewardful(baseUrl: string, body: string | Buffer, signature:
 }
 
 /** A response's JSON body, loosely typed for assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export async function readJson(response: Response): Promise<any> {
   return response.json();
 }

@@ -20,6 +20,7 @@ import { sourceRegistry } from '../../../src/sources/registry.js';
 import { readJson } from '../../support/intake-app.js';
 import { createCapturingLogger } from '../../support/log-capture.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
+import { loadConfig } from '../../../src/config/config.js';
 
 const ADMIN_TOKEN = 'admin-test-token-7c1d2e3f4a5b6c7d';
 const HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>';
@@ -65,6 +66,7 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
   async function listen(extraRouters: Router[]): Promise<{ server: Server; baseUrl: string }> {
     const app = createApp({
       sources: sourceRegistry,
+      integrations: loadConfig({}).integrations,
       secrets: { firstpromoter: null, rewardful: null },
       allowUnsignedWebhooks: false,
       strippedFields: ['auth_token', 'temp_password'],

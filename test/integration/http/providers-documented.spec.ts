@@ -28,7 +28,7 @@ import {
  * sender that models each documented behaviour with its source.
  */
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/deliveries/${name}`, import.meta.url), 'utf8')) as Record<string, any>;
 
 /** The config the bridge would load from the environment, with both webhook secrets set. */

@@ -1,4 +1,5 @@
 import * as yup from 'yup';
+import { resolvePropertySpec, writeTypedValue } from './prepare.js';
 
 /**
  * The HubSpot property types a rule may declare (`type:` in the object form). `hubspot
@@ -99,7 +100,22 @@ function propertyProblem(name: string, value: unknown): string | null {
   } else if (spec.options !== undefined) {
     return `property ${name}: options belong to type enumeration only`;
   }
-  return null;
+  return renderedValueProblem(name, spec as unknown as HubspotPropertySpec);
+}
+
+/**
+ * A rendered (or literal) typed value that HubSpot would refuse, such as `"12 EUR"` for a number or
+ * a value that is not one of an enumeration's options. The planner validates rendered params with
+ * this schema, so such a value is a plan error naming the property, not a job that fails after
+ * planning. A value that still holds template markup is the rule as loaded, not a rendering: its
+ * shape was checked above, its contents are checked once rendered. An empty value is left to
+ * `when_empty` (prepare.ts).
+ */
+function renderedValueProblem(name: string, spec: HubspotPropertySpec): string | null {
+  const value = String(spec.value);
+  if (spec.type === undefined || spec.type === 'string' || value.trim() === '' || /\{\{|\{%/.test(value)) return null;
+  const written = writeTypedValue(resolvePropertySpec(spec));
+  return typeof written === 'string' ? null : `property ${name}: ${written.problem}`;
 }
 
 export const hubspotUpsertContactParams: yup.ObjectSchema<HubspotUpsertContactParams> = yup

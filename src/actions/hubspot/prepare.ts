@@ -85,7 +85,7 @@ export function prepareUpsert(params: HubspotUpsertContactParams): PreparedUpser
 }
 
 /** The wire form of a non-empty value, or why it has none. */
-function writeTypedValue(spec: ResolvedPropertySpec): string | { problem: string } {
+export function writeTypedValue(spec: ResolvedPropertySpec): string | { problem: string } {
   const text = spec.value.trim();
   switch (spec.type) {
     case 'string':

@@ -303,4 +303,52 @@ rules:
       expect(plan.warnings).to.deep.equal(['rule list action 1 (slack.post_message): text: missing field data.note rendered as empty text']);
     });
   });
+
+  describe('typed HubSpot property values HubSpot would refuse (issue 15.6)', () => {
+    const rules = ruleSetOf(`
+rules:
+  - id: typed
+    on: firstpromoter.lead_signup
+    do:
+      - hubspot.upsert_contact:
+          email: "{{ data.email }}"
+          properties:
+            affiliate_amount: { value: "{{ data.amount }}", type: number }
+            affiliate_tier: { value: "{{ data.tier }}", type: enumeration, options: [gold, silver] }
+`);
+    it('a rendered value its type cannot hold is a plan failure naming the property, before any call', () => {
+      const plan = planActions(rules, withData(lead, { email: 'a@example.com', amount: '12 EUR', tier: 'gold' }));
+      expect(plan.actions).to.deep.equal([]);
+      expect(plan.failures.map((failure) => failure.error)).to.deep.equal([
+        'params invalid once rendered: property affiliate_amount: "12 EUR" is not a number',
+      ]);
+    });
+    it('an option the enumeration lacks is a plan failure too', () => {
+      const plan = planActions(rules, withData(lead, { email: 'a@example.com', amount: '1200', tier: 'bronze' }));
+      expect(plan.failures.map((failure) => failure.error)).to.deep.equal([
+        'params invalid once rendered: property affiliate_tier: "bronze" is not one of its options (gold, silver)',
+      ]);
+    });
+    it('valid values plan; an empty one is left to when_empty, not refused', () => {
+      const plan = planActions(rules, withData(lead, { email: 'a@example.com', amount: '1200', tier: '' }));
+      expect(plan.failures).to.deep.equal([]);
+      expect(plan.actions).to.have.length(1);
+    });
+    it('a literal value its type cannot hold fails at load, as file:line:col', () => {
+      const result = compileRuleFiles([{ file: 'inline.yaml', content: `
+rules:
+  - id: literal
+    on: firstpromoter.lead_signup
+    do:
+      - hubspot.upsert_contact:
+          email: "{{ data.email }}"
+          properties:
+            affiliate_amount: { value: "twelve", type: number }
+` }], { actions: actionRegistry });
+      expect(result.ok).to.equal(false);
+      expect(result.problems.map((problem) => formatProblem(problem))).to.deep.equal([
+        'inline.yaml:9:13: property affiliate_amount: "twelve" is not a number',
+      ]);
+    });
+  });
 });

@@ -52,14 +52,15 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
     io.stderr(`cannot build an event from ${options.file}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
-  const loaded = await loadRules(options.rulesDir, { actions: options.actions ?? actionRegistry });
+  const actions = options.actions ?? actionRegistry;
+  const loaded = await loadRules(options.rulesDir, { actions });
   if (!loaded.ok) {
     reportRuleProblems(io, loaded.problems, `the rules in ${options.rulesDir} do not load`);
     return 1;
   }
   // What a replay would do: the delivery policy plans a replayed event even when quarantined.
   const { plan } = planUnlessQuarantined(event, 'replay', (planned) => planActions(loaded.ruleSet, planned, { strictTemplates: false }));
-  const report = buildSimulationReport(event, plan, (action) => actionRegistry[action.action]?.explain?.(action.params) ?? []);
+  const report = buildSimulationReport(event, plan, (action) => actions[action.action]?.explain?.(action.params) ?? []);
   if (options.json === true) io.stdout(JSON.stringify(report, null, 2));
   else for (const line of formatSimulationReport(report)) io.stdout(line);
   return 0;

@@ -227,6 +227,7 @@ export function abortedError(signal: AbortSignal): RetryableActionError {
 
 /** Options of {@link waitForSlot}. */
 export interface PaceOptions {
+  /** The Redis connection holding the pacing state every worker shares. */
   readonly redis: RedisConnection;
   /** The full Redis key of the call's own budget, e.g. `bridge:pace:slack:C0123ABCD`. */
   readonly key: string;
@@ -257,7 +258,7 @@ export interface PaceOptions {
   readonly maxWaitMs?: number;
   /** The clock (ms since the epoch). */
   readonly now: () => number;
-  /** Aborts the wait. */
+  /** Aborts the wait. @defaultValue none: the wait runs to its end */
   readonly signal?: AbortSignal;
 }
 

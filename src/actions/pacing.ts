@@ -20,53 +20,154 @@ export const DEFAULT_MAX_WAIT_INTERVALS = 5;
  */
 const KEY_TTL_MARGIN_MS = 1_000;
 
-// KEYS[1] pace key; ARGV: now, intervalMs, maxWaitMs, ttlMarginMs (all ms, may be fractional).
-// Returns { reserved (1|0), waitMs (ceil) }. `next` is stored with 3 decimals: intervals such as
-// 1000/3 ms must not drift, and Lua's tostring would round large numbers to 14 digits.
-const RESERVE_SLOT_LUA = `
-local nextFree = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+// KEYS: the budget keys, then the keys holding an interval floor learned from the remote side (for
+// the budgets that have one), then the hold keys. ARGV: now, maxWaitMs, ttlMarginMs, budget count,
+// the KEYS index of the first hold key, then per budget its interval and the KEYS index of its floor
+// key (0: none), then how many of the first budget's (effective) intervals may be waited at least.
+// All ms, may be
+// fractional. The slot is the first instant every budget is free and no hold is active; when it is
+// near enough, every budget moves on from that one slot. Returns { reserved (1|0), waitMs (ceil),
+// heldMs (ceil, how much of the wait a hold imposes) }. `next` is stored with 3 decimals: intervals
+// such as 1000/3 ms must not drift, and Lua's tostring would round large numbers to 14 digits.
+const RESERVE_SLOTS_LUA = `
 local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local maxWait = tonumber(ARGV[3])
-local margin = tonumber(ARGV[4])
-local slot = math.max(now, nextFree)
-local wait = slot - now
-if wait > maxWait then
-  return { 0, math.ceil(wait) }
+local maxWait = tonumber(ARGV[2])
+local margin = tonumber(ARGV[3])
+local budgets = tonumber(ARGV[4])
+local firstHold = tonumber(ARGV[5])
+local maxWaitIntervals = tonumber(ARGV[6 + 2 * budgets])
+local holdUntil = 0
+for index = firstHold, #KEYS do
+  holdUntil = math.max(holdUntil, tonumber(redis.call('GET', KEYS[index]) or '0') or 0)
 end
-redis.call('SET', KEYS[1], string.format('%.3f', slot + interval), 'PX', math.ceil(wait + interval + margin))
-return { 1, math.ceil(wait) }
+local slot = math.max(now, holdUntil)
+local intervals = {}
+for b = 1, budgets do
+  local interval = tonumber(ARGV[4 + 2 * b])
+  local floorIndex = tonumber(ARGV[5 + 2 * b])
+  if floorIndex > 0 then
+    interval = math.max(interval, tonumber(redis.call('GET', KEYS[floorIndex]) or '0') or 0)
+  end
+  intervals[b] = interval
+  slot = math.max(slot, tonumber(redis.call('GET', KEYS[b]) or '0') or 0)
+end
+if budgets > 0 then maxWait = math.max(maxWait, maxWaitIntervals * intervals[1]) end
+local wait = slot - now
+local held = math.max(0, holdUntil - now)
+if wait > maxWait then
+  return { 0, math.ceil(wait), math.ceil(held) }
+end
+for b = 1, budgets do
+  redis.call('SET', KEYS[b], string.format('%.3f', slot + intervals[b]), 'PX', math.ceil(wait + intervals[b] + margin))
+end
+return { 1, math.ceil(wait), math.ceil(held) }
 `;
 
-const RESERVE_SLOT_SHA = createHash('sha1').update(RESERVE_SLOT_LUA).digest('hex');
+const RESERVE_SLOTS_SHA = createHash('sha1').update(RESERVE_SLOTS_LUA).digest('hex');
 
-/** The answer of {@link reserveSlot}. */
+// KEYS[1] hold key; ARGV: until (ms since the epoch), ttlMarginMs. Only ever moves a hold later: a
+// short Retry-After arriving after a long one must not shorten it.
+const HOLD_LUA = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local untilMs = tonumber(ARGV[1])
+if untilMs <= current then return 0 end
+local ttl = math.ceil(untilMs - tonumber(ARGV[3])) + tonumber(ARGV[2])
+if ttl <= 0 then return 0 end
+redis.call('SET', KEYS[1], string.format('%.3f', untilMs), 'PX', ttl)
+return 1
+`;
+
+const HOLD_SHA = createHash('sha1').update(HOLD_LUA).digest('hex');
+
+/** The answer of {@link reserveSlot} and {@link reserveSlots}. */
 export interface SlotReservation {
   /** True when a slot was reserved: send after `waitMs`. False: nothing reserved, the slot is too far. */
   readonly isReserved: boolean;
   /** Milliseconds from `now` until the slot (the reserved one, or the first free one when refused). */
   readonly waitMs: number;
+  /** How much of the wait a hold (a remote 429) imposes, in ms; 0 when no hold is active. */
+  readonly heldMs: number;
 }
 
 /**
- * Runs the reservation script by its SHA, loading it with EVAL the first time (and after a Redis
- * restart, NOSCRIPT). Not `defineCommand`: that adds a method to the connection lazily, and an
+ * Runs a script by its SHA, loading it with EVAL the first time (and after a Redis restart,
+ * NOSCRIPT). Not `defineCommand`: that adds a method to the connection lazily, and an
  * auto-pipelined batch opened before the method existed loses the call — ioredis then throws
  * outside any handler and the worker dies.
  */
-async function runReserveScript(redis: RedisConnection, args: string[]): Promise<[number, number]> {
+async function runScript(redis: RedisConnection, sha: string, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
   try {
-    return (await redis.evalsha(RESERVE_SLOT_SHA, 1, ...args)) as [number, number];
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return (await redis.eval(RESERVE_SLOT_LUA, 1, ...args)) as [number, number];
+    return await redis.eval(lua, keys.length, ...keys, ...args);
   }
 }
 
+/** One budget a call spends a slot of. */
+export interface PaceBudget {
+  /** The full Redis key of the budget, e.g. `bridge:pace:slack:C0123ABCD`. */
+  readonly key: string;
+  /** Minimum spacing of calls on this budget, in ms. */
+  readonly intervalMs: number;
+  /**
+   * A Redis key holding a longer spacing learned from the remote side (HubSpot's rate-limit
+   * headers), in ms; the larger of the two applies.
+   * @defaultValue none: `intervalMs` applies
+   */
+  readonly intervalFloorKey?: string;
+}
+
+/** What {@link reserveSlots} reserves: one slot that fits every budget and every hold. */
+export interface SlotRequest {
+  readonly budgets: readonly PaceBudget[];
+  /** Keys whose value is an instant (ms since the epoch) before which no call may leave. @defaultValue none */
+  readonly holdKeys?: readonly string[];
+  readonly maxWaitMs: number;
+  /**
+   * The wait allowed is at least this many intervals of the first budget as it stands in Redis
+   * (its floor included), so a slower pace learned from the remote side lengthens it too.
+   * @defaultValue 0
+   */
+  readonly maxWaitIntervals?: number;
+  readonly now: number;
+}
+
 /**
- * Reserves the next free slot `t = max(now, next)` of `key`. When `t - now <= maxWaitMs` it moves
- * `next` to `t + intervalMs` (the key expires soon after) and returns the wait; otherwise it
- * reserves nothing and returns how far away the first free slot is.
+ * Reserves the first instant `t >= now` at which every budget is free and no hold is active. When
+ * `t - now <= maxWaitMs` every budget moves on to `t + its interval` (its key expires soon after) and
+ * the wait is returned; otherwise nothing is reserved and the distance to `t` is returned. All in one
+ * script: two processes can never be handed the same slot, nor a slot inside a hold.
+ * @throws whatever ioredis throws when Redis cannot be reached.
+ */
+export async function reserveSlots(redis: RedisConnection, request: SlotRequest): Promise<SlotReservation> {
+  const keys = request.budgets.map((budget) => budget.key);
+  const budgetArgs: string[] = [];
+  for (const budget of request.budgets) {
+    let floorIndex = 0;
+    if (budget.intervalFloorKey !== undefined) {
+      keys.push(budget.intervalFloorKey);
+      floorIndex = keys.length;
+    }
+    budgetArgs.push(String(budget.intervalMs), String(floorIndex));
+  }
+  const firstHold = keys.length + 1;
+  keys.push(...(request.holdKeys ?? []));
+  const args = [
+    String(request.now),
+    String(request.maxWaitMs),
+    String(KEY_TTL_MARGIN_MS),
+    String(request.budgets.length),
+    String(firstHold),
+    ...budgetArgs,
+    String(request.maxWaitIntervals ?? 0),
+  ];
+  const [reserved, waitMs, heldMs] = (await runScript(redis, RESERVE_SLOTS_SHA, RESERVE_SLOTS_LUA, keys, args)) as [number, number, number];
+  return { isReserved: reserved === 1, waitMs: Number(waitMs), heldMs: Number(heldMs) };
+}
+
+/**
+ * Reserves the next free slot `t = max(now, next)` of one `key` (see {@link reserveSlots}).
  * @throws whatever ioredis throws when Redis cannot be reached.
  */
 export async function reserveSlot(
@@ -75,9 +176,26 @@ export async function reserveSlot(
   intervalMs: number,
   maxWaitMs: number,
   now: number,
-): Promise<SlotReservation> {
-  const [reserved, waitMs] = await runReserveScript(redis, [key, String(now), String(intervalMs), String(maxWaitMs), String(KEY_TTL_MARGIN_MS)]);
-  return { isReserved: reserved === 1, waitMs: Number(waitMs) };
+): Promise<Omit<SlotReservation, 'heldMs'>> {
+  const { isReserved, waitMs } = await reserveSlots(redis, { budgets: [{ key, intervalMs }], maxWaitMs, now });
+  return { isReserved, waitMs };
+}
+
+/**
+ * Holds `key` until `untilMs` for every worker: no slot of a request naming it as a hold key is
+ * handed out before then. A later hold wins over an earlier one; the key expires after `untilMs`.
+ * @throws whatever ioredis throws when Redis cannot be reached.
+ */
+export async function holdUntil(redis: RedisConnection, key: string, untilMs: number, now: number): Promise<void> {
+  await runScript(redis, HOLD_SHA, HOLD_LUA, [key], [String(untilMs), String(KEY_TTL_MARGIN_MS), String(now)]);
+}
+
+/** Milliseconds from `now` until the latest of these holds ends; 0 when none is active. */
+export async function readHold(redis: RedisConnection, keys: readonly string[], now: number): Promise<number> {
+  if (keys.length === 0) return 0;
+  const values = await redis.mget(...keys);
+  const until = Math.max(0, ...values.map((value) => Number(value ?? 0) || 0));
+  return Math.max(0, Math.ceil(until - now));
 }
 
 /**
@@ -111,10 +229,27 @@ export function abortedError(signal: AbortSignal): RetryableActionError {
 export interface PaceOptions {
   /** Where the pacing state lives, shared by every worker process. */
   readonly redis: RedisConnection;
-  /** The full Redis key, e.g. `bridge:pace:slack:#general`. */
+  /** The full Redis key of the call's own budget, e.g. `bridge:pace:slack:C0123ABCD`. */
   readonly key: string;
   /** Minimum spacing of calls for this key, in ms. */
   readonly intervalMs: number;
+  /**
+   * A Redis key holding a longer spacing for `key` learned from the remote side, in ms.
+   * @defaultValue none
+   */
+  readonly intervalFloorKey?: string;
+  /**
+   * Further budgets the same call spends a slot of at the same instant (Slack's workspace budget
+   * beside the channel's).
+   * @defaultValue none
+   */
+  readonly alsoBudgets?: readonly PaceBudget[];
+  /**
+   * Hold keys (see {@link holdUntil}): while one is active no slot is handed out, and a call that
+   * reserved its slot before the hold began does not leave either.
+   * @defaultValue none
+   */
+  readonly holdKeys?: readonly string[];
   /**
    * Longest wait this process sleeps for a slot, in ms; a slot further away is refused and the job
    * is delayed by the worker instead of holding a concurrency slot.
@@ -128,29 +263,51 @@ export interface PaceOptions {
 }
 
 /**
- * Reserves a slot and sleeps until it comes.
+ * Reserves a slot of every budget and sleeps until it comes; then checks the holds once more, since
+ * a 429 may have arrived for another worker's call while this one slept.
  * @throws RetryableActionError `paced` (isRateLimit, retryAfterMs) when the first free slot is
- *   further than `maxWaitMs`: the actions worker delays the job without spending an attempt.
+ *   further than `maxWaitMs`, or a hold began during the sleep: the actions worker delays the job
+ *   without spending an attempt.
  * @throws RetryableActionError `timeout` when `signal` aborts during the wait.
+ * @throws RetryableActionError `pacing_unavailable` when Redis cannot be read.
  */
 export async function waitForSlot(options: PaceOptions): Promise<void> {
   const { redis, key, intervalMs, now, signal } = options;
+  const holdKeys = options.holdKeys ?? [];
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_INTERVALS * intervalMs;
-  if (signal?.aborted) throw abortedError(signal);
-  let reservation: SlotReservation;
+  // By default the wait scales with the interval in force (a floor learned from the remote side).
+  const maxWaitIntervals = options.maxWaitMs === undefined ? DEFAULT_MAX_WAIT_INTERVALS : 0;
+  const budgets = [{ key, intervalMs, intervalFloorKey: options.intervalFloorKey }, ...(options.alsoBudgets ?? [])];
+  for (let round = 0; ; round += 1) {
+    if (signal?.aborted) throw abortedError(signal);
+    const reservation = await withPacingState(() => reserveSlots(redis, { budgets, holdKeys, maxWaitMs, maxWaitIntervals, now: now() }));
+    if (!reservation.isReserved) {
+      const why = reservation.heldMs > 0 ? `a rate limit holds this pacing key for ${reservation.heldMs} ms` : `no send slot free within ${maxWaitMs} ms for this pacing key`;
+      throw new RetryableActionError('paced', why, { isRateLimit: true, retryAfterMs: reservation.waitMs });
+    }
+    await sleep(reservation.waitMs, signal);
+    if (holdKeys.length === 0 || reservation.waitMs === 0) return;
+    // A hold that began while this call slept (another worker's 429) outranks the slot: reserve
+    // again behind it, or hand the job back when that is too far.
+    const heldMs = await withPacingState(() => readHold(redis, holdKeys, now()));
+    if (heldMs === 0) return;
+    if (round >= MAX_HOLD_ROUNDS) {
+      throw new RetryableActionError('paced', `a rate limit holds this pacing key for ${heldMs} ms`, { isRateLimit: true, retryAfterMs: heldMs });
+    }
+  }
+}
+
+/** How often one call reserves again behind a hold that began while it slept. */
+const MAX_HOLD_ROUNDS = 2;
+
+/** Runs a Redis step of pacing; Redis trouble becomes a retryable `pacing_unavailable`. */
+async function withPacingState<T>(step: () => Promise<T>): Promise<T> {
   try {
-    reservation = await reserveSlot(redis, key, intervalMs, maxWaitMs, now());
+    return await step();
   } catch (error) {
     // Redis trouble is transient from the action's point of view. The ioredis error is not kept as
     // the cause: its message can name the connection (host, and with some setups credentials).
     const name = error instanceof Error ? error.name : typeof error;
     throw new RetryableActionError('pacing_unavailable', `the pacing state in Redis could not be read (${name})`);
   }
-  if (!reservation.isReserved) {
-    throw new RetryableActionError('paced', `no send slot free within ${maxWaitMs} ms for this pacing key`, {
-      isRateLimit: true,
-      retryAfterMs: reservation.waitMs,
-    });
-  }
-  await sleep(reservation.waitMs, signal);
 }

@@ -13,7 +13,19 @@ import type { AddressInfo } from 'node:net';
  *   inputs; ids match exactly (case-sensitive); "" clears a property;
  * - `GET/POST /crm/v3/properties/contacts` and `GET/POST /crm/v3/properties/contacts/groups`;
  * - bearer auth; errors as `{ status: "error", message, correlationId, category }`; rate limits as
- *   429 `{ status: "error", message, errorType: "RATE_LIMIT", policyName, ... }`.
+ *   429 `{ status: "error", message, errorType: "RATE_LIMIT", policyName, ... }`;
+ * - `GET /account-info/v3/details` with the account's `timeZone`.
+ *
+ * Rate limits as the usage guidelines document them
+ * (developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines, "Rate limits"), the less
+ * forgiving reading where they are unclear:
+ * - every authenticated answer carries X-HubSpot-RateLimit-Max, -Remaining and
+ *   -Interval-Milliseconds ("The window of time that the X-HubSpot-RateLimit-Max and
+ *   X-HubSpot-RateLimit-Remaining headers apply to"), and for private apps -Daily and
+ *   -Daily-Remaining; the window is rolling (`announcedLimit`, enforced with `windowLimit`);
+ * - over the window: 429 with policyName TEN_SECONDLY_ROLLING and no Retry-After (the guidelines
+ *   show none), Remaining 0; a call arriving while the window is still full is refused again;
+ * - DAILY: "The daily limit resets at midnight based on your time zone setting" (`timeZone`).
  */
 
 /** One request the fake answered. */
@@ -78,8 +90,18 @@ export interface HubspotFakeOptions {
   readonly multiStatus?: boolean;
   /** Property groups that exist from the start (besides `contactinformation`). */
   readonly groups?: readonly string[];
-  /** Enforce at most `maxRequests` per rolling `windowMs`; over it: 429 TEN_SECONDLY_ROLLING. */
+  /**
+   * Enforce at most `maxRequests` per rolling `windowMs`; over it: 429 TEN_SECONDLY_ROLLING, with
+   * `Retry-After` only when `retryAfterSeconds` is given (HubSpot documents none).
+   */
   readonly windowLimit?: { readonly maxRequests: number; readonly windowMs: number; readonly retryAfterSeconds?: number };
+  /**
+   * The window the rate-limit headers announce when no `windowLimit` is enforced.
+   * @defaultValue 100 per 10 000 ms (Free and Starter, per app)
+   */
+  readonly announcedLimit?: { readonly maxRequests: number; readonly windowMs: number };
+  /** The account's time zone, as account-info answers it. @defaultValue 'UTC' */
+  readonly timeZone?: string;
 }
 
 export interface HubspotFake {
@@ -93,6 +115,8 @@ export interface HubspotFake {
   readonly groups: Map<string, { name: string; label: string; displayOrder: number }>;
   /** How many 429s the fake has sent (scripted or from the window limit). */
   readonly rateLimited: () => number;
+  /** Calls that arrived while the fake's window limit was exhausted (after a 429 said so). */
+  readonly callsInFullWindow: () => number;
   script(...steps: HubspotScriptStep[]): void;
   resetScript(): void;
   /**
@@ -122,6 +146,7 @@ export const HUBSPOT_BUILT_IN_CONTACT_PROPERTIES = [
 const UPSERT_PATH = '/crm/v3/objects/contacts/batch/upsert';
 const PROPERTIES_PATH = '/crm/v3/properties/contacts';
 const GROUPS_PATH = '/crm/v3/properties/contacts/groups';
+const ACCOUNT_DETAILS_PATH = '/account-info/v3/details';
 
 /** Built-ins whose value HubSpot sets itself (`modificationMetadata.readOnlyValue: true`). */
 const READ_ONLY_VALUES = new Set(['hs_object_id', 'createdate', 'lastmodifieddate']);
@@ -148,6 +173,23 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
   let rateLimitedCount = 0;
   let nextContactId = 1001;
   const windowHits: number[] = [];
+  let callsInFullWindow = 0;
+  /** Set by the first 429 of a full window, cleared when the window admits a call again. */
+  let isWindowKnownFull = false;
+  let dailyUsed = 0;
+  const window = options.windowLimit ?? options.announcedLimit ?? { maxRequests: 100, windowMs: 10_000 };
+  /** The X-HubSpot-RateLimit-* headers for the window as it stands now. */
+  const rateLimitHeaders = (): Record<string, string> => {
+    const now = Date.now();
+    while (windowHits.length > 0 && now - windowHits[0] >= window.windowMs) windowHits.shift();
+    return {
+      'x-hubspot-ratelimit-max': String(window.maxRequests),
+      'x-hubspot-ratelimit-remaining': String(Math.max(0, window.maxRequests - windowHits.length)),
+      'x-hubspot-ratelimit-interval-milliseconds': String(window.windowMs),
+      'x-hubspot-ratelimit-daily': '250000',
+      'x-hubspot-ratelimit-daily-remaining': String(Math.max(0, 250_000 - dailyUsed)),
+    };
+  };
 
   groups.set('contactinformation', { name: 'contactinformation', label: 'Contact information', displayOrder: -1 });
   for (const name of options.groups ?? []) groups.set(name, { name, label: name, displayOrder: -1 });
@@ -235,19 +277,24 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
       };
     }
 
-    if (options.windowLimit) {
-      const now = Date.now();
-      while (windowHits.length > 0 && now - windowHits[0] >= options.windowLimit.windowMs) windowHits.shift();
-      if (windowHits.length >= options.windowLimit.maxRequests) {
-        rateLimitedCount += 1;
-        return {
-          status: 429,
-          body: rateLimitBody('TEN_SECONDLY_ROLLING'),
-          headers: { 'retry-after': String(options.windowLimit.retryAfterSeconds ?? 1) },
-        };
-      }
-      windowHits.push(now);
+    const now = Date.now();
+    while (windowHits.length > 0 && now - windowHits[0] >= window.windowMs) windowHits.shift();
+    if (options.windowLimit && windowHits.length >= options.windowLimit.maxRequests) {
+      rateLimitedCount += 1;
+      if (isWindowKnownFull) callsInFullWindow += 1;
+      isWindowKnownFull = true;
+      return {
+        status: 429,
+        body: rateLimitBody('TEN_SECONDLY_ROLLING'),
+        headers: {
+          ...rateLimitHeaders(),
+          ...(options.windowLimit.retryAfterSeconds === undefined ? {} : { 'retry-after': String(options.windowLimit.retryAfterSeconds) }),
+        },
+      };
     }
+    windowHits.push(now);
+    isWindowKnownFull = false;
+    dailyUsed += 1;
 
     const path = new URL(req.url ?? '/', 'http://fake').pathname;
     let body: unknown;
@@ -257,6 +304,24 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
       return { status: 400, body: errorBody('Invalid input JSON on line 1', 'VALIDATION_ERROR') };
     }
 
+    if (req.method === 'GET' && path === ACCOUNT_DETAILS_PATH) {
+      // GET /account-info/v3/details (developers.hubspot.com/docs/api-reference/latest/account/
+      // account-information/get-account-details): every field the reference marks required.
+      return {
+        status: 200,
+        body: {
+          portalId: 2519445,
+          accountType: 'STANDARD',
+          timeZone: options.timeZone ?? 'UTC',
+          companyCurrency: 'USD',
+          additionalCurrencies: [],
+          utcOffset: '+00:00',
+          utcOffsetMilliseconds: 0,
+          uiDomain: 'app.hubspot.com',
+          dataHostingLocation: 'na1',
+        },
+      };
+    }
     if (req.method === 'POST' && path === UPSERT_PATH) return upsert(body);
     if (req.method === 'GET' && path === PROPERTIES_PATH) return { status: 200, body: { results: [...properties.values()].map(describeProperty) } };
     if (req.method === 'POST' && path === PROPERTIES_PATH) return createProperty(body);
@@ -437,6 +502,8 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
             return;
           }
           calls.push({ method: req.method ?? '', path, body: safeParse(rawBody), token, status: answer.status, at: Date.now() });
+          // Authenticated answers carry the rate-limit headers (a 401 has no account to count for).
+          if (answer.status !== 401) answer.headers = { ...rateLimitHeaders(), ...answer.headers };
           if (answer.raw) {
             res.writeHead(answer.status, { 'content-type': answer.raw.contentType, ...answer.headers });
             res.end(answer.raw.text);
@@ -463,6 +530,7 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
     properties,
     groups,
     rateLimited: () => rateLimitedCount,
+    callsInFullWindow: () => callsInFullWindow,
     script(...newSteps) {
       steps.push(...newSteps.map((step) => ({ step, remaining: step.times ?? 1 })));
     },

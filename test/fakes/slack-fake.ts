@@ -6,6 +6,19 @@ import type { AddressInfo } from 'node:net';
  * form-urlencoded (what @slack/web-api sends, `blocks` JSON-encoded) or JSON body, the bot token as
  * `Authorization: Bearer`, and answers with HTTP 200 `{ ok: true, channel, ts, message }` or
  * `{ ok: false, error }`; rate limits are HTTP 429 with `Retry-After` (seconds).
+ *
+ * Rate limits, as Slack documents them (docs.slack.dev/apis/web-api/rate-limits; the
+ * chat.postMessage reference, "Rate limiting"), each read the less forgiving way where unclear:
+ * - chat.postMessage allows "1 message per second to a specific channel" (`perChannelLimit`), counted
+ *   per conversation: a name (`#affiliates`) and its ID (`C…`) are one channel, one budget;
+ * - "limits governing your app's relationship with the entire workspace ... several hundred messages
+ *   per minute" (`workspaceLimit`, a rolling minute);
+ * - a limited call gets HTTP 429 and `Retry-After` "the number of seconds until you can retry"; an app
+ *   that keeps calling before then is still rate limited, and Slack warns such apps may be disabled:
+ *   every call that arrives during a channel's (or, for the workspace limit, any) Retry-After is
+ *   answered 429 again and counted by `callsIgnoringRetryAfter()`;
+ * - every answer carries `x-oauth-scopes` (the token's scopes, docs.slack.dev/authentication/tokens);
+ *   conversations.list (Tier 2) needs `channels:read` and answers `missing_scope` without it.
  */
 
 /** One accepted message, as the fake recorded it. */
@@ -75,6 +88,16 @@ export interface SlackFakeOptions {
   readonly perChannelLimit?: { readonly messagesPerSecond: number; readonly retryAfterSeconds?: number };
   /** Channels that do not exist: posting there answers `channel_not_found`, as Slack does. */
   readonly missingChannels?: readonly string[];
+  /** Enforce at most `messagesPerMinute` for the whole workspace (rolling 60 s); over it: 429 + Retry-After. */
+  readonly workspaceLimit?: { readonly messagesPerMinute: number; readonly retryAfterSeconds?: number };
+  /** The token's scopes, sent as `x-oauth-scopes`. @defaultValue ['chat:write'] (no channels:read) */
+  readonly scopes?: readonly string[];
+  /**
+   * Channels by name and ID, for conversations.list and for resolving names. A name not listed
+   * resolves to `C` + its upper-cased letters and digits (`#affiliates` → `CAFFILIATES`).
+   * @defaultValue none
+   */
+  readonly channels?: ReadonlyArray<{ readonly id: string; readonly name: string }>;
 }
 
 export interface SlackFake {
@@ -85,6 +108,10 @@ export interface SlackFake {
   readonly requests: SlackFakeRequest[];
   /** How many 429s the fake has sent (scripted or from the per-channel limit). */
   readonly rateLimited: () => number;
+  /** Calls that arrived while a Retry-After the fake had answered for their channel (or workspace) still ran. */
+  readonly callsIgnoringRetryAfter: () => number;
+  /** The channel ID a `channel` argument (name or ID) stands for. */
+  channelIdOf(channel: string): string;
   /** Appends steps; each call consumes the first active step. */
   script(...steps: SlackScriptStep[]): void;
   /** Drops every scripted step not yet used. */
@@ -107,8 +134,19 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   const requests: SlackFake['requests'] = [];
   let steps: ActiveStep[] = [];
   let rateLimitedCount = 0;
+  let ignoredRetryAfterCount = 0;
   let tsCounter = 0;
   const sentPerChannel = new Map<string, number[]>();
+  const sentInWorkspace: number[] = [];
+  /** Channel ID (or `*` for the workspace) → when the last Retry-After answered for it ends. */
+  const retryAfterUntil = new Map<string, number>();
+  const scopes = options.scopes ?? ['chat:write'];
+  const channelIdOf = (channel: string): string => {
+    if (/^[CGD][A-Z0-9]{2,}$/.test(channel)) return channel;
+    const name = channel.replace(/^#/, '').toLowerCase();
+    const listed = options.channels?.find((candidate) => candidate.name === name);
+    return listed ? listed.id : `C${name.toUpperCase().replace(/[^A-Z0-9]/g, '')}`;
+  };
 
   // The first step that applies to this call's channel; steps for other channels are passed by.
   const nextStep = (channel: string | undefined): SlackScriptStep | undefined => {
@@ -136,7 +174,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   };
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-oauth-scopes': scopes.join(','), ...headers });
     res.end(JSON.stringify(body));
   };
 
@@ -174,8 +212,23 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       req.socket.destroy();
       return;
     }
+    const channelId = request.channel !== undefined ? channelIdOf(request.channel) : undefined;
+    if (path === '/api/chat.postMessage' && channelId !== undefined) {
+      const now = Date.now();
+      if (now < (retryAfterUntil.get(channelId) ?? 0) || now < (retryAfterUntil.get('*') ?? 0)) {
+        // Still inside a Retry-After this fake answered: the app ignored it.
+        ignoredRetryAfterCount += 1;
+        rateLimitedCount += 1;
+        const until = Math.max(retryAfterUntil.get(channelId) ?? 0, retryAfterUntil.get('*') ?? 0);
+        const seconds = Math.max(1, Math.ceil((until - now) / 1000));
+        answer(429);
+        request.retryAfterSeconds = seconds;
+        return sendJson(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(seconds) });
+      }
+    }
     if (step?.kind === 'rate_limit') {
       rateLimitedCount += 1;
+      if (channelId !== undefined && step.retryAfterSeconds !== null) retryAfterUntil.set(channelId, Date.now() + step.retryAfterSeconds * 1000);
       const headers: Record<string, string> = step.retryAfterSeconds === null ? {} : { 'retry-after': String(step.retryAfterSeconds) };
       answer(429);
       if (step.retryAfterSeconds !== null) request.retryAfterSeconds = step.retryAfterSeconds;
@@ -189,6 +242,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     }
     // Every answer below is HTTP 200 (Slack reports API errors in the body) except the per-channel 429.
     answer(200);
+    if (path === '/api/conversations.list') return listConversations(res, rawBody, req.headers['content-type'] ?? '');
     if (req.method !== 'POST' || path !== '/api/chat.postMessage') {
       return sendJson(res, 200, { ok: false, error: 'unknown_method' });
     }
@@ -209,21 +263,28 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     const text = typeof args.text === 'string' ? args.text : undefined;
     if (!text && !blocks) return sendJson(res, 200, { ok: false, error: 'no_text' });
 
+    const id = channelIdOf(channel);
+    const rateLimit = (retryAfterSeconds: number, scope: string) => {
+      rateLimitedCount += 1;
+      answer(429);
+      request.retryAfterSeconds = retryAfterSeconds;
+      retryAfterUntil.set(scope, Date.now() + retryAfterSeconds * 1000);
+      return sendJson(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfterSeconds) });
+    };
     if (options.perChannelLimit) {
+      // Counted per conversation ID: posting by name and by ID spends one budget.
       const now = Date.now();
-      const recent = (sentPerChannel.get(channel) ?? []).filter((at) => now - at < 1000);
-      if (recent.length >= options.perChannelLimit.messagesPerSecond) {
-        rateLimitedCount += 1;
-        sentPerChannel.set(channel, recent);
-        answer(429);
-        request.retryAfterSeconds = options.perChannelLimit.retryAfterSeconds ?? 1;
-        return sendJson(res, 429, { ok: false, error: 'ratelimited' }, {
-          'retry-after': String(options.perChannelLimit.retryAfterSeconds ?? 1),
-        });
-      }
-      recent.push(now);
-      sentPerChannel.set(channel, recent);
+      const recent = (sentPerChannel.get(id) ?? []).filter((at) => now - at < 1000);
+      sentPerChannel.set(id, recent);
+      if (recent.length >= options.perChannelLimit.messagesPerSecond) return rateLimit(options.perChannelLimit.retryAfterSeconds ?? 1, id);
     }
+    if (options.workspaceLimit) {
+      const now = Date.now();
+      while (sentInWorkspace.length > 0 && now - sentInWorkspace[0] >= 60_000) sentInWorkspace.shift();
+      if (sentInWorkspace.length >= options.workspaceLimit.messagesPerMinute) return rateLimit(options.workspaceLimit.retryAfterSeconds ?? 1, '*');
+    }
+    if (options.perChannelLimit) sentPerChannel.get(id)!.push(Date.now());
+    sentInWorkspace.push(Date.now());
 
     tsCounter += 1;
     const ts = `${Math.floor(Date.now() / 1000)}.${String(tsCounter).padStart(6, '0')}`;
@@ -237,12 +298,30 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       at: Date.now(),
     };
     received.push(message);
-    const channelId = channel.startsWith('#') ? `C${channel.slice(1).toUpperCase().replace(/[^A-Z0-9]/g, '')}` : channel;
     sendJson(res, 200, {
       ok: true,
-      channel: channelId,
+      channel: id,
       ts,
       message: { type: 'message', subtype: 'bot_message', text: text ?? '', ts, bot_id: 'B0FAKE', blocks: blocks ?? undefined },
+    });
+  };
+
+  // conversations.list (docs.slack.dev/reference/methods/conversations.list): Tier 2, needs
+  // channels:read for public channels; `cursor`/`limit` paging with response_metadata.next_cursor.
+  const listConversations = (res: ServerResponse, rawBody: string, contentType: string) => {
+    if (!scopes.includes('channels:read')) {
+      return sendJson(res, 200, { ok: false, error: 'missing_scope', needed: 'channels:read', provided: scopes.join(',') });
+    }
+    const args = parseArguments(contentType, rawBody);
+    const all = options.channels ?? [];
+    const start = typeof args.cursor === 'string' && args.cursor !== '' ? Number(args.cursor) : 0;
+    const limit = Math.min(1000, Number(args.limit ?? 100) || 100);
+    const page = all.slice(start, start + limit);
+    const next = start + limit < all.length ? String(start + limit) : '';
+    return sendJson(res, 200, {
+      ok: true,
+      channels: page.map((channel) => ({ id: channel.id, name: channel.name, is_channel: true, is_archived: false })),
+      response_metadata: { next_cursor: next },
     });
   };
 
@@ -263,6 +342,8 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     received,
     requests,
     rateLimited: () => rateLimitedCount,
+    callsIgnoringRetryAfter: () => ignoredRetryAfterCount,
+    channelIdOf,
     script(...newSteps) {
       steps.push(...newSteps.map((step) => ({ step, remaining: step.times ?? 1 })));
     },

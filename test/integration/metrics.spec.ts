@@ -51,7 +51,7 @@ describe('metrics contract (real process, GET /metrics)', function () {
       prefix,
       rulesDir,
       slack: { url: slack.url },
-      extra: { SLACK_MESSAGES_PER_SECOND: '50', ACTION_ATTEMPTS: '3', BODY_LIMIT: '16kb', SHUTDOWN_TIMEOUT: '2s', ...extra },
+      extra: { SLACK_MESSAGES_PER_SECOND: '50', SLACK_MESSAGES_PER_MINUTE: '60000', ACTION_ATTEMPTS: '3', BODY_LIMIT: '16kb', SHUTDOWN_TIMEOUT: '2s', ...extra },
     });
   const reward = (eventId: number, kind: string) => {
     const delivery = structuredClone(fixture);

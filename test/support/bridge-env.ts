@@ -32,6 +32,7 @@ export function bridgeTestEnv(options: BridgeTestEnvOptions): Record<string, str
     FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN,
     REWARDFUL_SIGNING_SECRET: TEST_REWARDFUL_SECRET,
     SLACK_MESSAGES_PER_SECOND: '20',
+    SLACK_MESSAGES_PER_MINUTE: '60000',
     ACTION_BACKOFF_BASE: '100ms',
     ...(slack ? { SLACK_API_URL: slack.url, ...(slack.token ? { SLACK_BOT_TOKEN: slack.token } : {}) } : {}),
     ...(hubspot ? { HUBSPOT_BASE_URL: hubspot.url, ...(hubspot.token ? { HUBSPOT_ACCESS_TOKEN: hubspot.token } : {}) } : {}),

@@ -84,6 +84,7 @@ export class FaultStack {
       extra: {
         // Test speed: Slack pacing scaled up, retries in hundreds of ms instead of seconds.
         SLACK_MESSAGES_PER_SECOND: '200',
+        SLACK_MESSAGES_PER_MINUTE: '60000',
         HUBSPOT_REQUESTS_PER_10_SECONDS: '1000',
         ACTION_BACKOFF_BASE: '200ms',
         ACTION_ATTEMPTS: '12',

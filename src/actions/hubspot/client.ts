@@ -10,6 +10,7 @@ import { loadHubspotSdk } from './sdk.js';
 /** Per-call state, read by the agent (abort) and filled by the middleware (error evidence). */
 interface HubspotCallState {
   readonly signal: AbortSignal;
+  readonly observe?: HubspotResponseObserver;
   status?: number;
   headers?: Record<string, string>;
   rawBody?: string;
@@ -34,10 +35,21 @@ export interface HubspotClient {
    * it throws to PermanentActionError / RetryableActionError. `fn` must pass `options` as the
    * `_options` argument of every SDK call it makes: that is what attaches the agent and middleware.
    */
-  call<T>(signal: AbortSignal, fn: (sdk: Client, options: HubspotCallOptions) => Promise<T>): Promise<T>;
+  call<T>(signal: AbortSignal, fn: (sdk: Client, options: HubspotCallOptions) => Promise<T>, observe?: HubspotResponseObserver): Promise<T>;
+  /**
+   * The account's time zone (account-info `timeZone`), read once per client; `UTC` when it cannot
+   * be read. HubSpot resets the DAILY limit at midnight in it.
+   */
+  accountTimeZone(): Promise<string>;
   /** Closes idle keep-alive sockets. */
   close(): void;
 }
+
+/** Sees the status and headers of every response of one call (success or not), e.g. rate-limit headers. */
+export type HubspotResponseObserver = (response: { readonly status: number; readonly headers: Readonly<Record<string, string>> }) => void;
+
+/** Where the account's details (time zone) are read: GET, any scope (account-info API, v3). */
+export const HUBSPOT_ACCOUNT_DETAILS_PATH = '/account-info/v3/details';
 
 /** The `_options` every SDK call made through {@link HubspotClient.call} must receive. */
 export interface HubspotCallOptions {
@@ -124,6 +136,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
           };
           state.status = response.httpStatusCode;
           state.headers = response.headers;
+          state.observe?.({ status: response.httpStatusCode, headers: response.headers });
           if (response.httpStatusCode >= 300) {
             const text = await response.body.text();
             state.rawBody = text;
@@ -136,25 +149,53 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
     ],
   });
 
+  let timeZone: Promise<string> | undefined;
+  const accountTimeZone = (): Promise<string> => {
+    timeZone ??= readAccountTimeZone(options).catch(() => 'UTC');
+    return timeZone;
+  };
+
   return {
-    async call<T>(signal: AbortSignal, fn: (client: Client, callOptions: HubspotCallOptions) => Promise<T>): Promise<T> {
+    async call<T>(
+      signal: AbortSignal,
+      fn: (client: Client, callOptions: HubspotCallOptions) => Promise<T>,
+      observe?: HubspotResponseObserver,
+    ): Promise<T> {
       if (signal.aborted) throw abortedError(signal);
       const sdk = await ready;
       if (signal.aborted) throw abortedError(signal);
       const combined = AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]);
-      const state: HubspotCallState = { signal: combined };
+      const state: HubspotCallState = { signal: combined, observe };
       try {
         return await callState.run(state, () => fn(sdk, callOptionsFor(state)));
       } catch (error) {
-        throw mapHubspotError(
-          error,
-          { status: state.status, headers: state.headers, rawBody: state.rawBody, isAborted: combined.aborted },
-          options.now(),
-        );
+        const evidence = { status: state.status, headers: state.headers, rawBody: state.rawBody, isAborted: combined.aborted };
+        const mapped = mapHubspotError(error, evidence, options.now());
+        // The DAILY limit resets at midnight in the account's time zone: only then is it worth asking.
+        if (mapped.code !== 'rate_limit_daily') throw mapped;
+        throw mapHubspotError(error, evidence, options.now(), await accountTimeZone());
       }
     },
+    accountTimeZone,
     close() {
       agent.destroy();
     },
   };
+}
+
+/**
+ * Reads the account's `timeZone` from GET /account-info/v3/details ("Retrieve account details such
+ * as the account type, time zone, currencies", developers.hubspot.com/docs/api-reference/latest/
+ * account/account-information/get-account-details). Plain fetch: one small GET, the token only in
+ * its Authorization header; whatever fails is the caller's fallback (UTC).
+ */
+async function readAccountTimeZone(options: HubspotClientOptions): Promise<string> {
+  const response = await fetch(`${options.baseUrl.replace(/\/+$/, '')}${HUBSPOT_ACCOUNT_DETAILS_PATH}`, {
+    headers: { authorization: `Bearer ${options.accessToken.reveal()}`, accept: 'application/json' },
+    signal: AbortSignal.timeout(options.timeoutMs),
+  });
+  if (!response.ok) throw new Error(`account-info answered ${response.status}`);
+  const body = (await response.json()) as { timeZone?: unknown };
+  if (typeof body.timeZone !== 'string' || body.timeZone === '') throw new Error('account-info named no timeZone');
+  return body.timeZone;
 }

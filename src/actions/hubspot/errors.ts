@@ -78,21 +78,57 @@ export function mapBatchInputError(error: HubspotErrorBody): HubspotPermanentErr
   return new HubspotPermanentError(validationCode(error), error.message ?? 'HubSpot refused this input', 207, undefined, invalidPropertyNames(error));
 }
 
-/** Wait after a TEN_SECONDLY_ROLLING (or other short) 429 that carries no Retry-After, in ms. */
-export const HUBSPOT_DEFAULT_RATE_LIMIT_RETRY_MS = 1_000;
+/**
+ * Wait after a TEN_SECONDLY_ROLLING (or other short) 429 that carries neither Retry-After nor
+ * X-HubSpot-RateLimit-Interval-Milliseconds, in ms: the whole ten-second window. The limit is a
+ * rolling window (developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines, "Rate
+ * limits"); without a hint when its oldest call leaves it, only waiting out the window is sure.
+ */
+export const HUBSPOT_DEFAULT_RATE_LIMIT_RETRY_MS = 10_000;
 
 /**
  * Milliseconds from `now` to the next midnight UTC.
  *
- * HubSpot resets the DAILY limit at midnight in the account's time zone, which only an extra API
- * call (account-info) would tell us. We assume UTC: for an account west of UTC we come back a few
- * hours early, get one more DAILY 429 and are delayed again (rate-limit delays spend no attempt);
- * for an account east of UTC we come back a few hours late. Both are cheaper than hammering.
+ * HubSpot resets the DAILY limit "at midnight based on your time zone setting" (usage guidelines);
+ * the client reads that time zone once from the account-info API and uses
+ * {@link msUntilNextMidnightIn}; this is the fallback when it cannot be read.
  */
 export function msUntilNextMidnightUtc(now: number): number {
   const date = new Date(now);
   const nextMidnight = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1);
   return nextMidnight - now;
+}
+
+/**
+ * Milliseconds from `now` to the next midnight in `timeZone` (an IANA name such as `US/Eastern`, as
+ * the account-info API's `timeZone` gives it); UTC when the zone is unknown to this runtime.
+ */
+export function msUntilNextMidnightIn(timeZone: string, now: number): number {
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+  } catch {
+    return msUntilNextMidnightUtc(now);
+  }
+  // The zone's wall clock at `t`, read as if it were UTC: the difference to `t` is the offset.
+  const wallClock = (t: number) => {
+    const parts = Object.fromEntries(format.formatToParts(new Date(t)).map((part) => [part.type, part.value]));
+    return Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  };
+  const local = new Date(wallClock(now));
+  const localMidnight = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() + 1);
+  // Two rounds settle a DST change between now and midnight.
+  let candidate = localMidnight - (wallClock(now) - Math.floor(now / 1000) * 1000);
+  candidate = localMidnight - (wallClock(candidate) - candidate);
+  return Math.max(0, candidate - now);
+}
+
+/** Reads a non-negative number header (`X-HubSpot-RateLimit-*`); undefined when absent or malformed. */
+export function numberHeader(headers: Readonly<Record<string, string>> | undefined, name: string): number | undefined {
+  const value = headers?.[name];
+  if (value === undefined || value.trim() === '') return undefined;
+  const number = Number(value);
+  return Number.isFinite(number) && number >= 0 ? number : undefined;
 }
 
 /** Parses `Retry-After` given in seconds (HubSpot never sends an HTTP date here). */
@@ -132,11 +168,13 @@ function validationCode(body: HubspotErrorBody): string {
  * HubSpot's code and HubSpot's message survive: the SDK's ApiException, whose message embeds
  * response headers and body, is never kept as a `cause`.
  * @param now the clock, for a DAILY limit's wait until midnight.
+ * @param timeZone the account's time zone, in which the DAILY limit resets. @defaultValue UTC
  */
 export function mapHubspotError(
   error: unknown,
   evidence: HubspotCallEvidence,
   now: number,
+  timeZone = 'UTC',
 ): PermanentActionError | RetryableActionError {
   if (error instanceof PermanentActionError || error instanceof RetryableActionError) return error;
   const { status } = evidence;
@@ -150,13 +188,17 @@ export function mapHubspotError(
       if (body.policyName === 'DAILY') {
         return new RetryableActionError('rate_limit_daily', `HubSpot daily API limit reached: ${hubspotMessage}`, {
           isRateLimit: true,
-          retryAfterMs: msUntilNextMidnightUtc(now),
+          retryAfterMs: msUntilNextMidnightIn(timeZone, now),
         });
       }
       const code = body.policyName === 'TEN_SECONDLY_ROLLING' ? 'rate_limit_ten_secondly' : 'rate_limited';
       return new RetryableActionError(code, `HubSpot rate limit: ${hubspotMessage}`, {
         isRateLimit: true,
-        retryAfterMs: retryAfterMs(evidence.headers) ?? HUBSPOT_DEFAULT_RATE_LIMIT_RETRY_MS,
+        // Retry-After when HubSpot sends one; else the window the rate-limit headers name; else ten seconds.
+        retryAfterMs:
+          retryAfterMs(evidence.headers) ??
+          numberHeader(evidence.headers, 'x-hubspot-ratelimit-interval-milliseconds') ??
+          HUBSPOT_DEFAULT_RATE_LIMIT_RETRY_MS,
       });
     }
     if (status >= 500 || status === 408) {

@@ -1,8 +1,10 @@
 import { readSettings } from '../../config/env-variable.js';
 import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../action.js';
 import { defineAction } from '../descriptor.js';
+import type { Client } from '@hubspot/api-client';
 import { PermanentActionError } from '../../errors.js';
-import { waitForSlot } from '../pacing.js';
+import { holdUntil, waitForSlot } from '../pacing.js';
+import { RetryableActionError } from '../../errors.js';
 import {
   ContactUpsertBatcher,
   contactKey,
@@ -10,9 +12,9 @@ import {
   type ContactUpsertInput,
   type ContactUpsertOutcome,
 } from './batcher.js';
-import { createHubspotClient, type HubspotClient } from './client.js';
+import { createHubspotClient, type HubspotClient, type HubspotResponseObserver } from './client.js';
 import { hubspotEnv } from './env.js';
-import { mapBatchInputError, type HubspotErrorBody } from './errors.js';
+import { mapBatchInputError, numberHeader, type HubspotErrorBody } from './errors.js';
 import { hubspotUpsertContactParams, type HubspotUpsertContactParams } from './params.js';
 import { prepareUpsert, type PreparedUpsert } from './prepare.js';
 
@@ -46,7 +48,7 @@ export interface HubspotUpsertContactOptions {
   readonly client?: HubspotClient;
 }
 
-import { hubspotPaceKey } from './state.js';
+import { HUBSPOT_ANNOUNCED_INTERVAL_TTL_MS, hubspotHoldKey, hubspotIntervalFloorKey, hubspotPaceKey } from './state.js';
 export { hubspotPaceKey };
 
 /**
@@ -107,20 +109,60 @@ export function connectHubspotUpsertContact(
     windowMs: options.batchWindowMs,
     maxInputs: options.maxBatchInputs,
     send: async (inputs) => {
+      // The account's budget for every worker: our own spacing, never faster than HubSpot announces,
+      // and nothing at all while a 429 (or an exhausted window) holds the account.
       await waitForSlot({
         redis: deps.redis,
         key: hubspotPaceKey(deps.keyPrefix),
         intervalMs,
+        intervalFloorKey: hubspotIntervalFloorKey(deps.keyPrefix),
+        holdKeys: [hubspotHoldKey(deps.keyPrefix)],
         maxWaitMs: options.maxPaceWaitMs,
         now: deps.now,
         signal: lifetime.signal,
       });
-      const response = await client.call(lifetime.signal, (sdk, callOptions) =>
-        sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }, callOptions),
-      );
+      let announced: Parameters<HubspotResponseObserver>[0] | undefined;
+      let response: Awaited<ReturnType<Client['crm']['contacts']['batchApi']['upsert']>>;
+      try {
+        response = await client.call(
+          lifetime.signal,
+          (sdk, callOptions) => sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }, callOptions),
+          (seen) => (announced = seen),
+        );
+      } catch (error) {
+        await adaptPacing(announced, error);
+        throw error;
+      }
+      await adaptPacing(announced, undefined);
       return pairAnswer(inputs, response);
     },
   });
+
+  /**
+   * Adapts the shared pacing to what HubSpot said (developers.hubspot.com/docs/developer-tooling/
+   * platform/usage-guidelines, "Rate limits"): X-HubSpot-RateLimit-Max calls per
+   * X-HubSpot-RateLimit-Interval-Milliseconds become a floor under our spacing; Remaining 0 holds the
+   * account for a whole window (a rolling window: when its oldest call leaves is not said); a 429
+   * holds it until its retry time (Retry-After, else the window, DAILY: midnight in the account's
+   * time zone). Redis trouble here only loses the adaptation, never the call's own outcome.
+   */
+  async function adaptPacing(seen: Parameters<HubspotResponseObserver>[0] | undefined, error: unknown): Promise<void> {
+    try {
+      const now = deps.now();
+      const max = numberHeader(seen?.headers, 'x-hubspot-ratelimit-max');
+      const windowMs = numberHeader(seen?.headers, 'x-hubspot-ratelimit-interval-milliseconds');
+      const remaining = numberHeader(seen?.headers, 'x-hubspot-ratelimit-remaining');
+      if (max !== undefined && max > 0 && windowMs !== undefined && windowMs > 0) {
+        await deps.redis.set(hubspotIntervalFloorKey(deps.keyPrefix), String(windowMs / max), 'PX', HUBSPOT_ANNOUNCED_INTERVAL_TTL_MS);
+        if (remaining === 0) await holdUntil(deps.redis, hubspotHoldKey(deps.keyPrefix), now + windowMs, now);
+      }
+      if (error instanceof RetryableActionError && error.isRateLimit && error.retryAfterMs !== undefined) {
+        await holdUntil(deps.redis, hubspotHoldKey(deps.keyPrefix), now + error.retryAfterMs, now);
+      }
+    } catch (redisError) {
+      deps.logger.warn({ err: { name: redisError instanceof Error ? redisError.name : typeof redisError } }, 'could not adapt HubSpot pacing');
+    }
+  }
 
   return {
     async execute(params: HubspotUpsertContactParams, ctx: ActionContext): Promise<ActionResult> {

@@ -193,9 +193,9 @@ const hubspotHarness: Harness = {
       expected: { type: 'retryable', code: 'rate_limit_ten_secondly', isRateLimit: true, retryAfterMs: 3000 },
     },
     {
-      name: '429 TEN_SECONDLY_ROLLING without Retry-After',
+      name: '429 TEN_SECONDLY_ROLLING without Retry-After: the whole window (X-HubSpot-RateLimit-Interval-Milliseconds)',
       script: (fake) => (fake as HubspotFake).script({ kind: 'rate_limit', policy: 'TEN_SECONDLY_ROLLING' }),
-      expected: { type: 'retryable', code: 'rate_limit_ten_secondly', isRateLimit: true, retryAfterMs: 1000 },
+      expected: { type: 'retryable', code: 'rate_limit_ten_secondly', isRateLimit: true, retryAfterMs: 10_000 },
     },
     {
       name: '429 DAILY: wait until midnight UTC',
@@ -288,6 +288,7 @@ describe('action conformance', () => {
           integrations: {
             ...forFake.integrations,
             SLACK_MESSAGES_PER_SECOND: 1_000,
+            SLACK_MESSAGES_PER_MINUTE: 60_000,
             HUBSPOT_REQUESTS_PER_10_SECONDS: 10_000,
             ...overrides.integrations,
           },

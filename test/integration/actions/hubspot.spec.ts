@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { ActionResult, ActionRunner } from '../../../src/actions/action.js';
 import { createHubspotClient, type HubspotClient } from '../../../src/actions/hubspot/client.js';
 import { msUntilNextMidnightUtc } from '../../../src/actions/hubspot/errors.js';
+import { hubspotHoldKey } from '../../../src/actions/hubspot/state.js';
 import type { HubspotUpsertContactParams } from '../../../src/actions/hubspot/params.js';
 import { labelFromPropertyName, setupHubspotProperties } from '../../../src/actions/hubspot/setup-properties.js';
 import {
@@ -133,6 +134,8 @@ describe('actions/hubspot upsert_contact', () => {
       expect(outcome.status).to.equal('rejected');
       expect((outcome as PromiseRejectedResult).reason).to.include({ code: 'rate_limit_ten_secondly', retryAfterMs: 2000, isRateLimit: true });
     }
+    // The 429 holds the account for every worker for its 2 s; stand for that time having passed.
+    await testRedis.redis.del(hubspotHoldKey(testRedis.keyPrefix));
     fake.script({ kind: 'http_status', status: 401 });
     const unauthorized = await Promise.allSettled(
       ['a@example.com', 'b@example.com'].map((email) => active.execute({ email }, testContext(logger))),

@@ -24,7 +24,7 @@ describe('actions/slack post_message', () => {
   });
 
   function connect(redis: Redis = testRedis.redis, messagesPerSecond = 1000, maxPaceWaitMs?: number): ActionRunner<SlackPostMessageParams> {
-    const config = testConfig({ integrations: { SLACK_API_URL: fake.url, SLACK_BOT_TOKEN: new Secret(TOKEN), SLACK_MESSAGES_PER_SECOND: messagesPerSecond } });
+    const config = testConfig({ integrations: { SLACK_API_URL: fake.url, SLACK_BOT_TOKEN: new Secret(TOKEN), SLACK_MESSAGES_PER_SECOND: messagesPerSecond, SLACK_MESSAGES_PER_MINUTE: 60_000 } });
     return connectSlackPostMessage(testDeps({ config, redis, keyPrefix: testRedis.keyPrefix, logger }), { maxPaceWaitMs });
   }
 

@@ -30,6 +30,7 @@ describe('actions worker (real Redis, real Slack client against the fake)', () =
       SLACK_API_URL: slack.url,
       ...(withToken ? { SLACK_BOT_TOKEN: SLACK_TOKEN } : {}),
       SLACK_MESSAGES_PER_SECOND: '100',
+      SLACK_MESSAGES_PER_MINUTE: '60000',
       ACTION_TIMEOUT: '2s',
     });
     const logger = pino({ level: 'silent' });

@@ -88,6 +88,9 @@ const bridge = await BridgeProcess.start({
     HUBSPOT_ACCESS_TOKEN: 'pat-bench',
     HUBSPOT_BASE_URL: hubspot.url,
     SLACK_MESSAGES_PER_SECOND: String(SCALE),
+    // The workspace budget scaled like the channel limit, so it never binds before the channels do
+    // (the burst's minimum is set by the per-channel limit of the fake).
+    SLACK_MESSAGES_PER_MINUTE: String(60 * SCALE * CHANNELS),
     HUBSPOT_REQUESTS_PER_10_SECONDS: String(90 * SCALE),
   },
 });

@@ -3,6 +3,7 @@ import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../a
 import { defineAction } from '../descriptor.js';
 import { waitForSlot } from '../pacing.js';
 import { createSlackClient, type SlackClient } from './client.js';
+import { listSlackLimitWarnings, truncateToSlackLimits } from './limits.js';
 import { escapeSlackMrkdwn } from './mrkdwn.js';
 import { slackEnv } from './env.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
@@ -64,7 +65,10 @@ export function connectSlackPostMessage(
 
   return {
     async execute(params: SlackPostMessageParams, ctx: ActionContext): Promise<ActionResult> {
-      const args = buildPostMessageArguments(params);
+      // Cut to Slack's limits with a visible marker: over 40,000 Slack would cut `text` silently,
+      // and a section over 3,000 would lose the whole message (invalid_blocks).
+      const { args, truncated } = truncateToSlackLimits(buildPostMessageArguments(params));
+      if (truncated.length > 0) ctx.logger.warn({ truncated }, 'slack message cut to Slack\'s length limits');
       if (!client) {
         return {
           outcome: 'dry_run',
@@ -90,9 +94,34 @@ export function connectSlackPostMessage(
         web.chat.postMessage(args as unknown as Parameters<typeof web.chat.postMessage>[0]),
       );
       ctx.logger.debug({ channel: result.channel, ts: result.ts }, 'slack message posted');
-      return { outcome: 'succeeded', detail: { channel: result.channel, ts: result.ts } };
+      // Slack's warnings (`message_truncated`, `missing_charset`…) go into the trace with the result.
+      const warnings = collectSlackWarnings(result);
+      return {
+        outcome: 'succeeded',
+        detail: {
+          channel: result.channel,
+          ts: result.ts,
+          ...(warnings.length > 0 ? { warnings } : {}),
+          ...(truncated.length > 0 ? { truncated } : {}),
+        },
+      };
+    },
+    async probe(signal: AbortSignal): Promise<void> {
+      // auth.test: "checks authentication and tells you who you are", needs no scope, and answers
+      // invalid_auth / token_revoked / account_inactive like chat.postMessage
+      // (https://docs.slack.dev/reference/methods/auth.test). Dry-run has nothing to probe.
+      if (client) await client.call(signal, (web) => web.auth.test());
     },
   };
+}
+
+/** `warning` and `response_metadata.warnings` of a Web API answer, each once. */
+export function collectSlackWarnings(result: { warning?: unknown; response_metadata?: { warnings?: unknown } }): string[] {
+  const found = [
+    ...(typeof result.warning === 'string' ? result.warning.split(',') : []),
+    ...(Array.isArray(result.response_metadata?.warnings) ? result.response_metadata.warnings : []),
+  ].filter((warning): warning is string => typeof warning === 'string' && warning.length > 0);
+  return [...new Set(found)];
 }
 
 function ensureTrailingSlash(url: string): string {
@@ -104,6 +133,7 @@ export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slac
   name: 'slack.post_message',
   params: slackPostMessageParams,
   escapeText: escapeSlackMrkdwn,
+  lint: listSlackLimitWarnings,
   connect: (deps) => connectSlackPostMessage(deps),
   title: 'Slack',
   env: slackEnv,

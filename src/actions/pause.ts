@@ -55,12 +55,28 @@ export function describePause(integration: string, pause: IntegrationPause): str
 
 /**
  * Records a pause. A pause already in place keeps its `since` (the outage began then); its reason
- * is updated to the latest one seen.
+ * is updated to the latest one seen. Starting a pause also takes the probe turn (the token failed
+ * a moment ago: the first probe comes one interval later) and the log turn (the caller logs the
+ * start; the next "still paused" line comes a minute later), in one MULTI with the pause itself,
+ * so no other worker can see the pause before those turns are taken.
  * @returns true when this call started the pause (it was not paused before).
  */
-export async function pauseIntegration(redis: RedisConnection, keyPrefix: string, integration: string, reason: string, now: number): Promise<boolean> {
+export async function pauseIntegration(
+  redis: RedisConnection,
+  keyPrefix: string,
+  integration: string,
+  reason: string,
+  now: number,
+  intervals: { readonly probeIntervalMs?: number; readonly logIntervalMs?: number } = {},
+): Promise<boolean> {
   const key = pauseKey(keyPrefix, integration);
-  const isNew = (await redis.set(key, JSON.stringify({ reason, since: now }), 'NX')) === 'OK';
+  const results = await redis
+    .multi()
+    .set(key, JSON.stringify({ reason, since: now }), 'NX')
+    .set(`${key}:probe`, '1', 'PX', intervals.probeIntervalMs ?? PAUSE_PROBE_INTERVAL_MS, 'NX')
+    .set(`${key}:log`, '1', 'PX', intervals.logIntervalMs ?? PAUSE_LOG_INTERVAL_MS, 'NX')
+    .exec();
+  const isNew = results?.[0]?.[1] === 'OK';
   if (!isNew) {
     const current = await readPause(redis, keyPrefix, integration);
     if (current && current.reason !== reason) await redis.set(key, JSON.stringify({ reason, since: current.since }), 'XX');
@@ -86,10 +102,13 @@ export async function readPauses(redis: RedisConnection, keyPrefix: string, inte
   return new Map(entries);
 }
 
-/** Ends a pause (after a successful probe). @returns true when there was one. */
+/**
+ * Ends a pause (after a successful probe). The probe turn is left to expire: two workers whose
+ * probes both succeeded must not both report the resume.
+ * @returns true when this call ended it (false: it had ended already).
+ */
 export async function resumeIntegration(redis: RedisConnection, keyPrefix: string, integration: string): Promise<boolean> {
-  const key = pauseKey(keyPrefix, integration);
-  return (await redis.del(key, `${key}:probe`)) > 0;
+  return (await redis.del(pauseKey(keyPrefix, integration))) > 0;
 }
 
 /**

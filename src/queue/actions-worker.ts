@@ -38,7 +38,10 @@ export interface ActionsWorkerOptions {
   readonly pauseProbeIntervalMs?: number;
   /** Least time between "still paused" log lines of one integration across all workers, in ms. @defaultValue PAUSE_LOG_INTERVAL_MS (60 s) */
   readonly pauseLogIntervalMs?: number;
-  /** The pause gate (built by startActionsWorker; processActionJob builds one when absent). */
+  /**
+   * The pause gate shared by the worker's jobs.
+   * @defaultValue one built from these options (startActionsWorker builds it once)
+   */
   readonly pauseGate?: PauseGate;
 }
 
@@ -108,7 +111,8 @@ export async function processActionJob(
 
   // A paused integration (its token refused) runs no job until a probe succeeds: wait, unspent.
   const gate = pauseGateOf(options);
-  if ((await gate.check(action)) !== null) await delayWhilePaused(job, token, gate, options);
+  const admission = await gate.check(action);
+  if (admission === 'wait') await delayWhilePaused(job, token, gate, options);
 
   const startedAt = performance.now();
   const timeout = AbortSignal.timeout(options.actionTimeoutMs);
@@ -118,6 +122,7 @@ export async function processActionJob(
     const record: ActionJobResult =
       result.outcome === 'dry_run' ? { outcome: 'dry_run', request: result.request } : { outcome: 'succeeded', detail: result.detail };
     await options.state.set(doneKey, JSON.stringify(record), 'PX', options.completionTtlMs);
+    if (admission === 'run_as_probe') await gate.resumeAfterProbeJob(action);
 
     const seconds = (performance.now() - startedAt) / 1000;
     options.metrics.actionDuration.observe({ action }, seconds);

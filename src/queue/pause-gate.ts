@@ -20,12 +20,16 @@ import type { BridgeMetrics } from '../observability/metrics.js';
 export interface PauseGateOptions {
   /** The connection holding the pause keys (the bridge's state connection). */
   readonly redis: RedisConnection;
+  /** The bridge's key prefix (the queue prefix). */
   readonly prefix: string;
   /** The connected runners by action name; a runner's `probe` tests its integration. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- runners of different params types
   readonly runners: Readonly<Record<ActionName, ActionRunner<any>>>;
+  /** Where the pause, "still paused" and resume lines go. */
   readonly logger: Logger;
+  /** Holds `bridge_integration_paused` and the `paused` action outcome. */
   readonly metrics: BridgeMetrics;
+  /** The clock (ms since the epoch): when a pause began. */
   readonly now: () => number;
   /** Timeout of one probe call, in ms. */
   readonly probeTimeoutMs: number;
@@ -52,22 +56,30 @@ export class PauseGate {
   }
 
   /**
-   * Before a job of `action` runs: null when its integration runs (perhaps resumed just now by a
-   * probe this call made), else the pause, and the job must wait. When the integration's runner has
-   * no probe, the job whose turn it is to probe runs as the probe.
+   * Before a job of `action` runs: `run` when its integration runs (perhaps resumed just now by a
+   * probe this call made); `wait` while it is paused. When the integration's runner has no probe,
+   * the job whose turn it is to probe runs as the probe (`run_as_probe`): the caller calls
+   * {@link resumeAfterProbeJob} when it succeeds.
    */
-  async check(action: ActionName): Promise<IntegrationPause | null> {
+  async check(action: ActionName): Promise<'run' | 'run_as_probe' | 'wait'> {
     const { redis, prefix } = this.#options;
     const integration = integrationOf(action);
     const pause = await readPause(redis, prefix, integration);
-    if (pause === null) return null;
+    if (pause === null) return 'run';
     if (await claimProbe(redis, prefix, integration, this.probeIntervalMs)) {
       const probe = this.#probeOf(integration);
-      if (!probe) return null;
-      if (await this.#runProbe(integration, probe, pause)) return null;
+      if (!probe) return 'run_as_probe';
+      if (await this.#runProbe(integration, probe, pause)) return 'run';
     }
     await this.#logStillPaused(integration, pause);
-    return pause;
+    return 'wait';
+  }
+
+  /** A job that ran as its integration's probe succeeded: the integration resumes. */
+  async resumeAfterProbeJob(action: ActionName): Promise<void> {
+    const integration = integrationOf(action);
+    const pause = await readPause(this.#options.redis, this.#options.prefix, integration);
+    if (pause) await this.#runProbe(integration, async () => undefined, pause);
   }
 
   /** Probes every paused integration whose turn it is (a timer calls it, so a pause ends even with no jobs). */
@@ -86,16 +98,15 @@ export class PauseGate {
   async pause(action: ActionName, error: IntegrationPausedError): Promise<IntegrationPause> {
     const { redis, prefix, now, metrics, logger } = this.#options;
     const integration = integrationOf(action);
-    const isNew = await pauseIntegration(redis, prefix, integration, error.code, now());
-    // Take the probe turn now: the token failed a moment ago, probing at once would only fail too.
-    await claimProbe(redis, prefix, integration, this.probeIntervalMs);
+    const isNew = await pauseIntegration(redis, prefix, integration, error.code, now(), {
+      probeIntervalMs: this.probeIntervalMs,
+      logIntervalMs: this.#logIntervalMs,
+    });
     const pause = (await readPause(redis, prefix, integration)) ?? { reason: error.code, since: now() };
     metrics.setIntegrationPause(integration, pause.reason);
+    // One line when the pause starts; later ones come from check(), one a minute.
     if (isNew) {
-      await claimPauseLogLine(redis, prefix, integration, this.#logIntervalMs);
       logger.error({ integration, reason: pause.reason }, `${describePause(integration, pause)}: ${error.message}; its jobs wait without spending attempts until a probe succeeds`);
-    } else {
-      await this.#logStillPaused(integration, pause);
     }
     return pause;
   }
@@ -122,9 +133,9 @@ export class PauseGate {
       logger.debug({ integration, code }, `${integration}: probe failed, still paused`);
       return false;
     }
-    await resumeIntegration(redis, prefix, integration);
+    const hasResumed = await resumeIntegration(redis, prefix, integration);
     metrics.setIntegrationPause(integration, null);
-    logger.info({ integration, pausedForMs: now() - pause.since }, `${integration}: resumed (the probe succeeded after ${describePause(integration, pause)})`);
+    if (hasResumed) logger.info({ integration, pausedForMs: now() - pause.since }, `${integration}: resumed (the probe succeeded after ${describePause(integration, pause)})`);
     return true;
   }
 

@@ -28,13 +28,7 @@ export async function startHttp(
   const readinessChecks: ReadinessCheck[] = [
     async () => ((await pingWithin(deps.state, 1_000)) ? null : 'Redis does not answer'),
     ...deps.readinessChecks,
-    // A paused integration sends nothing: alerts are not going out, so the bridge is not ready
-    // (503 `slack: paused (invalid_auth)`) until a probe finds the token working again.
-    async () => {
-      const pauses = await readPauses(deps.state, config.queuePrefix, integrations);
-      const reasons = [...pauses].flatMap(([integration, pause]) => (pause ? [describePause(integration, pause)] : []));
-      return reasons.length > 0 ? reasons.join('; ') : null;
-    },
+    checkIntegrationsRunning(deps.state, config.queuePrefix, integrations),
   ];
   lifecycle.trackTimer(setInterval(() => void refreshQueueGauges(deps).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS));
   lifecycle.trackTimer(setInterval(() => void refreshPauseGauges(deps, integrations).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS));
@@ -68,6 +62,19 @@ export async function startHttp(
   const server = lifecycle.trackServer(app.listen(role === 'api' ? config.port : config.metricsPort, '0.0.0.0'));
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
+}
+
+/**
+ * The /readyz check of paused integrations. A paused integration sends nothing: alerts are not
+ * going out, so the bridge is not ready (503 with `slack: paused (invalid_auth)`) until a probe finds
+ * the token working again. Read from Redis, so every role answers alike.
+ */
+export function checkIntegrationsRunning(redis: RedisConnection, prefix: string, integrations: readonly string[]): ReadinessCheck {
+  return async () => {
+    const pauses = await readPauses(redis, prefix, integrations);
+    const reasons = [...pauses].flatMap(([integration, pause]) => (pause ? [describePause(integration, pause)] : []));
+    return reasons.length > 0 ? reasons.join('; ') : null;
+  };
 }
 
 async function pingWithin(redis: RedisConnection, timeoutMs: number): Promise<boolean> {

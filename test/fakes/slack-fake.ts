@@ -69,7 +69,12 @@ export type SlackScriptStep =
    */
   | ({ readonly kind: 'delay'; readonly ms: number; readonly ifClientGone?: 'deliver' | 'drop' } & StepScope)
   /** Destroys the socket without an answer. */
-  | ({ readonly kind: 'drop_connection' } & StepScope);
+  | ({ readonly kind: 'drop_connection' } & StepScope)
+  /**
+   * Handles the call normally and adds `warning` to an ok answer, as Slack does (`warning` and
+   * `response_metadata.warnings`, e.g. `missing_charset`, `superfluous_charset`).
+   */
+  | ({ readonly kind: 'warning'; readonly warning: string } & StepScope);
 
 /** One request as the fake saw it, with what it answered. */
 export interface SlackFakeRequest {
@@ -266,6 +271,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     // Silent truncation: the message keeps the first 40,000 characters, no marker, and the answer is ok.
     const isTruncated = sentText !== undefined && sentText.length > SLACK_FAKE_TEXT_LIMIT;
     const text = isTruncated ? sentText.slice(0, SLACK_FAKE_TEXT_LIMIT) : sentText;
+    const warnings = [...(isTruncated ? ['message_truncated'] : []), ...(step?.kind === 'warning' ? [step.warning] : [])];
 
     if (options.perChannelLimit) {
       const now = Date.now();
@@ -301,7 +307,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       channel: channelId,
       ts,
       message: { type: 'message', subtype: 'bot_message', text: text ?? '', ts, bot_id: 'B0FAKE', blocks: blocks ?? undefined },
-      ...(isTruncated ? { warning: 'message_truncated', response_metadata: { warnings: ['message_truncated'] } } : {}),
+      ...(warnings.length > 0 ? { warning: warnings.join(','), response_metadata: { warnings } } : {}),
     });
   };
 

@@ -59,3 +59,13 @@ export class RetryableActionError extends BridgeError {
     this.isRateLimit = options.isRateLimit ?? false;
   }
 }
+
+/**
+ * The integration's credentials no longer work (Slack `invalid_auth`, `token_revoked`, HubSpot
+ * 401/403): no job of this integration can succeed until an operator fixes the token, so the
+ * integration is paused instead of dead-lettering every job one by one. The actions worker records
+ * the pause in Redis (shared by all workers), delays the job without spending an attempt, and
+ * resumes once the integration's probe succeeds. `code` is the remote side's reason
+ * (`invalid_auth`), shown as `slack: paused (invalid_auth)`.
+ */
+export class IntegrationPausedError extends BridgeError {}

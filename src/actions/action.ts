@@ -46,10 +46,19 @@ export type ActionResult =
 
 /**
  * The runtime half of an action, connected to its API client. `execute` throws
- * PermanentActionError or RetryableActionError; any other error counts as retryable.
+ * PermanentActionError, RetryableActionError or IntegrationPausedError (the credentials no longer
+ * work: the worker pauses the integration); any other error counts as retryable.
  */
 export interface ActionRunner<P> {
   execute(params: P, ctx: ActionContext): Promise<ActionResult>;
+  /**
+   * One cheap authenticated call (Slack `auth.test`) that tells whether a paused integration's
+   * credentials work again: resolves when they do, throws (any error) when they do not. The worker
+   * calls it at most every 30 s across all workers while the integration is paused, and resumes
+   * the integration when it resolves.
+   * @defaultValue none: a pause of this action's integration ends only when the next job succeeds
+   */
+  probe?(signal: AbortSignal): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -73,7 +82,21 @@ export interface Action<P> {
    * @defaultValue none: the params go out as rendered
    */
   explain?(params: P): readonly string[];
+  /**
+   * Warnings about params as written, for `check` (a warning, never a failure): `params` holds
+   * only the fixed text of each template (what every render contains, whatever the event), e.g.
+   * so Slack can warn that a section's fixed text alone exceeds its 3,000-character limit. Pure.
+   * @defaultValue none: no warnings
+   */
+  lint?(params: P): readonly ParamsWarning[];
   connect(deps: ActionDeps): ActionRunner<P>;
+}
+
+/** One warning of {@link Action.lint}: where in the params, and an exact sentence. */
+export interface ParamsWarning {
+  /** Path in the params, e.g. `['blocks', 0, 'text', 'text']`; empty for the params as a whole. */
+  readonly path: readonly (string | number)[];
+  readonly message: string;
 }
 
 /**

@@ -11,7 +11,7 @@ export type WebhookOutcome =
   | 'too_large';
 
 /** Outcomes of one action attempt, as labelled on `bridge_actions_total`. */
-export type ActionOutcome = 'succeeded' | 'failed' | 'retried' | 'rate_limited' | 'dry_run';
+export type ActionOutcome = 'succeeded' | 'failed' | 'retried' | 'rate_limited' | 'paused' | 'dry_run';
 
 /**
  * The bridge's metrics, named as the contract in DESIGN.md fixes them. One instance per process,
@@ -82,6 +82,29 @@ export class BridgeMetrics {
     help: 'Rule reloads that failed validation (the last good rules stay live).',
     registers: [this.registry],
   });
+
+  /**
+   * 1 while an integration is paused (its credentials refused: Slack `invalid_auth`, HubSpot 401),
+   * labelled with the reason; 0 with `reason=""` while it runs. Alert on `== 1`: its actions are not
+   * going out. Read from Redis by every role, so an API-only process shows it too.
+   */
+  readonly integrationPaused = new Gauge({
+    name: 'bridge_integration_paused',
+    help: 'Whether an integration is paused (1, with the reason) or running (0, reason ""); paused: its actions wait.',
+    labelNames: ['integration', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly #pauseReasons = new Map<string, string>();
+
+  /** Sets `bridge_integration_paused` for one integration: `reason` while paused, null while it runs (one series each). */
+  setIntegrationPause(integration: string, reason: string | null): void {
+    const label = reason ?? '';
+    const previous = this.#pauseReasons.get(integration);
+    if (previous !== undefined && previous !== label) this.integrationPaused.remove({ integration, reason: previous });
+    this.#pauseReasons.set(integration, label);
+    this.integrationPaused.set({ integration, reason: label }, reason === null ? 0 : 1);
+  }
 
   constructor(options: { collectProcessMetrics?: boolean } = {}) {
     if (options.collectProcessMetrics) collectDefaultMetrics({ register: this.registry });

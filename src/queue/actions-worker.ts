@@ -2,10 +2,11 @@ import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from
 import type { RedisConnection } from '../infra/redis.js';
 import type { Logger } from 'pino';
 import type { ActionName, ActionRunner } from '../actions/action.js';
-import { PermanentActionError, RetryableActionError } from '../errors.js';
+import { IntegrationPausedError, PermanentActionError, RetryableActionError } from '../errors.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
+import { PauseGate } from './pause-gate.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
 
 export interface ActionsWorkerOptions {
@@ -37,6 +38,37 @@ export interface ActionsWorkerOptions {
   readonly now?: () => number;
   /** Randomness for retry jitter. @defaultValue Math.random */
   readonly random?: () => number;
+  /**
+   * Least time between probes of a paused integration across all workers, in ms; also how long a
+   * job of a paused integration waits before it is looked at again.
+   * @defaultValue PAUSE_PROBE_INTERVAL_MS (30 s)
+   */
+  readonly pauseProbeIntervalMs?: number;
+  /** Least time between "still paused" log lines of one integration across all workers, in ms. @defaultValue PAUSE_LOG_INTERVAL_MS (60 s) */
+  readonly pauseLogIntervalMs?: number;
+  /**
+   * The pause gate shared by the worker's jobs.
+   * @defaultValue one built from these options (startActionsWorker builds it once)
+   */
+  readonly pauseGate?: PauseGate;
+}
+
+/** The gate of these options: the one given, or one built from them. */
+function pauseGateOf(options: ActionsWorkerOptions): PauseGate {
+  return (
+    options.pauseGate ??
+    new PauseGate({
+      redis: options.state,
+      prefix: options.prefix,
+      runners: options.runners,
+      logger: options.logger,
+      metrics: options.metrics,
+      now: options.now ?? Date.now,
+      probeTimeoutMs: options.actionTimeoutMs,
+      probeIntervalMs: options.pauseProbeIntervalMs,
+      logIntervalMs: options.pauseLogIntervalMs,
+    })
+  );
 }
 
 /** An error for BullMQ's failed reason and retry: code and message only (no SDK internals, no token). */
@@ -85,6 +117,11 @@ export async function processActionJob(
   const runner = options.runners[action];
   if (!runner) throw new UnrecoverableError(`unknown_action: no action named ${action}`);
 
+  // A paused integration (its token refused) runs no job until a probe succeeds: wait, unspent.
+  const gate = pauseGateOf(options);
+  const admission = await gate.check(action);
+  if (admission === 'wait') await delayWhilePaused(job, token, gate, options);
+
   const startedAt = performance.now();
   const timeout = AbortSignal.timeout(options.actionTimeoutMs);
   const signal = shutdownSignal ? AbortSignal.any([timeout, shutdownSignal]) : timeout;
@@ -93,6 +130,7 @@ export async function processActionJob(
     const record: ActionJobResult =
       result.outcome === 'dry_run' ? { outcome: 'dry_run', request: result.request } : { outcome: 'succeeded', detail: result.detail };
     await options.state.set(doneKey, JSON.stringify(record), 'PX', options.completionTtlMs);
+    if (admission === 'run_as_probe') await gate.resumeAfterProbeJob(action);
 
     const seconds = (performance.now() - startedAt) / 1000;
     options.metrics.actionDuration.observe({ action }, seconds);
@@ -119,6 +157,20 @@ export async function processActionJob(
   }
 }
 
+/** Delays a job of a paused integration by one probe interval (plus jitter) without spending an attempt. */
+async function delayWhilePaused(
+  job: Job<ActionJobData, ActionJobResult>,
+  token: string | undefined,
+  gate: PauseGate,
+  options: ActionsWorkerOptions,
+): Promise<never> {
+  // The jitter spreads a crowd of waiting jobs over a second instead of one instant.
+  const delayMs = gate.waitMs + Math.round((options.random ?? Math.random)() * 1_000);
+  options.metrics.actions.inc({ action: job.data.action, outcome: 'paused' });
+  await job.moveToDelayed((options.now ?? Date.now)() + delayMs, token);
+  throw new DelayedError();
+}
+
 async function handleFailure(
   error: unknown,
   job: Job<ActionJobData, ActionJobResult>,
@@ -143,6 +195,14 @@ async function handleFailure(
     throw new DelayedError();
   }
 
+  if (error instanceof IntegrationPausedError) {
+    // The token was refused: pause the whole integration (every worker sees it in Redis) and put
+    // this job back, its attempt unspent. The gate logs; one line per minute, not one per job.
+    await pauseGateOf(options).pause(action, error);
+    await job.log(`attempt ${attempt} ${new Date((options.now ?? Date.now)()).toISOString()}: ${summary} (integration paused; attempt not counted)`);
+    return delayWhilePaused(job, token, pauseGateOf(options), options);
+  }
+
   await job.log(`attempt ${attempt} ${new Date((options.now ?? Date.now)()).toISOString()}: ${summary}`);
   if (error instanceof PermanentActionError) {
     options.metrics.actions.inc({ action, outcome: 'failed' });
@@ -156,13 +216,19 @@ async function handleFailure(
   throw new ActionAttemptError(summary, error instanceof RetryableActionError ? error.retryAfterMs : undefined);
 }
 
-/** Starts the actions worker. The caller closes it. */
+/**
+ * Starts the actions worker. The caller closes it (closing also stops its pause probe timer).
+ * While an integration is paused, a timer probes it every `pauseProbeIntervalMs` (across all
+ * workers), so the pause ends by itself once the token works, even with no job waiting.
+ */
 export function startActionsWorker(options: ActionsWorkerOptions): Worker<ActionJobData, ActionJobResult> {
+  const gate = pauseGateOf(options);
+  const withGate: ActionsWorkerOptions = { ...options, pauseGate: gate };
   const worker = new Worker<ActionJobData, ActionJobResult>(
     ACTIONS_QUEUE,
     // Three parameters: BullMQ passes an abort signal only to processors that declare it, and
     // `worker.cancelAllJobs()` at a shutdown deadline aborts it.
-    (job, token, signal) => processActionJob(job, token, options, signal),
+    (job, token, signal) => processActionJob(job, token, withGate, signal),
     {
       connection: options.connection,
       prefix: options.prefix,
@@ -184,5 +250,10 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
     },
   );
   worker.on('error', (error) => options.logger.error({ err: error }, 'actions worker error'));
+  const probeTimer = setInterval(() => {
+    gate.probeAll().catch((error: unknown) => options.logger.debug({ err: { message: String(error) } }, 'pause probe could not run'));
+  }, gate.probeIntervalMs);
+  probeTimer.unref();
+  worker.on('closing', () => clearInterval(probeTimer));
   return worker;
 }

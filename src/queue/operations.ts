@@ -1,3 +1,4 @@
+import { readPauses, type IntegrationPause } from '../actions/pause.js';
 import { Queue, type Job, type JobType } from 'bullmq';
 import { NotFoundError, StateConflictError } from '../errors.js';
 import type { RedisConnection } from '../infra/redis.js';
@@ -73,6 +74,11 @@ export class BridgeOperations {
     this.#prefix = prefix;
     this.#events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     this.#actions = new Queue<ActionJobData, ActionJobResult>(ACTIONS_QUEUE, { connection: redis, prefix });
+  }
+
+  /** Each integration's pause (null: running), as the actions workers recorded it. */
+  async getIntegrationPauses(integrations: readonly string[]): Promise<Map<string, IntegrationPause | null>> {
+    return readPauses(this.#redis, this.#prefix, integrations);
   }
 
   /** The dead-letter list, newest first: failed action jobs and actions that could not be planned. */

@@ -8,6 +8,7 @@ import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
 import { readWebhookSecrets } from '../sources/registry.js';
+import { describePause, integrationsOf, readPauses } from '../actions/pause.js';
 import type { BridgeDeps } from './deps.js';
 
 /** How often queue depths are read into `bridge_queue_jobs`. */
@@ -23,11 +24,14 @@ export async function startHttp(
   deps: BridgeDeps & { readonly readinessChecks: readonly ReadinessCheck[] },
 ): Promise<number> {
   const { config, logger, metrics, lifecycle, operations } = deps;
+  const integrations = integrationsOf(Object.keys(deps.actions));
   const readinessChecks: ReadinessCheck[] = [
     async () => ((await pingWithin(deps.state, 1_000)) ? null : 'Redis does not answer'),
     ...deps.readinessChecks,
+    checkIntegrationsRunning(deps.state, config.queuePrefix, integrations),
   ];
   lifecycle.trackTimer(setInterval(() => void refreshQueueGauges(deps).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS));
+  lifecycle.trackTimer(setInterval(() => void refreshPauseGauges(deps, integrations).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS));
 
   let app: express.Express;
   if (role === 'api') {
@@ -47,7 +51,9 @@ export async function startHttp(
       now: () => new Date(deps.now()),
       readinessChecks,
       // The dashboard exists only when ADMIN_TOKEN is set: unmounted, /admin is a plain 404.
-      extraRouters: config.adminToken ? [createAdminRouter({ adminToken: config.adminToken, operations, logger, now: () => new Date(deps.now()) })] : [],
+      extraRouters: config.adminToken
+        ? [createAdminRouter({ adminToken: config.adminToken, operations, integrations, logger, now: () => new Date(deps.now()) })]
+        : [],
     });
   } else {
     app = express();
@@ -59,10 +65,28 @@ export async function startHttp(
   return (server.address() as AddressInfo).port;
 }
 
+/**
+ * The /readyz check of paused integrations. A paused integration sends nothing: alerts are not
+ * going out, so the bridge is not ready (503 with `slack: paused (invalid_auth)`) until a probe finds
+ * the token working again. Read from Redis, so every role answers alike.
+ */
+export function checkIntegrationsRunning(redis: RedisConnection, prefix: string, integrations: readonly string[]): ReadinessCheck {
+  return async () => {
+    const pauses = await readPauses(redis, prefix, integrations);
+    const reasons = [...pauses].flatMap(([integration, pause]) => (pause ? [describePause(integration, pause)] : []));
+    return reasons.length > 0 ? reasons.join('; ') : null;
+  };
+}
+
 async function pingWithin(redis: RedisConnection, timeoutMs: number): Promise<boolean> {
   if (redis.status !== 'ready') return false;
   const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
   return Promise.race([redis.ping().then(() => true, () => false), timeout]);
+}
+
+/** `bridge_integration_paused` from Redis: every role shows what any worker found. */
+async function refreshPauseGauges({ state, config, metrics }: Pick<BridgeDeps, 'state' | 'config' | 'metrics'>, integrations: readonly string[]): Promise<void> {
+  for (const [integration, pause] of await readPauses(state, config.queuePrefix, integrations)) metrics.setIntegrationPause(integration, pause?.reason ?? null);
 }
 
 async function refreshQueueGauges({ operations, metrics }: Pick<BridgeDeps, 'operations' | 'metrics'>): Promise<void> {

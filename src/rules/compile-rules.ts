@@ -8,7 +8,7 @@ import { parseEventPattern, type EventPattern } from './event-patterns.js';
 import { sortProblems, type RuleProblem } from './problems.js';
 import type { RetryOverride, Rule, RuleAction, RuleFileInfo } from './rule.js';
 import { RuleSet } from './rule-set.js';
-import { compileTemplateTree } from './templates.js';
+import { compileTemplateTree, literalTextOf } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
 
 /** Rule ids become part of BullMQ job ids: no `:`, no spaces, nothing that looks like a number only. */
@@ -20,8 +20,14 @@ const MAX_RETRY_ATTEMPTS = 50;
 
 /** The outcome of loading rules: the compiled set, or every problem in every file. */
 export type LoadResult =
-  | { readonly ok: true; readonly ruleSet: RuleSet; readonly problems: readonly [] }
-  | { readonly ok: false; readonly problems: readonly RuleProblem[] };
+  | {
+      readonly ok: true;
+      readonly ruleSet: RuleSet;
+      readonly problems: readonly [];
+      /** Findings that do not stop loading (a template's fixed text over an action's limit). */
+      readonly warnings?: readonly RuleProblem[];
+    }
+  | { readonly ok: false; readonly problems: readonly RuleProblem[]; readonly warnings?: readonly RuleProblem[] };
 
 /** One rule file's name and bytes, as read from disk (or built by a test). */
 export interface RuleFileSource {
@@ -47,6 +53,7 @@ export interface CompileOptions {
 export function compileRuleFiles(sources: readonly RuleFileSource[], options: CompileOptions): LoadResult {
   const actions = options.actions;
   const problems: RuleProblem[] = [];
+  const warnings: RuleProblem[] = [];
   const rules: Rule[] = [];
   const files: RuleFileInfo[] = [];
   const firstDefinition = new Map<string, string>();
@@ -58,12 +65,13 @@ export function compileRuleFiles(sources: readonly RuleFileSource[], options: Co
     const compiler = new FileCompiler(yamlFile, hash, actions, firstDefinition, rules.length, options.sources);
     const fileRules = yamlFile.hasSyntaxErrors ? [] : compiler.compileFile();
     problems.push(...yamlFile.problems);
+    warnings.push(...yamlFile.warnings);
     rules.push(...fileRules);
     files.push({ file: source.file, hash, ruleIds: fileRules.map((rule) => rule.id) });
   }
 
-  if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
-  return { ok: true, ruleSet: new RuleSet(rules, files), problems: [] };
+  if (problems.length > 0) return { ok: false, problems: sortProblems(problems), warnings: sortProblems(warnings) };
+  return { ok: true, ruleSet: new RuleSet(rules, files), problems: [], warnings: sortProblems(warnings) };
 }
 
 class FileCompiler {
@@ -289,6 +297,9 @@ class FileCompiler {
       const target = this.nodeAtPath(node, problem.path) ?? node;
       yaml.reportAtOffset(isScalar(target) ? yaml.offsetInScalar(target, problem.index) : (target.range?.[0] ?? 0), problem.message);
       isValid = false;
+    }
+    if (isValid && action.lint) {
+      for (const warning of action.lint(literalTextOf(tree))) yaml.warn(this.nodeAtPath(node, warning.path) ?? node, warning.message);
     }
     return isValid ? tree : null;
   }

@@ -1,4 +1,4 @@
-import { Liquid, type Template } from 'liquidjs';
+import { Liquid, TokenKind, type Template } from 'liquidjs';
 import type { TextEscaper } from '../actions/action.js';
 import { BridgeError } from '../errors.js';
 import { formatMoney } from './money.js';
@@ -81,6 +81,28 @@ export type TemplateTree =
     }
   | { readonly kind: 'list'; readonly items: readonly TemplateTree[] }
   | { readonly kind: 'map'; readonly entries: readonly (readonly [string, TemplateTree])[] };
+
+/**
+ * The text of a compiled params value that every render contains whatever the event: static
+ * strings as they are, and of a template only its literal parts outside any `{{ }}` or `{% %}`
+ * (liquidjs's top-level HTML tokens: text inside an `{% if %}` may not render). Lists and maps keep
+ * their shape. `check` measures it against an action's limits (Action.lint).
+ */
+export function literalTextOf(tree: TemplateTree): unknown {
+  switch (tree.kind) {
+    case 'static':
+      return tree.value;
+    case 'template':
+      return tree.template
+        .filter((part) => part.token.kind === TokenKind.HTML)
+        .map((part) => (part.token as unknown as { getContent(): string }).getContent())
+        .join('');
+    case 'list':
+      return tree.items.map(literalTextOf);
+    case 'map':
+      return Object.fromEntries(tree.entries.map(([key, item]) => [key, literalTextOf(item)]));
+  }
+}
 
 /** A template that does not compile: where in the params, the sentence, and the index in the string. */
 export interface TemplateProblem {

@@ -15,6 +15,8 @@ export interface MappingEntry {
  */
 export class YamlFile {
   readonly problems: RuleProblem[] = [];
+  /** Findings that do not stop the file from loading (`check` prints them, exit code unchanged). */
+  readonly warnings: RuleProblem[] = [];
 
   private constructor(
     readonly file: string,
@@ -50,6 +52,11 @@ export class YamlFile {
 
   report(node: Node | null | undefined, message: string): void {
     this.reportAtOffset(node?.range?.[0] ?? 0, message);
+  }
+
+  /** Records a warning at a node: the file still loads. */
+  warn(node: Node | null | undefined, message: string): void {
+    this.warnings.push({ file: this.file, ...this.positionOf(node?.range?.[0] ?? 0), message });
   }
 
   reportAtOffset(offset: number, message: string): void {

@@ -11,8 +11,10 @@ import type { AddressInfo } from 'node:net';
  *   `objectWriteTraceId`, then the answer is 207 with one error per bad input; one conflicting
  *   contact fails the whole batch with 409 CONFLICT; results come in an order not matching the
  *   inputs; ids match exactly (case-sensitive); "" clears a property;
- * - `GET/POST /crm/v3/properties/contacts` and `GET/POST /crm/v3/properties/contacts/groups`;
- * - bearer auth; errors as `{ status: "error", message, correlationId, category }`; rate limits as
+ * - `GET/POST /crm/v3/properties/contacts`, `GET /crm/v3/properties/contacts/{name}` and
+ *   `GET/POST /crm/v3/properties/contacts/groups`;
+ * - bearer auth (a wrong or revoked token: 401 INVALID_AUTHENTICATION on every endpoint; a 403
+ *   MISSING_SCOPES by script); errors as `{ status: "error", message, correlationId, category }`; rate limits as
  *   429 `{ status: "error", message, errorType: "RATE_LIMIT", policyName, ... }`;
  * - `GET /account-info/v3/details` with the account's `timeZone`.
  *
@@ -124,6 +126,11 @@ export interface HubspotFake {
    * above 1 means the same upsert went out again (harmless for HubSpot, but countable).
    */
   upsertsByEmail(): Map<string, number>;
+  /**
+   * Changes the access token the fake accepts from now on (`undefined`: any): a token rotated by the
+   * operator, or revoked (every call then answers 401 INVALID_AUTHENTICATION).
+   */
+  setToken(token: string | undefined): void;
   /** Makes `secondary` an additional email of the contact `primary`: upserting `secondary` then conflicts (409). */
   addSecondaryEmail(primary: string, secondary: string): void;
   close(): Promise<void>;
@@ -168,6 +175,7 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
   const secondaryEmails = new Map<string, string>();
   const calls: HubspotFakeCall[] = [];
   const properties = new Map<string, HubspotFakeProperty>();
+  let acceptedToken = options.token;
   const groups = new Map<string, { name: string; label: string; displayOrder: number }>();
   let steps: ActiveStep[] = [];
   let rateLimitedCount = 0;
@@ -267,7 +275,7 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
 
     const authorization = req.headers.authorization;
     const token = authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : null;
-    if (!token || (options.token !== undefined && token !== options.token)) {
+    if (!token || (acceptedToken !== undefined && token !== acceptedToken)) {
       return {
         status: 401,
         body: errorBody(
@@ -325,6 +333,12 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
     if (req.method === 'POST' && path === UPSERT_PATH) return upsert(body);
     if (req.method === 'GET' && path === PROPERTIES_PATH) return { status: 200, body: { results: [...properties.values()].map(describeProperty) } };
     if (req.method === 'POST' && path === PROPERTIES_PATH) return createProperty(body);
+    // GET /crm/v3/properties/{objectType}/{propertyName}: one property, or 404 when it does not exist
+    // (PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json). The bridge's pause probe.
+    if (req.method === 'GET' && path.startsWith(`${PROPERTIES_PATH}/`) && path !== GROUPS_PATH && !path.startsWith(`${GROUPS_PATH}/`)) {
+      const property = properties.get(decodeURIComponent(path.slice(PROPERTIES_PATH.length + 1)));
+      return property ? { status: 200, body: describeProperty(property) } : { status: 404, body: errorBody('Resource not found', 'OBJECT_NOT_FOUND') };
+    }
     if (req.method === 'GET' && path === GROUPS_PATH) {
       return { status: 200, body: { results: [...groups.values()].map((group) => ({ ...group, archived: false })) } };
     }
@@ -548,6 +562,9 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
         }
       }
       return counts;
+    },
+    setToken(token) {
+      acceptedToken = token;
     },
     addSecondaryEmail(primary, secondary) {
       if (!contactIds.has(primary)) throw new Error(`no contact ${primary}`);

@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 /**
- * A local Slack Web API speaking the real wire format of `chat.postMessage`: a POST with a
- * form-urlencoded (what @slack/web-api sends, `blocks` JSON-encoded) or JSON body, the bot token as
- * `Authorization: Bearer`, and answers with HTTP 200 `{ ok: true, channel, ts, message }` or
+ * A local Slack Web API speaking the real wire format of `chat.postMessage` and `auth.test`: a POST
+ * with a form-urlencoded (what @slack/web-api sends, `blocks` JSON-encoded) or JSON body, the bot
+ * token as `Authorization: Bearer`, and answers with HTTP 200 `{ ok: true, channel, ts, message }` or
  * `{ ok: false, error }`; rate limits are HTTP 429 with `Retry-After` (seconds).
  *
  * Rate limits, as Slack documents them (docs.slack.dev/apis/web-api/rate-limits; the
@@ -19,7 +19,30 @@ import type { AddressInfo } from 'node:net';
  *   answered 429 again and counted by `callsIgnoringRetryAfter()`;
  * - every answer carries `x-oauth-scopes` (the token's scopes, docs.slack.dev/authentication/tokens);
  *   conversations.list (Tier 2) needs `channels:read` and answers `missing_scope` without it.
+  *
+ * Documented behaviour it models (where the documentation is vague, the less forgiving reading):
+ * - auth.test (https://docs.slack.dev/reference/methods/auth.test): "checks authentication and
+ *   tells you who you are"; `{ ok: true, url, team, user, team_id, user_id, bot_id }`, or
+ *   `invalid_auth` / `not_authed` / `token_revoked` / `account_inactive` like every method.
+ * - chat.postMessage "Truncating content" (https://docs.slack.dev/reference/methods/chat.postMessage,
+ *   and https://api.slack.com/changelog/2018-04-truncating-really-long-messages): text over 40,000
+ *   characters is truncated *silently* — the call answers `ok: true` with
+ *   `warning: "message_truncated"` (also in `response_metadata.warnings`) and the message keeps only
+ *   the first 40,000 characters, with no marker. Characters are counted as UTF-16 code units (a
+ *   JavaScript string's length): never fewer than Slack's count, whatever Slack counts.
+ * - Section blocks (https://docs.slack.dev/reference/block-kit/blocks/section-block): `text` at most
+ *   3,000 characters, each of `fields` at most 2,000; header text at most 150. Over a limit the call
+ *   fails `ok: false, error: "invalid_blocks"` with an `errors` pointer, and nothing is posted.
  */
+
+/** chat.postMessage keeps this many characters of `text`; beyond, it truncates with a warning. */
+export const SLACK_FAKE_TEXT_LIMIT = 40_000;
+/** Longest section `text.text`; one character more is `invalid_blocks`. */
+export const SLACK_FAKE_SECTION_TEXT_LIMIT = 3_000;
+/** Longest text of one section field. */
+export const SLACK_FAKE_SECTION_FIELD_LIMIT = 2_000;
+/** Longest header text. */
+export const SLACK_FAKE_HEADER_TEXT_LIMIT = 150;
 
 /** One accepted message, as the fake recorded it. */
 export interface ReceivedSlackMessage {
@@ -59,7 +82,12 @@ export type SlackScriptStep =
    */
   | ({ readonly kind: 'delay'; readonly ms: number; readonly ifClientGone?: 'deliver' | 'drop' } & StepScope)
   /** Destroys the socket without an answer. */
-  | ({ readonly kind: 'drop_connection' } & StepScope);
+  | ({ readonly kind: 'drop_connection' } & StepScope)
+  /**
+   * Handles the call normally and adds `warning` to an ok answer, as Slack does (`warning` and
+   * `response_metadata.warnings`, e.g. `missing_charset`, `superfluous_charset`).
+   */
+  | ({ readonly kind: 'warning'; readonly warning: string } & StepScope);
 
 /** One request as the fake saw it, with what it answered. */
 export interface SlackFakeRequest {
@@ -100,6 +128,9 @@ export interface SlackFakeOptions {
   readonly channels?: ReadonlyArray<{ readonly id: string; readonly name: string }>;
 }
 
+/** What a token the fake does not accept is answered with. */
+export type SlackTokenRejection = 'invalid_auth' | 'token_revoked' | 'token_expired' | 'account_inactive' | 'missing_scope';
+
 export interface SlackFake {
   /** Base URL to give the WebClient as `slackApiUrl`, ending in `/api/`. */
   readonly url: string;
@@ -116,6 +147,14 @@ export interface SlackFake {
   script(...steps: SlackScriptStep[]): void;
   /** Drops every scripted step not yet used. */
   resetScript(): void;
+  /**
+   * Changes the accepted token from now on (`undefined`: any). Calls with another token are answered
+   * `ok: false` with `rejectWith` (default `invalid_auth`) by every method, auth.test included: a
+   * token revoked (`token_revoked`) and later replaced by the operator.
+   */
+  setToken(token: string | undefined, rejectWith?: SlackTokenRejection): void;
+  /** How many auth.test calls the fake answered. */
+  authTests(): number;
   /** How many accepted messages carry each text (a count above 1 is a duplicate). */
   countByText(): Map<string, number>;
   close(): Promise<void>;
@@ -136,6 +175,9 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   let rateLimitedCount = 0;
   let ignoredRetryAfterCount = 0;
   let tsCounter = 0;
+  let acceptedToken = options.token;
+  let tokenRejection: SlackTokenRejection = 'invalid_auth';
+  let authTestCount = 0;
   const sentPerChannel = new Map<string, number[]>();
   const sentInWorkspace: number[] = [];
   /** Channel ID (or `*` for the workspace) → when the last Retry-After answered for it ends. */
@@ -243,9 +285,11 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     // Every answer below is HTTP 200 (Slack reports API errors in the body) except the per-channel 429.
     answer(200);
     if (path === '/api/conversations.list') return listConversations(res, rawBody, req.headers['content-type'] ?? '');
-    if (req.method !== 'POST' || path !== '/api/chat.postMessage') {
+    const isAuthTest = path === '/api/auth.test';
+    if (req.method !== 'POST' || (path !== '/api/chat.postMessage' && !isAuthTest)) {
       return sendJson(res, 200, { ok: false, error: 'unknown_method' });
     }
+    if (isAuthTest) authTestCount += 1;
     if (step?.kind === 'error') return sendJson(res, 200, { ok: false, error: step.error });
 
     const authorization = req.headers.authorization;
@@ -253,15 +297,35 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     const bodyToken = typeof args.token === 'string' ? args.token : null;
     const effectiveToken = token ?? bodyToken;
     if (!effectiveToken) return sendJson(res, 200, { ok: false, error: 'not_authed' });
-    if (options.token !== undefined && effectiveToken !== options.token) {
-      return sendJson(res, 200, { ok: false, error: 'invalid_auth' });
+    if (acceptedToken !== undefined && effectiveToken !== acceptedToken) {
+      return sendJson(res, 200, { ok: false, error: tokenRejection });
+    }
+    if (isAuthTest) {
+      return sendJson(res, 200, {
+        ok: true,
+        url: 'https://fake-workspace.slack.com/',
+        team: 'Fake Workspace',
+        user: 'affiliate-bridge',
+        team_id: 'T0FAKE',
+        user_id: 'U0FAKE',
+        bot_id: 'B0FAKE',
+        is_enterprise_install: false,
+      });
     }
     const channel = typeof args.channel === 'string' ? args.channel : '';
     if (!channel || options.missingChannels?.includes(channel)) return sendJson(res, 200, { ok: false, error: 'channel_not_found' });
     const blocks = parseBlocks(args.blocks);
     if (blocks === 'invalid') return sendJson(res, 200, { ok: false, error: 'invalid_blocks_format' });
-    const text = typeof args.text === 'string' ? args.text : undefined;
-    if (!text && !blocks) return sendJson(res, 200, { ok: false, error: 'no_text' });
+    const blockProblems = blocks ? blockLengthProblems(blocks) : [];
+    if (blockProblems.length > 0) {
+      return sendJson(res, 200, { ok: false, error: 'invalid_blocks', errors: blockProblems, response_metadata: { messages: blockProblems.map((p) => `[ERROR] ${p}`) } });
+    }
+    const sentText = typeof args.text === 'string' ? args.text : undefined;
+    if (!sentText && !blocks) return sendJson(res, 200, { ok: false, error: 'no_text' });
+    // Silent truncation: the message keeps the first 40,000 characters, no marker, and the answer is ok.
+    const isTruncated = sentText !== undefined && sentText.length > SLACK_FAKE_TEXT_LIMIT;
+    const text = isTruncated ? sentText.slice(0, SLACK_FAKE_TEXT_LIMIT) : sentText;
+    const warnings = [...(isTruncated ? ['message_truncated'] : []), ...(step?.kind === 'warning' ? [step.warning] : [])];
 
     const id = channelIdOf(channel);
     const rateLimit = (retryAfterSeconds: number, scope: string) => {
@@ -303,6 +367,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       channel: id,
       ts,
       message: { type: 'message', subtype: 'bot_message', text: text ?? '', ts, bot_id: 'B0FAKE', blocks: blocks ?? undefined },
+      ...(warnings.length > 0 ? { warning: warnings.join(','), response_metadata: { warnings } } : {}),
     });
   };
 
@@ -350,6 +415,11 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     resetScript() {
       steps = [];
     },
+    setToken(token, rejectWith = 'invalid_auth') {
+      acceptedToken = token;
+      tokenRejection = rejectWith;
+    },
+    authTests: () => authTestCount,
     countByText() {
       const counts = new Map<string, number>();
       for (const message of received) if (message.text !== undefined) counts.set(message.text, (counts.get(message.text) ?? 0) + 1);
@@ -385,6 +455,25 @@ function parseBlocks(value: unknown): unknown[] | null | 'invalid' {
   } catch {
     return 'invalid';
   }
+}
+
+/** Block Kit length errors, worded as Slack words them: `must be less than 3001 characters [json-pointer:/blocks/0/text/text]`. */
+function blockLengthProblems(blocks: unknown[]): string[] {
+  const problems: string[] = [];
+  const check = (value: unknown, limit: number, pointer: string) => {
+    const text = (value as { text?: unknown } | undefined)?.text;
+    if (typeof text === 'string' && text.length > limit) problems.push(`must be less than ${limit + 1} characters [json-pointer:${pointer}/text]`);
+  };
+  blocks.forEach((block, index) => {
+    const b = block as { type?: unknown; text?: unknown; fields?: unknown };
+    if (b?.type === 'section') {
+      check(b.text, SLACK_FAKE_SECTION_TEXT_LIMIT, `/blocks/${index}/text`);
+      if (Array.isArray(b.fields)) b.fields.forEach((field, f) => check(field, SLACK_FAKE_SECTION_FIELD_LIMIT, `/blocks/${index}/fields/${f}`));
+    } else if (b?.type === 'header') {
+      check(b.text, SLACK_FAKE_HEADER_TEXT_LIMIT, `/blocks/${index}/text`);
+    }
+  });
+  return problems;
 }
 
 function parseBoolean(value: unknown): boolean | undefined {

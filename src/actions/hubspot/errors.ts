@@ -1,4 +1,4 @@
-import { PermanentActionError, RetryableActionError } from '../../errors.js';
+import { IntegrationPausedError, PermanentActionError, RetryableActionError } from '../../errors.js';
 
 /** What one HubSpot call saw on the wire; filled in by the client's middleware. */
 export interface HubspotCallEvidence {
@@ -164,7 +164,8 @@ function validationCode(body: HubspotErrorBody): string {
 }
 
 /**
- * Maps a failed HubSpot call to PermanentActionError / RetryableActionError. Only the status,
+ * Maps a failed HubSpot call to PermanentActionError / RetryableActionError, or IntegrationPausedError
+ * for a 401/403. Only the status,
  * HubSpot's code and HubSpot's message survive: the SDK's ApiException, whose message embeds
  * response headers and body, is never kept as a `cause`.
  * @param now the clock, for a DAILY limit's wait until midnight.
@@ -175,8 +176,8 @@ export function mapHubspotError(
   evidence: HubspotCallEvidence,
   now: number,
   timeZone = 'UTC',
-): PermanentActionError | RetryableActionError {
-  if (error instanceof PermanentActionError || error instanceof RetryableActionError) return error;
+): PermanentActionError | RetryableActionError | IntegrationPausedError {
+  if (error instanceof PermanentActionError || error instanceof RetryableActionError || error instanceof IntegrationPausedError) return error;
   const { status } = evidence;
 
   if (status !== undefined && status >= 300) {
@@ -212,11 +213,14 @@ export function mapHubspotError(
       // (HubSpot/hubspot-api-nodejs#545): a batch upsert answers it for the whole batch.
       return new HubspotPermanentError('conflict', `HubSpot reported a conflict: ${hubspotMessage}${suffix}`, status, body.correlationId);
     }
+    // 401 (the token is invalid, expired or revoked) and 403 (the app lacks a scope, MISSING_SCOPES)
+    // concern the token, not this contact: every call would fail alike, so the integration pauses
+    // until a probe succeeds (https://developers.hubspot.com/docs/api-reference/error-handling).
     if (status === 401) {
-      return new HubspotPermanentError('unauthorized', `HubSpot rejected the access token: ${hubspotMessage}`, status, body.correlationId);
+      return new IntegrationPausedError('unauthorized', `HubSpot rejected the access token: ${hubspotMessage}`);
     }
     if (status === 403) {
-      return new HubspotPermanentError('forbidden', `HubSpot denied access (missing scope?): ${hubspotMessage}`, status, body.correlationId);
+      return new IntegrationPausedError('forbidden', `HubSpot denied access (missing scope?): ${hubspotMessage}`);
     }
     if (status === 404) {
       return new HubspotPermanentError('not_found', `HubSpot answered 404: ${hubspotMessage}`, status, body.correlationId);

@@ -171,6 +171,15 @@ export function connectHubspotUpsertContact(
       const detail = { contactId: outcome.contactId, isNew: outcome.isNew };
       return { outcome: 'succeeded', detail: prepared.notes.length > 0 ? { ...detail, notes: prepared.notes } : detail };
     },
+    async probe(signal: AbortSignal): Promise<void> {
+      // One cheap authenticated read, not paced (two calls a minute at most, only while paused): the
+      // `email` property's definition, GET /crm/v3/properties/contacts/email. It answers 401 for a bad
+      // token. HubSpot has no write that changes nothing, so a 403 for a missing *write* scope may
+      // pass this read: then the next upsert meets the 403 again and pauses again, one job per probe.
+      await client.call(AbortSignal.any([signal, lifetime.signal]), (sdk, callOptions) =>
+        sdk.crm.properties.coreApi.getByName('contacts', 'email', false, undefined, callOptions),
+      );
+    },
     async close() {
       await batcher.close();
       lifetime.abort();

@@ -1,4 +1,4 @@
-import { PermanentActionError, RetryableActionError } from '../../errors.js';
+import { IntegrationPausedError, PermanentActionError, RetryableActionError } from '../../errors.js';
 import { getLoadedSlackSdk } from './sdk.js';
 
 /**
@@ -24,12 +24,6 @@ export const SLACK_PERMANENT_CODES: ReadonlySet<string> = new Set([
   'channel_not_found',
   'not_in_channel',
   'is_archived',
-  'invalid_auth',
-  'token_revoked',
-  'token_expired',
-  'account_inactive',
-  'missing_scope',
-  'not_authed',
   'not_allowed_token_type',
   'no_permission',
   'invalid_blocks',
@@ -55,11 +49,35 @@ export const SLACK_PERMANENT_CODES: ReadonlySet<string> = new Set([
   'missing_post_type',
   'method_deprecated',
   'deprecated_endpoint',
-  'org_login_required',
   'two_factor_setup_required',
   'enterprise_is_restricted',
   'accesslimited',
 ]);
+
+/**
+ * `ok:false` codes that say the token itself no longer works, for every channel and every message
+ * (chat.postMessage and auth.test "Errors", https://docs.slack.dev/reference/methods/chat.postMessage,
+ * https://docs.slack.dev/reference/methods/auth.test): `invalid_auth` ("some aspect of
+ * authentication cannot be validated"), `not_authed`, `token_revoked`, `token_expired`,
+ * `account_inactive` (the bot user or workspace was deactivated) and `missing_scope` (the token
+ * lacks `chat:write`). Failing each job on them would dead-letter every alert one by one; they pause
+ * the integration instead until `auth.test` answers ok again.
+ */
+export const SLACK_PAUSING_CODES: ReadonlySet<string> = new Set([
+  'invalid_auth',
+  'not_authed',
+  'token_revoked',
+  'token_expired',
+  'account_inactive',
+  'missing_scope',
+]);
+
+/**
+ * `org_login_required`: "The workspace is undergoing an enterprise migration and will not be
+ * available until migration is complete." Temporary, but for minutes to hours: the retry waits at
+ * least this long (and still spends attempts, so a migration that never ends does dead-letter).
+ */
+export const SLACK_ORG_LOGIN_RETRY_MS = 10 * 60_000;
 
 /** The Retry-After Slack sends with `ratelimited` is whole seconds; without one we wait this long. */
 const DEFAULT_RATE_LIMIT_RETRY_MS = 1_000;
@@ -75,7 +93,8 @@ export function isRetryableSlackCode(code: string): boolean {
 }
 
 /**
- * Maps anything the Slack SDK throws to PermanentActionError or RetryableActionError. The result
+ * Maps anything the Slack SDK throws to PermanentActionError, RetryableActionError or (token
+ * trouble) IntegrationPausedError. The result
  * never carries the SDK error as `cause`: SDK errors hold response headers and the original fetch
  * error, and we want a chain that is provably free of credentials. Only status, code and a message
  * built here survive.
@@ -84,9 +103,9 @@ export function isRetryableSlackCode(code: string): boolean {
 export function mapSlackError(
   error: unknown,
   seen: { readonly isAborted?: boolean; readonly lastStatus?: number } = {},
-): PermanentActionError | RetryableActionError {
+): PermanentActionError | RetryableActionError | IntegrationPausedError {
   const { isAborted = false, lastStatus } = seen;
-  if (error instanceof PermanentActionError || error instanceof RetryableActionError) return error;
+  if (error instanceof PermanentActionError || error instanceof RetryableActionError || error instanceof IntegrationPausedError) return error;
   // The SDK's errors can only come from the SDK: before it is loaded, none of them applies.
   const sdk = getLoadedSlackSdk();
 
@@ -108,6 +127,8 @@ export function mapSlackError(
         retryAfterMs: retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : DEFAULT_RATE_LIMIT_RETRY_MS,
       });
     }
+    if (SLACK_PAUSING_CODES.has(code)) return new IntegrationPausedError(code, `${message}: the Slack token no longer works`);
+    if (code === 'org_login_required') return new RetryableActionError(code, message, { retryAfterMs: SLACK_ORG_LOGIN_RETRY_MS });
     if (isRetryableSlackCode(code)) return new RetryableActionError(code, message);
     return new PermanentActionError(code, message);
   }

@@ -4,6 +4,7 @@ import type { ActionContext, ActionDeps, ActionResult, ActionRunner } from '../a
 import { defineAction } from '../descriptor.js';
 import { holdUntil, reserveSlots, waitForSlot } from '../pacing.js';
 import { createSlackClient, type SlackClient } from './client.js';
+import { listSlackLimitWarnings, truncateToSlackLimits } from './limits.js';
 import { escapeSlackMrkdwn } from './mrkdwn.js';
 import { slackEnv } from './env.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
@@ -87,7 +88,10 @@ export function connectSlackPostMessage(
 
   return {
     async execute(params: SlackPostMessageParams, ctx: ActionContext): Promise<ActionResult> {
-      const args = buildPostMessageArguments(params);
+      // Cut to Slack's limits with a visible marker: over 40,000 Slack would cut `text` silently,
+      // and a section over 3,000 would lose the whole message (invalid_blocks).
+      const { args, truncated } = truncateToSlackLimits(buildPostMessageArguments(params));
+      if (truncated.length > 0) ctx.logger.warn({ truncated }, 'slack message cut to Slack\'s length limits');
       if (!client) {
         return {
           outcome: 'dry_run',
@@ -136,7 +140,23 @@ export function connectSlackPostMessage(
         await learnChannelId(given, result.channel, channelId === undefined);
       }
       ctx.logger.debug({ channel: result.channel, ts: result.ts }, 'slack message posted');
-      return { outcome: 'succeeded', detail: { channel: result.channel, ts: result.ts } };
+      // Slack's warnings (`message_truncated`, `missing_charset`…) go into the trace with the result.
+      const warnings = collectSlackWarnings(result);
+      return {
+        outcome: 'succeeded',
+        detail: {
+          channel: result.channel,
+          ts: result.ts,
+          ...(warnings.length > 0 ? { warnings } : {}),
+          ...(truncated.length > 0 ? { truncated } : {}),
+        },
+      };
+    },
+    async probe(signal: AbortSignal): Promise<void> {
+      // auth.test: "checks authentication and tells you who you are", needs no scope, and answers
+      // invalid_auth / token_revoked / account_inactive like chat.postMessage
+      // (https://docs.slack.dev/reference/methods/auth.test). Dry-run has nothing to probe.
+      if (client) await client.call(signal, (web) => web.auth.test());
     },
   };
 
@@ -211,6 +231,15 @@ export function connectSlackPostMessage(
   }
 }
 
+/** `warning` and `response_metadata.warnings` of a Web API answer, each once. */
+export function collectSlackWarnings(result: { warning?: unknown; response_metadata?: { warnings?: unknown } }): string[] {
+  const found = [
+    ...(typeof result.warning === 'string' ? result.warning.split(',') : []),
+    ...(Array.isArray(result.response_metadata?.warnings) ? result.response_metadata.warnings : []),
+  ].filter((warning): warning is string => typeof warning === 'string' && warning.length > 0);
+  return [...new Set(found)];
+}
+
 function ensureTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
 }
@@ -220,6 +249,7 @@ export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slac
   name: 'slack.post_message',
   params: slackPostMessageParams,
   escapeText: escapeSlackMrkdwn,
+  lint: listSlackLimitWarnings,
   connect: (deps) => connectSlackPostMessage(deps),
   title: 'Slack',
   env: slackEnv,

@@ -12,6 +12,8 @@ export interface AdminApiOptions {
   readonly logger: Logger;
   /** The clock of the overview: its events of the last 5 and 60 minutes, and its `generatedAt`. */
   readonly now: () => Date;
+  /** The integrations whose pause state the overview shows. @defaultValue none */
+  readonly integrations?: readonly string[];
 }
 
 /** Answers an operator error with 404 or 409 and its sentence; false for any other error. */
@@ -31,7 +33,7 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
   const router = Router();
 
   router.get('/overview', async (_request, response) => {
-    response.json(await loadOverview(operations, options.now()));
+    response.json(await loadOverview(operations, options.now(), options.integrations));
   });
 
   router.get('/failed', async (request, response) => {

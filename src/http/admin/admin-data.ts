@@ -1,3 +1,4 @@
+import { describePause } from '../../actions/pause.js';
 import type { ActionStatus, BridgeOperations } from '../../queue/operations.js';
 import type { EventTrace } from '../../queue/trace.js';
 
@@ -7,7 +8,24 @@ export interface AdminOverview {
   readonly queues: Record<string, Record<string, number>>;
   /** Events received in the last 5 and 60 minutes (the recent-events index caps both at 10,000). */
   readonly throughput: { readonly eventsLast5Minutes: number; readonly eventsLast60Minutes: number };
+  /**
+   * Per integration (`slack`, `hubspot`): `running`, or `paused` with the reason and since when
+   * (its credentials were refused; its jobs wait until a probe succeeds).
+   */
+  readonly integrations: readonly IntegrationStatus[];
   readonly generatedAt: string;
+}
+
+/** One integration's line of the overview. */
+export interface IntegrationStatus {
+  readonly integration: string;
+  readonly state: 'running' | 'paused';
+  /** `slack: paused (invalid_auth)`, or `slack: running`. */
+  readonly summary: string;
+  /** The pause's reason (`invalid_auth`), when paused. */
+  readonly reason?: string;
+  /** When the pause began (ISO 8601), when paused. */
+  readonly pausedSince?: string;
 }
 
 /** One line of the recent-events list. */
@@ -27,15 +45,24 @@ export interface EventDetail {
 
 const MINUTE_MS = 60_000;
 
-/** Reads the overview; `now` is passed in so tests can pin the throughput windows. */
-export async function loadOverview(operations: BridgeOperations, now: Date): Promise<AdminOverview> {
+/**
+ * Reads the overview; `now` is passed in so tests can pin the throughput windows.
+ * @param integrations the integrations whose pause state is shown. @defaultValue none
+ */
+export async function loadOverview(operations: BridgeOperations, now: Date, integrations: readonly string[] = []): Promise<AdminOverview> {
   const nowMs = now.getTime();
-  const [queues, eventsLast5Minutes, eventsLast60Minutes] = await Promise.all([
+  const [queues, eventsLast5Minutes, eventsLast60Minutes, pauses] = await Promise.all([
     operations.getQueueCounts(),
     operations.countRecentEvents(nowMs - 5 * MINUTE_MS),
     operations.countRecentEvents(nowMs - 60 * MINUTE_MS),
+    operations.getIntegrationPauses(integrations),
   ]);
-  return { queues, throughput: { eventsLast5Minutes, eventsLast60Minutes }, generatedAt: now.toISOString() };
+  const statuses = [...pauses].map(([integration, pause]): IntegrationStatus =>
+    pause
+      ? { integration, state: 'paused', summary: describePause(integration, pause), reason: pause.reason, pausedSince: new Date(pause.since).toISOString() }
+      : { integration, state: 'running', summary: `${integration}: running` },
+  );
+  return { queues, throughput: { eventsLast5Minutes, eventsLast60Minutes }, integrations: statuses, generatedAt: now.toISOString() };
 }
 
 /** The newest event ids with their type and status, newest first. */

@@ -128,9 +128,21 @@ function renderQueues(overview: AdminOverview): SafeHtml {
 <thead><tr><th>queue</th>${QUEUE_STATES.map((state) => html`<th class="num">${state}</th>`)}</tr></thead>
 <tbody>${rows}</tbody>
 </table>
+${renderIntegrations(overview)}
 <p class="throughput">Events received: <strong id="events-5m">${overview.throughput.eventsLast5Minutes}</strong> in the last 5 minutes,
 <strong id="events-60m">${overview.throughput.eventsLast60Minutes}</strong> in the last 60 minutes. <span class="muted">As of ${formatTime(overview.generatedAt)}.</span></p>
 </section>`;
+}
+
+/** One line per integration; a paused one is an alert: its actions are not going out. */
+function renderIntegrations(overview: AdminOverview): SafeHtml {
+  if (overview.integrations.length === 0) return html``;
+  const items = overview.integrations.map((status) =>
+    status.state === 'paused'
+      ? html`<li class="alert" data-integration="${status.integration}" data-state="paused">${status.summary} <span class="muted">since ${formatTime(status.pausedSince ?? null)}: its actions wait until the token works again</span></li>`
+      : html`<li data-integration="${status.integration}" data-state="running">${status.summary}</li>`,
+  );
+  return html`<ul class="integrations" id="integrations">${items}</ul>`;
 }
 
 function renderFailed(failed: readonly FailedAction[]): SafeHtml {

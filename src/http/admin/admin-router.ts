@@ -21,6 +21,8 @@ export interface AdminRouterOptions {
   readonly operations: BridgeOperations;
   /** Where logins, refused requests and operator actions are logged (never the token or the cookie). */
   readonly logger: Logger;
+  /** The integrations whose pause state the overview shows (`slack`, `hubspot`). @defaultValue none */
+  readonly integrations?: readonly string[];
   /** @defaultValue () => new Date() */
   readonly now?: () => Date;
 }
@@ -140,12 +142,12 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     next();
   });
 
-  admin.use('/api', createAdminApiRouter({ operations, logger, now }));
+  admin.use('/api', createAdminApiRouter({ operations, logger, now, integrations: options.integrations }));
 
   admin.get('/', async (request, response) => {
     const asked = typeof request.query.event === 'string' ? request.query.event.trim() : '';
     const [overview, failed, quarantined, recent, detail] = await Promise.all([
-      loadOverview(operations, now()),
+      loadOverview(operations, now(), options.integrations),
       operations.listFailedActions(100),
       operations.listQuarantinedEvents(100),
       loadRecentEvents(operations, RECENT_EVENTS_SHOWN),

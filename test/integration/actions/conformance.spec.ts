@@ -3,7 +3,7 @@ import type { ActionRunner } from '../../../src/actions/action.js';
 import { hubspotPaceKey } from '../../../src/actions/hubspot/upsert-contact.js';
 import { slackPaceKey } from '../../../src/actions/slack/post-message.js';
 import { actionRegistry } from '../../../src/actions/registry.js';
-import { PermanentActionError, RetryableActionError } from '../../../src/errors.js';
+import { IntegrationPausedError, PermanentActionError, RetryableActionError } from '../../../src/errors.js';
 import { Secret } from '../../../src/secret.js';
 import { startHubspotFake, type HubspotFake } from '../../fakes/hubspot-fake.js';
 import { startSlackFake, type SlackFake } from '../../fakes/slack-fake.js';
@@ -30,7 +30,8 @@ const FIXED_NOW = Date.UTC(2024, 9, 3, 13, 45, 20);
 const MS_TO_MIDNIGHT = Date.UTC(2024, 9, 4) - FIXED_NOW;
 
 interface ExpectedError {
-  readonly type: 'permanent' | 'retryable';
+  /** `paused`: the token is refused, the worker pauses the integration (IntegrationPausedError). */
+  readonly type: 'permanent' | 'retryable' | 'paused';
   readonly code: string;
   readonly isRateLimit?: boolean;
   readonly retryAfterMs?: number;
@@ -71,11 +72,6 @@ const SLACK_PERMANENT_CODES = [
   'channel_not_found',
   'not_in_channel',
   'is_archived',
-  'invalid_auth',
-  'token_revoked',
-  'account_inactive',
-  'missing_scope',
-  'not_authed',
   'invalid_blocks',
   'invalid_blocks_format',
   'msg_too_long',
@@ -85,6 +81,8 @@ const SLACK_PERMANENT_CODES = [
   'some_code_slack_adds_next_year',
 ];
 const SLACK_RETRYABLE_CODES = ['internal_error', 'service_unavailable', 'fatal_error', 'request_timeout'];
+/** The token itself is refused: every job would fail alike, so the integration pauses (point 9). */
+const SLACK_PAUSING_CODES = ['invalid_auth', 'token_revoked', 'token_expired', 'account_inactive', 'missing_scope', 'not_authed'];
 
 const slackHarness: Harness = {
   token: 'xoxb-CONFORMANCE-7f3a9c1e-SLACK-TOKEN',
@@ -112,6 +110,17 @@ const slackHarness: Harness = {
       script: (fake) => (fake as SlackFake).script({ kind: 'error', error: code }),
       expected: { type: 'retryable', code, isRateLimit: false },
     })),
+    ...SLACK_PAUSING_CODES.map<FailureCase>((code) => ({
+      name: `ok:false ${code} (pauses the integration)`,
+      script: (fake) => (fake as SlackFake).script({ kind: 'error', error: code }),
+      expected: { type: 'paused', code },
+    })),
+    {
+      // An enterprise migration: temporary, but for minutes to hours.
+      name: 'ok:false org_login_required (retry after a long wait)',
+      script: (fake) => (fake as SlackFake).script({ kind: 'error', error: 'org_login_required' }),
+      expected: { type: 'retryable', code: 'org_login_required', isRateLimit: false, retryAfterMs: 600_000 },
+    },
     {
       name: 'HTTP 429 with Retry-After: 7',
       script: (fake) => (fake as SlackFake).script({ kind: 'rate_limit', retryAfterSeconds: 7 }),
@@ -173,14 +182,14 @@ const hubspotHarness: Harness = {
       expected: { type: 'permanent', code: 'conflict' },
     },
     {
-      name: '401 (token revoked)',
+      name: '401 (token revoked): pauses the integration',
       script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 401 }),
-      expected: { type: 'permanent', code: 'unauthorized' },
+      expected: { type: 'paused', code: 'unauthorized' },
     },
     {
-      name: '403 missing scopes',
+      name: '403 missing scopes: pauses the integration',
       script: (fake) => (fake as HubspotFake).script({ kind: 'http_status', status: 403 }),
-      expected: { type: 'permanent', code: 'forbidden' },
+      expected: { type: 'paused', code: 'forbidden' },
     },
     {
       name: '404',
@@ -239,10 +248,12 @@ const harnesses: Record<string, Harness> = {
 function expectActionError(error: unknown, expected: ExpectedError): void {
   if (expected.type === 'permanent') {
     expect(error, renderErrorChain(error)).to.be.instanceOf(PermanentActionError);
+  } else if (expected.type === 'paused') {
+    expect(error, renderErrorChain(error)).to.be.instanceOf(IntegrationPausedError);
   } else {
     expect(error, renderErrorChain(error)).to.be.instanceOf(RetryableActionError);
   }
-  const actionError = error as PermanentActionError | RetryableActionError;
+  const actionError = error as PermanentActionError | RetryableActionError | IntegrationPausedError;
   expect(actionError.code).to.equal(expected.code);
   if (actionError instanceof RetryableActionError) {
     if (expected.isRateLimit !== undefined) expect(actionError.isRateLimit).to.equal(expected.isRateLimit);
@@ -317,6 +328,18 @@ describe('action conformance', () => {
         const result = await connect({}, null).execute(harness.params, testContext(captured.logger));
         expect(result).to.deep.equal({ outcome: 'dry_run', request: harness.dryRunRequest(running) });
         expect(running.requests()).to.equal(0);
+      });
+
+      it('declares a probe: it resolves with a working token and throws IntegrationPausedError for a refused one, no token in the error', async () => {
+        const good = connect();
+        expect(good.probe, 'the runner has a probe').to.be.a('function');
+        await good.probe!(AbortSignal.timeout(2_000));
+        await good.close?.();
+        const refused = connect({}, 'a-token-the-fake-refuses-0000');
+        const error = await rejectionOf(refused.probe!(AbortSignal.timeout(2_000)));
+        expect(error, renderErrorChain(error)).to.be.instanceOf(IntegrationPausedError);
+        expect(renderErrorChain(error)).not.to.include('a-token-the-fake-refuses-0000');
+        expect(running.accepted()).to.equal(0);
       });
 
       for (const failure of harness.failures) {

@@ -41,8 +41,11 @@ export interface ActionContext {
 
 export type ActionResult =
   | { readonly outcome: 'succeeded'; readonly detail?: Record<string, unknown> }
-  /** No credentials for the integration: `request` is exactly what would have been sent (no token). */
-  | { readonly outcome: 'dry_run'; readonly request: Record<string, unknown> };
+  /**
+   * No credentials for the integration: `request` is exactly what would have been sent (no token);
+   * `detail` what the action noted on the way (a property left out), as for a real send.
+   */
+  | { readonly outcome: 'dry_run'; readonly request: Record<string, unknown>; readonly detail?: Record<string, unknown> };
 
 /**
  * The runtime half of an action, connected to its API client. `execute` throws

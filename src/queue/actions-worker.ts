@@ -128,7 +128,9 @@ export async function processActionJob(
   try {
     const result = await runner.execute(params, { jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, attempt, logger: log, signal });
     const record: ActionJobResult =
-      result.outcome === 'dry_run' ? { outcome: 'dry_run', request: result.request } : { outcome: 'succeeded', detail: result.detail };
+      result.outcome === 'dry_run'
+        ? { outcome: 'dry_run', request: result.request, ...(result.detail ? { detail: result.detail } : {}) }
+        : { outcome: 'succeeded', detail: result.detail };
     await options.state.set(doneKey, JSON.stringify(record), 'PX', options.completionTtlMs);
     if (admission === 'run_as_probe') await gate.resumeAfterProbeJob(action);
 
@@ -138,7 +140,7 @@ export async function processActionJob(
     const sinceReceived = (now() - Date.parse(job.data.eventReceivedAt)) / 1000;
     if (Number.isFinite(sinceReceived)) options.metrics.eventToAction.observe({ action }, sinceReceived);
     if (record.outcome === 'dry_run') {
-      log.info({ request: record.request }, 'dry run: no credentials for this integration, nothing sent');
+      log.info({ request: record.request, detail: record.detail }, 'dry run: no credentials for this integration, nothing sent');
     } else {
       log.info({ attempt, durationMs: Math.round(seconds * 1000) }, 'action succeeded');
     }

@@ -90,11 +90,13 @@ export function connectHubspotUpsertContact(
   if (!client) {
     return {
       async execute(params: HubspotUpsertContactParams): Promise<ActionResult> {
-        const { input } = buildUpsertInput(params);
+        const { prepared, input } = buildUpsertInput(params);
         return {
           outcome: 'dry_run',
           // The trace id is the one a lone input of a fresh batcher gets.
           request: { method: 'POST', path: HUBSPOT_BATCH_UPSERT_PATH, body: { inputs: [{ ...input, objectWriteTraceId: 't1' }] } },
+          // What was left out and why, in the trace as for a real send (an empty value would clear it).
+          ...(prepared.notes.length > 0 ? { detail: { notes: prepared.notes } } : {}),
         };
       },
     };

@@ -156,4 +156,28 @@ describe('actions worker (real Redis, real Slack client against the fake)', () =
     expect(JSON.stringify(result.request)).to.contain('message job-dry');
     expect(slack.requests).to.have.length(0);
   });
+
+  it('a HubSpot dry run keeps what it noted: a property that rendered empty is left out, and says why', async () => {
+    start(false);
+    await actions.add(
+      'hubspot.upsert_contact',
+      {
+        action: 'hubspot.upsert_contact',
+        params: { email: 'Jane.Doe@Example.COM', properties: { firstname: '', affiliate_status: 'active' } },
+        provenance: { eventId: 'firstpromoter-2', ruleId: 'rule-b', ruleFile: 'rules/b.yaml', ruleFileHash: 'f'.repeat(64), actionIndex: 0 },
+        eventType: 'firstpromoter.promoter_accepted',
+        eventReceivedAt: new Date().toISOString(),
+        backoffBaseMs: 20,
+      },
+      { jobId: 'job-hubspot-dry', attempts: 1 },
+    );
+    expect(await finalState('job-hubspot-dry')).to.equal('completed');
+    const result = (await actions.getJob('job-hubspot-dry'))!.returnvalue;
+    expect(result.outcome).to.equal('dry_run');
+    expect(result.request.body.inputs[0]).to.deep.include({ id: 'jane.doe@example.com', properties: { affiliate_status: 'active' } });
+    expect(result.detail.notes).to.deep.equal([
+      'email sent as jane.doe@example.com (trimmed, lower-cased; rendered "Jane.Doe@Example.COM")',
+      'property firstname left out: it rendered empty, and an empty value would clear it in HubSpot (when_empty: clear does that on purpose)',
+    ]);
+  });
 });

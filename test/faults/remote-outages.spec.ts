@@ -214,7 +214,12 @@ describe('faults: Slack 429s, HubSpot 502s, a stuck call, a broken rule file (si
       },
     });
     expect(tooEarly, 'a message sent again before its Retry-After').to.deep.equal([]);
-    expect(rateLimited, '429s answered: every message waited out several').to.be.at.least(100 * 5);
+    // A 429 holds the channel for every worker until Retry-After has passed (Slack: apps that keep
+    // posting while limited can be disabled). So the bridge asks again about once per Retry-After,
+    // with at most a few calls that were already in flight when a hold began or ended; before the
+    // shared hold, each of the 100 messages collected several 429s (709 in the last such run).
+    const holdPeriods = Math.ceil(SLACK_429_FOR_MS / (SLACK_RETRY_AFTER_SECONDS * 1000));
+    expect(rateLimited, '429s answered: about one per Retry-After, not one per message').to.be.at.most(3 * holdPeriods);
     expect(delivered.filter((message) => message.at < windowEnd), 'nothing gets through during the 429s').to.have.length(0);
     expect(figures.lost).to.equal(0);
     expect(figures.duplicated, `duplicated: ${figures.duplicatedEventIds.join(', ')}`).to.equal(0);

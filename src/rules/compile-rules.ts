@@ -259,7 +259,7 @@ class FileCompiler {
       const action = Object.hasOwn(this.actions, entry.key) ? this.actions[entry.key as ActionName] : undefined;
       if (!action && !entry.key.includes('.')) {
         // Action names are <integration>.<verb>: a plain word is a misspelt option, not an action.
-        yaml.report(entry.keyNode, `unknown key ${entry.key}: a do item takes one action (${this.knownActions}) and ${ACTION_OPTION_KEYS.join(', ')}`);
+        yaml.report(entry.keyNode, `unknown key ${entry.key}: a do item takes one action (${this.knownActions}), ${ACTION_OPTION_KEYS.join(' and ')}`);
         isValid = false;
       } else if (!action) {
         yaml.report(entry.keyNode, `unknown action ${entry.key}: known actions are ${this.knownActions}`);

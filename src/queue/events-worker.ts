@@ -14,10 +14,11 @@ import {
   resolveActionRetry,
   type RetryPolicy,
 } from '../delivery/delivery-policy.js';
+import { claimActions } from './action-claims.js';
 import type { EventJobData } from './event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';
-import { appendTraceRun, type TraceRun } from './trace.js';
+import { appendTraceRun, type TraceRun, type TraceSuppressed } from './trace.js';
 
 /** Plans an event against the live rules; pure. Whether it is planned at all is the delivery policy's call. */
 export type EventPlanner = (event: BridgeEvent) => Plan;
@@ -40,11 +41,14 @@ export interface EventsWorkerOptions {
   readonly checkSchema: (event: BridgeEvent) => string[];
   /** The running retry policy: each action job's attempts and backoff base, unless its rule overrides them. */
   readonly retryPolicy: RetryPolicy;
-  /** How long traces and plan failures are kept, in ms (the dedup window). */
+  /** How long traces and plan failures are kept, in ms (the dedup window); also how long a `once_per` key is held when its rule sets no window. */
   readonly traceTtlMs: number;
   /** Where each event's plan, quarantine, template warnings and plan failures are logged. */
   readonly logger: Logger;
-  /** Where `bridge_events_total`, `bridge_rule_matches_total` and plan failures (`bridge_actions_total{outcome="failed"}`) are counted. */
+  /**
+   * Where `bridge_events_total`, `bridge_rule_matches_total`, plan failures
+   * (`bridge_actions_total{outcome="failed"}`) and once_per suppressions (`outcome="suppressed"`) are counted.
+   */
   readonly metrics: BridgeMetrics;
   /** Milliseconds since the epoch. @defaultValue Date.now */
   readonly now?: () => number;
@@ -56,7 +60,9 @@ export interface EventsWorkerOptions {
  * Turns one stored event into action jobs. Re-running it (a stalled job, a crash before the ack)
  * enqueues the same deterministic job ids, which BullMQ ignores, so no action is duplicated.
  * Actions that cannot be planned fail here: recorded in the trace and the dead-letter list, never
- * enqueued.
+ * enqueued. An action with `once_per` is enqueued only when this event holds its key; otherwise it
+ * is recorded in the trace as suppressed, with the event that holds the key. A replay ignores
+ * `once_per` (the operator asked for the event to run again) and neither claims nor suppresses.
  */
 export async function processEventJob(job: Job<EventJobData>, options: EventsWorkerOptions): Promise<TraceRun> {
   const { replayGeneration = 0 } = job.data;
@@ -68,7 +74,12 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   const log = options.logger.child({ eventId: event.id, eventType: event.type, jobId: job.id });
   const { isQuarantined, plan } = planUnlessQuarantined(event, isReplay ? 'replay' : 'first', options.plan);
 
-  const jobs = plan.actions.map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
+  // Claim before enqueueing: a crash in between leaves the claim held by this event, and the
+  // re-run finds it its own and enqueues the same job ids.
+  const { toEnqueue, suppressed } = isReplay
+    ? { toEnqueue: plan.actions, suppressed: [] }
+    : await applyOncePer(plan.actions, event.id, options);
+  const jobs = toEnqueue.map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
   if (jobs.length > 0) await options.actionsQueue.addBulk(jobs);
 
   const nowMs = now();
@@ -93,6 +104,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     failures: failures.map(({ ruleId, action, error, id }) => ({ ruleId, action, error, id })),
     warnings: plan.warnings,
     actionJobIds: jobs.map((j) => j.opts.jobId),
+    suppressed,
   };
   const receivedAtMs = Date.parse(event.receivedAt) || nowMs;
   const { isRerun } = await appendTraceRun(event, run, {
@@ -123,6 +135,11 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     if (!isRerun) options.metrics.actions.inc({ action: failure.action, outcome: 'failed' });
     log.error({ ruleId: failure.ruleId, action: failure.action, failureId: failure.id, error: failure.error }, 'action could not be planned');
   }
+  for (const entry of suppressed) {
+    // Counted once, like a plan failure: a re-run of the same job suppresses it again.
+    if (!isRerun) options.metrics.actions.inc({ action: entry.action, outcome: 'suppressed' });
+    log.info({ ruleId: entry.ruleId, action: entry.action, actionIndex: entry.actionIndex, oncePerKey: entry.key, heldBy: entry.heldBy }, 'action suppressed: its once_per key is held by an earlier event');
+  }
   for (const rule of plan.unmatched) {
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');
   }
@@ -131,6 +148,47 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     'event planned',
   );
   return run;
+}
+
+/** Splits the planned actions into those to enqueue and those whose once_per key another event holds. */
+async function applyOncePer(
+  actions: readonly PlannedAction[],
+  eventId: string,
+  options: EventsWorkerOptions,
+): Promise<{ toEnqueue: PlannedAction[]; suppressed: TraceSuppressed[] }> {
+  const limited = actions.filter((planned) => planned.oncePer !== undefined);
+  if (limited.length === 0) return { toEnqueue: [...actions], suppressed: [] };
+  const claims = await claimActions(
+    options.state,
+    options.prefix,
+    eventId,
+    limited.map((planned) => ({
+      ruleId: planned.provenance.ruleId,
+      actionIndex: planned.provenance.actionIndex,
+      key: planned.oncePer!.key,
+      windowMs: planned.oncePer!.windowMs ?? options.traceTtlMs,
+    })),
+  );
+  const notHeld = new Map<PlannedAction, string>();
+  limited.forEach((planned, i) => {
+    if (!claims[i].isHeld) notHeld.set(planned, claims[i].heldBy);
+  });
+  const toEnqueue: PlannedAction[] = [];
+  const suppressed: TraceSuppressed[] = [];
+  for (const planned of actions) {
+    const heldBy = notHeld.get(planned);
+    if (heldBy === undefined) toEnqueue.push(planned);
+    else {
+      suppressed.push({
+        ruleId: planned.provenance.ruleId,
+        action: planned.action,
+        actionIndex: planned.provenance.actionIndex,
+        key: planned.oncePer!.key,
+        heldBy,
+      });
+    }
+  }
+  return { toEnqueue, suppressed };
 }
 
 function buildActionJob(event: BridgeEvent, planned: PlannedAction, generation: number, policy: RetryPolicy) {

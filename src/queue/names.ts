@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Queue names, job-id builders and the bridge's own Redis keys, defined once.
  *
@@ -47,6 +49,13 @@ export function bridgeKeys(prefix: string) {
     planFailures: `${prefix}:plan-failures`,
     /** One plan failure (JSON), kept for the dedup window. */
     planFailure: (failureId: string) => `${prefix}:plan-failure:${failureId}`,
+    /**
+     * An action's `once_per` claim: which event first ran rule `ruleId`'s action `actionIndex` for
+     * a rendered key (the value is that event's id), kept for the once_per window. The rendered
+     * key is hashed: it is payload text, of any length.
+     */
+    actionClaim: (ruleId: string, actionIndex: number, renderedKey: string) =>
+      `${prefix}:once:${ruleId}.${actionIndex}.${createHash('sha256').update(renderedKey).digest('hex')}`,
     /** Counter of replays per event, the generation of replayed action job ids. */
     replayGeneration: (eventId: string) => `${prefix}:replays:${eventId}`,
   };

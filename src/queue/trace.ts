@@ -13,6 +13,18 @@ export interface TraceFailure {
   readonly id?: string;
 }
 
+/** An action not enqueued because its `once_per` key is held by an earlier event. */
+export interface TraceSuppressed {
+  readonly ruleId: string;
+  readonly action: string;
+  /** Position in the rule's `do` list (0-based). */
+  readonly actionIndex: number;
+  /** The rendered once_per key. */
+  readonly key: string;
+  /** The event that holds the key: the one whose run sent the action. */
+  readonly heldBy: string;
+}
+
 /** One planning run of an event, as kept in its trace. */
 export interface TraceRun {
   readonly at: string;
@@ -24,6 +36,8 @@ export interface TraceRun {
   readonly warnings: readonly string[];
   /** The action jobs this run enqueued (plan failures are not jobs: see `failures`). */
   readonly actionJobIds: readonly string[];
+  /** Actions not enqueued because their once_per key was held; absent in traces written before once_per. */
+  readonly suppressed?: readonly TraceSuppressed[];
 }
 
 /** The stored record of an event: the event (secrets stripped) and every planning run of it. */

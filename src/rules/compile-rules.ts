@@ -6,7 +6,7 @@ import { parseDuration } from '../infra/units.js';
 import { compileCondition, isConditionProblem, type Condition } from './conditions.js';
 import { parseEventPattern, type EventPattern } from './event-patterns.js';
 import { sortProblems, type RuleProblem } from './problems.js';
-import type { RetryOverride, Rule, RuleAction, RuleFileInfo } from './rule.js';
+import type { OncePerRule, RetryOverride, Rule, RuleAction, RuleFileInfo } from './rule.js';
 import { RuleSet } from './rule-set.js';
 import { compileTemplateTree, literalTextOf } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
@@ -16,6 +16,9 @@ export const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
 
 const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
 const RETRY_KEYS = ['attempts', 'backoff'] as const;
+const ONCE_PER_KEYS = ['key', 'window'] as const;
+/** The keys of a do item beside its one action. */
+const ACTION_OPTION_KEYS = ['retry', 'once_per'] as const;
 const MAX_RETRY_ATTEMPTS = 50;
 
 /** The outcome of loading rules: the compiled set, or every problem in every file. */
@@ -249,6 +252,7 @@ class FileCompiler {
       return null;
     }
     let retryNode: Node | undefined;
+    let oncePerNode: Node | undefined;
     let chosen: { name: ActionName; action: Action<unknown>; keyNode: Node; value: Node | null } | null = null;
     let isValid = true;
     for (const entry of yaml.entriesOf(node)) {
@@ -256,8 +260,16 @@ class FileCompiler {
         retryNode = entry.value ?? entry.keyNode;
         continue;
       }
+      if (entry.key === 'once_per') {
+        oncePerNode = entry.value ?? entry.keyNode;
+        continue;
+      }
       const action = Object.hasOwn(this.actions, entry.key) ? this.actions[entry.key as ActionName] : undefined;
-      if (!action) {
+      if (!action && !entry.key.includes('.')) {
+        // Action names are <integration>.<verb>: a plain word is a misspelt option, not an action.
+        yaml.report(entry.keyNode, `unknown key ${entry.key}: a do item takes one action (${this.knownActions}), ${ACTION_OPTION_KEYS.join(' and ')}`);
+        isValid = false;
+      } else if (!action) {
         yaml.report(entry.keyNode, `unknown action ${entry.key}: known actions are ${this.knownActions}`);
         isValid = false;
       } else if (chosen) {
@@ -273,8 +285,9 @@ class FileCompiler {
     }
     const params = this.compileParams(chosen.name, chosen.action, chosen.keyNode, chosen.value);
     const retry = retryNode === undefined ? undefined : this.compileRetry(retryNode);
-    if (!isValid || params === null || retry === null) return null;
-    return { name: chosen.name, action: chosen.action, params, retry, index };
+    const oncePer = oncePerNode === undefined ? undefined : this.compileOncePer(oncePerNode);
+    if (!isValid || params === null || retry === null || oncePer === null) return null;
+    return { name: chosen.name, action: chosen.action, params, index, ...(retry ? { retry } : {}), ...(oncePer ? { oncePer } : {}) };
   }
 
   private compileParams(name: ActionName, action: Action<unknown>, keyNode: Node, node: Node | null): RuleAction['params'] | null {
@@ -371,6 +384,50 @@ class FileCompiler {
       } else backoffMs = parsed;
     }
     return isValid ? { attempts, backoffMs } : null;
+  }
+
+  /**
+   * `once_per: "<key template>"` or `once_per: { key: "<key template>", window: 24h }`.
+   * @returns the compiled setting, or null when it has problems.
+   */
+  private compileOncePer(node: Node): OncePerRule | null {
+    const yaml = this.yaml;
+    let keyNode: Node | null | undefined = node;
+    let windowMs: number | undefined;
+    let isValid = true;
+    if (isMap(node)) {
+      const problemsBefore = yaml.problems.length;
+      const entries = yaml.knownEntriesOf(node, ONCE_PER_KEYS, 'once_per');
+      isValid = yaml.problems.length === problemsBefore;
+      keyNode = entries.get('key')?.value;
+      if (!entries.has('key')) {
+        yaml.report(node, 'once_per needs key: a template such as "{{ data.id }}"');
+        keyNode = undefined;
+        isValid = false;
+      }
+      const windowEntry = entries.get('window');
+      if (windowEntry) {
+        const windowNode = windowEntry.value;
+        const parsed = isScalar(windowNode) && typeof windowNode.value === 'string' ? parseDuration(windowNode.value) : null;
+        if (parsed === null) {
+          yaml.report(windowNode ?? windowEntry.keyNode, 'once_per window must be a duration such as 24h or 7d');
+          isValid = false;
+        } else windowMs = parsed;
+      }
+    }
+    if (keyNode === undefined) return null;
+    if (!isScalar(keyNode) || typeof keyNode.value !== 'string' || keyNode.value.trim() === '') {
+      yaml.report(keyNode ?? node, 'once_per key must be a non-empty template such as "{{ data.id }}"');
+      return null;
+    }
+    // Plain text: the key is compared, never shown to Slack, so no action's escaping applies.
+    const { tree, problems } = compileTemplateTree(keyNode.value, undefined, ['once_per']);
+    for (const problem of problems) {
+      yaml.reportAtOffset(yaml.offsetInScalar(keyNode, problem.index), problem.message);
+      isValid = false;
+    }
+    if (!isValid) return null;
+    return windowMs === undefined ? { key: tree, source: keyNode.value } : { key: tree, source: keyNode.value, windowMs };
   }
 }
 

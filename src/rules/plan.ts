@@ -22,7 +22,20 @@ export interface PlannedAction {
   readonly params: Record<string, unknown>;
   /** The rule's override of the action's default retry policy, when it set one. */
   readonly retry?: { readonly attempts: number; readonly backoffMs: number };
+  /**
+   * The rule's `once_per`, its key rendered: the events worker runs the action only when this
+   * event is the first to claim the key (per rule and action) within the window.
+   */
+  readonly oncePer?: PlannedOncePer;
   readonly provenance: ActionProvenance;
+}
+
+/** A planned action's `once_per`, rendered. */
+export interface PlannedOncePer {
+  /** The rendered key (never empty: an empty one is a plan failure). */
+  readonly key: string;
+  /** How long the first event holds the key, in ms. @defaultValue the dedup window (DEDUP_TTL) */
+  readonly windowMs?: number;
 }
 
 /** An action of a matching rule that could not be planned (render error, params invalid once rendered). */
@@ -156,9 +169,49 @@ function planAction(
   // validated again.
   const problems = ruleAction.params.kind === 'static' ? null : validateRenderedParams(ruleAction.action.params, params);
   if (problems !== null) return planFailure(rule, ruleAction, provenance, `params invalid once rendered: ${problems.join('; ')}`);
+  if (ruleAction.oncePer === undefined) {
+    return ruleAction.retry
+      ? { action: ruleAction.name, params, retry: ruleAction.retry, provenance }
+      : { action: ruleAction.name, params, provenance };
+  }
+  const afterParams = warnings.length;
+  const rendered = renderOncePerKey(ruleAction.oncePer, scope, isStrict, warnings);
+  if (warnings.length > afterParams) {
+    const label = `rule ${rule.id} action ${ruleAction.index + 1} (${ruleAction.name})`;
+    for (let i = afterParams; i < warnings.length; i += 1) warnings[i] = `${label}: once_per: ${warnings[i]}`;
+  }
+  if ('error' in rendered) return planFailure(rule, ruleAction, provenance, rendered.error);
+  const oncePer: PlannedOncePer =
+    ruleAction.oncePer.windowMs === undefined ? { key: rendered.key } : { key: rendered.key, windowMs: ruleAction.oncePer.windowMs };
   return ruleAction.retry
-    ? { action: ruleAction.name, params, retry: ruleAction.retry, provenance }
-    : { action: ruleAction.name, params, provenance };
+    ? { action: ruleAction.name, params, retry: ruleAction.retry, oncePer, provenance }
+    : { action: ruleAction.name, params, oncePer, provenance };
+}
+
+/**
+ * The rendered `once_per` key. A key that renders empty (or only spaces) is an error naming the
+ * key: with no key there is nothing to run once per, and running the action every time (or never)
+ * would silently change what the rule says.
+ */
+function renderOncePerKey(
+  oncePer: NonNullable<RuleAction['oncePer']>,
+  scope: Record<string, unknown>,
+  isStrict: boolean,
+  warnings: string[],
+): { readonly key: string } | { readonly error: string } {
+  const firstWarning = warnings.length;
+  let key: string;
+  try {
+    key = String(renderTemplateValue(oncePer.key, scope, isStrict, warnings));
+  } catch (error) {
+    if (error instanceof TemplateRenderError) {
+      warnings.length = firstWarning;
+      return { error: `once_per: ${error.message}` };
+    }
+    throw error;
+  }
+  if (key.trim() === '') return { error: `once_per ${JSON.stringify(oncePer.source)} rendered empty: the action needs a key to run once per` };
+  return { key };
 }
 
 /** The action's yup schema on rendered params, every problem at once; null when they are valid. */

@@ -11,6 +11,20 @@ export interface RetryOverride {
   readonly backoffMs: number;
 }
 
+/**
+ * A per-action `once_per`: the action runs at most once per rendered key within a window; the
+ * events of the same key after the first are traced as suppressed instead. The simple form of a
+ * throttle (at most one per key per window), built on the same claim.
+ */
+export interface OncePerRule {
+  /** The key, compiled as a plain-text template (no escaping: it is never shown to Slack). */
+  readonly key: TemplateTree;
+  /** The key as written in the rule file, for messages. */
+  readonly source: string;
+  /** How long the first event holds a key, in ms. @defaultValue the dedup window (DEDUP_TTL) */
+  readonly windowMs?: number;
+}
+
 /** One `do` item, compiled. */
 export interface RuleAction {
   readonly name: ActionName;
@@ -18,6 +32,8 @@ export interface RuleAction {
   /** Params with every string compiled as a template. */
   readonly params: TemplateTree;
   readonly retry?: RetryOverride;
+  /** From `once_per:`: run at most once per rendered key. */
+  readonly oncePer?: OncePerRule;
   /** Position in the rule's `do` list (0-based): part of provenance and of job ids. */
   readonly index: number;
 }

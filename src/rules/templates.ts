@@ -130,14 +130,17 @@ function prefixOf(path: readonly (string | number)[]): string {
  * Compiles every string inside `value` (recursively through lists and maps) as a Liquid template
  * for an action with the given escaper (its `escapeText`; undefined: plain text). Numbers,
  * booleans and strings with no `{{`/`{%` stay as they are. Templates may use only `event` and `data`.
+ * `basePath` names where `value` sits in messages (`invalid template in once_per: …`); problem
+ * paths start with it.
  * @returns the tree and every problem found (syntax errors, unknown filters, unknown variables).
  */
 export function compileTemplateTree(
   value: unknown,
   escapeText?: TextEscaper,
+  basePath: readonly (string | number)[] = [],
 ): { tree: TemplateTree; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
-  const tree = compileNode(value, engineFor(escapeText), [], problems);
+  const tree = compileNode(value, engineFor(escapeText), [...basePath], problems);
   return { tree, problems };
 }
 

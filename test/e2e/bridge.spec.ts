@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { FirstPromoterSender } from '../fakes/firstpromoter-fake.js';
 import { startHubspotFake, type HubspotFake } from '../fakes/hubspot-fake.js';
 import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BridgeProcess, runCli } from '../support/bridge-process.js';
@@ -157,6 +158,34 @@ describe('affiliate-bridge end to end (real process, real Redis, fake Slack and 
     const replay = await runCli(['events', 'replay', 'firstpromoter-99000001'], env);
     expect(replay.code, replay.stderr).to.equal(0);
     await waitFor(() => slack.received.filter((m) => m.channel === '#affiliate-fraud').length === before + 1);
+  });
+
+  it('fulfilment_pending re-sent for the same reward: one Slack alert; the repeat is traced as suppressed (once_per), and a replay sends it', async () => {
+    const sender = new FirstPromoterSender(`${bridge.baseUrl}/webhooks/firstpromoter?token=${TEST_FIRSTPROMOTER_TOKEN}`);
+    const reward = { ...(await readFixture('firstpromoter/fulfilment_pending.json')).data, campaign: sender.campaign() };
+    const isAlert = (m: { channel?: string; text?: string }) => m.channel === '#affiliates' && (m.text ?? '').includes('Reward to fulfil');
+    // Two fulfilment checks: FirstPromoter sends a new event id each time, for the same reward.
+    const first = await sender.sendFulfilmentPending(reward);
+    expect(first).to.deep.include({ statuses: [202], state: 'pending' });
+    const alert = await waitFor(() => slack.received.find(isAlert));
+    expect(alert.text).to.contain('Mark reward 2429153 fulfilled');
+    const second = await sender.sendFulfilmentPending(reward);
+    const firstId = `firstpromoter-${(first.body.event as { id: number }).id}`;
+    const secondId = `firstpromoter-${(second.body.event as { id: number }).id}`;
+    const trace = await waitFor(async () => {
+      const shown = await runCli(['events', 'trace', secondId], env);
+      return shown.code === 0 && shown.stdout.includes('suppressed') ? shown : undefined;
+    });
+    expect(trace.stdout).to.contain(
+      `  suppressed  reward-to-fulfil slack.post_message: once_per key "2429153" is held by ${firstId} (see: affiliate-bridge events trace ${firstId})`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(slack.received.filter(isAlert)).to.have.length(1);
+
+    // A replay ignores once_per: the operator asked for the event to run again.
+    const replay = await runCli(['events', 'replay', secondId], env);
+    expect(replay.code, replay.stderr).to.equal(0);
+    await waitFor(() => slack.received.filter(isAlert).length === 2);
   });
 
   it('never prints a token, and exits 0 on SIGTERM', async () => {

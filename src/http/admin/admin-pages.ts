@@ -1,5 +1,5 @@
 import type { ActionStatus, FailedAction, QuarantinedEvent } from '../../queue/operations.js';
-import type { TraceRun } from '../../queue/trace.js';
+import type { TraceRun, TraceSuppressed } from '../../queue/trace.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import { html, type SafeHtml } from './html.js';
@@ -219,8 +219,17 @@ ${
       )}</ul>`
     : ''
 }
+${renderSuppressed(run.suppressed ?? [])}
 ${run.warnings.length > 0 ? html`<p><strong>Warnings:</strong></p><ul class="plain">${run.warnings.map((warning) => html`<li>${warning}</li>`)}</ul>` : ''}
 </div>`;
+}
+
+/** Actions a once_per key held elsewhere kept from being sent, each linked to the holding event's trace. */
+function renderSuppressed(suppressed: readonly TraceSuppressed[]): SafeHtml | '' {
+  if (suppressed.length === 0) return '';
+  return html`<p><strong>Suppressed by once_per</strong> <span class="muted">(not sent: an earlier event holds the key; a replay sends it)</span>:</p><ul class="plain suppressed">${suppressed.map(
+    (entry) => html`<li><code>${entry.ruleId}</code> ${entry.action}: key <code>${entry.key}</code> held by ${eventLink(entry.heldBy)}</li>`,
+  )}</ul>`;
 }
 
 function renderActions(actions: readonly ActionStatus[], eventId: string): SafeHtml {

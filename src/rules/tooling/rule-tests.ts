@@ -29,6 +29,8 @@ export interface ExpectedAction {
   readonly rule?: string;
   readonly params?: Record<string, unknown>;
   readonly text?: TextExpectation;
+  /** The rendered once_per key the action must carry. */
+  readonly oncePer?: string;
 }
 
 /** One case of a rule-test file. */
@@ -50,7 +52,7 @@ export interface RuleTestCase {
 const FILE_KEYS = ['cases'] as const;
 const CASE_KEYS = ['name', 'fixture', 'payload', 'source', 'set', 'expect'] as const;
 const EXPECT_KEYS = ['nothing', 'rules', 'actions'] as const;
-const ACTION_KEYS = ['action', 'rule', 'params', 'text'] as const;
+const ACTION_KEYS = ['action', 'rule', 'params', 'text', 'once_per'] as const;
 const TEXT_KEYS = ['contains', 'equals'] as const;
 
 /**
@@ -174,7 +176,7 @@ function parseExpectedAction(yaml: YamlFile, node: Node): ExpectedAction | null 
     return null;
   }
   const entries = yaml.knownEntriesOf(node, ACTION_KEYS, 'an expected action');
-  const result: { action?: string; rule?: string; params?: Record<string, unknown>; text?: TextExpectation } = {};
+  const result: { action?: string; rule?: string; params?: Record<string, unknown>; text?: TextExpectation; oncePer?: string } = {};
   const action = entries.get('action');
   if (action) result.action = stringAt(yaml, action.value, action.keyNode, 'action') ?? undefined;
   const rule = entries.get('rule');
@@ -201,6 +203,8 @@ function parseExpectedAction(yaml: YamlFile, node: Node): ExpectedAction | null 
       } else yaml.report(text.value, 'text needs contains or equals');
     }
   }
+  const oncePer = entries.get('once_per');
+  if (oncePer) result.oncePer = stringAt(yaml, oncePer.value, oncePer.keyNode, 'once_per') ?? undefined;
   if (entries.size === 0) yaml.report(node, 'an expected action needs action, rule, params or text');
   return result;
 }
@@ -332,6 +336,9 @@ function mismatchOf(action: PlannedAction, expectation: ExpectedAction): string 
   if (expectation.params) {
     const difference = subsetDifference(action.params, expectation.params, 'params');
     if (difference) return difference;
+  }
+  if (expectation.oncePer !== undefined && action.oncePer?.key !== expectation.oncePer) {
+    return action.oncePer ? `once_per key is ${JSON.stringify(action.oncePer.key)}, not ${JSON.stringify(expectation.oncePer)}` : 'it has no once_per';
   }
   if (expectation.text) {
     const text = action.params.text;

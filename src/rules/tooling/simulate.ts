@@ -64,6 +64,7 @@ export function formatSimulationReport(report: SimulationReport): string[] {
       const retry = action.retry ? ` (retry: ${action.retry.attempts} attempts, backoff ${action.retry.backoffMs} ms)` : '';
       lines.push(`    ${action.action}${retry}`);
       for (const line of stringify(action.params, { lineWidth: 0 }).trimEnd().split('\n')) lines.push(`      ${line}`);
+      if (action.oncePer) lines.push(`      ${describeOncePer(action.oncePer)}`);
       for (const note of action.notes ?? []) lines.push(`      note: ${note}`);
     }
   }
@@ -81,4 +82,21 @@ export function formatSimulationReport(report: SimulationReport): string[] {
   const actionCount = report.matched.reduce((count, rule) => count + rule.actions.length, 0);
   lines.push(`${report.matched.length} rule${report.matched.length === 1 ? '' : 's'} matched, ${actionCount} action${actionCount === 1 ? '' : 's'} planned (nothing sent)`);
   return lines;
+}
+
+/**
+ * The once_per line of an action. Simulate reads no Redis, so it can only say which key the
+ * action claims, not whether an earlier event already holds it.
+ */
+function describeOncePer(oncePer: NonNullable<PlannedAction['oncePer']>): string {
+  const window = oncePer.windowMs === undefined ? 'DEDUP_TTL' : formatDurationMs(oncePer.windowMs);
+  return `once_per key ${JSON.stringify(oncePer.key)} (held for ${window}): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)`;
+}
+
+/** 86400000 → `1d`, 90000 → `90s`: the largest unit that divides it exactly. */
+function formatDurationMs(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }

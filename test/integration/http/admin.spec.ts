@@ -27,6 +27,7 @@ const HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>';
 const EVENT_ID = 'firstpromoter-31337';
 const WAITING_JOB_ID = `${EVENT_ID}.hostile-rule.0`;
 const PLAN_FAILURE_ID = `${EVENT_ID}.unplannable-rule.0`;
+const HOLDING_EVENT_ID = 'firstpromoter-31336';
 
 /** A stored trace whose every payload-derived field is hostile. */
 function hostileTrace(receivedAt: string): EventTrace {
@@ -48,6 +49,8 @@ function hostileTrace(receivedAt: string): EventTrace {
         matched: [{ ruleId: 'hostile-rule', file: 'rules/x.yaml' }],
         unmatched: [{ ruleId: 'other-rule', file: 'rules/x.yaml', reason: 'condition_error', error: `no such key: ${HOSTILE}` }],
         failures: [], warnings: [`missing ${HOSTILE}`], actionJobIds: [WAITING_JOB_ID],
+        // A once_per key is rendered from the payload: as hostile as the rest.
+        suppressed: [{ ruleId: 'once-rule', action: 'slack.post_message', actionIndex: 0, key: HOSTILE, heldBy: HOLDING_EVENT_ID }],
       },
     ],
   };
@@ -316,6 +319,15 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
       // The only scripts are the dashboard's own file.
       expect(page.match(/<script/g)).to.have.length(1);
       expect(page).to.contain('<script src="/admin/assets/dashboard.js" defer></script>');
+    });
+
+    it('lists an action suppressed by once_per with its key (escaped) and a link to the event that holds it', async () => {
+      const page = await (await get(`/admin?event=${EVENT_ID}`, bearer())).text();
+      expect(page).to.contain(
+        `<li><code>once-rule</code> slack.post_message: key <code>&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</code> held by <a class="event-link" href="/admin?event=${HOLDING_EVENT_ID}#trace">${HOLDING_EVENT_ID}</a></li>`,
+      );
+      const trace = await readJson(await get(`/admin/api/events/${EVENT_ID}`, bearer()));
+      expect(trace.runs[0].suppressed).to.deep.equal([{ ruleId: 'once-rule', action: 'slack.post_message', actionIndex: 0, key: HOSTILE, heldBy: HOLDING_EVENT_ID }]);
     });
 
     it('escapes the looked-up id that was typed in', async () => {

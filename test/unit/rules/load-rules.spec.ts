@@ -62,6 +62,12 @@ describe('rules/load-rules', () => {
         `${BAD}/bad-retry.yaml:6:28: retry attempts must be a whole number from 1 to 50`,
         `${BAD}/bad-retry.yaml:6:42: retry backoff must be a duration such as 30s or 5m`,
       ]],
+      ['once-per-unknown-key.yaml', [
+        `${BAD}/once-per-unknown-key.yaml:6:43: unknown key windw: once_per takes key, window`,
+        `${BAD}/once-per-unknown-key.yaml:8:9: unknown key onceper: a do item takes one action (slack.post_message, hubspot.upsert_contact), retry and once_per`,
+      ]],
+      ['once-per-empty-key.yaml', [`${BAD}/once-per-empty-key.yaml:6:19: once_per key must be a non-empty template such as "{{ data.id }}"`]],
+      ['once-per-bad-window.yaml', [`${BAD}/once-per-bad-window.yaml:6:51: once_per window must be a duration such as 24h or 7d`]],
       ['empty-do.yaml', [`${BAD}/empty-do.yaml:4:9: do must be a non-empty list of actions`]],
       ['empty-file.yaml', [`${BAD}/empty-file.yaml:1:1: the file is empty: a rule file needs a rules: list`]],
       ['no-rules-list.yaml', [
@@ -74,6 +80,46 @@ describe('rules/load-rules', () => {
         expect(await problemsOf(file)).to.deep.equal(expected);
       });
     }
+  });
+
+  describe('once_per on a do item', () => {
+    const ruleWith = (oncePer: string) =>
+      ['rules:', '  - id: reward-to-fulfil', '    on: firstpromoter.fulfilment_pending', '    do:', '      - slack.post_message: { channel: "#x", text: hi }', `        once_per: ${oncePer}`, ''].join('\n');
+    const problemsOfInline = (oncePer: string) =>
+      compileRuleFiles([{ file: 'r.yaml', content: ruleWith(oncePer) }], { actions: actionRegistry }).problems.map((problem) => formatProblem(problem));
+    const compiled = (oncePer: string) => {
+      const result = compileRuleFiles([{ file: 'r.yaml', content: ruleWith(oncePer) }], { actions: actionRegistry });
+      if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
+      return result.ruleSet.byId('reward-to-fulfil')!.actions[0];
+    };
+
+    const table: Array<[oncePer: string, problems: string[]]> = [
+      ['', ['r.yaml:6:19: once_per key must be a non-empty template such as "{{ data.id }}"']],
+      ['[a, b]', ['r.yaml:6:19: once_per key must be a non-empty template such as "{{ data.id }}"']],
+      ['{ window: 1h }', ['r.yaml:6:19: once_per needs key: a template such as "{{ data.id }}"']],
+      ['{ key: "", window: 0s }', ['r.yaml:6:26: once_per key must be a non-empty template such as "{{ data.id }}"', 'r.yaml:6:38: once_per window must be a duration such as 24h or 7d']],
+      ['{ key: "{{ data.id }}", window: 3600000 }', ['r.yaml:6:51: once_per window must be a duration such as 24h or 7d']],
+      ['"{{ data.id"', ['r.yaml:6:19: invalid template in once_per: output "{{ data.id" not closed']],
+      ['"{{ data.id | nope }}"', ['r.yaml:6:19: invalid template in once_per: undefined filter: nope']],
+      ['"{{ payload.id }}"', ['r.yaml:6:23: unknown variable payload in once_per: templates see event and data']],
+    ];
+    for (const [oncePer, expected] of table) {
+      it(`once_per: ${oncePer || '(nothing)'}`, () => {
+        expect(problemsOfInline(oncePer)).to.deep.equal(expected);
+      });
+    }
+
+    it('compiles the short form (window: DEDUP_TTL) and the mapping form with its window', () => {
+      const short = compiled('"{{ data.id }}"');
+      expect(short.oncePer?.source).to.equal('{{ data.id }}');
+      expect(short.oncePer?.key.kind).to.equal('template');
+      expect(short.oncePer).not.to.have.property('windowMs');
+      const long = compiled('{ key: "reward-{{ data.id }}", window: 24h }');
+      expect(long.oncePer).to.include({ source: 'reward-{{ data.id }}', windowMs: 24 * 3_600_000 });
+      // A key with no markup is allowed: once per window for the whole rule action.
+      expect(compiled('daily').oncePer?.key).to.deep.equal({ kind: 'static', value: 'daily' });
+      expect(compiled('"{{ data.id }}"')).not.to.have.property('retry');
+    });
   });
 
   it('reports every problem of a file at once, in position order', async () => {

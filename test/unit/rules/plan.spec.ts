@@ -193,6 +193,73 @@ rules:
     expect(strict.actions).to.have.length(1);
   });
 
+  describe('once_per: the key is rendered at plan time', () => {
+    const pending = eventFromFixture('firstpromoter/fulfilment_pending.json');
+    const rules = ruleSetOf(`
+rules:
+  - id: reward-to-fulfil
+    on: firstpromoter.fulfilment_pending
+    do:
+      - slack.post_message: { channel: "#x", text: "reward {{ data.id }}" }
+        once_per: "{{ data.id }}"
+      - slack.post_message: { channel: "#y", text: "promoter {{ data.promoter.email }}" }
+        once_per: { key: "{{ data.promoter.id }}/{{ data.reward.name | downcase }}", window: 24h }
+        retry: { attempts: 2, backoff: 1s }
+      - hubspot.upsert_contact: { email: "{{ data.promoter.email }}" }
+`);
+
+    it('each action carries its rendered key and window; an action without once_per carries none', () => {
+      const plan = planActions(rules, pending);
+      expect(plan.failures).to.deep.equal([]);
+      expect(plan.actions.map((action) => action.oncePer)).to.deep.equal([
+        { key: '2429153' },
+        { key: '5272969/free subscription months', windowMs: 24 * 3_600_000 },
+        undefined,
+      ]);
+      expect(plan.actions[1].retry).to.deep.equal({ attempts: 2, backoffMs: 1000 });
+      expect(plan.actions[2]).not.to.have.property('oncePer');
+    });
+
+    it('the key is plain text: no Slack escaping, whatever the action', () => {
+      const plan = planActions(rules, withData(pending, { id: '<@U1> & co' }));
+      expect(plan.actions[0].oncePer).to.deep.equal({ key: '<@U1> & co' });
+      expect(plan.actions[0].params.text).to.equal('reward &lt;@U1&gt; &amp; co');
+    });
+
+    it('a key that renders empty is a plan failure naming the key; the other actions are still planned', () => {
+      const { id: _id, ...data } = pending.data;
+      const plan = planActions(rules, { ...pending, data });
+      expect(plan.failures.map((failure) => [failure.ruleId, failure.actionIndex, failure.error])).to.deep.equal([
+        ['reward-to-fulfil', 0, 'once_per "{{ data.id }}" rendered empty: the action needs a key to run once per'],
+      ]);
+      expect(plan.actions.map((action) => action.provenance.actionIndex)).to.deep.equal([1, 2]);
+      expect(plan.warnings).to.deep.equal([
+        'rule reward-to-fulfil action 1 (slack.post_message): text: missing field data.id rendered as empty text',
+        'rule reward-to-fulfil action 1 (slack.post_message): once_per: missing field data.id rendered as empty text',
+      ]);
+      // Only spaces is empty too, and a null field renders empty like a missing one.
+      expect(planActions(rules, withData(pending, { id: '   ' })).failures.map((failure) => failure.error)).to.deep.equal([
+        'once_per "{{ data.id }}" rendered empty: the action needs a key to run once per',
+      ]);
+      expect(planActions(rules, withData(pending, { id: null })).failures).to.have.length(1);
+    });
+
+    it('strict templates (rule tests) fail a key with a missing field, naming the field', () => {
+      const { id: _id, ...data } = pending.data;
+      const strictRules = ruleSetOf(`
+rules:
+  - id: strict-key
+    on: firstpromoter.fulfilment_pending
+    do:
+      - slack.post_message: { channel: "#x", text: "static" }
+        once_per: "{{ data.id }}"
+`);
+      expect(planActions(strictRules, { ...pending, data }, { strictTemplates: true }).failures.map((failure) => failure.error)).to.deep.equal([
+        'once_per: missing field data.id',
+      ]);
+    });
+  });
+
   it('a rule listing one type twice, or by type and glob, fires once', () => {
     const rules = ruleSetOf(`
 rules:

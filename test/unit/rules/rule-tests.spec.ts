@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { expect } from 'chai';
 import { runTestCommand } from '../../../src/cli/commands/test.js';
 import { setEventPath } from '../../../src/rules/tooling/event-from-payload.js';
@@ -50,6 +53,60 @@ describe('rules/rule-tests', () => {
       '9 problems: no test case ran',
     ]);
     expect(code).to.equal(1);
+  });
+
+  it('checks the rendered once_per key of an expected action', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rule-tests-once-per-'));
+    try {
+      await mkdir(join(dir, 'tests'));
+      await writeFile(join(dir, 'rewards.yaml'), [
+        'rules:',
+        '  - id: to-fulfil',
+        '    on: firstpromoter.fulfilment_pending',
+        '    do:',
+        '      - slack.post_message: { channel: "#x", text: "reward {{ data.id }}" }',
+        '        once_per: "reward-{{ data.id }}"',
+        '      - slack.post_message: { channel: "#y", text: "no key" }',
+        '',
+      ].join('\n'));
+      // Fixture paths are relative to the case file.
+      const fixture = relative(join(dir, 'tests'), join(process.cwd(), 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json'));
+      await writeFile(join(dir, 'tests', 'rewards.yaml'), [
+        'cases:',
+        '  - name: right key',
+        `    fixture: ${fixture}`,
+        '    expect:',
+        '      actions:',
+        '        - { params: { channel: "#x" }, once_per: "reward-2429153" }',
+        '        - { params: { channel: "#y" } }',
+        '  - name: wrong key',
+        `    fixture: ${fixture}`,
+        '    expect:',
+        '      actions:',
+        '        - { params: { channel: "#x" }, once_per: "2429153" }',
+        '        - { params: { channel: "#y" } }',
+        '  - name: no key',
+        `    fixture: ${fixture}`,
+        '    expect:',
+        '      actions:',
+        '        - { params: { channel: "#x" } }',
+        '        - { params: { channel: "#y" }, once_per: "reward-2429153" }',
+        '',
+      ].join('\n'));
+      const { io, stdout, stderr } = collect();
+      expect(await runTestCommand({ rulesDir: dir }, io)).to.equal(1);
+      expect(stderr).to.deep.equal([]);
+      expect(stdout).to.deep.equal([
+        '✓ tests/rewards.yaml › right key',
+        '✗ tests/rewards.yaml › wrong key',
+        '    expected action 1 (any action): once_per key is "reward-2429153", not "2429153"',
+        '✗ tests/rewards.yaml › no key',
+        '    expected action 2 (any action): it has no once_per',
+        '1 passed, 2 failed',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   describe('set paths', () => {

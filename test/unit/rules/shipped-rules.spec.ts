@@ -17,7 +17,7 @@ describe('shipped rules (rules/)', () => {
     const { io, stdout, stderr } = collect();
     expect(await runCheckCommand({ rulesDir: 'rules' }, io)).to.equal(0);
     expect(stderr).to.deep.equal([]);
-    expect(stdout).to.deep.equal(['7 rules in 4 files OK']);
+    expect(stdout).to.deep.equal(['8 rules in 4 files OK']);
   });
 
   it('pass their own test cases', async () => {
@@ -76,6 +76,19 @@ describe('check, simulate commands', () => {
     expect(report.failures.map((failure: { ruleId: string; error: string }) => [failure.ruleId, failure.error])).to.deep.equal([
       ['rewardful-customer-to-hubspot', 'params invalid once rendered: email [email\u00a0protected] is not an address HubSpot accepts'],
     ]);
+  });
+
+  it('simulate shows the rendered once_per key, and says it cannot know whether Redis holds it', async () => {
+    const text = collect();
+    await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json', rulesDir: 'rules' }, text.io);
+    expect(text.stdout).to.include(
+      '      once_per key "2429153" (held for DEDUP_TTL): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)',
+    );
+    const json = collect();
+    await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json', rulesDir: 'rules', json: true }, json.io);
+    const report = JSON.parse(json.stdout.join('\n'));
+    expect(report.matched.map((rule: { ruleId: string }) => rule.ruleId)).to.deep.equal(['reward-to-fulfil']);
+    expect(report.matched[0].actions[0].oncePer).to.deep.equal({ key: '2429153' });
   });
 
   it('simulate shows which HubSpot properties are left out and why', async () => {

@@ -172,7 +172,11 @@ describe('actions worker (real Redis, real Slack client against the fake)', () =
       { jobId: 'job-hubspot-dry', attempts: 1 },
     );
     expect(await finalState('job-hubspot-dry')).to.equal('completed');
-    const result = (await actions.getJob('job-hubspot-dry'))!.returnvalue;
+    const result = (await actions.getJob('job-hubspot-dry'))!.returnvalue as {
+      outcome: string;
+      request: { body: { inputs: Array<Record<string, unknown>> } };
+      detail: { notes: string[] };
+    };
     expect(result.outcome).to.equal('dry_run');
     expect(result.request.body.inputs[0]).to.deep.include({ id: 'jane.doe@example.com', properties: { affiliate_status: 'active' } });
     expect(result.detail.notes).to.deep.equal([

@@ -66,6 +66,8 @@ interface Harness {
   paceKey(keyPrefix: string): string;
   /** The dry-run request for `params`. */
   dryRunRequest(fake: RunningFake): Record<string, unknown>;
+  /** What the action notes on a dry run, as on a real send (none when absent). */
+  readonly dryRunDetail?: Record<string, unknown>;
 }
 
 const SLACK_PERMANENT_CODES = [
@@ -238,6 +240,7 @@ const hubspotHarness: Harness = {
       ],
     },
   }),
+  dryRunDetail: { notes: ['email sent as lead@example.com (trimmed, lower-cased; rendered "Lead@Example.com")'] },
 };
 
 const harnesses: Record<string, Harness> = {
@@ -326,7 +329,11 @@ describe('action conformance', () => {
 
       it('runs as dry-run without credentials: the exact request, nothing sent', async () => {
         const result = await connect({}, null).execute(harness.params, testContext(captured.logger));
-        expect(result).to.deep.equal({ outcome: 'dry_run', request: harness.dryRunRequest(running) });
+        expect(result).to.deep.equal({
+          outcome: 'dry_run',
+          request: harness.dryRunRequest(running),
+          ...(harness.dryRunDetail ? { detail: harness.dryRunDetail } : {}),
+        });
         expect(running.requests()).to.equal(0);
       });
 

@@ -13,7 +13,6 @@ import { BridgeMetrics } from '../src/observability/metrics.js';
 import { EventIntake } from '../src/queue/event-intake.js';
 import { EVENTS_QUEUE } from '../src/queue/names.js';
 import { createRedisConnection } from '../src/infra/redis.js';
-import { Secret } from '../src/secret.js';
 import { sourceRegistry } from '../src/sources/registry.js';
 import { loadConfig } from '../src/config/config.js';
 
@@ -38,8 +37,7 @@ if (scenario === 'bare') {
   const queue = new Queue(EVENTS_QUEUE, { connection: createRedisConnection(redisUrl, 'intake'), prefix });
   app = createApp({
     sources: sourceRegistry,
-    integrations: loadConfig({}).integrations,
-    secrets: { firstpromoter: new Secret(token), rewardful: new Secret(token) },
+    integrations: loadConfig({ FIRSTPROMOTER_WEBHOOK_TOKEN: token, REWARDFUL_SIGNING_SECRET: token }).integrations,
     allowUnsignedWebhooks: false,
     strippedFields: ['auth_token', 'temp_password'],
     bodyLimitBytes: 1024 * 1024,

@@ -15,11 +15,10 @@ import { mapErrorToAnswer } from './error-status.js';
 export interface WebhookRouterOptions {
   /** The webhook providers by name, as in `/webhooks/<name>`; any other name is answered 404. */
   readonly sources: Readonly<Record<string, Source>>;
-  /** Each source's secret; null means unset. */
-  readonly secrets: Readonly<Record<SourceName, Secret | null>>;
   /**
    * The loaded config's `integrations` (`config.integrations`): each source's settings, read for
-   * its answers (FIRSTPROMOTER_FULFILMENT_ANSWER), and every secret variable the sources declare,
+   * its webhook secret (unset: null) and its answers (FIRSTPROMOTER_FULFILMENT_ANSWER), and every
+   * secret variable the sources declare,
    * whose values are scrubbed from payloads. Must come from a config loaded with `sources`.
    * Required: without it a source's settings would silently fall back to their defaults.
    */
@@ -56,10 +55,7 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
     settings: new Map(Object.values(options.sources).map((source) => [source.name, readSourceSettings(source, options.integrations)])),
     // Every configured secret of every source, not only the one a delivery authenticated with: a
     // FirstPromoter payload must not carry Rewardful's secret into Redis either.
-    secretScrubber: createSecretScrubber([
-      ...Object.values(options.secrets),
-      ...collectSourceSecrets(options.sources, { integrations: options.integrations }),
-    ]),
+    secretScrubber: createSecretScrubber(collectSourceSecrets(options.sources, { integrations: options.integrations })),
     seenApiVersions: new Map(),
   };
 
@@ -89,7 +85,7 @@ function readSourceSettings(source: Source, integrations: Readonly<Record<string
 }
 
 async function handleDelivery(source: Source, request: Request, response: Response, options: DeliveryContext): Promise<void> {
-  const secret = options.secrets[source.name] ?? null;
+  const secret = (options.settings.get(source.name)?.[source.webhookSecret] as Secret | null | undefined) ?? null;
   try {
     if (secret === null && !options.allowUnsignedWebhooks) {
       throw new AuthError('source_not_configured', `${source.name} has no secret set`);

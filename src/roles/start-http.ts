@@ -7,7 +7,6 @@ import { createApp, createOperationalRouter, type ReadinessCheck } from '../http
 import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
-import { readWebhookSecrets } from '../sources/registry.js';
 import { describePause, integrationsOf, readPauses } from '../actions/pause.js';
 import type { BridgeDeps } from './deps.js';
 
@@ -40,7 +39,6 @@ export async function startHttp(
     eventsQueue.on('error', () => undefined);
     app = createApp({
       sources: deps.sources,
-      secrets: readWebhookSecrets(config, deps.sources),
       integrations: config.integrations,
       allowUnsignedWebhooks: config.allowUnsignedWebhooks,
       strippedFields: config.strippedFields,

@@ -9,7 +9,6 @@ import { BridgeMetrics } from '../../src/observability/metrics.js';
 import { EventIntake, type EventJobData } from '../../src/queue/event-intake.js';
 import { EVENTS_QUEUE } from '../../src/queue/names.js';
 import { createRedisConnection } from '../../src/infra/redis.js';
-import { Secret } from '../../src/secret.js';
 import { sourceRegistry } from '../../src/sources/registry.js';
 import { createCapturingLogger } from './log-capture.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -24,7 +23,7 @@ export interface IntakeAppOptions {
   readonly withSecrets?: boolean;
   readonly bodyLimitBytes?: number;
   readonly dedupTtlMs?: number;
-  /** The config's `integrations`, as `loadConfig` reads them (settings and every source secret). @defaultValue `loadConfig({})`'s (every variable's default) */
+  /** The config's `integrations`, as `loadConfig` reads them (settings and every source secret). @defaultValue the defaults, with the test webhook secrets unless `withSecrets` is false */
   readonly integrations?: Readonly<Record<string, unknown>>;
 }
 
@@ -40,11 +39,9 @@ export async function startIntakeApp(options: IntakeAppOptions) {
   const withSecrets = options.withSecrets ?? true;
   const app = createApp({
     sources: sourceRegistry,
-    integrations: options.integrations ?? loadConfig({}).integrations,
-    secrets: {
-      firstpromoter: withSecrets ? new Secret(TEST_FIRSTPROMOTER_TOKEN) : null,
-      rewardful: withSecrets ? new Secret(TEST_REWARDFUL_SECRET) : null,
-    },
+    integrations:
+      options.integrations ??
+      loadConfig(withSecrets ? { FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN, REWARDFUL_SIGNING_SECRET: TEST_REWARDFUL_SECRET } : {}).integrations,
     allowUnsignedWebhooks: options.allowUnsignedWebhooks ?? false,
     strippedFields: ['auth_token', 'temp_password'],
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,

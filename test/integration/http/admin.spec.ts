@@ -70,7 +70,6 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
     const app = createApp({
       sources: sourceRegistry,
       integrations: loadConfig({}).integrations,
-      secrets: { firstpromoter: null, rewardful: null },
       allowUnsignedWebhooks: false,
       strippedFields: ['auth_token', 'temp_password'],
       bodyLimitBytes: 1024 * 1024,

@@ -13,6 +13,11 @@ import { YamlFile } from './yaml-nodes.js';
 
 /** Rule ids become part of BullMQ job ids: no `:`, no spaces, nothing that looks like a number only. */
 export const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
+/**
+ * Rule ids travel in every action job id, metric label, trace and log line: bounded, so a pasted
+ * paragraph cannot become a Redis key part or a Prometheus label value.
+ */
+export const MAX_RULE_ID_LENGTH = 64;
 
 const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
 const RETRY_KEYS = ['attempts', 'backoff'] as const;
@@ -173,6 +178,10 @@ class FileCompiler {
       return null;
     }
     const id = String(node.value);
+    if (id.length > MAX_RULE_ID_LENGTH) {
+      yaml.report(node, `id is ${id.length} characters long: a rule id has at most ${MAX_RULE_ID_LENGTH}`);
+      return null;
+    }
     if (!RULE_ID_PATTERN.test(id)) {
       yaml.report(node, `id ${JSON.stringify(id)} is not valid: use letters, digits, _ and -, starting with a letter or digit`);
       return null;

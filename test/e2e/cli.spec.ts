@@ -1,3 +1,6 @@
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import { runCli } from '../support/bridge-process.js';
 
@@ -68,5 +71,73 @@ describe('affiliate-bridge check / test / simulate (the real binary)', function 
       'config: DEDUP_TTL must be a duration such as 500ms, 30s, 10m, 12h or 7d',
       'config: PORT must be a port number between 0 and 65535',
     ]);
+  });
+});
+
+/** Issue 10.5: an alias bomb is one `file:line:col` problem in every command that reads YAML, never a stack trace. */
+describe('affiliate-bridge and a YAML alias bomb (the real binary)', function () {
+  this.timeout(30_000);
+  const BOMB_PROBLEM = 'the aliases of this file (from *c) repeat anchored content more than 100 times';
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'alias-bomb-'));
+    await mkdir(path.join(dir, 'bombed', 'tests'), { recursive: true });
+    await cp('test/fixtures/rules/bad/alias-bomb.yaml', path.join(dir, 'bombed', 'bomb.yaml'));
+    // Good rules with a bombed test-case file: `test` reads case files with the same YAML loader.
+    await mkdir(path.join(dir, 'good', 'tests'), { recursive: true });
+    await cp('rules/fraud.yaml', path.join(dir, 'good', 'fraud.yaml'));
+    await writeFile(
+      path.join(dir, 'good', 'tests', 'bomb.yaml'),
+      [
+        'cases:',
+        '  - name: bomb',
+        '    payload:',
+        '      event: { id: 1, type: lead_signup, created_at: "2024-10-03T13:45:20.103Z" }',
+        '      data:',
+        '        a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+        '        b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+        '        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+        '        d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+        '    expect: { nothing: true }',
+        '',
+      ].join('\n'),
+    );
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const expectNoStackTrace = (output: string) => {
+    expect(output).not.to.match(/\n\s+at \S/);
+    expect(output).not.to.contain('ReferenceError');
+  };
+
+  it('check: exit 1 with the problem at its alias', async () => {
+    const { code, stderr } = await runCli(['check', '--rules', path.join(dir, 'bombed')]);
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(`${path.join(dir, 'bombed', 'bomb.yaml')}:14:25: ${BOMB_PROBLEM}`);
+    expectNoStackTrace(stderr);
+  });
+
+  it('test: a bombed case file is a problem, and no case runs', async () => {
+    const { code, stdout, stderr } = await runCli(['test', '--rules', path.join(dir, 'good')]);
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(`${path.join(dir, 'good', 'tests', 'bomb.yaml')}:9:13: the aliases of this file (from *c) repeat anchored content more than 100 times`);
+    expect(stderr).to.contain('1 problem: no test case ran');
+    expect(stdout).to.equal('');
+    expectNoStackTrace(stderr);
+  });
+
+  it('simulate: the rules do not load, with the problem', async () => {
+    const { code, stderr } = await runCli(['simulate', 'test/fixtures/deliveries/firstpromoter/lead_signup.json', '--rules', path.join(dir, 'bombed')]);
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(BOMB_PROBLEM);
+    expectNoStackTrace(stderr);
+  });
+
+  it('start: the bridge refuses to start, naming the problem', async () => {
+    const { code, stderr } = await runCli(['start'], { RULES_DIR: path.join(dir, 'bombed'), PORT: '0', METRICS_PORT: '0', QUEUE_PREFIX: `bomb-${process.pid}` });
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(`bomb.yaml:14:25: ${BOMB_PROBLEM}`);
+    expectNoStackTrace(stderr);
   });
 });

@@ -13,6 +13,7 @@ const commands = {
   hubspot: () => import('./commands/hubspot.js'),
   operations: () => import('./commands/operations.js'),
   run: () => import('./commands/run.js'),
+  schema: () => import('./commands/schema.js'),
   simulate: () => import('./commands/simulate.js'),
   test: () => import('./commands/test.js'),
 };
@@ -68,6 +69,12 @@ program
         .then(({ runSimulateCommand }) => runSimulateCommand({ file, source: options.source, rulesDir: options.rules, json: options.json ?? false }, processIo)),
     ),
   );
+
+// Issue 11.4: editor support.
+program
+  .command('schema')
+  .description('print the JSON Schema of rule files (also shipped as rules/rule-file.schema.json)')
+  .action(() => exitWith(commands.schema().then(({ runSchemaCommand }) => runSchemaCommand({}, processIo))));
 
 const actions = program.command('actions').description('the dead-letter list of failed actions');
 actions.command('failed').description('list failed actions').option('--json', 'print JSON')

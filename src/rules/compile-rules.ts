@@ -12,19 +12,22 @@ import { compileTemplateTree, literalTextOf } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
 
 /** Rule ids become part of BullMQ job ids: no `:`, no spaces, nothing that looks like a number only. */
-export const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
+export const RULE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 /**
  * Rule ids travel in every action job id, metric label, trace and log line: bounded, so a pasted
  * paragraph cannot become a Redis key part or a Prometheus label value.
  */
 export const MAX_RULE_ID_LENGTH = 64;
 
-const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
-const RETRY_KEYS = ['attempts', 'backoff'] as const;
-const ONCE_PER_KEYS = ['key', 'window'] as const;
+// The format's keys and bounds, exported for the JSON Schema of rule files (rule-file-schema.ts),
+// which is generated from them: an editor never accepts or refuses what the loader does not.
+export const RULE_FILE_KEYS = ['rules'] as const;
+export const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
+export const RETRY_KEYS = ['attempts', 'backoff'] as const;
+export const ONCE_PER_KEYS = ['key', 'window'] as const;
 /** The keys of a do item beside its one action. */
-const ACTION_OPTION_KEYS = ['retry', 'once_per'] as const;
-const MAX_RETRY_ATTEMPTS = 50;
+export const ACTION_OPTION_KEYS = ['retry', 'once_per'] as const;
+export const MAX_RETRY_ATTEMPTS = 50;
 
 /** The outcome of loading rules: the compiled set, or every problem in every file. */
 export type LoadResult =
@@ -106,7 +109,7 @@ class FileCompiler {
       this.yaml.report(root, 'a rule file must be a mapping with a rules: list');
       return [];
     }
-    const entries = this.yaml.knownEntriesOf(root, ['rules'], 'a rule file');
+    const entries = this.yaml.knownEntriesOf(root, RULE_FILE_KEYS, 'a rule file');
     const rulesEntry = entries.get('rules');
     if (!rulesEntry) {
       this.yaml.report(root, 'a rule file needs a rules: list');

@@ -66,7 +66,7 @@ const CANDIDATE_RULES = `rules:
   - id: new-rule
     on: firstpromoter.promoter_accepted
     do:
-      - slack.post_message: { channel: "#promoters", text: "Accepted {{ data.email }}" }
+      - slack.post_message: { channel: "#promoters", text: "Accepted {{ data.promoter.email }}" }
 `;
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/deliveries/${name}.json`, import.meta.url), 'utf8'));

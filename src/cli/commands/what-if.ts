@@ -4,11 +4,11 @@ import type { BridgeConfig } from '../../config/config.js';
 import type { BridgeEvent } from '../../events/event.js';
 import { createRedisConnection } from '../../infra/redis.js';
 import { parseDuration } from '../../infra/units.js';
-import { readStoredEvents } from '../../queue/stored-events.js';
+import { readStoredEventBatches } from '../../queue/stored-events.js';
 import { loadRules } from '../../rules/load-rules.js';
 import type { RuleSet } from '../../rules/rule-set.js';
-import { formatCoverageReport, measureRuleCoverage, toCoverageJson } from '../../rules/tooling/rule-coverage.js';
-import { diffRuleSets, formatRuleSetDiff, toDiffJson } from '../../rules/tooling/rule-diff.js';
+import { formatCoverageReport, RuleCoverageCounter, toCoverageJson } from '../../rules/tooling/rule-coverage.js';
+import { formatRuleSetDiff, RuleSetDiffer, toDiffJson } from '../../rules/tooling/rule-diff.js';
 import { reportRuleProblems, type CommandIo } from '../io.js';
 import { readConfigOrReport } from './run.js';
 
@@ -41,15 +41,17 @@ export interface DiffCommandOptions extends WhatIfCommandOptions {
  * nothing; only reads Redis.
  * @returns 0 once printed; 1 when the options, either rule set or Redis cannot be used.
  */
-export function runDiffCommand(options: DiffCommandOptions, io: CommandIo): Promise<number> {
-  return withStoredEvents(options, io, async ({ config, live, events }) => {
-    const candidate = await loadRuleSetOrReport(options.rulesDir, options.actions ?? actionRegistry, io);
-    if (!candidate) return 1;
-    const diff = diffRuleSets(live, candidate, events);
-    if (options.json === true) io.stdout(JSON.stringify(toDiffJson(diff), null, 2));
-    else for (const line of formatRuleSetDiff(diff, { live: config.rulesDir, candidate: options.rulesDir })) io.stdout(line);
-    return 0;
-  });
+export async function runDiffCommand(options: DiffCommandOptions, io: CommandIo): Promise<number> {
+  const inputs = await prepareWhatIf(options, io);
+  if (!inputs) return 1;
+  const candidate = await loadRuleSetOrReport(options.rulesDir, options.actions ?? actionRegistry, io);
+  if (!candidate) return 1;
+  const differ = new RuleSetDiffer(inputs.live, candidate);
+  if (!(await forEachStoredEvent(inputs, io, (event) => differ.add(event)))) return 1;
+  const diff = differ.result();
+  if (options.json === true) io.stdout(JSON.stringify(toDiffJson(diff), null, 2));
+  else for (const line of formatRuleSetDiff(diff, { live: inputs.config.rulesDir, candidate: options.rulesDir })) io.stdout(line);
+  return 0;
 }
 
 /**
@@ -58,45 +60,53 @@ export function runDiffCommand(options: DiffCommandOptions, io: CommandIo): Prom
  * with how many events of their types arrived. Only reads Redis.
  * @returns 0 once printed; 1 when the options, the rules or Redis cannot be used.
  */
-export function runCoverageCommand(options: WhatIfCommandOptions, io: CommandIo): Promise<number> {
-  return withStoredEvents(options, io, ({ live, events }) => {
-    const report = measureRuleCoverage(live, events);
-    if (options.json === true) io.stdout(JSON.stringify(toCoverageJson(report), null, 2));
-    else for (const line of formatCoverageReport(report)) io.stdout(line);
-    return Promise.resolve(0);
-  });
+export async function runCoverageCommand(options: WhatIfCommandOptions, io: CommandIo): Promise<number> {
+  const inputs = await prepareWhatIf(options, io);
+  if (!inputs) return 1;
+  const counter = new RuleCoverageCounter(inputs.live);
+  if (!(await forEachStoredEvent(inputs, io, (event) => counter.add(event)))) return 1;
+  const report = counter.result();
+  if (options.json === true) io.stdout(JSON.stringify(toCoverageJson(report), null, 2));
+  else for (const line of formatCoverageReport(report)) io.stdout(line);
+  return 0;
 }
 
 interface WhatIfInputs {
   readonly config: BridgeConfig;
   readonly live: RuleSet;
-  readonly events: readonly BridgeEvent[];
+  /** The window's start, in ms since the epoch. */
+  readonly sinceMs: number;
 }
 
-/** Checks the window, loads the live rules, reads the window's stored events, runs `work`, closes Redis. */
-async function withStoredEvents(options: WhatIfCommandOptions, io: CommandIo, work: (inputs: WhatIfInputs) => Promise<number>): Promise<number> {
+/** Checks the window and the environment and loads the live rules; null once the problem is printed. */
+async function prepareWhatIf(options: WhatIfCommandOptions, io: CommandIo): Promise<WhatIfInputs | null> {
   const since = options.since ?? DEFAULT_WHAT_IF_WINDOW;
   const windowMs = parseDuration(since);
   if (windowMs === null) {
     io.stderr(`--since must be a duration such as 24h or 7d, not ${JSON.stringify(since)}`);
-    return 1;
+    return null;
   }
   const config = readConfigOrReport(options.env ?? process.env, io);
-  if (!config) return 1;
+  if (!config) return null;
   const live = await loadRuleSetOrReport(config.rulesDir, options.actions ?? actionRegistry, io);
-  if (!live) return 1;
+  if (!live) return null;
   if (windowMs > config.dedupTtlMs) {
     // Said once, on stderr, so --json output stays clean: the window silently being shorter would mislead.
     io.stderr(`note: stored events are kept for DEDUP_TTL (${describeDuration(config.dedupTtlMs)}), so --since ${since} reaches no further back than that`);
   }
+  return { config, live, sinceMs: (options.now ?? Date.now)() - windowMs };
+}
+
+/** Hands every stored event of the window to `visit`, a batch at a time; false once a Redis problem is printed. */
+async function forEachStoredEvent({ config, sinceMs }: WhatIfInputs, io: CommandIo, visit: (event: BridgeEvent) => void): Promise<boolean> {
   const redis = createRedisConnection(config.redisUrl, 'state', { maxRetriesPerRequest: 1, connectTimeout: 3_000 }, { cluster: config.redisCluster });
   redis.on('error', () => undefined);
   try {
-    const events = await readStoredEvents(redis, config.queuePrefix, (options.now ?? Date.now)() - windowMs);
-    return await work({ config, live, events });
+    for await (const batch of readStoredEventBatches(redis, config.queuePrefix, sinceMs)) for (const event of batch) visit(event);
+    return true;
   } catch (error) {
     io.stderr(error instanceof Error ? error.message : String(error));
-    return 1;
+    return false;
   } finally {
     redis.disconnect();
   }

@@ -14,32 +14,52 @@ export interface CoverageReport {
 }
 
 /**
- * Plans every event with `ruleSet` as the events worker does on a first run (quarantined events
- * match nothing) and reports the types no rule handles and the rules that never matched. A rule
- * whose condition failed on every event (a typo, a type error) is silent too: that is the point.
- * Pure: reads and sends nothing.
+ * Plans events with `ruleSet` as the events worker does on a first run (quarantined events match
+ * nothing) and counts the types no rule handles and the rules that never matched. A rule whose
+ * condition failed on every event (a typo, a type error) is silent too: that is the point. Events
+ * are added one at a time, in any order. Pure: reads and sends nothing.
  */
-export function measureRuleCoverage(ruleSet: RuleSet, events: readonly BridgeEvent[]): CoverageReport {
-  const unhandled = new Map<string, number>();
-  const eventsOfTypes = new Map<string, number>();
-  const matched = new Set<string>();
-  for (const event of events) {
-    const rules = ruleSet.rulesFor(event.type);
-    if (rules.length === 0) {
-      unhandled.set(event.type, (unhandled.get(event.type) ?? 0) + 1);
-      continue;
-    }
-    for (const rule of rules) eventsOfTypes.set(rule.id, (eventsOfTypes.get(rule.id) ?? 0) + 1);
-    const { plan } = planUnlessQuarantined(event, 'first', (planned) => planActions(ruleSet, planned, { strictTemplates: false }));
-    for (const rule of plan.matched) matched.add(rule.ruleId);
+export class RuleCoverageCounter {
+  readonly #ruleSet: RuleSet;
+  readonly #unhandled = new Map<string, number>();
+  readonly #eventsOfTypes = new Map<string, number>();
+  readonly #matched = new Set<string>();
+  #events = 0;
+
+  constructor(ruleSet: RuleSet) {
+    this.#ruleSet = ruleSet;
   }
-  return {
-    events: events.length,
-    unhandledTypes: [...unhandled]
-      .map(([type, count]) => ({ type, count }))
-      .sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
-    silentRules: ruleSet.rules.filter((rule) => !matched.has(rule.id)).map((rule) => ({ id: rule.id, eventsOfItsTypes: eventsOfTypes.get(rule.id) ?? 0 })),
-  };
+
+  add(event: BridgeEvent): void {
+    this.#events += 1;
+    const rules = this.#ruleSet.rulesFor(event.type);
+    if (rules.length === 0) {
+      this.#unhandled.set(event.type, (this.#unhandled.get(event.type) ?? 0) + 1);
+      return;
+    }
+    for (const rule of rules) this.#eventsOfTypes.set(rule.id, (this.#eventsOfTypes.get(rule.id) ?? 0) + 1);
+    const { plan } = planUnlessQuarantined(event, 'first', (planned) => planActions(this.#ruleSet, planned, { strictTemplates: false }));
+    for (const rule of plan.matched) this.#matched.add(rule.ruleId);
+  }
+
+  result(): CoverageReport {
+    return {
+      events: this.#events,
+      unhandledTypes: [...this.#unhandled]
+        .map(([type, count]) => ({ type, count }))
+        .sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
+      silentRules: this.#ruleSet.rules
+        .filter((rule) => !this.#matched.has(rule.id))
+        .map((rule) => ({ id: rule.id, eventsOfItsTypes: this.#eventsOfTypes.get(rule.id) ?? 0 })),
+    };
+  }
+}
+
+/** {@link RuleCoverageCounter} over a list of events. */
+export function measureRuleCoverage(ruleSet: RuleSet, events: Iterable<BridgeEvent>): CoverageReport {
+  const counter = new RuleCoverageCounter(ruleSet);
+  for (const event of events) counter.add(event);
+  return counter.result();
 }
 
 /** The `--json` form: exactly `{ unhandledTypes: [{ type, count }], silentRules: [{ id, eventsOfItsTypes }] }`. */

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { planUnlessQuarantined } from '../../delivery/delivery-policy.js';
-import type { BridgeEvent } from '../../events/event.js';
+import { compareEventsByReceipt, type BridgeEvent } from '../../events/event.js';
 import { planActions, type Plan } from '../plan.js';
 import type { RuleSet } from '../rule-set.js';
 
@@ -69,52 +69,97 @@ export interface RuleSetDiff {
 type ActionOutcome = Readonly<Record<string, unknown>>;
 
 /**
- * Plans every event with `live` and with `candidate`, through the planning code the events
- * worker runs (the delivery policy's plan-or-quarantine decision, then `planActions` with the run
- * time's lenient templates), and compares the two plans action by action. An action is identified
- * as the bridge identifies it in job ids: event, rule id, position in `do`. Pure: sends nothing,
- * reads nothing; `once_per` claims are not consulted (whether a key is held depends on Redis at the
- * time, so both sides show the action as planned, with its rendered key).
+ * Plans events with `live` and with `candidate`, through the planning code the events worker runs
+ * (the delivery policy's plan-or-quarantine decision, then `planActions` with the run time's lenient
+ * templates), and compares the two plans action by action. An action is identified as the bridge
+ * identifies it in job ids: event, rule id, position in `do`. Events are added one at a time, in any
+ * order (a week's events need not sit in memory together); the samples are the earliest received,
+ * so the result does not depend on that order. Pure: sends nothing, reads nothing; `once_per`
+ * claims are not consulted (whether a key is held depends on Redis at the time, so both sides show
+ * the action as planned, with its rendered key).
  */
-export function diffRuleSets(live: RuleSet, candidate: RuleSet, events: readonly BridgeEvent[]): RuleSetDiff {
-  const diffs = new Map<string, MutableRuleDiff>();
-  const entryFor = (id: string) => {
-    let entry = diffs.get(id);
-    if (!entry) diffs.set(id, (entry = newRuleDiff(id, live.byId(id) ? (candidate.byId(id) ? 'both' : 'live') : 'candidate')));
-    return entry;
-  };
-  for (const rule of live.rules) entryFor(rule.id);
-  for (const rule of candidate.rules) entryFor(rule.id);
+export class RuleSetDiffer {
+  readonly #live: RuleSet;
+  readonly #candidate: RuleSet;
+  readonly #rules = new Map<string, RuleTally>();
+  #events = 0;
 
-  for (const event of events) {
-    const before = outcomesOf(planAsWorkersDo(live, event));
-    const after = outcomesOf(planAsWorkersDo(candidate, event));
+  constructor(live: RuleSet, candidate: RuleSet) {
+    this.#live = live;
+    this.#candidate = candidate;
+    for (const rule of live.rules) this.#tallyFor(rule.id);
+    for (const rule of candidate.rules) this.#tallyFor(rule.id);
+  }
+
+  /** Plans `event` with both rule sets and counts every action's fate. */
+  add(event: BridgeEvent): void {
+    this.#events += 1;
+    const before = outcomesOf(planAsWorkersDo(this.#live, event));
+    const after = outcomesOf(planAsWorkersDo(this.#candidate, event));
     for (const [key, outcome] of before) {
-      const [ruleId, index] = splitKey(key);
-      const entry = entryFor(ruleId);
+      const [ruleId, actionIndex] = splitKey(key);
+      const tally = this.#tallyFor(ruleId);
       const other = after.get(key);
       if (other === undefined) {
-        entry.removed += 1;
-        if (addSample(entry.samples.removed, event.id)) entry.removals.push({ eventId: event.id, action: String(outcome.action), actionIndex: index });
+        tally.removed += 1;
+        offerSample(tally.removals, event, { eventId: event.id, action: String(outcome.action), actionIndex });
         continue;
       }
       const differences = compareOutcomes(outcome, other);
       if (differences.length === 0) {
-        entry.unchanged += 1;
+        tally.unchanged += 1;
         continue;
       }
-      entry.changed += 1;
-      if (addSample(entry.samples.changed, event.id)) entry.changes.push({ eventId: event.id, action: String(other.action), actionIndex: index, differences });
+      tally.changed += 1;
+      offerSample(tally.changes, event, { eventId: event.id, action: String(other.action), actionIndex, differences });
     }
     for (const [key, outcome] of after) {
       if (before.has(key)) continue;
-      const [ruleId, index] = splitKey(key);
-      const entry = entryFor(ruleId);
-      entry.added += 1;
-      if (addSample(entry.samples.added, event.id)) entry.additions.push({ eventId: event.id, action: String(outcome.action), actionIndex: index });
+      const [ruleId, actionIndex] = splitKey(key);
+      const tally = this.#tallyFor(ruleId);
+      tally.added += 1;
+      offerSample(tally.additions, event, { eventId: event.id, action: String(outcome.action), actionIndex });
     }
   }
-  return { events: events.length, rules: [...diffs.values()] };
+
+  /** Every rule of either set (the live rules' order, then the candidate's new rules) with its counts and samples. */
+  result(): RuleSetDiff {
+    const rules = [...this.#rules.values()].map((tally): RuleDiff => {
+      const additions = tally.additions.map((sample) => sample.detail);
+      const removals = tally.removals.map((sample) => sample.detail);
+      const changes = tally.changes.map((sample) => sample.detail);
+      return {
+        id: tally.id,
+        presence: tally.presence,
+        added: tally.added,
+        removed: tally.removed,
+        changed: tally.changed,
+        unchanged: tally.unchanged,
+        samples: { added: additions.map((a) => a.eventId), removed: removals.map((r) => r.eventId), changed: changes.map((c) => c.eventId) },
+        changes,
+        additions,
+        removals,
+      };
+    });
+    return { events: this.#events, rules };
+  }
+
+  #tallyFor(id: string): RuleTally {
+    let tally = this.#rules.get(id);
+    if (!tally) {
+      const presence = this.#live.byId(id) ? (this.#candidate.byId(id) ? 'both' : 'live') : 'candidate';
+      tally = { id, presence, added: 0, removed: 0, changed: 0, unchanged: 0, additions: [], removals: [], changes: [] };
+      this.#rules.set(id, tally);
+    }
+    return tally;
+  }
+}
+
+/** {@link RuleSetDiffer} over a list of events. */
+export function diffRuleSets(live: RuleSet, candidate: RuleSet, events: Iterable<BridgeEvent>): RuleSetDiff {
+  const differ = new RuleSetDiffer(live, candidate);
+  for (const event of events) differ.add(event);
+  return differ.result();
 }
 
 /** What the events worker does with a stored event on its first run: the same two calls. */
@@ -166,29 +211,31 @@ function flatten(value: unknown, path = '', into = new Map<string, unknown>()): 
   return into;
 }
 
-interface MutableRuleDiff {
-  id: string;
-  presence: RuleDiff['presence'];
+interface Sample<T> {
+  readonly event: BridgeEvent;
+  readonly detail: T;
+}
+
+interface RuleTally {
+  readonly id: string;
+  readonly presence: RuleDiff['presence'];
   added: number;
   removed: number;
   changed: number;
   unchanged: number;
-  samples: { added: string[]; removed: string[]; changed: string[] };
-  changes: ActionChange[];
-  additions: ActionPresence[];
-  removals: ActionPresence[];
+  /** At most DIFF_SAMPLES each, one per event, the earliest received first. */
+  readonly additions: Array<Sample<ActionPresence>>;
+  readonly removals: Array<Sample<ActionPresence>>;
+  readonly changes: Array<Sample<ActionChange>>;
 }
 
-function newRuleDiff(id: string, presence: RuleDiff['presence']): MutableRuleDiff {
-  return { id, presence, added: 0, removed: 0, changed: 0, unchanged: 0, samples: { added: [], removed: [], changed: [] }, changes: [], additions: [], removals: [] };
-}
-
-/** Adds `eventId` unless it is there or the list is full; true when this action's event is a new sample. */
-function addSample(samples: string[], eventId: string): boolean {
-  if (samples.includes(eventId)) return false;
-  if (samples.length >= DIFF_SAMPLES) return false;
-  samples.push(eventId);
-  return true;
+/** Keeps `detail` when its event is among the earliest DIFF_SAMPLES events of the list (one sample per event). */
+function offerSample<T>(samples: Array<Sample<T>>, event: BridgeEvent, detail: T): void {
+  if (samples.some((sample) => sample.event.id === event.id)) return;
+  if (samples.length >= DIFF_SAMPLES && compareEventsByReceipt(event, samples[samples.length - 1].event) > 0) return;
+  samples.push({ event, detail });
+  samples.sort((a, b) => compareEventsByReceipt(a.event, b.event));
+  if (samples.length > DIFF_SAMPLES) samples.pop();
 }
 
 /** The `--json` form: exactly `{ events, rules: [{ id, added, removed, changed, unchanged, samples }] }`. */

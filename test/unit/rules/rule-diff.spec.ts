@@ -13,8 +13,8 @@ function ruleSetOf(yaml: string): RuleSet {
 }
 
 const rule = (body: string) => `rules:\n  - id: r\n    on: firstpromoter.lead_signup\n${body}`;
-const lead = (id: string, data: Record<string, unknown>, status: 'valid' | 'quarantined' = 'valid') =>
-  buildEvent('firstpromoter.lead_signup', data, { id: `firstpromoter-${id}`, status });
+const lead = (id: string, data: Record<string, unknown>, status: 'valid' | 'quarantined' = 'valid', receivedAt = '2024-10-03T14:00:00.000Z') =>
+  buildEvent('firstpromoter.lead_signup', data, { id: `firstpromoter-${id}`, status, receivedAt });
 
 describe('rules/tooling/rule-diff and rule-coverage (pure: rule sets and events in, report out)', () => {
   it('an action that renders in the live rules and fails to plan in the candidate is changed, with the plan error', () => {
@@ -56,6 +56,16 @@ describe('rules/tooling/rule-diff and rule-coverage (pure: rule sets and events 
     const [diff] = (toDiffJson(diffRuleSets(live, candidate, events)) as { rules: Array<{ changed: number; samples: { changed: string[] } }> }).rules;
     expect(diff.changed).to.equal(10);
     expect(diff.samples.changed).to.deep.equal(['firstpromoter-1', 'firstpromoter-2', 'firstpromoter-3']);
+  });
+
+  it('samples the earliest received events whatever order they are added in (SCAN returns them in no order)', () => {
+    const live = ruleSetOf(rule('    do:\n      - slack.post_message: { channel: "#x", text: "a {{ data.email }}" }\n'));
+    const candidate = ruleSetOf(rule('    do:\n      - slack.post_message: { channel: "#x", text: "A {{ data.email }}" }\n'));
+    const events = ['5', '1', '4', '2', '3'].map((id) => lead(`e${id}`, { email: `${id}@example.com` }, 'valid', `2024-10-03T14:00:0${id}.000Z`));
+    const forward = diffRuleSets(live, candidate, events);
+    const backward = diffRuleSets(live, candidate, [...events].reverse());
+    expect(forward.rules[0].samples.changed).to.deep.equal(['firstpromoter-e1', 'firstpromoter-e2', 'firstpromoter-e3']);
+    expect(backward).to.deep.equal(forward);
   });
 
   it('quarantined events plan nothing on either side, as on their first run in the worker; coverage does not count them as matches', () => {

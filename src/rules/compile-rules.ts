@@ -20,7 +20,8 @@ export const RULE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export const MAX_RULE_ID_LENGTH = 64;
 
 // The format's keys and bounds, exported for the JSON Schema of rule files (rule-file-schema.ts),
-// which is generated from them: an editor never accepts or refuses what the loader does not.
+// which is generated from them: an editor never refuses what the loader accepts, and flags the
+// shape mistakes the loader refuses (conditions, templates and cross-file checks stay the loader's).
 export const RULE_FILE_KEYS = ['rules'] as const;
 export const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
 export const RETRY_KEYS = ['attempts', 'backoff'] as const;

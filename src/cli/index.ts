@@ -13,8 +13,10 @@ const commands = {
   hubspot: () => import('./commands/hubspot.js'),
   operations: () => import('./commands/operations.js'),
   run: () => import('./commands/run.js'),
+  schema: () => import('./commands/schema.js'),
   simulate: () => import('./commands/simulate.js'),
   test: () => import('./commands/test.js'),
+  whatIf: () => import('./commands/what-if.js'),
 };
 
 /** `FirstPromoter and Rewardful`: the registered sources' titles, for help texts. */
@@ -67,6 +69,31 @@ program
         .simulate()
         .then(({ runSimulateCommand }) => runSimulateCommand({ file, source: options.source, rulesDir: options.rules, json: options.json ?? false }, processIo)),
     ),
+  );
+
+// Issue 11.4: editor support.
+program
+  .command('schema')
+  .description('print the JSON Schema of rule files (also shipped as rules/rule-file.schema.json)')
+  .action(() => exitWith(commands.schema().then(({ runSchemaCommand }) => runSchemaCommand({}, processIo))));
+
+// Issue 11.5 and 11.6: what-if replay and coverage over the stored events.
+program
+  .command('diff')
+  .description('plan the stored events with the live rules and with DIR: per rule, actions added, removed, changed, unchanged; sends nothing')
+  .requiredOption('--rules <dir>', 'the candidate rules directory')
+  .option('--since <duration>', 'how far back to read stored events (at most DEDUP_TTL)', '7d')
+  .option('--json', 'print JSON')
+  .action((options: { rules: string; since: string; json?: boolean }) =>
+    exitWith(commands.whatIf().then(({ runDiffCommand }) => runDiffCommand({ rulesDir: options.rules, since: options.since, json: options.json ?? false }, processIo))),
+  );
+program
+  .command('coverage')
+  .description('event types received that no rule handles, and rules that never matched')
+  .option('--since <duration>', 'how far back to read stored events (at most DEDUP_TTL)', '7d')
+  .option('--json', 'print JSON')
+  .action((options: { since: string; json?: boolean }) =>
+    exitWith(commands.whatIf().then(({ runCoverageCommand }) => runCoverageCommand({ since: options.since, json: options.json ?? false }, processIo))),
   );
 
 const actions = program.command('actions').description('the dead-letter list of failed actions');

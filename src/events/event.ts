@@ -31,3 +31,8 @@ export interface BridgeEvent {
   /** The provider's payload body (FirstPromoter `data`, Rewardful `object`), secrets stripped. */
   readonly data: Record<string, unknown>;
 }
+
+/** Oldest receipt first; the id breaks ties, so an order of stored events is the same on every run. */
+export function compareEventsByReceipt(a: BridgeEvent, b: BridgeEvent): number {
+  return a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

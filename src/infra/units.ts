@@ -1,8 +1,11 @@
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The text form of a duration: `500ms`, `30s`, `10m`, `12h`, `7d`, or a bare number of ms. */
+export const DURATION_PATTERN = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$/;
+
 /** Parses `500ms`, `30s`, `10m`, `12h`, `7d` (or a bare number of ms) into milliseconds; null if invalid. */
 export function parseDuration(text: string): number | null {
-  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  const match = DURATION_PATTERN.exec(text);
   if (!match) return null;
   const milliseconds = Number(match[1]) * durationUnits[match[2] ?? 'ms'];
   return Number.isFinite(milliseconds) && milliseconds > 0 ? Math.round(milliseconds) : null;

@@ -12,14 +12,23 @@ import { compileTemplateTree, literalTextOf } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
 
 /** Rule ids become part of BullMQ job ids: no `:`, no spaces, nothing that looks like a number only. */
-export const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
+export const RULE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/**
+ * Rule ids travel in every action job id, metric label, trace and log line: bounded, so a pasted
+ * paragraph cannot become a Redis key part or a Prometheus label value.
+ */
+export const MAX_RULE_ID_LENGTH = 64;
 
-const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
-const RETRY_KEYS = ['attempts', 'backoff'] as const;
-const ONCE_PER_KEYS = ['key', 'window'] as const;
+// The format's keys and bounds, exported for the JSON Schema of rule files (rule-file-schema.ts),
+// which is generated from them: an editor never refuses what the loader accepts, and flags the
+// shape mistakes the loader refuses (conditions, templates and cross-file checks stay the loader's).
+export const RULE_FILE_KEYS = ['rules'] as const;
+export const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
+export const RETRY_KEYS = ['attempts', 'backoff'] as const;
+export const ONCE_PER_KEYS = ['key', 'window'] as const;
 /** The keys of a do item beside its one action. */
-const ACTION_OPTION_KEYS = ['retry', 'once_per'] as const;
-const MAX_RETRY_ATTEMPTS = 50;
+export const ACTION_OPTION_KEYS = ['retry', 'once_per'] as const;
+export const MAX_RETRY_ATTEMPTS = 50;
 
 /** The outcome of loading rules: the compiled set, or every problem in every file. */
 export type LoadResult =
@@ -101,7 +110,7 @@ class FileCompiler {
       this.yaml.report(root, 'a rule file must be a mapping with a rules: list');
       return [];
     }
-    const entries = this.yaml.knownEntriesOf(root, ['rules'], 'a rule file');
+    const entries = this.yaml.knownEntriesOf(root, RULE_FILE_KEYS, 'a rule file');
     const rulesEntry = entries.get('rules');
     if (!rulesEntry) {
       this.yaml.report(root, 'a rule file needs a rules: list');
@@ -173,6 +182,10 @@ class FileCompiler {
       return null;
     }
     const id = String(node.value);
+    if (id.length > MAX_RULE_ID_LENGTH) {
+      yaml.report(node, `id is ${id.length} characters long: a rule id has at most ${MAX_RULE_ID_LENGTH}`);
+      return null;
+    }
     if (!RULE_ID_PATTERN.test(id)) {
       yaml.report(node, `id ${JSON.stringify(id)} is not valid: use letters, digits, _ and -, starting with a letter or digit`);
       return null;

@@ -8,7 +8,7 @@ import { sourceRegistry } from '../sources/registry.js';
 export const KNOWN_SOURCES: readonly SourceName[] = Object.freeze(Object.keys(sourceRegistry));
 
 /** `<source>.<type>` with lowercase letters, digits and `_` per segment, `*` allowed after the source. */
-const PATTERN_SHAPE = /^[a-z_]+(\.[a-z0-9_*]+)+$/;
+export const PATTERN_SHAPE = /^[a-z_]+(\.[a-z0-9_*]+)+$/;
 
 /** An `on` entry: an exact event type or a glob in which `*` matches any characters except `.`. */
 export type EventPattern =

@@ -1,5 +1,17 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, visit, type Alias, type Document, type Node, type YAMLMap } from 'yaml';
 import type { RuleProblem } from './problems.js';
+
+/**
+ * How many times a file's aliases may repeat anchored content, nested repeats multiplied: yaml's
+ * `maxAliasCount` (its default). A few `*anchor`s share a channel or a block list; an "alias bomb"
+ * (aliases of aliases of lists, a billion nodes from a few lines) exceeds it at once.
+ */
+export const MAX_ALIAS_EXPANSION = 100;
+
+/** The problem reported at the first alias of a file whose aliases expand beyond the bound. */
+export function describeAliasBomb(aliasSource: string): string {
+  return `the aliases of this file (from *${aliasSource}) repeat anchored content more than ${MAX_ALIAS_EXPANSION} times: use fewer aliases, and no aliases of content that holds aliases`;
+}
 
 /** A key/value pair of a mapping, with the nodes kept for positions. */
 export interface MappingEntry {
@@ -33,12 +45,52 @@ export class YamlFile {
     for (const error of document.errors) {
       yamlFile.reportAtOffset(error.pos[0], cleanYamlMessage(error.message));
     }
+    if (document.errors.length === 0) yamlFile.refuseAliasBomb();
     return yamlFile;
   }
 
-  /** Whether the YAML itself failed to parse (validation of its content would only add noise). */
+  #hasAliasBomb = false;
+
+  /**
+   * Whether the YAML itself failed to parse, or its aliases expand beyond the bound (validation of
+   * its content would only add noise, or build the very values the bound refuses).
+   */
   get hasSyntaxErrors(): boolean {
-    return this.document.errors.length > 0;
+    return this.document.errors.length > 0 || this.#hasAliasBomb;
+  }
+
+  /**
+   * Builds the whole document once under yaml's own alias bound, so no later `toJS` of a part of it
+   * can exhaust memory or throw: a file beyond the bound is one problem, at the alias that first
+   * exceeds it on its own (or the file's first alias, when only their sum does).
+   */
+  private refuseAliasBomb(): void {
+    const aliases: Alias[] = [];
+    visit(this.document, { Alias: (_key, node) => void aliases.push(node) });
+    if (aliases.length === 0) return;
+    try {
+      this.document.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+      return;
+    } catch (error) {
+      if (!(error instanceof ReferenceError)) throw error;
+    }
+    this.#hasAliasBomb = true;
+    const unresolved = aliases.find((alias) => alias.resolve(this.document) === undefined);
+    if (unresolved) {
+      this.report(unresolved, `unknown alias *${unresolved.source}: define the anchor &${unresolved.source} before it`);
+      return;
+    }
+    const culprit = aliases.find((alias) => !this.expandsWithinBound(alias)) ?? aliases[0];
+    this.report(culprit, describeAliasBomb(culprit.source));
+  }
+
+  private expandsWithinBound(alias: Alias): boolean {
+    try {
+      alias.toJS(this.document, { maxAliasCount: MAX_ALIAS_EXPANSION });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The document's root node, or null for an empty file (or one holding only comments). */

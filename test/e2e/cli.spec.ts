@@ -1,5 +1,12 @@
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
-import { runCli } from '../support/bridge-process.js';
+import { Redis } from 'ioredis';
+import { bridgeTestEnv } from '../support/bridge-env.js';
+import { BridgeProcess, runCli } from '../support/bridge-process.js';
+import { postFirstPromoter, postRewardful } from '../support/intake-app.js';
+import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
 
 /** The rule tooling as an ops person runs it: the built binary, its exit codes and its output. */
 describe('affiliate-bridge check / test / simulate (the real binary)', function () {
@@ -68,5 +75,159 @@ describe('affiliate-bridge check / test / simulate (the real binary)', function 
       'config: DEDUP_TTL must be a duration such as 500ms, 30s, 10m, 12h or 7d',
       'config: PORT must be a port number between 0 and 65535',
     ]);
+  });
+});
+
+/** Issue 10.5: an alias bomb is one `file:line:col` problem in every command that reads YAML, never a stack trace. */
+describe('affiliate-bridge and a YAML alias bomb (the real binary)', function () {
+  this.timeout(30_000);
+  const BOMB_PROBLEM = 'the aliases of this file (from *c) repeat anchored content more than 100 times';
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'alias-bomb-'));
+    await mkdir(path.join(dir, 'bombed', 'tests'), { recursive: true });
+    await cp('test/fixtures/rules/bad/alias-bomb.yaml', path.join(dir, 'bombed', 'bomb.yaml'));
+    // Good rules with a bombed test-case file: `test` reads case files with the same YAML loader.
+    await mkdir(path.join(dir, 'good', 'tests'), { recursive: true });
+    await cp('rules/fraud.yaml', path.join(dir, 'good', 'fraud.yaml'));
+    await writeFile(
+      path.join(dir, 'good', 'tests', 'bomb.yaml'),
+      [
+        'cases:',
+        '  - name: bomb',
+        '    payload:',
+        '      event: { id: 1, type: lead_signup, created_at: "2024-10-03T13:45:20.103Z" }',
+        '      data:',
+        '        a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+        '        b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+        '        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+        '        d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+        '    expect: { nothing: true }',
+        '',
+      ].join('\n'),
+    );
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const expectNoStackTrace = (output: string) => {
+    expect(output).not.to.match(/\n\s+at \S/);
+    expect(output).not.to.contain('ReferenceError');
+  };
+
+  it('check: exit 1 with the problem at its alias', async () => {
+    const { code, stderr } = await runCli(['check', '--rules', path.join(dir, 'bombed')]);
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(`${path.join(dir, 'bombed', 'bomb.yaml')}:14:25: ${BOMB_PROBLEM}`);
+    expectNoStackTrace(stderr);
+  });
+
+  it('test: a bombed case file is a problem, and no case runs', async () => {
+    const { code, stdout, stderr } = await runCli(['test', '--rules', path.join(dir, 'good')]);
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(`${path.join(dir, 'good', 'tests', 'bomb.yaml')}:9:13: the aliases of this file (from *c) repeat anchored content more than 100 times`);
+    expect(stderr).to.contain('1 problem: no test case ran');
+    expect(stdout).to.equal('');
+    expectNoStackTrace(stderr);
+  });
+
+  it('simulate: the rules do not load, with the problem', async () => {
+    const { code, stderr } = await runCli(['simulate', 'test/fixtures/deliveries/firstpromoter/lead_signup.json', '--rules', path.join(dir, 'bombed')]);
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(BOMB_PROBLEM);
+    expectNoStackTrace(stderr);
+  });
+
+  it('start: the bridge refuses to start, naming the problem', async () => {
+    const { code, stderr } = await runCli(['start'], { RULES_DIR: path.join(dir, 'bombed'), PORT: '0', METRICS_PORT: '0', QUEUE_PREFIX: `bomb-${process.pid}` });
+    expect(code).to.equal(1);
+    expect(stderr).to.contain(`bomb.yaml:14:25: ${BOMB_PROBLEM}`);
+    expectNoStackTrace(stderr);
+  });
+});
+
+/** Issue 11.4, 11.5, 11.6 through the built binary: events delivered to the real bridge, then read back. */
+describe('affiliate-bridge schema, diff and coverage (the real binary, a running bridge, real Redis)', function () {
+  this.timeout(60_000);
+  const prefix = randomPrefix('what-if-e2e');
+  let dir: string;
+  let redis: Redis;
+  let bridge: BridgeProcess;
+  let env: Record<string, string>;
+  const delivered = ['firstpromoter-22737431', 'firstpromoter-22736304', 'firstpromoter-22733469', 'rewardful-7d1c9d4a-3f5e-4c1b-9a57-2b7f0f3c6e10'];
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'what-if-e2e-'));
+    await cp('rules', path.join(dir, 'live'), { recursive: true });
+    await cp('rules', path.join(dir, 'candidate'), { recursive: true });
+    const rewards = path.join(dir, 'candidate', 'rewards.yaml');
+    const edited = (await readFile(rewards, 'utf8')).replace(':moneybag: Reward approved', ':tada: Reward approved');
+    await writeFile(rewards, edited);
+    await writeFile(
+      path.join(dir, 'candidate', 'welcome.yaml'),
+      'rules:\n  - id: e2e-welcome-promoter\n    on: firstpromoter.promoter_accepted\n    do:\n      - slack.post_message: { channel: "#promoters", text: "Welcome {{ data.promoter.email }}" }\n',
+    );
+    redis = new Redis(SHARED_REDIS_URL);
+    // No Slack or HubSpot token: the bridge's own actions run as dry-run.
+    env = bridgeTestEnv({ prefix, rulesDir: path.join(dir, 'live') });
+    bridge = await BridgeProcess.start({ env });
+    const fixture = (name: string) => readFile(`test/fixtures/deliveries/${name}.json`, 'utf8');
+    for (const name of ['reward_created', 'lead_signup', 'promoter_accepted']) {
+      expect((await postFirstPromoter(bridge.baseUrl, await fixture(`firstpromoter/${name}`))).status).to.equal(202);
+    }
+    expect((await postRewardful(bridge.baseUrl, await fixture('rewardful/referral.converted'))).status).to.equal(200);
+    await waitFor(async () => (await Promise.all(delivered.map((id) => redis.exists(`${prefix}:trace:${id}`)))).every((found) => found === 1));
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('schema: prints exactly the shipped rules/rule-file.schema.json', async () => {
+    const { code, stdout } = await runCli(['schema']);
+    expect(code).to.equal(0);
+    expect(stdout).to.equal(await readFile('rules/rule-file.schema.json', 'utf8'));
+  });
+
+  it('diff --json: the edited rule changed for the reward, the new rule added for the promoter, every other rule as it was', async () => {
+    const { code, stdout, stderr } = await runCli(['diff', '--rules', path.join(dir, 'candidate'), '--since', '1h', '--json'], env);
+    expect(code, stderr).to.equal(0);
+    const result = JSON.parse(stdout) as { events: number; rules: Array<{ id: string; added: number; removed: number; changed: number; unchanged: number; samples: object }> };
+    expect(result.events).to.equal(4);
+    const byId = new Map(result.rules.map((rule) => [rule.id, rule]));
+    expect(byId.get('reward-approved')).to.deep.equal({
+      id: 'reward-approved', added: 0, removed: 0, changed: 1, unchanged: 0, samples: { added: [], removed: [], changed: ['firstpromoter-22737431'] },
+    });
+    expect(byId.get('e2e-welcome-promoter')).to.deep.equal({
+      id: 'e2e-welcome-promoter', added: 1, removed: 0, changed: 0, unchanged: 0, samples: { added: ['firstpromoter-22733469'], removed: [], changed: [] },
+    });
+    for (const rule of result.rules.filter((entry) => !['reward-approved', 'e2e-welcome-promoter'].includes(entry.id))) {
+      expect(rule.added + rule.removed + rule.changed, rule.id).to.equal(0);
+    }
+  });
+
+  it('diff: the rendered difference in lines, and nothing sent', async () => {
+    const { code, stdout } = await runCli(['diff', '--rules', path.join(dir, 'candidate')], env);
+    expect(code).to.equal(0);
+    expect(stdout).to.contain('reward-approved: 0 added, 0 removed, 1 changed, 0 unchanged\n  ~ firstpromoter-22737431: slack.post_message (action 1)\n      params.text: ":moneybag: Reward approved');
+    expect(stdout).to.contain('→ ":tada: Reward approved');
+    expect(stdout.trim().split('\n').at(-1)).to.equal('4 stored events planned with both; 2 rules would act differently (nothing sent)');
+  });
+
+  it('coverage --json: every received type is either handled or listed with its count; silent rules name their events', async () => {
+    const { code, stdout, stderr } = await runCli(['coverage', '--json'], env);
+    expect(code, stderr).to.equal(0);
+    const result = JSON.parse(stdout) as { unhandledTypes: Array<{ type: string; count: number }>; silentRules: Array<{ id: string; eventsOfItsTypes: number }> };
+    expect(Object.keys(result)).to.deep.equal(['unhandledTypes', 'silentRules']);
+    // The shipped rules announce the approved reward, so it is neither unhandled nor silent.
+    expect(result.unhandledTypes.map((entry) => entry.type)).not.to.include('firstpromoter.reward_created');
+    expect(result.silentRules.map((rule) => rule.id)).not.to.include('reward-approved');
+    // The no-suspicion lead matches no shipped rule for leads: each such rule is silent with 1 event of its types.
+    expect(result.silentRules).to.deep.include({ id: 'suspicious-lead-alert', eventsOfItsTypes: 1 });
+    const total = result.unhandledTypes.reduce((sum, entry) => sum + entry.count, 0);
+    expect(total).to.be.at.most(4);
   });
 });

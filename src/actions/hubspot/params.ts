@@ -118,6 +118,35 @@ function renderedValueProblem(name: string, spec: HubspotPropertySpec): string |
   return typeof written === 'string' ? null : `property ${name}: ${written.problem}`;
 }
 
+/**
+ * `properties` for editors, from the same constants `propertyProblem` checks: the rule-file JSON
+ * Schema (rules/rule-file-schema.ts) reads it from the schema's meta. Values of typed properties
+ * are checked by `check` only (a template's rendering is not known while typing).
+ */
+const propertiesJsonSchema = {
+  type: 'object',
+  propertyNames: { pattern: HUBSPOT_PROPERTY_NAME.source, not: { enum: [...HUBSPOT_READ_ONLY_CONTACT_PROPERTIES] } },
+  additionalProperties: {
+    anyOf: [
+      { type: ['string', 'number', 'boolean'] },
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['value'],
+        properties: {
+          value: { type: ['string', 'number', 'boolean'] },
+          type: { enum: [...HUBSPOT_PROPERTY_TYPES] },
+          options: { type: 'array', minItems: 1, items: { type: ['string', 'number', 'boolean'] } },
+          when_empty: { enum: [...HUBSPOT_WHEN_EMPTY] },
+        } satisfies Record<(typeof PROPERTY_SPEC_KEYS)[number], unknown>,
+        if: { required: ['type'], properties: { type: { const: 'enumeration' } } },
+        then: { required: ['options'] },
+        else: { not: { required: ['options'] } },
+      },
+    ],
+  },
+};
+
 export const hubspotUpsertContactParams: yup.ObjectSchema<HubspotUpsertContactParams> = yup
   .object({
     // defined() rather than required(): required() also rejects "" and would report it twice.
@@ -140,7 +169,8 @@ export const hubspotUpsertContactParams: yup.ObjectSchema<HubspotUpsertContactPa
           if (problem) return context.createError({ message: problem });
         }
         return true;
-      }),
+      })
+      .meta({ jsonSchema: propertiesJsonSchema }),
   })
   .strict()
   .noUnknown(({ unknown }) => `unknown key ${String(unknown)}: hubspot.upsert_contact takes email, properties`) as yup.ObjectSchema<HubspotUpsertContactParams>;

@@ -27,4 +27,6 @@ export const slackPostMessageParams: yup.ObjectSchema<SlackPostMessageParams> = 
   .noUnknown(({ unknown }) => `unknown key ${String(unknown)}: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links`)
   .test('text-or-blocks', 'slack.post_message needs text or blocks', (params) =>
     Boolean(params && (params.text !== undefined || params.blocks !== undefined)),
-  ) as yup.ObjectSchema<SlackPostMessageParams>;
+  )
+  // The same rule for editors: the rule-file JSON Schema (rules/rule-file-schema.ts) reads it here.
+  .meta({ jsonSchema: { anyOf: [{ required: ['text'] }, { required: ['blocks'] }] } }) as yup.ObjectSchema<SlackPostMessageParams>;

@@ -28,6 +28,11 @@ describe('rules/load-rules', () => {
       ['missing-do.yaml', [`${BAD}/missing-do.yaml:2:5: rule no-actions needs do: the list of actions it runs`]],
       ['missing-id.yaml', [`${BAD}/missing-id.yaml:2:5: a rule needs an id`]],
       ['bad-id.yaml', [`${BAD}/bad-id.yaml:2:9: id "lead:alert" is not valid: use letters, digits, _ and -, starting with a letter or digit`]],
+      ['id-too-long.yaml', [`${BAD}/id-too-long.yaml:2:9: id is 71 characters long: a rule id has at most 64`]],
+      ['alias-bomb.yaml', [
+        `${BAD}/alias-bomb.yaml:14:25: the aliases of this file (from *c) repeat anchored content more than 100 times: use fewer aliases, and no aliases of content that holds aliases`,
+      ]],
+      ['alias-unknown.yaml', [`${BAD}/alias-unknown.yaml:5:40: unknown alias *fraud_channel: define the anchor &fraud_channel before it`]],
       ['unknown-action.yaml', [
         `${BAD}/unknown-action.yaml:5:9: unknown action slack.post_messages: known actions are slack.post_message, hubspot.upsert_contact`,
       ]],
@@ -119,6 +124,39 @@ describe('rules/load-rules', () => {
       // A key with no markup is allowed: once per window for the whole rule action.
       expect(compiled('daily').oncePer?.key).to.deep.equal({ kind: 'static', value: 'daily' });
       expect(compiled('"{{ data.id }}"')).not.to.have.property('retry');
+    });
+  });
+
+  describe('bounds on aliases and ids (a file cannot exhaust memory or grow job ids)', () => {
+    const compile = (content: string) => compileRuleFiles([{ file: 'r.yaml', content }], { actions: actionRegistry });
+    const ruleUsing = (id: string, extra = '') =>
+      [`rules:`, `  - id: ${id}`, `    on: firstpromoter.lead_signup`, `    do:`, `      - slack.post_message: { channel: "#x", text: hi }`, extra].join('\n');
+
+    it('keeps ordinary anchors working: one channel shared by several actions', () => {
+      const result = compile(
+        ['x-channel: &fraud "#affiliate-fraud"', 'rules:', '  - id: a', '    on: firstpromoter.lead_signup', '    do:',
+          ...Array.from({ length: 20 }, () => '      - slack.post_message: { channel: *fraud, text: hi }'), ''].join('\n'),
+      );
+      // The file still fails, but only for its unknown top-level key: the aliases are fine.
+      expect(result.problems.map((problem) => formatProblem(problem))).to.deep.equal(['r.yaml:1:1: unknown key x-channel: a rule file takes rules']);
+    });
+
+    it('refuses more than 100 repeats of one anchor, at the first alias', () => {
+      const lines = ['rules:', '  - id: a', '    on: firstpromoter.lead_signup', '    do:', '      - slack.post_message: { channel: &c "#x", text: hi }'];
+      for (let i = 0; i < 101; i += 1) lines.push('      - slack.post_message: { channel: *c, text: hi }');
+      expect(compile(lines.join('\n')).problems.map((problem) => formatProblem(problem))).to.deep.equal([
+        'r.yaml:6:40: the aliases of this file (from *c) repeat anchored content more than 100 times: use fewer aliases, and no aliases of content that holds aliases',
+      ]);
+    });
+
+    it('accepts an id of 64 characters and refuses one of 65, whatever its characters', () => {
+      expect(compile(ruleUsing('a'.repeat(64))).ok).to.equal(true);
+      expect(compile(ruleUsing('a'.repeat(65))).problems.map((problem) => formatProblem(problem))).to.deep.equal([
+        'r.yaml:2:9: id is 65 characters long: a rule id has at most 64',
+      ]);
+      expect(compile(ruleUsing('"a b"')).problems.map((problem) => problem.message)).to.deep.equal([
+        'id "a b" is not valid: use letters, digits, _ and -, starting with a letter or digit',
+      ]);
     });
   });
 

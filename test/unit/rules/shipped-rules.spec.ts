@@ -47,6 +47,7 @@ describe('check, simulate commands', () => {
     expect(code).to.equal(0);
     expect(stdout).to.deep.equal([
       'event firstpromoter.lead_signup firstpromoter-22736304 (valid)',
+      '  canonical types (rules may name these too): affiliate.lead.created',
       '✓ every-lead (test/fixtures/rules/match/leads.yaml) matched',
       '    hubspot.upsert_contact',
       '      email: goqucugo@mailinator.com',

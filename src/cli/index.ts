@@ -61,13 +61,16 @@ program
   .command('simulate <file>')
   .description('which rules match this payload and the rendered actions; sends nothing')
   .option('--source <source>', `${listInWords(Object.keys(sourceRegistry), 'or')} (inferred from the payload when omitted)`)
+  .option('--set <path=value>', 'change a field of the payload first, typed as the field (repeatable): --set data.amount=25000', (change: string, changes: string[]) => [...changes, change], [] as string[])
   .option('--rules <dir>', 'rules directory', rulesDirDefault())
   .option('--json', 'print JSON')
-  .action((file: string, options: { source?: string; rules: string; json?: boolean }) =>
+  .action((file: string, options: { source?: string; set: string[]; rules: string; json?: boolean }) =>
     exitWith(
       commands
         .simulate()
-        .then(({ runSimulateCommand }) => runSimulateCommand({ file, source: options.source, rulesDir: options.rules, json: options.json ?? false }, processIo)),
+        .then(({ runSimulateCommand }) =>
+          runSimulateCommand({ file, source: options.source, set: options.set, rulesDir: options.rules, json: options.json ?? false }, processIo),
+        ),
     ),
   );
 

@@ -1,3 +1,5 @@
+import type { AffiliateFields, CanonicalEventType, EventOrigin } from './affiliate.js';
+
 /** The provider-neutral event every rule sees. See ../shared/DESIGN.md, "The event every rule sees". */
 export type EventStatus = 'valid' | 'quarantined';
 
@@ -21,6 +23,24 @@ export interface BridgeEvent {
   /** ISO 8601, when the bridge received the delivery. */
   readonly receivedAt: string;
   readonly status: EventStatus;
+  /**
+   * `webhook` for a provider's delivery, `reconciled` for an event `reconcile` synthesized from the
+   * provider's API. Rules read it as `event.origin`, always set there.
+   * @defaultValue `webhook`: events stored before origins existed came from webhooks
+   */
+  readonly origin?: EventOrigin;
+  /**
+   * The event's canonical types (`affiliate.lead.created`…), from its source's affiliate normalizer:
+   * a rule whose `on` names one of them matches the event as if it named the provider type, once.
+   * Empty when the provider type has no canonical equivalent.
+   * @defaultValue none: the source maps no affiliate model, or the event was stored before it existed
+   */
+  readonly canonicalTypes?: readonly CanonicalEventType[];
+  /**
+   * The normalized affiliate fields (rules read them as `affiliate.…`), from the same normalizer.
+   * @defaultValue none: rules then see `affiliate` as null
+   */
+  readonly affiliate?: AffiliateFields;
   /** Why a quarantined event failed its schema (or that its type is unknown); absent when valid. */
   readonly validationErrors?: string[];
   /**

@@ -1,14 +1,16 @@
 import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
+import type { AffiliateFields } from '../events/affiliate.js';
 import type { BridgeEvent } from '../events/event.js';
 
 /**
- * The CEL environment every condition is checked and run in: exactly two variables, `event` and
- * `data`, both maps. CEL has no access to JS globals, prototypes or I/O; an unknown variable is a
+ * The CEL environment every condition is checked and run in: exactly three variables, `event`,
+ * `data` and `affiliate`, all maps. CEL has no access to JS globals, prototypes or I/O; an unknown variable is a
  * type error at load time.
  */
 const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true })
-  .registerVariable('event', 'map', { description: 'The bridge event: id, source, type, providerType, occurredAt, receivedAt, status' })
-  .registerVariable('data', 'map', { description: "The provider's payload body" });
+  .registerVariable('event', 'map', { description: 'The bridge event: id, source, type, providerType, canonicalTypes, origin, occurredAt, receivedAt, status' })
+  .registerVariable('data', 'map', { description: "The provider's payload body" })
+  .registerVariable('affiliate', 'map', { description: 'The normalized affiliate fields (events/affiliate.ts, affiliateFieldsSchema)' });
 
 /** A condition compiled once at load. */
 export interface Condition {
@@ -21,10 +23,12 @@ export interface Condition {
   evaluate(scope: ConditionScope): boolean | { readonly error: string };
 }
 
-/** What conditions see. */
+/** What conditions see (rule-scope.ts builds it). */
 export interface ConditionScope {
   readonly event: BridgeEvent;
   readonly data: Record<string, unknown>;
+  /** Always set by rule-scope.ts; a hand-built scope without it fails any condition that reads it. */
+  readonly affiliate?: AffiliateFields;
 }
 
 /** A condition that does not compile: the sentence and the index in the expression it concerns. */
@@ -71,7 +75,7 @@ export function compileCondition(source: string): Condition | ConditionProblem {
       // switch off a fraud rule that way. Maps have no such key; run again on Map copies (rare
       // payloads only, so the common path pays nothing).
       try {
-        return interpret(program({ event: toCelValue(scope.event), data: toCelValue(scope.data) }));
+        return interpret(program({ event: toCelValue(scope.event), data: toCelValue(scope.data), affiliate: toCelValue(scope.affiliate) }));
       } catch (error) {
         return { error: error instanceof Error ? firstLine(error) : String(error) };
       }

@@ -1,3 +1,4 @@
+import { CANONICAL_EVENT_TYPES, CANONICAL_TYPE_NAMESPACE } from '../events/affiliate.js';
 import type { SourceName } from '../events/event.js';
 import { sourceRegistry } from '../sources/registry.js';
 
@@ -10,7 +11,12 @@ export const KNOWN_SOURCES: readonly SourceName[] = Object.freeze(Object.keys(so
 /** `<source>.<type>` with lowercase letters, digits and `_` per segment, `*` allowed after the source. */
 export const PATTERN_SHAPE = /^[a-z_]+(\.[a-z0-9_*]+)+$/;
 
-/** An `on` entry: an exact event type or a glob in which `*` matches any characters except `.`. */
+/**
+ * An `on` entry: an exact event type or a glob in which `*` matches any characters except `.`.
+ * It names provider types (`rewardful.commission.paid`) or canonical types (`affiliate.commission.paid`,
+ * `affiliate.commission.*`); a rule matches an event when an entry matches the event's type or one
+ * of its canonical types, and fires once for it however many entries match.
+ */
 export type EventPattern =
   | { readonly kind: 'exact'; readonly type: string }
   | { readonly kind: 'glob'; readonly glob: string; readonly regex: RegExp };
@@ -27,11 +33,24 @@ export function parseEventPattern(text: string, knownSources: readonly SourceNam
     };
   }
   const source = text.slice(0, text.indexOf('.'));
+  if (source === CANONICAL_TYPE_NAMESPACE) return parseCanonicalPattern(text);
   if (!knownSources.includes(source)) {
     return {
-      error: `on ${text} can never match: event types start with ${knownSources.map((name) => `${name}.`).join(' or ')}`,
+      error: `on ${text} can never match: event types start with ${listPrefixes([...knownSources, CANONICAL_TYPE_NAMESPACE])}`,
     };
   }
+  return compilePattern(text);
+}
+
+/** A pattern of the canonical namespace: it must name, or match, at least one canonical type. */
+function parseCanonicalPattern(text: string): EventPattern | { readonly error: string } {
+  const pattern = compilePattern(text);
+  const matchesOne = pattern.kind === 'exact' ? CANONICAL_EVENT_TYPES.some((type) => type === text) : CANONICAL_EVENT_TYPES.some((type) => pattern.regex.test(type));
+  if (matchesOne) return pattern;
+  return { error: `on ${text} can never match: the canonical event types are ${CANONICAL_EVENT_TYPES.join(', ')}` };
+}
+
+function compilePattern(text: string): EventPattern {
   if (!text.includes('*')) return { kind: 'exact', type: text };
   // Only `*` is special; every other character is literal (`.` included), and `*` stops at dots so
   // `rewardful.commission.*` does not also match `rewardful.commission.created.v2`.
@@ -40,4 +59,10 @@ export function parseEventPattern(text: string, knownSources: readonly SourceNam
     .map((part) => part.replace(/[.]/g, '\\.'))
     .join('[^.]*');
   return { kind: 'glob', glob: text, regex: new RegExp(`^${body}$`) };
+}
+
+/** `firstpromoter., rewardful. or affiliate.` */
+function listPrefixes(names: readonly string[]): string {
+  const prefixes = names.map((name) => `${name}.`);
+  return prefixes.length <= 1 ? (prefixes[0] ?? '') : `${prefixes.slice(0, -1).join(', ')} or ${prefixes.at(-1)}`;
 }

@@ -3,6 +3,7 @@ import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
 import type { RuleSet } from './rule-set.js';
+import { buildRuleScope } from './rule-scope.js';
 import { renderTemplateValue, TemplateRenderError } from './templates.js';
 
 /** Where a planned action came from; it travels with the action job. */
@@ -95,11 +96,11 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   const failures: PlanFailure[] = [];
   const warnings: string[] = [];
   // Whether a quarantined event is planned at all is the delivery policy's decision (delivery/delivery-policy.ts).
-  const rules = ruleSet.rulesFor(event.type);
+  const rules = ruleSet.rulesForEvent(event);
   if (rules.length === 0) return { matched, unmatched, actions, failures, warnings };
 
   // One scope per event, shared by every condition and template of every rule.
-  const scope = { event, data: event.data };
+  const scope = buildRuleScope(event);
   const isStrict = options.strictTemplates === true;
   for (let r = 0; r < rules.length; r += 1) {
     const rule = rules[r];

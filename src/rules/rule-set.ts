@@ -1,3 +1,4 @@
+import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleFileInfo } from './rule.js';
 
 /** Glob lookups cached per event type; bounded so a stream of odd types cannot grow it forever. */
@@ -51,6 +52,24 @@ export class RuleSet {
     return this.rules.find((rule) => rule.id === id);
   }
 
+  /**
+   * Every rule for `event`: those whose `on` matches its type or one of its canonical types, each
+   * once (a rule naming both `firstpromoter.lead_signup` and `affiliate.lead.created` fires once
+   * for a lead signup), in load order.
+   */
+  rulesForEvent(event: Pick<BridgeEvent, 'type' | 'canonicalTypes'>): readonly Rule[] {
+    const canonicalTypes = event.canonicalTypes ?? [];
+    if (canonicalTypes.length === 0) return this.rulesFor(event.type);
+    const key = [event.type, ...canonicalTypes].join(' ');
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const matching = new Set<Rule>(this.rulesFor(event.type));
+    for (const type of canonicalTypes) for (const rule of this.rulesFor(type)) matching.add(rule);
+    const ordered = [...matching].sort((a, b) => a.order - b.order);
+    this.remember(key, ordered);
+    return ordered;
+  }
+
   /** Every rule whose `on` matches `type`, each once, in load order. */
   rulesFor(type: string): readonly Rule[] {
     const cached = this.cache.get(type);
@@ -60,8 +79,12 @@ export class RuleSet {
       (rule) => !exact.includes(rule) && rule.patterns.some((pattern) => pattern.kind === 'glob' && pattern.regex.test(type)),
     );
     const matching = globbed.length === 0 ? exact : [...exact, ...globbed].sort((a, b) => a.order - b.order);
-    if (this.cache.size >= MAX_CACHED_TYPES) this.cache.clear();
-    this.cache.set(type, matching);
+    this.remember(type, matching);
     return matching;
+  }
+
+  private remember(key: string, rules: readonly Rule[]): void {
+    if (this.cache.size >= MAX_CACHED_TYPES) this.cache.clear();
+    this.cache.set(key, rules);
   }
 }

@@ -4,7 +4,7 @@ import { BridgeError } from '../errors.js';
 import { formatMoney } from './money.js';
 
 /** The variables templates (and conditions) see. */
-export const TEMPLATE_VARIABLES = ['event', 'data'] as const;
+export const TEMPLATE_VARIABLES = ['event', 'data', 'affiliate'] as const;
 
 export { formatMoney };
 
@@ -197,7 +197,7 @@ export interface RenderOptions {
 }
 
 /**
- * Renders a compiled tree with `{ event, data }`.
+ * Renders a compiled tree with `{ event, data, affiliate }`.
  * @returns the rendered value and warnings (missing fields rendered as empty, in non-strict mode).
  * @throws TemplateRenderError for a missing field in strict mode, or a filter failing (e.g. `money` on text).
  */

@@ -1,3 +1,4 @@
+import { DEFAULT_EVENT_ORIGIN } from '../events/affiliate.js';
 import type { BridgeEvent, SourceName } from '../events/event.js';
 import type { NormalizeOptions } from './source.js';
 import { MAX_LISTED_PROBLEMS, isJsonObject } from './schema-fields.js';
@@ -105,6 +106,7 @@ export function buildBridgeEvent(draft: EventDraft, options: NormalizeOptions): 
     occurredAt: draft.occurredAt ?? receivedAt,
     receivedAt,
     status: listed.length === 0 ? 'valid' : 'quarantined',
+    origin: options.origin ?? DEFAULT_EVENT_ORIGIN,
     ...(listed.length > 0 ? { validationErrors: listed } : {}),
     ...(copiedEnvelope ? { envelope: copiedEnvelope.value } : {}),
     data: copiedData.value,

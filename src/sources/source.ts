@@ -1,4 +1,5 @@
 import type { EnvDeclaration } from '../config/env-variable.js';
+import { CANONICAL_TYPE_NAMESPACE, type AffiliateDescription, type EventOrigin } from '../events/affiliate.js';
 import type { BridgeEvent, SourceName } from '../events/event.js';
 import type { Secret } from '../secret.js';
 import { checkEventAgainst, type EventSchemas } from './check-event.js';
@@ -28,7 +29,20 @@ export interface NormalizeOptions {
    * @defaultValue none: nothing is scrubbed by value
    */
   readonly secretScrubber?: SecretScrubber | null;
+  /**
+   * Where the body comes from: a webhook delivery, or an object `reconcile` fetched from the
+   * provider's API and turned into the delivery the webhook would have carried.
+   * @defaultValue 'webhook'
+   */
+  readonly origin?: EventOrigin;
 }
+
+/**
+ * A source's affiliate normalizer: the canonical types and normalized `affiliate` fields of one of
+ * its events. Pure, and defensive: it runs on payloads that have not been schema-checked yet (a
+ * field of the wrong type reads as null), and never throws.
+ */
+export type AffiliateNormalizer = (event: Pick<BridgeEvent, 'providerType' | 'data' | 'envelope'>) => AffiliateDescription;
 
 /**
  * One webhook provider: everything the bridge knows about it, declared in its folder
@@ -96,6 +110,12 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
    * `validationErrors`. The payload's schema is NOT checked here: see `checkSchema`.
    */
   normalize(body: Record<string, unknown>, options: NormalizeOptions): BridgeEvent;
+  /**
+   * Maps this provider's events onto the one affiliate model (canonical types and `affiliate`
+   * fields); `defineSource` applies it to every event `normalize` returns.
+   * @defaultValue none: the source's events get no canonical type, and rules see `affiliate` as null
+   */
+  readonly normalizeAffiliate?: AffiliateNormalizer;
   /** The schemas of a provider event type (its payload, and envelope fields if any); null when unknown. */
   schemasFor(providerType: string): EventSchemas | null;
   /**
@@ -136,11 +156,30 @@ export function defineSource<E extends EnvDeclaration>(definition: SourceDefinit
   if (!/^[a-z][a-z_]*$/.test(definition.name)) {
     throw new TypeError(`source name ${definition.name} must be lowercase letters and _ (it starts every event type)`);
   }
+  if (definition.name === CANONICAL_TYPE_NAMESPACE) {
+    throw new TypeError(`source name ${definition.name} is taken: canonical event types start with ${CANONICAL_TYPE_NAMESPACE}.`);
+  }
   if (!Object.hasOwn(definition.env, definition.webhookSecret) || !definition.env[definition.webhookSecret]?.isSecret) {
     throw new TypeError(`source ${definition.name}: webhookSecret ${definition.webhookSecret} must be one of its secret variables`);
   }
+  const { normalizeAffiliate } = definition;
   return Object.freeze({
     checkSchema: (event: BridgeEvent) => checkEventAgainst(definition.schemasFor(event.providerType), event),
     ...definition,
-  });
+    // Every event the source builds carries its affiliate model, from the payload as stored
+    // (secrets stripped and scrubbed first), so the model can hold no secret either.
+    ...(normalizeAffiliate ? { normalize: (body, options) => describeAffiliateEvent(definition.normalize(body, options), normalizeAffiliate) } : {}),
+  } satisfies Source<E>);
+}
+
+/**
+ * The event with its canonical types and `affiliate` fields (re)derived by `normalizeAffiliate`
+ * from its current payload: what `defineSource` does after `normalize`, and what tools do after
+ * changing a field of a payload (`simulate --set`, a rule test's `set`).
+ * @param normalizeAffiliate the event's source's normalizer; undefined leaves the event unchanged.
+ */
+export function describeAffiliateEvent(event: BridgeEvent, normalizeAffiliate: AffiliateNormalizer | undefined): BridgeEvent {
+  if (normalizeAffiliate === undefined) return event;
+  const { canonicalTypes, affiliate } = normalizeAffiliate(event);
+  return { ...event, canonicalTypes, affiliate };
 }

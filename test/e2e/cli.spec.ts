@@ -68,6 +68,16 @@ describe('affiliate-bridge check / test / simulate (the real binary)', function 
     expect(result.unmatched.map((rule: { ruleId: string; reason: string }) => [rule.ruleId, rule.reason])).to.deep.include(['suspicious-lead-alert', 'condition_false']);
   });
 
+  it('simulate --set: a field changed without editing the file, typed; a bad path exits 1 with its message', async () => {
+    const file = 'test/fixtures/deliveries/rewardful/commission.created.json';
+    const changed = await runCli(['simulate', file, '--set', 'data.amount=25000', '--set', 'data.state=voided']);
+    expect(changed.code).to.equal(0);
+    expect(changed.stdout).to.contain('Commission created: $250.00 for an affiliate (voided)');
+    const misspelt = await runCli(['simulate', file, '--set', 'data.amont=25000']);
+    expect(misspelt.code).to.equal(1);
+    expect(misspelt.stderr.trim()).to.equal('--set data.amont=25000: data has no field amont (--set changes fields, it does not add them)');
+  });
+
   it('a bad environment stops the bridge with one line per problem', async () => {
     const { code, stderr } = await runCli(['start'], { PORT: 'eighty', DEDUP_TTL: 'forever' });
     expect(code).to.equal(1);

@@ -90,7 +90,7 @@ describe('logs (real process at LOG_LEVEL=debug)', function () {
     const lead = await fixture('firstpromoter/lead_signup.json');
     lead.data.suspicion = 'self_referral';
     const referral = await fixture('rewardful/referral.converted.json');
-    // The seed's address is obfuscated ("[email protected]"), which HubSpot refuses.
+    // A customer of its own, so this test's HubSpot upsert is recognisable.
     referral.object.customer.email = 'logging.customer@example.com';
     const converted = JSON.stringify(referral);
     const rewardfulSignature = signRewardful(converted);

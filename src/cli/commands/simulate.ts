@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { ActionCatalog } from '../../actions/action.js';
 import { actionRegistry } from '../../actions/registry.js';
 import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/tooling/event-from-payload.js';
+import { applyPayloadChanges, parsePayloadChange, PayloadChangeError } from '../../rules/tooling/payload-changes.js';
+import { applySchemaCheck } from '../../sources/check-event.js';
 import { loadRules } from '../../rules/load-rules.js';
 import { planUnlessQuarantined } from '../../delivery/delivery-policy.js';
 import { planActions } from '../../rules/plan.js';
@@ -24,14 +26,20 @@ export interface SimulateCommandOptions {
   readonly now?: () => Date;
   /** The actions rules may name. @defaultValue actionRegistry */
   readonly actions?: ActionCatalog;
+  /**
+   * `PATH=VALUE` changes to the payload, applied in order after it becomes an event (`--set
+   * data.amount=25000 --set data.state=voided`): see applyPayloadChanges for paths and typing.
+   * @defaultValue none
+   */
+  readonly set?: readonly string[];
 }
 
 /**
- * `affiliate-bridge simulate FILE [--source S] [--rules DIR] [--json]`: which rules match the
+ * `affiliate-bridge simulate FILE [--source S] [--set PATH=VALUE]… [--rules DIR] [--json]`: which rules match the
  * payload and the actions they would send, rendered. Sends nothing; needs no Redis. Missing fields
  * render as at run time (empty, with a warning). Quarantined events are planned anyway, with the
  * quarantine reason shown, since simulate is how one checks a fix.
- * @returns 0 once printed; 1 when the file, the payload or the rules cannot be used.
+ * @returns 0 once printed; 1 when the file, the payload, a `--set` or the rules cannot be used.
  */
 export async function runSimulateCommand(options: SimulateCommandOptions, io: CommandIo): Promise<number> {
   let body: unknown;
@@ -41,16 +49,29 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
     io.stderr(`cannot read ${options.file} as JSON: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
+  const normalizers = options.normalizers ?? sourceRegistry;
   let event;
   try {
     event = buildEventFromPayload(body, {
       source: options.source,
-      normalizers: options.normalizers ?? sourceRegistry,
+      normalizers,
       receivedAt: options.now?.() ?? new Date(),
     });
   } catch (error) {
     io.stderr(`cannot build an event from ${options.file}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
+  }
+  if (options.set !== undefined && options.set.length > 0) {
+    try {
+      const normalizer = normalizers[event.source] as PayloadNormalizers[string];
+      // Changed as if the provider had sent it so: the affiliate model follows, and the schema is
+      // checked again (a fraction in an integer field quarantines the event, as it would at run time).
+      event = applySchemaCheck(normalizer, applyPayloadChanges(event, options.set.map(parsePayloadChange), normalizer.normalizeAffiliate));
+    } catch (error) {
+      if (!(error instanceof PayloadChangeError)) throw error;
+      io.stderr(error.message);
+      return 1;
+    }
   }
   const actions = options.actions ?? actionRegistry;
   const loaded = await loadRules(options.rulesDir, { actions });

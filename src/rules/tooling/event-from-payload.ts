@@ -7,11 +7,11 @@ export { DEFAULT_STRIPPED_FIELDS } from '../../sources/registry.js';
 
 /**
  * What building an event from a payload needs of each source (no auth check): `normalize` and
- * `checkSchema`, and `recognize` with its `envelopeDescription` to guess the source. A source
- * registry is one.
+ * `checkSchema`, `recognize` with its `envelopeDescription` to guess the source, and
+ * `normalizeAffiliate` to derive the affiliate model again after a change. A source registry is one.
  */
 export type PayloadNormalizers = Readonly<
-  Record<SourceName, Pick<Source, 'normalize' | 'checkSchema' | 'recognize' | 'envelopeDescription'>>
+  Record<SourceName, Pick<Source, 'normalize' | 'checkSchema' | 'recognize' | 'envelopeDescription' | 'normalizeAffiliate'>>
 >;
 
 /**

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import type { ActionCatalog } from '../../actions/action.js';
 import { planUnlessQuarantined } from '../../delivery/delivery-policy.js';
+import { describeAffiliateEvent } from '../../sources/source.js';
 import { buildEventFromPayload, setEventPath, type PayloadNormalizers } from './event-from-payload.js';
 import { KNOWN_SOURCES } from '../event-patterns.js';
 import { loadRules, isRuleFileName } from '../load-rules.js';
@@ -261,6 +262,8 @@ export async function runRuleTestCase(ruleSet: RuleSet, testCase: RuleTestCase, 
   try {
     event = buildEventFromPayload(body, { source: testCase.source, normalizers: options.normalizers, receivedAt: TEST_RECEIVED_AT });
     for (const [dottedPath, value] of testCase.set) event = setEventPath(event, dottedPath, value);
+    // The affiliate model follows the changed payload, as if the provider had sent it so.
+    if (testCase.set.length > 0) event = describeAffiliateEvent(event, options.normalizers[event.source]?.normalizeAffiliate);
   } catch (error) {
     return fail([`cannot build the event: ${error instanceof Error ? error.message : String(error)}`]);
   }

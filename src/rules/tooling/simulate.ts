@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { DEFAULT_EVENT_ORIGIN } from '../../events/affiliate.js';
 import type { BridgeEvent } from '../../events/event.js';
 import type { Plan, PlannedAction } from '../plan.js';
 import { displayPath } from '../problems.js';
@@ -10,6 +11,10 @@ export interface SimulationReport {
     readonly type: string;
     readonly source: string;
     readonly status: string;
+    /** `webhook`, or `reconciled` for an event `reconcile` synthesized. */
+    readonly origin: string;
+    /** The canonical types rules may name for this event (`affiliate.lead.created`); may be empty. */
+    readonly canonicalTypes: readonly string[];
     readonly validationErrors?: readonly string[];
   };
   /** Each planned action may carry `notes`: what its action would do beyond sending the params. */
@@ -30,6 +35,8 @@ export function buildSimulationReport(event: BridgeEvent, plan: Plan, explain?: 
       type: event.type,
       source: event.source,
       status: event.status,
+      origin: event.origin ?? DEFAULT_EVENT_ORIGIN,
+      canonicalTypes: event.canonicalTypes ?? [],
       ...(event.validationErrors ? { validationErrors: event.validationErrors } : {}),
     },
     matched: explain
@@ -54,6 +61,8 @@ export function buildSimulationReport(event: BridgeEvent, plan: Plan, explain?: 
 export function formatSimulationReport(report: SimulationReport): string[] {
   const lines: string[] = [];
   lines.push(`event ${report.event.type} ${report.event.id} (${report.event.status})`);
+  if (report.event.canonicalTypes.length > 0) lines.push(`  canonical types (rules may name these too): ${report.event.canonicalTypes.join(', ')}`);
+  if (report.event.origin !== DEFAULT_EVENT_ORIGIN) lines.push(`  origin: ${report.event.origin}`);
   for (const error of report.event.validationErrors ?? []) lines.push(`  quarantined: ${error}`);
   if (report.matched.length === 0 && report.unmatched.length === 0 && report.failures.length === 0) {
     lines.push('no rule is written for this event type');

@@ -4,6 +4,7 @@ import { parseJsonBody } from '../parse-json-body.js';
 import { isJsonObject } from '../schema-fields.js';
 import { defineSource } from '../source.js';
 import { verifyFirstPromoterToken } from './auth.js';
+import { normalizeFirstPromoterAffiliate } from './affiliate.js';
 import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery } from './normalize.js';
 import {
   CLASSIC_EVENT_TYPES,
@@ -64,6 +65,7 @@ export const firstpromoter = defineSource({
     return parseJsonBody(delivery.rawBody);
   },
   normalize: normalizeFirstPromoterDelivery,
+  normalizeAffiliate: normalizeFirstPromoterAffiliate,
   schemasFor(providerType) {
     // Classic types are single words (lead_signup); v2 types are dotted (referral.created).
     if (Object.hasOwn(classicDataSchemas, providerType)) return { data: classicDataSchemas[providerType as ClassicEventType] };

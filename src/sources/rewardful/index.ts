@@ -3,6 +3,7 @@ import { secretVariable } from '../../config/env-variable.js';
 import { isJsonObject } from '../schema-fields.js';
 import { parseJsonBody } from '../parse-json-body.js';
 import { defineSource } from '../source.js';
+import { normalizeRewardfulAffiliate } from './affiliate.js';
 import { normalizeRewardfulDelivery, REWARDFUL_IDENTITY } from './normalize.js';
 import { REWARDFUL_EVENT_TYPES, rewardfulObjectSchemas, type RewardfulEventType } from './schemas.js';
 import { REWARDFUL_SIGNATURE_HEADER, verifyRewardfulSignature } from './signature.js';
@@ -35,6 +36,7 @@ export const rewardful = defineSource({
     return parseJsonBody(delivery.rawBody);
   },
   normalize: normalizeRewardfulDelivery,
+  normalizeAffiliate: normalizeRewardfulAffiliate,
   schemasFor(providerType) {
     return Object.hasOwn(rewardfulObjectSchemas, providerType)
       ? { data: rewardfulObjectSchemas[providerType as RewardfulEventType] }

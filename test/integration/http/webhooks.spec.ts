@@ -66,6 +66,16 @@ describe('POST /webhooks/<source> (real app, real Redis)', function () {
       expect((event.data as { conversion_state: string }).conversion_state).to.equal('conversion');
     });
 
+    it('stores every webhook delivery with origin webhook, its canonical types and its affiliate fields', async () => {
+      expect((await postFirstPromoter(app.baseUrl, fixture('firstpromoter/reward_created.json'))).status).to.equal(202);
+      expect((await postRewardful(app.baseUrl, fixture('rewardful/referral.converted.json'))).status).to.equal(200);
+      const events = (await storedEvents()).sort((a, b) => a.id.localeCompare(b.id));
+      expect(events.map((event) => [event.id, event.origin, event.canonicalTypes, event.affiliate?.lead.email])).to.deep.equal([
+        ['firstpromoter-22737431', 'webhook', ['affiliate.commission.created', 'affiliate.commission.approved'], 'customer@example.com'],
+        ['rewardful-7d1c9d4a-3f5e-4c1b-9a57-2b7f0f3c6e10', 'webhook', ['affiliate.lead.converted'], 'fred.durst@example.com'],
+      ]);
+    });
+
     it('accepts the token as a query parameter and as the Basic password', async () => {
       const body = JSON.parse(fixture('firstpromoter/lead_signup.json'));
       body.event.id = 1001;

@@ -61,7 +61,7 @@ describe('rules/load-rules', () => {
         `${BAD}/bad-on-glob.yaml:3:9: on Rewardful.Commission.* is not an event type or glob: write <source>.<type> in lowercase, such as firstpromoter.lead_signup or rewardful.commission.*`,
       ]],
       ['on-never-matches.yaml', [
-        `${BAD}/on-never-matches.yaml:3:37: on stripe.charge.* can never match: event types start with firstpromoter. or rewardful.`,
+        `${BAD}/on-never-matches.yaml:3:37: on stripe.charge.* can never match: event types start with firstpromoter., rewardful. or affiliate.`,
       ]],
       ['bad-retry.yaml', [
         `${BAD}/bad-retry.yaml:6:28: retry attempts must be a whole number from 1 to 50`,

@@ -92,8 +92,8 @@ const table: MatchCase[] = [
   },
   {
     name: 'a Rewardful conversion',
-    // The fixture's own email is a scraped "[email\u00a0protected]", which HubSpot refuses: that
-    // case is a plan failure (below); this one gives the customer a real address.
+    // A mixed-case address: the action lower-cases it (the scraped "[email protected]" of the
+    // negative fixture is a plan failure, below).
     event: withData(eventFromFixture('rewardful/referral.converted.json'), {
       customer: { ...(eventFromFixture('rewardful/referral.converted.json').data as { customer: object }).customer, email: 'Fred.Durst@Example.com' },
     }),
@@ -159,8 +159,8 @@ describe('rules/plan', () => {
     });
   });
 
-  it('an email HubSpot would refuse (the fixture\'s scraped "[email protected]") is a plan failure naming the field', () => {
-    const plan = planActions(ruleSet, eventFromFixture('rewardful/referral.converted.json'));
+  it('an email HubSpot would refuse (the scraped seed\'s "[email protected]") is a plan failure naming the field', () => {
+    const plan = planActions(ruleSet, eventFromFixture('../negative/rewardful/referral.converted.obfuscated-email.json'));
     expect(plan.actions).to.deep.equal([]);
     expect(plan.failures.map((failure) => [failure.ruleId, failure.error])).to.deep.equal([
       ['rewardful-conversion', 'params invalid once rendered: email [email\u00a0protected] is not an address HubSpot accepts'],

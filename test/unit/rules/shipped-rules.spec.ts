@@ -47,6 +47,7 @@ describe('check, simulate commands', () => {
     expect(code).to.equal(0);
     expect(stdout).to.deep.equal([
       'event firstpromoter.lead_signup firstpromoter-22736304 (valid)',
+      '  canonical types (rules may name these too): affiliate.lead.created',
       '✓ every-lead (test/fixtures/rules/match/leads.yaml) matched',
       '    hubspot.upsert_contact',
       '      email: goqucugo@mailinator.com',
@@ -66,11 +67,11 @@ describe('check, simulate commands', () => {
 
   it('simulate --json prints the same as JSON', async () => {
     const { io, stdout } = collect();
-    await runSimulateCommand({ file: 'test/fixtures/deliveries/rewardful/referral.converted.json', rulesDir: 'rules', json: true }, io);
+    await runSimulateCommand({ file: 'test/fixtures/negative/rewardful/referral.converted.obfuscated-email.json', rulesDir: 'rules', json: true }, io);
     const report = JSON.parse(stdout.join('\n'));
     expect(report.event).to.deep.include({ type: 'rewardful.referral.converted', source: 'rewardful', status: 'valid' });
     expect(report.matched.map((rule: { ruleId: string }) => rule.ruleId)).to.deep.equal(['rewardful-customer-to-hubspot']);
-    // The fixture's customer email is a scraped "[email protected]": HubSpot would refuse it, so the
+    // The scraped seed's customer email is an obfuscated "[email protected]": HubSpot would refuse it, so the
     // action is a plan failure naming the field instead of a dead letter after a call.
     expect(report.matched[0].actions).to.deep.equal([]);
     expect(report.failures.map((failure: { ruleId: string; error: string }) => [failure.ruleId, failure.error])).to.deep.equal([

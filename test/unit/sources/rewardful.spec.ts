@@ -137,8 +137,19 @@ describe('rewardful source', () => {
         occurredAt: '2020-04-27T00:38:29.012Z',
         receivedAt: '2020-04-27T00:38:30.000Z',
         status: 'valid',
+        origin: 'webhook',
         envelope: { request: { id: '5a0f2b4e-8c3d-4e6f-a1b2-c3d4e5f60718' } },
         data: seed.object,
+        canonicalTypes: ['affiliate.lead.converted'],
+        affiliate: {
+          provider: 'rewardful',
+          lead: { id: 'e523da29-6157-4aac-b4b5-05b3b7b14fb6', email: 'fred.durst@example.com' },
+          promoter: { id: 'dc939584-a94a-4bdf-b8f4-8d255aae729c', email: 'james.bond@example.com', name: 'James Bond' },
+          commission: { id: null, amount_cents: null, currency: null, status: null },
+          payout: { id: null, amount_cents: null, currency: null, status: null },
+          campaign: { name: 'Friends of MI6' },
+          fraud: null,
+        },
       });
       expect(JSON.stringify(event)).not.to.match(/auth_token|temp_password/);
     });

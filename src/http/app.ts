@@ -56,9 +56,33 @@ export function createApp(options: AppOptions): Express {
   app.use((_request, response) => {
     response.status(404).json({ error: 'Not found' });
   });
-  app.use((error: unknown, _request: Request, response: Response, _next: NextFunction) => {
+  app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
+    const clientError = describeClientError(error);
+    if (clientError !== null) {
+      // The caller's mistake (a path such as /webhooks/%ZZ that is not valid percent-encoding): a
+      // 4xx, logged at debug without a stack, so a flood of them costs no log volume.
+      options.logger.debug({ method: request.method, status: clientError.status, reason: clientError.message }, 'request refused');
+      if (!response.headersSent) response.status(clientError.status).json({ error: clientError.message });
+      return;
+    }
     options.logger.error({ err: error }, 'unhandled error in HTTP handler');
     if (!response.headersSent) response.status(500).json({ error: 'Internal error' });
   });
   return app;
+}
+
+/**
+ * The status and message of an error that is the request's fault, or null. Express's router marks
+ * a path parameter it cannot percent-decode with `status: 400` (router/lib/layer.js, `decodeParam`);
+ * body parsers outside the webhook route mark theirs the same way (http-errors, `expose: true`).
+ * The message is ours, never the error's: those quote the raw path.
+ */
+export function describeClientError(error: unknown): { status: number; message: string } | null {
+  if (error instanceof URIError) return { status: 400, message: 'The URL is not valid percent-encoding' };
+  const status = (error as { status?: unknown } | null)?.status;
+  const isExposed = (error as { expose?: unknown } | null)?.expose === true;
+  if (typeof status === 'number' && status >= 400 && status < 500 && isExposed) {
+    return { status, message: status === 413 ? 'Request body too large' : 'Bad request' };
+  }
+  return null;
 }

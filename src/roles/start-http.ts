@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import express from 'express';
 import { createAdminRouter } from '../http/admin/admin-router.js';
 import { createApp, createOperationalRouter, type ReadinessCheck } from '../http/app.js';
+import { createBoundedServer } from '../http/http-server.js';
 import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
@@ -58,7 +59,14 @@ export async function startHttp(
     app.disable('x-powered-by');
     app.use(createOperationalRouter({ metrics, readinessChecks }));
   }
-  const server = lifecycle.trackServer(app.listen(role === 'api' ? config.port : config.metricsPort, '0.0.0.0'));
+  const server = lifecycle.trackServer(
+    createBoundedServer(app, {
+      headersTimeoutMs: config.httpHeadersTimeoutMs,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+      maxConnections: config.httpMaxConnections,
+    }),
+  );
+  server.listen(role === 'api' ? config.port : config.metricsPort, '0.0.0.0');
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
 }

@@ -12,6 +12,9 @@ export interface RawDelivery {
   readonly query: Readonly<Record<string, unknown>>;
 }
 
+/** A delivery before its body is read: what `verifyBeforeBody` may look at. */
+export type BodylessDelivery = Omit<RawDelivery, 'rawBody'>;
+
 export interface NormalizeOptions {
   /** When the delivery arrived; passed in so normalising stays pure. */
   readonly receivedAt: Date;
@@ -88,6 +91,16 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
    * @throws MalformedDeliveryError when the body is not JSON or not an object.
    */
   verify(delivery: RawDelivery, secret: Secret | null): Record<string, unknown>;
+  /**
+   * Checks what can be checked of the credentials before a byte of the body is read: a token in
+   * the query or the Authorization header, or that a signature header is present and well formed.
+   * The HTTP layer calls it first (only when a secret is set) and answers 401 without reading the
+   * body, so a sender with no credential cannot make the bridge buffer or parse anything.
+   * `verify` still checks everything again: this is an early refusal, not a second authority.
+   * @throws AuthError as `verify` would for the same credentials.
+   * @defaultValue none: the body is read (up to BODY_LIMIT) before it is authenticated
+   */
+  readonly verifyBeforeBody?: (delivery: BodylessDelivery, secret: Secret) => void;
   /**
    * Turns a verified body into the bridge's event, cheaply enough for the intake's hot path: the
    * envelope is read, secrets stripped and depth bounded. A body with no recognisable envelope (no

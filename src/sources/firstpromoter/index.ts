@@ -59,6 +59,9 @@ export const firstpromoter = defineSource({
   // Classic `{ event, data }`; v2 `{ event_id, event_type, action, entity_type, data, … }`.
   recognize: (body) => 'data' in body && ('event' in body || 'action' in body || 'entity_type' in body),
   envelopeDescription: 'a FirstPromoter data envelope',
+  // The token is all there is to check, and it travels outside the body: a delivery without it is
+  // refused before a byte of the body is read.
+  verifyBeforeBody: verifyFirstPromoterToken,
   verify(delivery, secret) {
     if (secret !== null) verifyFirstPromoterToken(delivery, secret);
     return parseJsonBody(delivery.rawBody);

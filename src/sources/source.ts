@@ -76,6 +76,13 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
   /** Every provider event type the source knows (`lead_signup`, `referral.created`); others are quarantined. */
   readonly eventTypes: readonly string[];
   /**
+   * Whether a provider type is one this source declares (its own spelling, e.g. FirstPromoter's
+   * `test.referral.created`). Metric labels keep only such types: any other counts as `unknown`, so
+   * a sender inventing types cannot create series without end.
+   * @defaultValue `eventTypes.includes(providerType)`
+   */
+  readonly isKnownType: (providerType: string) => boolean;
+  /**
    * Whether a parsed body has this provider's envelope, to guess the source of a payload given to
    * `simulate` or a rule test without one. Cheap and shape-only: no schema check.
    */
@@ -137,8 +144,8 @@ export interface SourceExample {
   authenticate(rawBody: string, secret: string): Record<string, string>;
 }
 
-/** A source as its folder declares it; `checkSchema` is derived from `schemasFor` unless given. */
-export type SourceDefinition<E extends EnvDeclaration> = Omit<Source<E>, 'checkSchema'> & Partial<Pick<Source<E>, 'checkSchema'>>;
+/** A source as its folder declares it; `checkSchema` and `isKnownType` are derived unless given. */
+export type SourceDefinition<E extends EnvDeclaration> = Omit<Source<E>, 'checkSchema' | 'isKnownType'> & Partial<Pick<Source<E>, 'checkSchema' | 'isKnownType'>>;
 
 /**
  * Declares a source. Checks what the type system cannot (the secret is one of its variables, a
@@ -154,6 +161,7 @@ export function defineSource<E extends EnvDeclaration>(definition: SourceDefinit
   }
   return Object.freeze({
     checkSchema: (event: BridgeEvent) => checkEventAgainst(definition.schemasFor(event.providerType), event),
+    isKnownType: (providerType: string) => definition.eventTypes.includes(providerType),
     ...definition,
   });
 }

@@ -71,9 +71,10 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
     try {
       checkBeforeReadingBody(source, request, secret, context);
     } catch (error) {
-      // Nothing of the body was read: close the connection instead of draining what the sender
-      // still has to send (an unauthenticated sender could otherwise keep it open and busy).
-      response.set('Connection', 'close');
+      // Nothing of the body was read. A body of a size the bridge could accept is drained and
+      // dropped by Node (no buffering, and at most HTTP_REQUEST_TIMEOUT), so the answer reaches
+      // the sender cleanly; a larger or undeclared one closes the connection instead of reading on.
+      if (!isDeclaredWithin(request, options.bodyLimitBytes)) response.set('Connection', 'close');
       return answerError(error, source.name, response, options);
     }
     readRawBody(request, response, (error?: unknown) => {
@@ -86,6 +87,12 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
     });
   });
   return router;
+}
+
+/** Whether the request declares a Content-Length no larger than `limitBytes`. */
+function isDeclaredWithin(request: Request, limitBytes: number): boolean {
+  const declared = request.headers['content-length'];
+  return declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) <= limitBytes;
 }
 
 function readWebhookSecret(source: Source, context: DeliveryContext): Secret | null {

@@ -69,5 +69,8 @@ export function labelEventType(type: string, registry: SourceRegistry = sourceRe
   const name = type.slice(0, dot);
   if (!Object.hasOwn(registry, name)) return UNKNOWN_EVENT_TYPE_LABEL;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any source of the registry
-  return (registry[name] as Source<any>).isKnownType(type.slice(dot + 1)) ? type : UNKNOWN_EVENT_TYPE_LABEL;
+  const source = registry[name] as Source<any>;
+  const providerType = type.slice(dot + 1);
+  const isKnown = source.isKnownType ? source.isKnownType(providerType) : source.eventTypes.includes(providerType);
+  return isKnown ? type : UNKNOWN_EVENT_TYPE_LABEL;
 }

@@ -81,7 +81,7 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
    * a sender inventing types cannot create series without end.
    * @defaultValue `eventTypes.includes(providerType)`
    */
-  readonly isKnownType: (providerType: string) => boolean;
+  readonly isKnownType?: (providerType: string) => boolean;
   /**
    * Whether a parsed body has this provider's envelope, to guess the source of a payload given to
    * `simulate` or a rule test without one. Cheap and shape-only: no schema check.
@@ -144,8 +144,8 @@ export interface SourceExample {
   authenticate(rawBody: string, secret: string): Record<string, string>;
 }
 
-/** A source as its folder declares it; `checkSchema` and `isKnownType` are derived unless given. */
-export type SourceDefinition<E extends EnvDeclaration> = Omit<Source<E>, 'checkSchema' | 'isKnownType'> & Partial<Pick<Source<E>, 'checkSchema' | 'isKnownType'>>;
+/** A source as its folder declares it; `checkSchema` is derived from `schemasFor` unless given. */
+export type SourceDefinition<E extends EnvDeclaration> = Omit<Source<E>, 'checkSchema'> & Partial<Pick<Source<E>, 'checkSchema'>>;
 
 /**
  * Declares a source. Checks what the type system cannot (the secret is one of its variables, a
@@ -161,7 +161,6 @@ export function defineSource<E extends EnvDeclaration>(definition: SourceDefinit
   }
   return Object.freeze({
     checkSchema: (event: BridgeEvent) => checkEventAgainst(definition.schemasFor(event.providerType), event),
-    isKnownType: (providerType: string) => definition.eventTypes.includes(providerType),
     ...definition,
   });
 }

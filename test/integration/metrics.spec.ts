@@ -173,10 +173,12 @@ describe('metrics contract (real process, GET /metrics)', function () {
     // The rate-limited one waited about a second: the sum covers at least that.
     expect(eventToAction.sum).to.be.greaterThan(1).and.below(60);
 
-    // bridge_queue_jobs{queue,state}: refreshed every 5 s.
+    // bridge_queue_jobs{queue,state}: refreshed every 5 s, so one refresh may have read the failed
+    // job beside the rate-limited one still delayed: wait for a refresh after everything settled.
     samples = await waitFor(async () => {
       const current = await scrape();
-      return sampleValue(current, 'bridge_queue_jobs', { queue: 'actions', state: 'failed' }) === 1 ? current : null;
+      const isSettled = sampleValue(current, 'bridge_queue_jobs', { queue: 'actions', state: 'delayed' }) === 0;
+      return isSettled && sampleValue(current, 'bridge_queue_jobs', { queue: 'actions', state: 'failed' }) === 1 ? current : null;
     }, 12_000, 250);
     for (const queue of ['events', 'actions']) {
       for (const state of ['waiting', 'active', 'delayed']) {

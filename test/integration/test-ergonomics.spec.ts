@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MOCHA = fileURLToPath(new URL('../../../node_modules/mocha/bin/mocha.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MOCHA = fileURLToPath(new URL('../../node_modules/mocha/bin/mocha.js', import.meta.url));
 
 /** Runs mocha as `npx mocha` would, from the repository root, with `.mocharc.json` applied. */
 async function runMocha(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
@@ -22,7 +22,7 @@ describe('test ergonomics', function () {
   this.timeout(60_000);
 
   it('.mocharc.json names no spec glob: `npx mocha path/to/spec` would otherwise run the whole suite besides that file', async () => {
-    const config = JSON.parse(await readFile(new URL('../../../.mocharc.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    const config = JSON.parse(await readFile(new URL('../../.mocharc.json', import.meta.url), 'utf8')) as Record<string, unknown>;
     expect(config).not.to.have.property('spec');
   });
 

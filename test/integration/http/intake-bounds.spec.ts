@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { createOperationalRouter } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import { Secret } from '../../../src/secret.js';
-import { BridgeProcess } from '../../support/bridge-process.js';
+import { BridgeProcess, runCli } from '../../support/bridge-process.js';
 import { bridgeTestEnv } from '../../support/bridge-env.js';
 import { postFirstPromoter, postRewardful, readJson, signRewardful, startIntakeApp, TEST_FIRSTPROMOTER_TOKEN } from '../../support/intake-app.js';
 import { OwnRedisServer } from '../../support/redis-server.js';
@@ -204,5 +204,26 @@ describe('/metrics: METRICS_TOKEN and the cost of a scrape', function () {
       probe.disconnect();
       await own.stop();
     }
+  });
+});
+
+describe('start-up refuses secrets too short to hold (the real binary)', function () {
+  this.timeout(30_000);
+
+  it('ADMIN_TOKEN under 24 characters, webhook secrets under 16 non-blank: one line each, exit 1, the values never printed', async () => {
+    const { code, stdout, stderr } = await runCli(['api'], {
+      REDIS_URL: SHARED_REDIS_URL,
+      PORT: '0',
+      ADMIN_TOKEN: 'admin-short-token',
+      FIRSTPROMOTER_WEBHOOK_TOKEN: 'fp-short',
+      REWARDFUL_SIGNING_SECRET: '  rw  short  secret  ',
+    });
+    expect(code).to.equal(1);
+    expect(stderr.split('\n').filter(Boolean).sort()).to.deep.equal([
+      'config: ADMIN_TOKEN must be at least 24 characters long (e.g. openssl rand -hex 16); unset it to turn the dashboard off',
+      'config: FIRSTPROMOTER_WEBHOOK_TOKEN must hold at least 16 non-blank characters (e.g. openssl rand -hex 16)',
+      'config: REWARDFUL_SIGNING_SECRET must hold at least 16 non-blank characters (e.g. openssl rand -hex 16)',
+    ]);
+    for (const secret of ['admin-short-token', 'fp-short', 'short  secret']) expect(stdout + stderr).not.to.contain(secret);
   });
 });

@@ -22,6 +22,13 @@ export class AuthError extends BridgeError {}
  */
 export class MalformedDeliveryError extends BridgeError {}
 
+/**
+ * A delivery whose body is compressed (`Content-Encoding` other than `identity`). The providers
+ * never compress, and inflating an unauthenticated body is how 14 bytes of brotli become megabytes:
+ * answered with 415 before the body is read; nothing is stored.
+ */
+export class UnsupportedEncodingError extends BridgeError {}
+
 /** Redis could not store the event. Answered with 503 and `Retry-After`; never a 2xx. */
 export class StorageUnavailableError extends BridgeError {}
 

@@ -39,7 +39,7 @@ export interface BridgeConfig {
   readonly allowUnsignedWebhooks: boolean;
   /** How long a delivered event id is remembered, in ms. @defaultValue 7d */
   readonly dedupTtlMs: number;
-  /** Largest accepted webhook body, in bytes. @defaultValue 1mb */
+  /** Largest accepted webhook body, in bytes. @defaultValue DEFAULT_BODY_LIMIT (64kb) */
   readonly bodyLimitBytes: number;
   /** pino level. @defaultValue DEFAULT_LOG_LEVEL (info) */
   readonly logLevel: string;
@@ -64,6 +64,23 @@ export interface BridgeConfig {
   readonly actionBackoffBaseMs: number;
   /** How long SIGTERM waits for in-flight work before exiting, in ms. @defaultValue 10s */
   readonly shutdownTimeoutMs: number;
+  /** How long a client may take to send a request's headers, in ms (HTTP_HEADERS_TIMEOUT). @defaultValue DEFAULT_HTTP_HEADERS_TIMEOUT_MS (10s) */
+  readonly httpHeadersTimeoutMs: number;
+  /** How long a client may take to send a whole request, body included, in ms (HTTP_REQUEST_TIMEOUT). @defaultValue DEFAULT_HTTP_REQUEST_TIMEOUT_MS (15s) */
+  readonly httpRequestTimeoutMs: number;
+  /** Open connections the HTTP server accepts at once; more are closed at once (HTTP_MAX_CONNECTIONS). @defaultValue DEFAULT_HTTP_MAX_CONNECTIONS (256) */
+  readonly httpMaxConnections: number;
+  /** Bearer token `/metrics` asks for (METRICS_TOKEN); unset: `/metrics` is open. @defaultValue unset */
+  readonly metricsToken: Secret | null;
+  /**
+   * Express's `trust proxy` (TRUST_PROXY): which proxies' `X-Forwarded-For` and `X-Forwarded-Proto`
+   * are believed, so the admin throttle sees the client's address and the session cookie is marked
+   * `Secure` behind a TLS proxy. `false`: none (the socket's address and protocol count).
+   * @defaultValue false
+   */
+  readonly trustProxy: boolean | number | string;
+  /** Mark the admin session cookie `Secure` whatever the request's protocol (ADMIN_COOKIE_SECURE). @defaultValue false */
+  readonly adminCookieSecure: boolean;
   /**
    * The settings every source and action declared (`env` of its descriptor), by variable name:
    * `{ FIRSTPROMOTER_WEBHOOK_TOKEN: Secret | null, SLACK_API_URL: 'https://slack.com/api/', … }`.
@@ -92,6 +109,33 @@ const booleanFlag = (name: string) =>
   yup.string().oneOf(['true', 'false', '1', '0', ''], `${name} must be true or false`);
 
 const url = (name: string, protocols: string[]) => urlSchema(protocols, name);
+
+/**
+ * BODY_LIMIT when unset. The largest payload the providers document is about 4 KB (FirstPromoter's
+ * `promoter_accepted`, 3.8 KB with its campaign and the echoed webhook URL; the seed pages in
+ * docs.firstpromoter.com/webhooks and developers.rewardful.com/webhooks show none larger); 64 KB
+ * leaves 16 times that for custom fields and long lists, and bounds what one connection can make
+ * the bridge buffer (HTTP_MAX_CONNECTIONS × BODY_LIMIT in all: 16 MB by default).
+ */
+export const DEFAULT_BODY_LIMIT = '64kb';
+
+/** HTTP_HEADERS_TIMEOUT when unset: a provider sends its headers at once; a slow-loris sender does not. */
+export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+/** HTTP_REQUEST_TIMEOUT when unset: a 64 KB body takes well under a second on any provider's link. */
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 15_000;
+
+/**
+ * HTTP_MAX_CONNECTIONS when unset. Providers deliver a few requests at a time; 256 leaves room for a
+ * load balancer's pool, the dashboard and scrapes, and caps what slow senders can hold open.
+ */
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 256;
+
+/** The shortest ADMIN_TOKEN accepted: 24 characters, too many to guess at any throttled rate. */
+export const MIN_ADMIN_TOKEN_LENGTH = 24;
+
+/** The fewest non-blank characters a webhook secret must hold (FIRSTPROMOTER_WEBHOOK_TOKEN, REWARDFUL_SIGNING_SECRET). */
+export const MIN_WEBHOOK_SECRET_LENGTH = 16;
 
 /** QUEUE_PREFIX when unset: one constant for the default and for the Cluster check of the default. */
 const DEFAULT_QUEUE_PREFIX = 'bridge';
@@ -127,7 +171,33 @@ const coreFields = {
     .oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', ''], 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'),
   STRIPPED_FIELDS: yup.string(),
   METRICS_PORT: portNumber('METRICS_PORT'),
-  ADMIN_TOKEN: yup.string(),
+  ADMIN_TOKEN: yup
+    .string()
+    // Never the value in the message: a config error is printed.
+    .test(
+      'admin-token-length',
+      `ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters long (e.g. openssl rand -hex 16); unset it to turn the dashboard off`,
+      (value) => value === undefined || value === '' || value.length >= MIN_ADMIN_TOKEN_LENGTH,
+    ),
+  METRICS_TOKEN: yup.string(),
+  HTTP_HEADERS_TIMEOUT: duration('HTTP_HEADERS_TIMEOUT'),
+  HTTP_REQUEST_TIMEOUT: duration('HTTP_REQUEST_TIMEOUT').test(
+    'request-after-headers',
+    'HTTP_REQUEST_TIMEOUT must not be shorter than HTTP_HEADERS_TIMEOUT',
+    (value, context) => {
+      const headers = parseDuration(or((context.parent as Record<string, string | undefined>).HTTP_HEADERS_TIMEOUT, '')) ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS;
+      const request = value === undefined || value === '' ? DEFAULT_HTTP_REQUEST_TIMEOUT_MS : parseDuration(value);
+      return request === null || request >= headers;
+    },
+  ),
+  HTTP_MAX_CONNECTIONS: positiveInteger('HTTP_MAX_CONNECTIONS'),
+  TRUST_PROXY: yup
+    .string()
+    .matches(/^(true|false|[0-9]+|[0-9A-Za-z.:/,\s]+)$/, {
+      message: 'TRUST_PROXY must be true, false, a number of proxies, or a comma-separated list of proxy addresses or subnets (loopback, 10.0.0.0/8)',
+      excludeEmptyString: true,
+    }),
+  ADMIN_COOKIE_SECURE: booleanFlag('ADMIN_COOKIE_SECURE'),
   ACTION_TIMEOUT: duration('ACTION_TIMEOUT'),
   EVENTS_CONCURRENCY: positiveInteger('EVENTS_CONCURRENCY'),
   ACTIONS_CONCURRENCY: positiveInteger('ACTIONS_CONCURRENCY'),
@@ -168,6 +238,15 @@ function environmentSchemaFor(registries: Registries) {
     const variables = collectIntegrationVariables(registries);
     const fields: Record<string, yup.AnySchema> = { ...coreFields };
     for (const [name, variable] of variables) fields[name] = variable.schema;
+    // A webhook secret is all that stands between the internet and the intake: a short one is
+    // refused at start-up, whichever source declares it.
+    for (const source of Object.values(registries.sources)) {
+      fields[source.webhookSecret] = (fields[source.webhookSecret] as yup.StringSchema).test(
+        'webhook-secret-length',
+        `${source.webhookSecret} must hold at least ${MIN_WEBHOOK_SECRET_LENGTH} non-blank characters (e.g. openssl rand -hex 16)`,
+        (value) => value === undefined || value === '' || value.replace(/\s/g, '').length >= MIN_WEBHOOK_SECRET_LENGTH,
+      );
+    }
     entry = { schema: yup.object(fields), variables };
     schemas.set(registries, entry);
   }
@@ -203,7 +282,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     rulesDir: or(env.RULES_DIR, DEFAULT_RULES_DIR),
     allowUnsignedWebhooks: ['true', '1'].includes(env.ALLOW_UNSIGNED_WEBHOOKS ?? ''),
     dedupTtlMs: parseDuration(or(env.DEDUP_TTL, '7d'))!,
-    bodyLimitBytes: parseByteSize(or(env.BODY_LIMIT, '1mb'))!,
+    bodyLimitBytes: parseByteSize(or(env.BODY_LIMIT, DEFAULT_BODY_LIMIT))!,
     logLevel: or(env.LOG_LEVEL, DEFAULT_LOG_LEVEL),
     strippedFields: or(env.STRIPPED_FIELDS, collectStrippedFields(registries.sources).join(','))
       .split(',')
@@ -215,9 +294,23 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, String(DEFAULT_EVENTS_CONCURRENCY))),
     actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, String(DEFAULT_ACTIONS_CONCURRENCY))),
     shutdownTimeoutMs: parseDuration(or(env.SHUTDOWN_TIMEOUT, '10s'))!,
+    httpHeadersTimeoutMs: env.HTTP_HEADERS_TIMEOUT ? parseDuration(env.HTTP_HEADERS_TIMEOUT)! : DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
+    httpRequestTimeoutMs: env.HTTP_REQUEST_TIMEOUT ? parseDuration(env.HTTP_REQUEST_TIMEOUT)! : DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
+    httpMaxConnections: env.HTTP_MAX_CONNECTIONS ? Number(env.HTTP_MAX_CONNECTIONS) : DEFAULT_HTTP_MAX_CONNECTIONS,
+    metricsToken: optionalSecret(env.METRICS_TOKEN),
+    trustProxy: readTrustProxy(env.TRUST_PROXY),
+    adminCookieSecure: ['true', '1'].includes(env.ADMIN_COOKIE_SECURE ?? ''),
     // The delivery policy owns these defaults: unset, the named default policy is what runs.
     actionAttempts: env.ACTION_ATTEMPTS ? Number(env.ACTION_ATTEMPTS) : DEFAULT_RETRY_POLICY.attempts,
     actionBackoffBaseMs: env.ACTION_BACKOFF_BASE ? parseDuration(env.ACTION_BACKOFF_BASE)! : DEFAULT_RETRY_POLICY.baseDelayMs,
     integrations: Object.fromEntries([...variables].map(([name, variable]) => [name, variable.read(env[name])])),
   };
+}
+
+/** TRUST_PROXY as Express's `trust proxy` takes it: a boolean, a hop count, or a list of addresses. */
+function readTrustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^[0-9]+$/.test(raw)) return Number(raw);
+  return raw;
 }

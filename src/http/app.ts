@@ -1,6 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { BridgeMetrics } from '../observability/metrics.js';
+import { isSameSecret, type Secret } from '../secret.js';
 import { createWebhookRouter, type WebhookRouterOptions } from './webhook-router.js';
 
 /** One readiness check: `null` when fine, else the reason shown by /readyz. */
@@ -15,13 +16,30 @@ export interface AppOptions extends Omit<WebhookRouterOptions, 'logger' | 'metri
   readonly readinessChecks: readonly ReadinessCheck[];
   /** Extra routers mounted after the webhooks (e.g. the admin dashboard). @defaultValue [] */
   readonly extraRouters?: readonly Router[];
+  /** METRICS_TOKEN: `/metrics` asks for it as a bearer token. @defaultValue null (open) */
+  readonly metricsToken?: Secret | null;
+  /**
+   * Express's `trust proxy` (TRUST_PROXY): whose X-Forwarded-For and X-Forwarded-Proto to believe.
+   * @defaultValue false
+   */
+  readonly trustProxy?: boolean | number | string;
+}
+
+/** Options of {@link createOperationalRouter}. */
+export interface OperationalRouterOptions {
+  /** What /metrics serves. */
+  readonly metrics: BridgeMetrics;
+  /** What /readyz checks. */
+  readonly readinessChecks: readonly ReadinessCheck[];
+  /** METRICS_TOKEN: `/metrics` asks for it as a bearer token. @defaultValue null (open) */
+  readonly metricsToken?: Secret | null;
 }
 
 /**
  * `/healthz`, `/readyz` and `/metrics`: served by every role, on PORT by the API and on
  * METRICS_PORT by a worker-only process.
  */
-export function createOperationalRouter(options: { metrics: BridgeMetrics; readinessChecks: readonly ReadinessCheck[] }): Router {
+export function createOperationalRouter(options: OperationalRouterOptions): Router {
   const router = express.Router();
   router.get('/healthz', (_request, response) => {
     response.status(200).json({ status: 'ok' });
@@ -34,9 +52,15 @@ export function createOperationalRouter(options: { metrics: BridgeMetrics; readi
     else response.status(503).json({ status: 'not_ready', reasons });
   });
 
-  router.get('/metrics', async (_request, response) => {
+  const metricsToken = options.metricsToken ?? null;
+  router.get('/metrics', async (request, response) => {
+    // With METRICS_TOKEN set, a scrape must carry it as a bearer token, compared in constant time.
+    if (metricsToken !== null && !hasBearerToken(request.headers.authorization, metricsToken)) {
+      response.status(401).set('WWW-Authenticate', 'Bearer realm="affiliate-bridge metrics"').json({ error: 'Unauthorized: send Authorization: Bearer <METRICS_TOKEN>' });
+      return;
+    }
     response.set('Content-Type', options.metrics.registry.contentType);
-    response.send(await options.metrics.registry.metrics());
+    response.send(await options.metrics.render());
   });
   return router;
 }
@@ -48,6 +72,9 @@ export function createApp(options: AppOptions): Express {
   app.set('etag', false);
   // Query strings are parsed flat: `?token=a&token[b]=c` must not become objects.
   app.set('query parser', 'simple');
+  // Behind a TLS proxy: the client's address (the admin throttle's key) and protocol (the cookie's
+  // Secure flag) come from the X-Forwarded-* headers of the proxies trusted here, and no others.
+  app.set('trust proxy', options.trustProxy ?? false);
 
   app.use(createOperationalRouter(options));
   app.use(createWebhookRouter(options));
@@ -56,9 +83,40 @@ export function createApp(options: AppOptions): Express {
   app.use((_request, response) => {
     response.status(404).json({ error: 'Not found' });
   });
-  app.use((error: unknown, _request: Request, response: Response, _next: NextFunction) => {
+  app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
+    const clientError = describeClientError(error);
+    if (clientError !== null) {
+      // The caller's mistake (a path such as /webhooks/%ZZ that is not valid percent-encoding): a
+      // 4xx, logged at debug without a stack, so a flood of them costs no log volume.
+      options.logger.debug({ method: request.method, status: clientError.status, reason: clientError.message }, 'request refused');
+      if (!response.headersSent) response.status(clientError.status).json({ error: clientError.message });
+      return;
+    }
     options.logger.error({ err: error }, 'unhandled error in HTTP handler');
     if (!response.headersSent) response.status(500).json({ error: 'Internal error' });
   });
   return app;
+}
+
+/** Whether an Authorization header is `Bearer <token>` with the expected token (constant time). */
+function hasBearerToken(authorization: string | undefined, expected: Secret): boolean {
+  const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
+  // An absent or malformed header is still compared, so the answer takes the same time.
+  return isSameSecret(match?.[1] ?? '', expected.reveal()) && match !== null;
+}
+
+/**
+ * The status and message of an error that is the request's fault, or null. Express's router marks
+ * a path parameter it cannot percent-decode with `status: 400` (router/lib/layer.js, `decodeParam`);
+ * body parsers outside the webhook route mark theirs the same way (http-errors, `expose: true`).
+ * The message is ours, never the error's: those quote the raw path.
+ */
+export function describeClientError(error: unknown): { status: number; message: string } | null {
+  if (error instanceof URIError) return { status: 400, message: 'The URL is not valid percent-encoding' };
+  const status = (error as { status?: unknown } | null)?.status;
+  const isExposed = (error as { expose?: unknown } | null)?.expose === true;
+  if (typeof status === 'number' && status >= 400 && status < 500 && isExposed) {
+    return { status, message: status === 413 ? 'Request body too large' : 'Bad request' };
+  }
+  return null;
 }

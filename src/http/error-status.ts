@@ -1,4 +1,4 @@
-import { AuthError, MalformedDeliveryError, StorageUnavailableError } from '../errors.js';
+import { AuthError, MalformedDeliveryError, StorageUnavailableError, UnsupportedEncodingError } from '../errors.js';
 import type { WebhookOutcome } from '../observability/metrics.js';
 
 export interface ErrorAnswer {
@@ -22,6 +22,9 @@ export function mapErrorToAnswer(error: unknown): ErrorAnswer {
   if (error instanceof MalformedDeliveryError) {
     return { status: 400, body: { error: error.message }, outcome: 'invalid' };
   }
+  if (error instanceof UnsupportedEncodingError) {
+    return { status: 415, body: { error: error.message }, outcome: 'invalid' };
+  }
   if (error instanceof StorageUnavailableError) {
     return {
       status: 503,
@@ -33,6 +36,10 @@ export function mapErrorToAnswer(error: unknown): ErrorAnswer {
   const type = (error as { type?: string } | null)?.type;
   if (type === 'entity.too.large') {
     return { status: 413, body: { error: 'Body is larger than BODY_LIMIT' }, outcome: 'too_large' };
+  }
+  // body-parser's own refusal of a compressed body (`inflate: false`), should a request reach it.
+  if (type === 'encoding.unsupported') {
+    return { status: 415, body: { error: 'Content-Encoding is not accepted: send the body uncompressed' }, outcome: 'invalid' };
   }
   if (typeof type === 'string' && type.startsWith('encoding.') || type === 'charset.unsupported') {
     return { status: 400, body: { error: 'Body has an unsupported encoding' }, outcome: 'invalid' };

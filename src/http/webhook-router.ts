@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type NextFunction, type Router } from 'express';
 import type { Logger } from 'pino';
-import { AuthError } from '../errors.js';
+import { AuthError, UnsupportedEncodingError } from '../errors.js';
 import type { SourceName } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { StoreOutcome } from '../queue/event-intake.js';
@@ -48,7 +48,9 @@ export interface WebhookRouterOptions {
  */
 export function createWebhookRouter(options: WebhookRouterOptions): Router {
   const router = express.Router();
-  const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes });
+  // `inflate: false`: a compressed body is never inflated (it is refused before this runs, and
+  // body-parser would refuse it too). Providers do not compress.
+  const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes, inflate: false });
   const context: DeliveryContext = {
     ...options,
     // Read once: a settings error (a config loaded without these sources) stops the app here.
@@ -65,12 +67,61 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
       response.status(404).json({ error: `Unknown source: ${String(request.params.source).slice(0, 64)}` });
       return;
     }
+    const secret = readWebhookSecret(source, context);
+    try {
+      checkBeforeReadingBody(source, request, secret, context);
+    } catch (error) {
+      // Nothing of the body was read. A body of a size the bridge could accept is drained and
+      // dropped by Node (no buffering, and at most HTTP_REQUEST_TIMEOUT), so the answer reaches
+      // the sender cleanly; a larger or undeclared one closes the connection instead of reading on.
+      if (!isDeclaredWithin(request, options.bodyLimitBytes)) response.set('Connection', 'close');
+      return answerError(error, source.name, response, options);
+    }
     readRawBody(request, response, (error?: unknown) => {
-      if (error) return answerError(error, source.name, response, options);
-      handleDelivery(source, request, response, context).catch(next);
+      if (error) {
+        // Too large or unreadable: whatever is left of the body is not worth reading either.
+        response.set('Connection', 'close');
+        return answerError(error, source.name, response, options);
+      }
+      handleDelivery(source, request, response, secret, context).catch(next);
     });
   });
   return router;
+}
+
+/** Whether the request declares a Content-Length no larger than `limitBytes`. */
+function isDeclaredWithin(request: Request, limitBytes: number): boolean {
+  const declared = request.headers['content-length'];
+  return declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) <= limitBytes;
+}
+
+function readWebhookSecret(source: Source, context: DeliveryContext): Secret | null {
+  return (context.settings.get(source.name)?.[source.webhookSecret] as Secret | null | undefined) ?? null;
+}
+
+/**
+ * What is refused before a byte of the body is read, so that an unauthenticated sender costs no
+ * more than its headers:
+ * 1. a source with no secret set (unless ALLOW_UNSIGNED_WEBHOOKS);
+ * 2. credentials that travel outside the body and are wrong or missing (the source's
+ *    `verifyBeforeBody`: FirstPromoter's token, the presence of Rewardful's signature);
+ * 3. a compressed body: inflating is how a few bytes become megabytes, and providers never compress.
+ * @throws AuthError (401) or UnsupportedEncodingError (415).
+ */
+function checkBeforeReadingBody(source: Source, request: Request, secret: Secret | null, context: DeliveryContext): void {
+  if (secret === null && !context.allowUnsignedWebhooks) {
+    throw new AuthError('source_not_configured', `${source.name} has no secret set`);
+  }
+  if (secret !== null && source.verifyBeforeBody) {
+    source.verifyBeforeBody({ headers: request.headers, query: request.query as Record<string, unknown> }, secret);
+  }
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity' && encoding.trim() !== '') {
+    throw new UnsupportedEncodingError(
+      'content_encoding_refused',
+      `Content-Encoding ${encoding.slice(0, 32)} is not accepted: send the body uncompressed`,
+    );
+  }
 }
 
 interface DeliveryContext extends WebhookRouterOptions {
@@ -84,12 +135,8 @@ function readSourceSettings(source: Source, integrations: Readonly<Record<string
   return readSettings({ integrations }, source.env) as Record<string, unknown>;
 }
 
-async function handleDelivery(source: Source, request: Request, response: Response, options: DeliveryContext): Promise<void> {
-  const secret = (options.settings.get(source.name)?.[source.webhookSecret] as Secret | null | undefined) ?? null;
+async function handleDelivery(source: Source, request: Request, response: Response, secret: Secret | null, options: DeliveryContext): Promise<void> {
   try {
-    if (secret === null && !options.allowUnsignedWebhooks) {
-      throw new AuthError('source_not_configured', `${source.name} has no secret set`);
-    }
     const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const body = source.verify({ rawBody, headers: request.headers, query: request.query as Record<string, unknown> }, secret);
     const event = source.normalize(body, {

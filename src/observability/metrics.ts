@@ -13,12 +13,35 @@ export type WebhookOutcome =
 /** Outcomes of one action attempt, as labelled on `bridge_actions_total`. */
 export type ActionOutcome = 'succeeded' | 'failed' | 'retried' | 'rate_limited' | 'paused' | 'dry_run';
 
+/** Options of {@link BridgeMetrics}. */
+export interface BridgeMetricsOptions {
+  /** Add prom-client's process metrics (CPU, memory, event loop lag). @defaultValue false */
+  readonly collectProcessMetrics?: boolean;
+  /**
+   * The shortest time between two renderings of `/metrics`, in ms: scrapes within it get the same
+   * text, so ten clients polling in a loop cost one rendering per interval, not one each.
+   * @defaultValue 0 (every scrape renders: tests read their counts at once)
+   */
+  readonly minRenderIntervalMs?: number;
+  /** Milliseconds since the epoch, for the render interval. @defaultValue Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * The shortest time between two renderings of `/metrics` in the running bridge (1 s): a scrape
+ * rate above one per second costs no more than one per second.
+ */
+export const METRICS_MIN_RENDER_INTERVAL_MS = 1_000;
+
 /**
  * The bridge's metrics, named as the contract in DESIGN.md fixes them. One instance per process,
  * with its own registry so tests can build as many as they like.
  */
 export class BridgeMetrics {
   readonly registry = new Registry();
+  readonly #minRenderIntervalMs: number;
+  readonly #now: () => number;
+  #lastRender: { readonly at: number; readonly text: Promise<string> } | null = null;
 
   readonly webhooks = new Counter({
     name: 'bridge_webhooks_total',
@@ -29,7 +52,7 @@ export class BridgeMetrics {
 
   readonly events = new Counter({
     name: 'bridge_events_total',
-    help: 'Events processed by the events worker, by type and outcome (planned, quarantined, failed).',
+    help: 'Events processed by the events worker, by type (unknown for a type no source declares) and outcome (planned, quarantined, replayed, failed).',
     labelNames: ['type', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -106,7 +129,28 @@ export class BridgeMetrics {
     this.integrationPaused.set({ integration, reason: label }, reason === null ? 0 : 1);
   }
 
-  constructor(options: { collectProcessMetrics?: boolean } = {}) {
+  constructor(options: BridgeMetricsOptions = {}) {
     if (options.collectProcessMetrics) collectDefaultMetrics({ register: this.registry });
+    this.#minRenderIntervalMs = options.minRenderIntervalMs ?? 0;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The Prometheus text of every metric. Within `minRenderIntervalMs` of the last rendering, that
+   * rendering is returned again (concurrent scrapes share one). Nothing here reads Redis: the queue
+   * and pause gauges are refreshed by a timer (start-http.ts), whatever the scrape rate.
+   */
+  render(): Promise<string> {
+    const now = this.#now();
+    const last = this.#lastRender;
+    if (last !== null && now - last.at < this.#minRenderIntervalMs) return last.text;
+    const text = this.registry.metrics();
+    const render = { at: now, text };
+    this.#lastRender = render;
+    // A failed rendering is not kept: the next scrape tries again.
+    text.catch(() => {
+      if (this.#lastRender === render) this.#lastRender = null;
+    });
+    return text;
   }
 }

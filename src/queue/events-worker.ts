@@ -5,6 +5,7 @@ import type { BridgeEvent } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { Plan, PlannedAction } from '../rules/plan.js';
 import { applySchemaCheck } from '../sources/check-event.js';
+import { labelEventType } from '../sources/registry.js';
 import type { ActionJobData } from './action-job.js';
 import {
   DEFAULT_EVENTS_CONCURRENCY,
@@ -52,6 +53,12 @@ export interface EventsWorkerOptions {
   readonly metrics: BridgeMetrics;
   /** Milliseconds since the epoch. @defaultValue Date.now */
   readonly now?: () => number;
+  /**
+   * The `type` label an event is counted under: the type when a source declares it, else `unknown`
+   * (types come from payloads; labels must stay bounded).
+   * @defaultValue labelEventType over the shipped sources
+   */
+  readonly labelEventType?: (type: string) => string;
   /** @defaultValue DEFAULT_EVENTS_CONCURRENCY (20) */
   readonly concurrency?: number;
 }
@@ -123,7 +130,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     },
   });
 
-  options.metrics.events.inc({ type: event.type, outcome: isReplay ? 'replayed' : isQuarantined ? 'quarantined' : 'planned' });
+  options.metrics.events.inc({ type: (options.labelEventType ?? labelEventType)(event.type), outcome: isReplay ? 'replayed' : isQuarantined ? 'quarantined' : 'planned' });
   if (isQuarantined) {
     log.warn({ validationErrors: event.validationErrors }, 'event quarantined: not matched until replayed');
     return run;
@@ -214,7 +221,7 @@ export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJob
     ...jobRetention('events', options.traceTtlMs),
   });
   worker.on('failed', (job, error) => {
-    options.metrics.events.inc({ type: job?.data.event.type ?? 'unknown', outcome: 'failed' });
+    options.metrics.events.inc({ type: (options.labelEventType ?? labelEventType)(job?.data.event.type ?? ''), outcome: 'failed' });
     options.logger.error({ err: error, jobId: job?.id, eventId: job?.data.event.id }, 'event job failed');
   });
   worker.on('error', (error) => options.logger.error({ err: error }, 'events worker error'));

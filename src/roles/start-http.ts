@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import express from 'express';
 import { createAdminRouter } from '../http/admin/admin-router.js';
+import { AdminSessions, AdminThrottle } from '../http/admin/admin-sessions.js';
 import { createApp, createOperationalRouter, type ReadinessCheck } from '../http/app.js';
+import { createBoundedServer } from '../http/http-server.js';
 import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
@@ -48,17 +50,37 @@ export async function startHttp(
       logger,
       now: () => new Date(deps.now()),
       readinessChecks,
+      metricsToken: config.metricsToken,
+      trustProxy: config.trustProxy,
       // The dashboard exists only when ADMIN_TOKEN is set: unmounted, /admin is a plain 404.
       extraRouters: config.adminToken
-        ? [createAdminRouter({ adminToken: config.adminToken, operations, integrations, logger, now: () => new Date(deps.now()) })]
+        ? [
+            createAdminRouter({
+              adminToken: config.adminToken,
+              operations,
+              integrations,
+              logger,
+              now: () => new Date(deps.now()),
+              sessions: new AdminSessions(deps.state, config.queuePrefix),
+              throttle: new AdminThrottle(deps.state, config.queuePrefix),
+              cookieSecure: config.adminCookieSecure,
+            }),
+          ]
         : [],
     });
   } else {
     app = express();
     app.disable('x-powered-by');
-    app.use(createOperationalRouter({ metrics, readinessChecks }));
+    app.use(createOperationalRouter({ metrics, readinessChecks, metricsToken: config.metricsToken }));
   }
-  const server = lifecycle.trackServer(app.listen(role === 'api' ? config.port : config.metricsPort, '0.0.0.0'));
+  const server = lifecycle.trackServer(
+    createBoundedServer(app, {
+      headersTimeoutMs: config.httpHeadersTimeoutMs,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+      maxConnections: config.httpMaxConnections,
+    }),
+  );
+  server.listen(role === 'api' ? config.port : config.metricsPort, '0.0.0.0');
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
 }

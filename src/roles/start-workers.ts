@@ -6,7 +6,7 @@ import { startEventsWorker } from '../queue/events-worker.js';
 import { ACTIONS_QUEUE } from '../queue/names.js';
 import { planActions } from '../rules/plan.js';
 import { RuleStore } from '../rules/rule-store.js';
-import { checkSchemaOf } from '../sources/registry.js';
+import { checkSchemaOf, labelEventType } from '../sources/registry.js';
 import type { BridgeDeps, WorkersRole } from './deps.js';
 
 /**
@@ -40,6 +40,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       actionsQueue,
       plan: (event) => planActions(store.current, event, { strictTemplates: false }),
       checkSchema: (event) => checkSchemaOf(deps.sources, event),
+      labelEventType: (type) => labelEventType(type, deps.sources),
       retryPolicy: deps.retryPolicy,
       traceTtlMs: config.dedupTtlMs,
       logger,

@@ -54,3 +54,23 @@ export function checkSchemaOf(registry: SourceRegistry, event: BridgeEvent): str
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any source of the registry
   return Object.hasOwn(registry, event.source) ? (registry[event.source] as Source<any>).checkSchema(event) : [];
 }
+
+/** The `type` label every event type nobody declared counts under. */
+export const UNKNOWN_EVENT_TYPE_LABEL = 'unknown';
+
+/**
+ * The `type` label of `bridge_events_total` for an event type: the type itself when a source of
+ * `registry` declares it (`firstpromoter.lead_signup`), else `unknown`. Types come from payloads:
+ * labelled as sent, 2,000 invented types would be 2,000 series.
+ */
+export function labelEventType(type: string, registry: SourceRegistry = sourceRegistry): string {
+  const dot = type.indexOf('.');
+  if (dot <= 0) return UNKNOWN_EVENT_TYPE_LABEL;
+  const name = type.slice(0, dot);
+  if (!Object.hasOwn(registry, name)) return UNKNOWN_EVENT_TYPE_LABEL;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any source of the registry
+  const source = registry[name] as Source<any>;
+  const providerType = type.slice(dot + 1);
+  const isKnown = source.isKnownType ? source.isKnownType(providerType) : source.eventTypes.includes(providerType);
+  return isKnown ? type : UNKNOWN_EVENT_TYPE_LABEL;
+}

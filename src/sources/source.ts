@@ -13,6 +13,9 @@ export interface RawDelivery {
   readonly query: Readonly<Record<string, unknown>>;
 }
 
+/** A delivery before its body is read: what `verifyBeforeBody` may look at. */
+export type BodylessDelivery = Omit<RawDelivery, 'rawBody'>;
+
 export interface NormalizeOptions {
   /** When the delivery arrived; passed in so normalising stays pure. */
   readonly receivedAt: Date;
@@ -87,6 +90,13 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
   /** Every provider event type the source knows (`lead_signup`, `referral.created`); others are quarantined. */
   readonly eventTypes: readonly string[];
   /**
+   * Whether a provider type is one this source declares (its own spelling, e.g. FirstPromoter's
+   * `test.referral.created`). Metric labels keep only such types: any other counts as `unknown`, so
+   * a sender inventing types cannot create series without end.
+   * @defaultValue `eventTypes.includes(providerType)`
+   */
+  readonly isKnownType?: (providerType: string) => boolean;
+  /**
    * Whether a parsed body has this provider's envelope, to guess the source of a payload given to
    * `simulate` or a rule test without one. Cheap and shape-only: no schema check.
    */
@@ -102,6 +112,16 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
    * @throws MalformedDeliveryError when the body is not JSON or not an object.
    */
   verify(delivery: RawDelivery, secret: Secret | null): Record<string, unknown>;
+  /**
+   * Checks what can be checked of the credentials before a byte of the body is read: a token in
+   * the query or the Authorization header, or that a signature header is present and well formed.
+   * The HTTP layer calls it first (only when a secret is set) and answers 401 without reading the
+   * body, so a sender with no credential cannot make the bridge buffer or parse anything.
+   * `verify` still checks everything again: this is an early refusal, not a second authority.
+   * @throws AuthError as `verify` would for the same credentials.
+   * @defaultValue none: the body is read (up to BODY_LIMIT) before it is authenticated
+   */
+  readonly verifyBeforeBody?: (delivery: BodylessDelivery, secret: Secret) => void;
   /**
    * Turns a verified body into the bridge's event, cheaply enough for the intake's hot path: the
    * envelope is read, secrets stripped and depth bounded. A body with no recognisable envelope (no

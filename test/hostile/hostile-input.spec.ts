@@ -167,7 +167,7 @@ describe('hostile input (real process, shipped rules, fake Slack and HubSpot)', 
     expect(await isStored('firstpromoter-9100003')).to.equal(false);
   });
 
-  it('a 10 MB body and a 1,000,000-element array (2 MB) are over BODY_LIMIT (1mb): 413', async () => {
+  it('a 10 MB body and a 1,000,000-element array (2 MB) are over BODY_LIMIT (64kb by default): 413', async () => {
     const tenMegabytes = JSON.stringify(classic(9_200_001, 'lead_signup', { ...suspiciousLead(9_200_001, 'ten-mb@example.com').data, pad: 'x'.repeat(10 * 1024 * 1024) }));
     const millionItems = `{"event":{"id":9200002,"type":"lead_signup","created_at":"${CREATED_AT}"},"data":{"id":1,"items":[${'0,'.repeat(999_999)}0]}}`;
     for (const body of [tenMegabytes, millionItems]) {

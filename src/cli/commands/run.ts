@@ -3,7 +3,7 @@ import { loadConfig, type BridgeConfig } from '../../config/config.js';
 import { ConfigError } from '../../errors.js';
 import { startBridge, type Roles, type RunningBridge } from '../../main.js';
 import { createLogger } from '../../observability/logger.js';
-import { BridgeMetrics } from '../../observability/metrics.js';
+import { BridgeMetrics, METRICS_MIN_RENDER_INTERVAL_MS } from '../../observability/metrics.js';
 import { RuleLoadError } from '../../rules/problems.js';
 import type { CommandIo } from '../io.js';
 
@@ -30,7 +30,7 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo): Promise<num
   const config = readConfigOrReport(process.env, io);
   if (!config) return 1;
   const logger: Logger = createLogger({ level: config.logLevel });
-  const metrics = new BridgeMetrics({ collectProcessMetrics: true });
+  const metrics = new BridgeMetrics({ collectProcessMetrics: true, minRenderIntervalMs: METRICS_MIN_RENDER_INTERVAL_MS });
 
   let bridge: RunningBridge;
   try {

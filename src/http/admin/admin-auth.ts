@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isSameSecret, type Secret } from '../../secret.js';
 
@@ -12,31 +11,18 @@ export const ADMIN_COOKIE_NAME = 'bridge_admin';
  */
 export const ADMIN_REQUEST_HEADER = 'x-bridge-admin';
 
-/** How long the browser keeps the session cookie, in seconds (12 h). */
+/** How long the browser keeps the session cookie, in seconds: the server-side session's lifetime (12 h). */
 export const ADMIN_COOKIE_MAX_AGE_SECONDS = 12 * 3600;
 
 /**
- * The fixed label the session value is an HMAC of. Changing it (or ADMIN_TOKEN) logs every
- * browser out.
+ * How a request proved who it is, or why it could not. A `cookie` carries a session id that still
+ * has to be looked up (admin-sessions.ts): this pure step only reads it.
  */
-const SESSION_LABEL = 'affiliate-bridge admin session v1';
-
-/** How a request proved who it is, or why it could not. */
 export type AdminCredential =
   | { readonly kind: 'bearer' }
-  | { readonly kind: 'cookie' }
+  | { readonly kind: 'cookie'; readonly sessionId: string }
   | { readonly kind: 'none' }
   | { readonly kind: 'invalid'; readonly reason: 'bearer_mismatch' | 'cookie_mismatch' };
-
-/**
- * The session cookie's value for `adminToken`: an HMAC of a fixed label keyed with the token, so
- * the cookie never holds the token itself, and it stops working when the token changes. It is the
- * same for every login: logging out clears it from that browser, and rotating ADMIN_TOKEN revokes
- * it everywhere.
- */
-export function deriveSessionValue(adminToken: Secret): string {
-  return createHmac('sha256', adminToken.reveal()).update(SESSION_LABEL).digest('base64url');
-}
 
 /** Reads one cookie from a `Cookie` header; `undefined` when absent. */
 export function readCookie(cookieHeader: string | undefined, name: string): string | undefined {
@@ -52,6 +38,7 @@ export function readCookie(cookieHeader: string | undefined, name: string): stri
 /**
  * Decides how a request is authenticated. A bearer header, when present, decides alone: a wrong
  * one is refused even if a valid cookie rides along, so a script with a stale token fails loudly.
+ * The bearer token is compared here, in constant time; a cookie's session is looked up by the caller.
  */
 export function identifyAdminRequest(headers: IncomingHttpHeaders, adminToken: Secret): AdminCredential {
   // 1. Bearer header: scripts and curl.
@@ -61,11 +48,11 @@ export function identifyAdminRequest(headers: IncomingHttpHeaders, adminToken: S
     if (match && isSameSecret(match[1].trim(), adminToken.reveal())) return { kind: 'bearer' };
     return { kind: 'invalid', reason: 'bearer_mismatch' };
   }
-  // 2. Session cookie: the browser, after the login form.
+  // 2. Session cookie: the browser, after the login form. Its id is checked against the sessions
+  //    in Redis by the caller (a random id, looked up by its hash: no secret to compare here).
   const cookie = readCookie(headers.cookie, ADMIN_COOKIE_NAME);
   if (cookie === undefined || cookie === '') return { kind: 'none' };
-  if (isSameSecret(cookie, deriveSessionValue(adminToken))) return { kind: 'cookie' };
-  return { kind: 'invalid', reason: 'cookie_mismatch' };
+  return { kind: 'cookie', sessionId: cookie };
 }
 
 /**
@@ -97,14 +84,18 @@ export function pickRedirectAfterLogin(next: unknown): string {
   return next;
 }
 
-/** The `Set-Cookie` value that logs a browser in. `Secure` when the request came over HTTPS. */
-export function buildSessionCookie(adminToken: Secret, isSecure: boolean): string {
+/**
+ * The `Set-Cookie` value that logs a browser in: the session's random id, never the token.
+ * `Secure` when the request came over HTTPS (or TRUST_PROXY says the proxy's did) or
+ * ADMIN_COOKIE_SECURE is set.
+ */
+export function buildSessionCookie(sessionId: string, isSecure: boolean, maxAgeSeconds: number = ADMIN_COOKIE_MAX_AGE_SECONDS): string {
   return [
-    `${ADMIN_COOKIE_NAME}=${deriveSessionValue(adminToken)}`,
+    `${ADMIN_COOKIE_NAME}=${sessionId}`,
     'Path=/admin',
     'HttpOnly',
     'SameSite=Strict',
-    `Max-Age=${ADMIN_COOKIE_MAX_AGE_SECONDS}`,
+    `Max-Age=${maxAgeSeconds}`,
     ...(isSecure ? ['Secure'] : []),
   ].join('; ');
 }

@@ -10,7 +10,9 @@ import {
   findCrossSiteReason,
   identifyAdminRequest,
   pickRedirectAfterLogin,
+  type AdminCredential,
 } from './admin-auth.js';
+import type { AdminSessions, AdminThrottle } from './admin-sessions.js';
 import { loadEventDetail, loadOverview, loadRecentEvents } from './admin-data.js';
 import { renderDashboardPage, renderLoginPage } from './admin-pages.js';
 
@@ -25,6 +27,16 @@ export interface AdminRouterOptions {
   readonly integrations?: readonly string[];
   /** @defaultValue () => new Date() */
   readonly now?: () => Date;
+  /** The dashboard's sessions (in Redis): opened at login, looked up per request, closed at logout. */
+  readonly sessions: AdminSessions;
+  /** Failed logins and bearer attempts per client address (in Redis, shared by every process). */
+  readonly throttle: AdminThrottle;
+  /**
+   * Mark the session cookie `Secure` on every login (ADMIN_COOKIE_SECURE), not only for requests
+   * Express sees as HTTPS (directly, or through a proxy TRUST_PROXY trusts).
+   * @defaultValue false
+   */
+  readonly cookieSecure?: boolean;
 }
 
 /**
@@ -55,14 +67,41 @@ const RECENT_EVENTS_SHOWN = 25;
  *   `POST /admin/api/failed/:jobId/retry | failed/retry-all | events/:eventId/replay`.
  *
  * Authentication: `Authorization: Bearer <ADMIN_TOKEN>`, or the session cookie the login form
- * sets. Unauthenticated page requests are sent to the login form; API requests get 401 JSON.
+ * sets (a random id of a session kept in Redis for 12 h, ended by logout). Unauthenticated page
+ * requests are sent to the login form; API requests get 401 JSON. Ten failed logins or bearer
+ * attempts from one address within 15 minutes get 429 with Retry-After until the window ends.
  * Cookie-authenticated POSTs must also prove they come from the page (see `findCrossSiteReason`).
  * Neither the token nor the cookie is ever logged.
  */
 export function createAdminRouter(options: AdminRouterOptions): Router {
-  const { adminToken, operations, logger } = options;
+  const { adminToken, operations, logger, sessions, throttle } = options;
   const now = options.now ?? (() => new Date());
   const admin = Router();
+  const isSecure = (request: Request) => request.secure || options.cookieSecure === true;
+  // request.ip follows TRUST_PROXY: behind a trusted proxy, the client's address, not the proxy's.
+  const clientAddressOf = (request: Request) => request.ip ?? request.socket.remoteAddress ?? 'unknown';
+
+  /**
+   * Answers 429 with Retry-After when this client has failed too often; true when it did. Checked
+   * before the credential is compared, so a blocked client learns nothing from its next guess.
+   */
+  async function refuseWhenThrottled(request: Request, response: Response, answer: 'html' | 'json'): Promise<boolean> {
+    const decision = await throttle.check(clientAddressOf(request));
+    if (decision.isAllowed) return false;
+    logger.warn({ ip: clientAddressOf(request), retryAfterSeconds: decision.retryAfterSeconds }, 'admin: too many failed attempts from this address; refused');
+    const message = `Too many failed attempts: try again in ${decision.retryAfterSeconds} s`;
+    response.status(429).set('Retry-After', String(decision.retryAfterSeconds));
+    if (answer === 'html') response.type('html').send(renderLoginPage({ error: message, next: '/admin' }));
+    else response.json({ error: message });
+    return true;
+  }
+
+  /** The request's credential, with a cookie's session looked up: an expired or closed one is invalid. */
+  async function authenticate(request: Request): Promise<AdminCredential> {
+    const credential = identifyAdminRequest(request.headers, adminToken);
+    if (credential.kind !== 'cookie') return credential;
+    return (await sessions.isOpen(credential.sessionId)) ? credential : { kind: 'invalid', reason: 'cookie_mismatch' };
+  }
 
   admin.use((_request, response, next) => {
     response.set({
@@ -87,50 +126,64 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     response.type('image/svg+xml').set('Cache-Control', 'no-cache').send(DASHBOARD_ICON);
   });
 
-  admin.get('/login', (request, response) => {
+  admin.get('/login', async (request, response) => {
     const next = pickRedirectAfterLogin(request.query.next);
-    if (identifyAdminRequest(request.headers, adminToken).kind === 'cookie') {
+    const credential = identifyAdminRequest(request.headers, adminToken);
+    if (credential.kind === 'cookie' && (await sessions.isOpen(credential.sessionId))) {
       response.redirect(303, next);
       return;
     }
     response.type('html').send(renderLoginPage({ next }));
   });
 
-  admin.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), (request: Request, response: Response) => {
+  admin.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), async (request: Request, response: Response) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const next = pickRedirectAfterLogin(body.next);
+    // 1. A client that failed too often is refused before its token is even compared.
+    if (await refuseWhenThrottled(request, response, 'html')) return;
+    // 2. The token, in constant time.
     const token = typeof body.token === 'string' ? body.token : '';
     if (!isSameSecret(token, adminToken.reveal())) {
+      await throttle.recordFailure(clientAddressOf(request));
       // Who tried, not what they typed: a near-miss token in a log line is almost the token.
-      logger.warn({ ip: request.ip }, 'admin: login refused (wrong token)');
+      logger.warn({ ip: clientAddressOf(request) }, 'admin: login refused (wrong token)');
       response.status(401).type('html').send(renderLoginPage({ error: 'That is not the admin token.', next }));
       return;
     }
-    logger.info({ ip: request.ip }, 'admin: logged in');
-    response.set('Set-Cookie', buildSessionCookie(adminToken, request.secure)).redirect(303, next);
+    // 3. A fresh random session, kept in Redis; the cookie holds only its id.
+    const sessionId = await sessions.open();
+    logger.info({ ip: clientAddressOf(request) }, 'admin: logged in');
+    const maxAgeSeconds = Math.floor(sessions.ttlMs / 1000);
+    response.set('Set-Cookie', buildSessionCookie(sessionId, isSecure(request), maxAgeSeconds)).redirect(303, next);
   });
 
   // Logging out needs no proof of origin: the worst a forged logout does is ask for the token again.
-  admin.post('/logout', (request, response) => {
-    response.set('Set-Cookie', buildClearedSessionCookie(request.secure)).redirect(303, '/admin/login');
+  // The session ends in Redis, not only in this browser: a copied cookie stops working too.
+  admin.post('/logout', async (request, response) => {
+    const credential = identifyAdminRequest(request.headers, adminToken);
+    if (credential.kind === 'cookie') await sessions.close(credential.sessionId);
+    response.set('Set-Cookie', buildClearedSessionCookie(isSecure(request))).redirect(303, '/admin/login');
   });
 
-  admin.use((request: Request, response: Response, next: NextFunction) => {
+  admin.use(async (request: Request, response: Response, next: NextFunction) => {
     const isApi = request.path.startsWith('/api/') || request.path === '/api';
     const isReadOnly = request.method === 'GET' || request.method === 'HEAD';
-    // 1. Who is asking: bearer header or session cookie, compared in constant time.
-    const credential = identifyAdminRequest(request.headers, adminToken);
+    // 1. A bearer attempt from a client that failed too often is refused before it is compared.
+    if (request.headers.authorization !== undefined && (await refuseWhenThrottled(request, response, 'json'))) return;
+    // 2. Who is asking: bearer header (compared in constant time) or session cookie (looked up).
+    const credential = await authenticate(request);
+    if (credential.kind === 'invalid' && credential.reason === 'bearer_mismatch') await throttle.recordFailure(clientAddressOf(request));
     if (credential.kind === 'none' || credential.kind === 'invalid') {
       logger.debug({ reason: credential.kind === 'invalid' ? credential.reason : 'no_credentials', path: request.path }, 'admin: unauthenticated request');
       if (isApi || !isReadOnly || (credential.kind === 'invalid' && credential.reason === 'bearer_mismatch')) {
         response.status(401).set('WWW-Authenticate', 'Bearer realm="affiliate-bridge admin"').json({ error: 'Unauthorized: send Authorization: Bearer <ADMIN_TOKEN>, or log in at /admin/login' });
         return;
       }
-      if (credential.kind === 'invalid') response.set('Set-Cookie', buildClearedSessionCookie(request.secure));
+      if (credential.kind === 'invalid') response.set('Set-Cookie', buildClearedSessionCookie(isSecure(request)));
       response.redirect(303, `/admin/login?next=${encodeURIComponent(request.originalUrl)}`);
       return;
     }
-    // 2. A cookie rides along with any request the browser makes: state changes must come from the page.
+    // 3. A cookie rides along with any request the browser makes: state changes must come from the page.
     if (credential.kind === 'cookie' && !isReadOnly) {
       const reason = findCrossSiteReason(request.headers);
       if (reason !== null) {

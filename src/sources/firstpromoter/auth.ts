@@ -1,18 +1,19 @@
 import { AuthError } from '../../errors.js';
 import { isSameSecret, type Secret } from '../../secret.js';
-import type { RawDelivery } from '../source.js';
+import type { BodylessDelivery, RawDelivery } from '../source.js';
 
 /**
  * Checks that a FirstPromoter delivery carries the shared webhook token
  * (FIRSTPROMOTER_WEBHOOK_TOKEN). FirstPromoter does not sign classic webhooks, so the token travels
  * in the URL (`?token=`) or in a header configured on the subscription: `Authorization: Bearer
- * <token>`, or HTTP Basic with the token as password (any username).
+ * <token>`, or HTTP Basic with the token as password (any username). The body plays no part, so
+ * the HTTP layer runs this before reading it (`verifyBeforeBody`).
  *
  * @throws AuthError `token_missing` when no token is presented, `authorization_malformed` when the
  *   Authorization header or the `token` parameter cannot be read, `token_mismatch` when no
  *   presented token equals the expected one.
  */
-export function verifyFirstPromoterToken(delivery: RawDelivery, secret: Secret): void {
+export function verifyFirstPromoterToken(delivery: BodylessDelivery, secret: Secret): void {
   // 1. Collect the presented tokens. A proxy may add its own Authorization header while
   //    FirstPromoter sends ?token=, so every place is read and any one may match.
   const presented = [readQueryToken(delivery.query), readAuthorizationToken(delivery.headers.authorization)].filter(

@@ -5,7 +5,7 @@ import { isJsonObject } from '../schema-fields.js';
 import { defineSource } from '../source.js';
 import { verifyFirstPromoterToken } from './auth.js';
 import { normalizeFirstPromoterAffiliate } from './affiliate.js';
-import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery } from './normalize.js';
+import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery, TEST_DELIVERY_TYPE_PREFIX } from './normalize.js';
 import {
   CLASSIC_EVENT_TYPES,
   classicDataSchemas,
@@ -57,9 +57,16 @@ export const firstpromoter = defineSource({
   redact: ['req.headers.authorization', 'headers.authorization', 'query.token'],
   strippedFields: FIRSTPROMOTER_SECRET_FIELDS,
   eventTypes: [...CLASSIC_EVENT_TYPES, ...V2_EVENT_TYPES],
+  // A v2 test delivery's type is its event type behind `test.` (normalize.ts).
+  isKnownType: (providerType) =>
+    (CLASSIC_EVENT_TYPES as readonly string[]).includes(providerType) ||
+    (V2_EVENT_TYPES as readonly string[]).includes(providerType.startsWith(TEST_DELIVERY_TYPE_PREFIX) ? providerType.slice(TEST_DELIVERY_TYPE_PREFIX.length) : providerType),
   // Classic `{ event, data }`; v2 `{ event_id, event_type, action, entity_type, data, … }`.
   recognize: (body) => 'data' in body && ('event' in body || 'action' in body || 'entity_type' in body),
   envelopeDescription: 'a FirstPromoter data envelope',
+  // The token is all there is to check, and it travels outside the body: a delivery without it is
+  // refused before a byte of the body is read.
+  verifyBeforeBody: verifyFirstPromoterToken,
   verify(delivery, secret) {
     if (secret !== null) verifyFirstPromoterToken(delivery, secret);
     return parseJsonBody(delivery.rawBody);

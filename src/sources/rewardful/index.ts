@@ -6,7 +6,7 @@ import { defineSource } from '../source.js';
 import { normalizeRewardfulAffiliate } from './affiliate.js';
 import { normalizeRewardfulDelivery, REWARDFUL_IDENTITY } from './normalize.js';
 import { REWARDFUL_EVENT_TYPES, rewardfulObjectSchemas, type RewardfulEventType } from './schemas.js';
-import { REWARDFUL_SIGNATURE_HEADER, verifyRewardfulSignature } from './signature.js';
+import { readRewardfulSignature, REWARDFUL_SIGNATURE_HEADER, verifyRewardfulSignature } from './signature.js';
 
 /** Rewardful webhooks. Answered with 200 once stored: Rewardful counts any other code as a failure. */
 export const rewardful = defineSource({
@@ -30,6 +30,8 @@ export const rewardful = defineSource({
   // `{ object, event: { id, type, created_at }, request }`.
   recognize: (body) => 'object' in body && ('request' in body || 'event' in body),
   envelopeDescription: 'a Rewardful object',
+  // Whether the signature matches needs the body, but whether there is one does not.
+  verifyBeforeBody: (delivery) => void readRewardfulSignature(delivery),
   verify(delivery, secret) {
     // The signature is checked on the raw bytes before anything is parsed.
     if (secret !== null) verifyRewardfulSignature(delivery, secret);

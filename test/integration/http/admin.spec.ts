@@ -7,7 +7,7 @@ import type { Router } from 'express';
 import { Redis } from 'ioredis';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { createAdminRouter } from '../../../src/http/admin/admin-router.js';
-import { deriveSessionValue } from '../../../src/http/admin/admin-auth.js';
+import { AdminSessions, AdminThrottle } from '../../../src/http/admin/admin-sessions.js';
 import { createApp } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
@@ -66,8 +66,11 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
   let baseUrl: string;
   let capture: ReturnType<typeof createCapturingLogger>;
 
-  async function listen(extraRouters: Router[]): Promise<{ server: Server; baseUrl: string }> {
+  let sessionCookie: string;
+
+  async function listen(extraRouters: Router[], trustProxy: boolean | string = false): Promise<{ server: Server; baseUrl: string }> {
     const app = createApp({
+      trustProxy,
       sources: sourceRegistry,
       integrations: loadConfig({}).integrations,
       allowUnsignedWebhooks: false,
@@ -117,7 +120,11 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
       backoffBaseMs: 100,
     }, { jobId: WAITING_JOB_ID });
 
-    ({ server, baseUrl } = await listen([createAdminRouter({ adminToken: new Secret(ADMIN_TOKEN), operations, logger: capture.logger })]));
+    ({ server, baseUrl } = await listen([createAdminRouter({
+      adminToken: new Secret(ADMIN_TOKEN), operations, logger: capture.logger,
+      sessions: new AdminSessions(redis, prefix), throttle: new AdminThrottle(redis, prefix),
+    })]));
+    sessionCookie = (await logIn(ADMIN_TOKEN)).headers.get('set-cookie')!.split(';')[0];
   });
 
   after(async () => {
@@ -129,7 +136,10 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
   });
 
   const bearer = (token = ADMIN_TOKEN) => ({ Authorization: `Bearer ${token}` });
-  const cookieFor = (token: string) => ({ Cookie: `bridge_admin=${deriveSessionValue(new Secret(token))}` });
+  /** The session cookie of the login made in `before`. */
+  const sessionHeaders = () => ({ Cookie: sessionCookie });
+  /** A cookie of the right shape that no login ever issued. */
+  const forgedSession = { Cookie: `bridge_admin=${'A'.repeat(43)}` };
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${baseUrl}${path}`, { headers, redirect: 'manual' });
   const post = (path: string, headers: Record<string, string> = {}) => fetch(`${baseUrl}${path}`, { method: 'POST', headers, redirect: 'manual' });
 
@@ -219,36 +229,52 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
       }
     });
 
-    it('refuses a cookie made with another token', async () => {
-      const page = await get('/admin', cookieFor('some-other-admin-token'));
+    it('refuses a session id no login issued', async () => {
+      const page = await get('/admin', forgedSession);
       expect(page.status).to.equal(303);
       expect(page.headers.get('set-cookie')).to.contain('Max-Age=0');
-      expect((await get('/admin/api/overview', cookieFor('some-other-admin-token'))).status).to.equal(401);
+      expect((await get('/admin/api/overview', forgedSession)).status).to.equal(401);
     });
 
-    it('logging out clears the cookie', async () => {
-      const response = await post('/admin/logout', cookieFor(ADMIN_TOKEN));
+    it('gives every login its own random session, kept in Redis under its hash, never the id itself', async () => {
+      const first = (await logIn(ADMIN_TOKEN)).headers.get('set-cookie')!.split(';')[0];
+      const second = (await logIn(ADMIN_TOKEN)).headers.get('set-cookie')!.split(';')[0];
+      expect(first).not.to.equal(second);
+      const id = first.slice('bridge_admin='.length);
+      const keys = await redis.keys(`${prefix}:admin:session:*`);
+      expect(keys.length).to.be.at.least(3);
+      expect(keys.join(' ')).not.to.contain(id);
+      expect(await redis.pttl(keys[0])).to.be.within(12 * 3600 * 1000 - 60_000, 12 * 3600 * 1000);
+    });
+
+    it('logging out clears the cookie and ends the session on the server: a copy of the cookie stops working', async () => {
+      const cookie = (await logIn(ADMIN_TOKEN)).headers.get('set-cookie')!.split(';')[0];
+      expect((await get('/admin/api/overview', { Cookie: cookie })).status).to.equal(200);
+      const response = await post('/admin/logout', { Cookie: cookie });
       expect(response.status).to.equal(303);
       expect(response.headers.get('location')).to.equal('/admin/login');
       expect(response.headers.get('set-cookie')).to.match(/^bridge_admin=; Path=\/admin; HttpOnly; SameSite=Strict; Max-Age=0/);
+      expect((await get('/admin/api/overview', { Cookie: cookie })).status).to.equal(401);
+      // The other sessions live on.
+      expect((await get('/admin/api/overview', sessionHeaders())).status).to.equal(200);
     });
   });
 
   describe('state changes with the cookie need proof they come from the page', () => {
     it('refuses a POST without the X-Bridge-Admin header (a cross-site form)', async () => {
-      const response = await post('/admin/api/failed/retry-all', cookieFor(ADMIN_TOKEN));
+      const response = await post('/admin/api/failed/retry-all', sessionHeaders());
       expect(response.status).to.equal(403);
       expect((await readJson(response)).error).to.contain('x-bridge-admin header is missing');
-      expect((await post(`/admin/api/events/${EVENT_ID}/replay`, cookieFor(ADMIN_TOKEN))).status).to.equal(403);
+      expect((await post(`/admin/api/events/${EVENT_ID}/replay`, sessionHeaders())).status).to.equal(403);
     });
 
     it('refuses a POST the browser marks as cross-site, even with the header', async () => {
-      const response = await post('/admin/api/failed/retry-all', { ...cookieFor(ADMIN_TOKEN), 'X-Bridge-Admin': '1', 'Sec-Fetch-Site': 'cross-site' });
+      const response = await post('/admin/api/failed/retry-all', { ...sessionHeaders(), 'X-Bridge-Admin': '1', 'Sec-Fetch-Site': 'cross-site' });
       expect(response.status).to.equal(403);
     });
 
     it('accepts a same-origin POST from the page', async () => {
-      const response = await post('/admin/api/failed/no-such-job/retry', { ...cookieFor(ADMIN_TOKEN), 'X-Bridge-Admin': '1', 'Sec-Fetch-Site': 'same-origin' });
+      const response = await post('/admin/api/failed/no-such-job/retry', { ...sessionHeaders(), 'X-Bridge-Admin': '1', 'Sec-Fetch-Site': 'same-origin' });
       expect(response.status).to.equal(404);
     });
   });
@@ -345,7 +371,79 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
       expect(text).to.contain('admin: logged in');
       expect(text).to.contain('admin: login refused (wrong token)');
       expect(text).not.to.contain(ADMIN_TOKEN);
-      expect(text).not.to.contain(deriveSessionValue(new Secret(ADMIN_TOKEN)));
+      expect(text).not.to.contain(sessionCookie.slice('bridge_admin='.length));
+    });
+  });
+
+  describe('throttle, session expiry and the Secure flag (two apps on one Redis, behind a trusted proxy)', () => {
+    const throttlePrefix = () => `${prefix}:throttled`;
+    const apps: Array<{ server: Server; baseUrl: string }> = [];
+    const startAdminApp = async (options: { sessionTtlMs?: number; cookieSecure?: boolean; limit?: number } = {}) => {
+      // Its own connection per app, as two `api` processes would have.
+      const connection = new Redis(SHARED_REDIS_URL);
+      const app = await listen([createAdminRouter({
+        adminToken: new Secret(ADMIN_TOKEN), operations, logger: capture.logger,
+        sessions: new AdminSessions(connection, throttlePrefix(), options.sessionTtlMs),
+        throttle: new AdminThrottle(connection, throttlePrefix(), options.limit ?? 3, 60_000),
+        cookieSecure: options.cookieSecure,
+      })], 'loopback');
+      app.server.on('close', () => connection.disconnect());
+      apps.push(app);
+      return app;
+    };
+    const from = (address: string, headers: Record<string, string> = {}) => ({ 'X-Forwarded-For': address, ...headers });
+    const logInAt = (base: string, token: string, headers: Record<string, string>) =>
+      fetch(`${base}/admin/login`, { method: 'POST', body: new URLSearchParams({ token }), headers, redirect: 'manual' });
+
+    after(async () => {
+      for (const app of apps) {
+        app.server.closeAllConnections();
+        await new Promise((resolve) => app.server.close(resolve));
+      }
+    });
+
+    it('counts failed logins and bearer attempts per client address, in Redis: the other process answers 429 with Retry-After too', async () => {
+      const [one, two] = [await startAdminApp(), await startAdminApp()];
+      const attacker = '203.0.113.7';
+      expect((await logInAt(one.baseUrl, 'wrong-guess-number-one', from(attacker))).status).to.equal(401);
+      expect((await fetch(`${two.baseUrl}/admin/api/overview`, { headers: from(attacker, bearer('wrong-guess-number-two')) })).status).to.equal(401);
+      expect((await logInAt(two.baseUrl, 'wrong-guess-number-three', from(attacker))).status).to.equal(401);
+
+      // The limit (3 here) is reached: even the right token is refused now, unchecked, on both.
+      const login = await logInAt(one.baseUrl, ADMIN_TOKEN, from(attacker));
+      expect(login.status).to.equal(429);
+      expect(Number(login.headers.get('retry-after'))).to.be.within(55, 60);
+      expect(login.headers.get('set-cookie')).to.equal(null);
+      const api = await fetch(`${two.baseUrl}/admin/api/overview`, { headers: from(attacker, bearer()) });
+      expect(api.status).to.equal(429);
+      expect(Number(api.headers.get('retry-after'))).to.be.within(55, 60);
+      expect((await readJson(api)).error).to.match(/^Too many failed attempts: try again in \d+ s$/);
+
+      // Another address is not affected, and a right bearer token is not a failure.
+      expect((await fetch(`${one.baseUrl}/admin/api/overview`, { headers: from('198.51.100.9', bearer()) })).status).to.equal(200);
+      expect((await logInAt(two.baseUrl, ADMIN_TOKEN, from('198.51.100.9'))).status).to.equal(303);
+      expect(await redis.get(`${throttlePrefix()}:admin:failures:${attacker}`)).to.equal('3');
+      expect(capture.text()).to.contain('admin: too many failed attempts from this address; refused');
+    });
+
+    it('ends a session when its time is up', async () => {
+      const app = await startAdminApp({ sessionTtlMs: 1_000 });
+      const response = await logInAt(app.baseUrl, ADMIN_TOKEN, from('192.0.2.10'));
+      expect(response.headers.get('set-cookie')).to.match(/; Max-Age=1(;|$)/);
+      const cookie = response.headers.get('set-cookie')!.split(';')[0];
+      expect((await fetch(`${app.baseUrl}/admin/api/overview`, { headers: { Cookie: cookie } })).status).to.equal(200);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect((await fetch(`${app.baseUrl}/admin/api/overview`, { headers: { Cookie: cookie } })).status).to.equal(401);
+    });
+
+    it('marks the cookie Secure behind a trusted TLS proxy (X-Forwarded-Proto: https), or always with ADMIN_COOKIE_SECURE', async () => {
+      const plain = await startAdminApp();
+      const overHttp = await logInAt(plain.baseUrl, ADMIN_TOKEN, from('192.0.2.11'));
+      expect(overHttp.headers.get('set-cookie')).not.to.contain('Secure');
+      const viaProxy = await logInAt(plain.baseUrl, ADMIN_TOKEN, from('192.0.2.11', { 'X-Forwarded-Proto': 'https' }));
+      expect(viaProxy.headers.get('set-cookie')).to.match(/; Secure$/);
+      const always = await startAdminApp({ cookieSecure: true });
+      expect((await logInAt(always.baseUrl, ADMIN_TOKEN, from('192.0.2.12'))).headers.get('set-cookie')).to.match(/; Secure$/);
     });
   });
 

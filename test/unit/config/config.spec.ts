@@ -14,9 +14,15 @@ describe('loadConfig', () => {
       rulesDir: './rules',
       allowUnsignedWebhooks: false,
       dedupTtlMs: 7 * 24 * 3600 * 1000,
-      bodyLimitBytes: 1024 * 1024,
+      bodyLimitBytes: 64 * 1024,
       logLevel: 'info',
       actionTimeoutMs: 10_000,
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 15_000,
+      httpMaxConnections: 256,
+      metricsToken: null,
+      trustProxy: false,
+      adminCookieSecure: false,
     });
     expect(config.integrations).to.include({ FIRSTPROMOTER_WEBHOOK_TOKEN: null, SLACK_BOT_TOKEN: null });
     expect(config.strippedFields).to.deep.equal(['auth_token', 'temp_password']);
@@ -31,11 +37,63 @@ describe('loadConfig', () => {
       BODY_LIMIT: '512kb',
       ALLOW_UNSIGNED_WEBHOOKS: 'true',
       STRIPPED_FIELDS: 'auth_token, promoter.profile.paypal_email',
-      FIRSTPROMOTER_WEBHOOK_TOKEN: 'fp-secret',
+      FIRSTPROMOTER_WEBHOOK_TOKEN: 'fp-secret-0123456789',
+      HTTP_HEADERS_TIMEOUT: '5s',
+      HTTP_REQUEST_TIMEOUT: '20s',
+      HTTP_MAX_CONNECTIONS: '64',
+      METRICS_TOKEN: 'scrape-token',
+      TRUST_PROXY: 'loopback, 10.0.0.0/8',
+      ADMIN_COOKIE_SECURE: 'true',
     });
+    expect(config).to.include({ httpHeadersTimeoutMs: 5_000, httpRequestTimeoutMs: 20_000, httpMaxConnections: 64, trustProxy: 'loopback, 10.0.0.0/8', adminCookieSecure: true });
+    expect(config.metricsToken?.reveal()).to.equal('scrape-token');
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).to.equal(1);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).to.equal(true);
     expect(config).to.include({ port: 8080, queuePrefix: '{bridge}', dedupTtlMs: 36 * 3600 * 1000, bodyLimitBytes: 512 * 1024, allowUnsignedWebhooks: true });
     expect(config.strippedFields).to.deep.equal(['auth_token', 'promoter.profile.paypal_email']);
-    expect((config.integrations.FIRSTPROMOTER_WEBHOOK_TOKEN as Secret).reveal()).to.equal('fp-secret');
+    expect((config.integrations.FIRSTPROMOTER_WEBHOOK_TOKEN as Secret).reveal()).to.equal('fp-secret-0123456789');
+  });
+
+  describe('secrets too short to hold (issue 10, point 8)', () => {
+    const problemsOf = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+    };
+
+    it('refuses an ADMIN_TOKEN under 24 characters with one line that does not quote it', () => {
+      const problems = problemsOf({ ADMIN_TOKEN: 'x'.repeat(23) });
+      expect(problems).to.deep.equal([
+        'ADMIN_TOKEN must be at least 24 characters long (e.g. openssl rand -hex 16); unset it to turn the dashboard off',
+      ]);
+      expect(problemsOf({ ADMIN_TOKEN: 'x'.repeat(24) })).to.deep.equal([]);
+      expect(problemsOf({ ADMIN_TOKEN: '' })).to.deep.equal([]);
+    });
+
+    it('refuses each webhook secret with fewer than 16 non-blank characters, one line each', () => {
+      const problems = problemsOf({ FIRSTPROMOTER_WEBHOOK_TOKEN: 'short-token', REWARDFUL_SIGNING_SECRET: ' a b c d e f g h i j k l m n o ' });
+      expect(problems).to.deep.equal([
+        'FIRSTPROMOTER_WEBHOOK_TOKEN must hold at least 16 non-blank characters (e.g. openssl rand -hex 16)',
+        'REWARDFUL_SIGNING_SECRET must hold at least 16 non-blank characters (e.g. openssl rand -hex 16)',
+      ]);
+      expect(problems.join('\n')).not.to.contain('short-token');
+      expect(problemsOf({ FIRSTPROMOTER_WEBHOOK_TOKEN: '0123456789abcdef', REWARDFUL_SIGNING_SECRET: 'a b c d e f g h i j k l m n o p' })).to.deep.equal([]);
+    });
+
+    it('checks the HTTP bounds: a request timeout shorter than the headers timeout, a connection cap of 0', () => {
+      expect(problemsOf({ HTTP_HEADERS_TIMEOUT: '20s' })).to.deep.equal(['HTTP_REQUEST_TIMEOUT must not be shorter than HTTP_HEADERS_TIMEOUT']);
+      expect(problemsOf({ HTTP_MAX_CONNECTIONS: '0', HTTP_REQUEST_TIMEOUT: 'soon' }).sort()).to.deep.equal([
+        'HTTP_MAX_CONNECTIONS must be a positive integer',
+        'HTTP_REQUEST_TIMEOUT must be a duration such as 500ms, 30s, 10m, 12h or 7d',
+      ]);
+      expect(problemsOf({ TRUST_PROXY: 'yes please!' })).to.deep.equal([
+        'TRUST_PROXY must be true, false, a number of proxies, or a comma-separated list of proxy addresses or subnets (loopback, 10.0.0.0/8)',
+      ]);
+    });
   });
 
   it('reports every bad value at once, one line each, without echoing secrets', () => {

@@ -71,6 +71,26 @@ describe('firstpromoter source', () => {
     expect(firstpromoter.successStatus).to.equal(202);
   });
 
+  describe('verifyBeforeBody: the token, with no body at all', () => {
+    it('accepts the right token in the query or the Authorization header', () => {
+      expect(() => firstpromoter.verifyBeforeBody!({ headers: {}, query: { token: TOKEN } }, secret)).not.to.throw();
+      expect(() => firstpromoter.verifyBeforeBody!({ headers: { authorization: `Bearer ${TOKEN}` }, query: {} }, secret)).not.to.throw();
+    });
+
+    const refused: Array<[string, RawDelivery['headers'], RawDelivery['query'], string]> = [
+      ['no token', {}, {}, 'token_missing'],
+      ['a wrong token', { authorization: 'Bearer wrong-token' }, {}, 'token_mismatch'],
+      ['a token given twice', {}, { token: [TOKEN, TOKEN] }, 'authorization_malformed'],
+    ];
+    for (const [name, headers, query, code] of refused) {
+      it(`refuses ${name} with ${code}`, () => {
+        const error = catchError(() => firstpromoter.verifyBeforeBody!({ headers, query }, secret));
+        expect(error).to.be.instanceOf(AuthError);
+        expect((error as AuthError).code).to.equal(code);
+      });
+    }
+  });
+
   describe('verify: the shared token', () => {
     const raw = readFixture('lead_signup');
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { firstpromoter } from '../../../src/sources/firstpromoter/index.js';
 import { urlVariable } from '../../../src/config/env-variable.js';
-import { collectStrippedFields, DEFAULT_STRIPPED_FIELDS, isSourceName, sourceRegistry } from '../../../src/sources/registry.js';
+import { collectStrippedFields, DEFAULT_STRIPPED_FIELDS, isSourceName, labelEventType, sourceRegistry } from '../../../src/sources/registry.js';
 import { defineSource } from '../../../src/sources/source.js';
 import { rewardful } from '../../../src/sources/rewardful/index.js';
 
@@ -68,5 +68,31 @@ describe('source descriptors', () => {
   it('strip by default the union of every source\'s stripped fields, defined once', () => {
     expect(DEFAULT_STRIPPED_FIELDS).to.deep.equal(['auth_token', 'temp_password']);
     expect(collectStrippedFields(sourceRegistry)).to.deep.equal(DEFAULT_STRIPPED_FIELDS);
+  });
+
+  // Issue 10, point 3: metric labels stay bounded whatever types senders invent.
+  const labels: Array<[string, string]> = [
+    ['firstpromoter.lead_signup', 'firstpromoter.lead_signup'],
+    ['firstpromoter.referral.created', 'firstpromoter.referral.created'],
+    ['firstpromoter.test.referral.created', 'firstpromoter.test.referral.created'],
+    ['rewardful.referral.converted', 'rewardful.referral.converted'],
+    ['firstpromoter.something_new', 'unknown'],
+    ['firstpromoter.test.something_new', 'unknown'],
+    ['firstpromoter.test.lead_signup', 'unknown'],
+    ['rewardful.lead_signup', 'unknown'],
+    ['toy.thing_happened', 'unknown'],
+    ['constructor.lead_signup', 'unknown'],
+    ['', 'unknown'],
+  ];
+  for (const [type, label] of labels) {
+    it(`labels ${JSON.stringify(type)} as ${label} on bridge_events_total`, () => {
+      expect(labelEventType(type)).to.equal(label);
+    });
+  }
+
+  it('labels the types of the registry it is given: a toy source counts its own', () => {
+    const toy = defineSource({ ...rewardful, name: 'toy', eventTypes: ['thing_happened'] });
+    expect(labelEventType('toy.thing_happened', { toy })).to.equal('toy.thing_happened');
+    expect(labelEventType('toy.other_thing', { toy })).to.equal('unknown');
   });
 });

@@ -105,6 +105,15 @@ describe('rewardful source', () => {
       expect(catchError(() => rewardful.verify(makeDelivery('not json', undefined), secret))).to.be.instanceOf(AuthError);
     });
 
+    it('before the body: refuses a missing or malformed signature, lets a well-formed one through to verify', () => {
+      const before = (headers: RawDelivery['headers']) => catchError(() => rewardful.verifyBeforeBody!({ headers, query: {} }, secret));
+      expect((before({}) as AuthError).code).to.equal('signature_missing');
+      expect((before({ 'x-rewardful-signature': 'abc' }) as AuthError).code).to.equal('signature_malformed');
+      expect((before({ 'x-rewardful-signature': ['a'.repeat(64), 'b'.repeat(64)] }) as AuthError).code).to.equal('signature_malformed');
+      // Whether it matches needs the body: that is verify's step.
+      expect(() => rewardful.verifyBeforeBody!({ headers: { 'x-rewardful-signature': 'f'.repeat(64) }, query: {} }, secret)).not.to.throw();
+    });
+
     it('skips the signature when the secret is null (ALLOW_UNSIGNED_WEBHOOKS)', () => {
       expect(rewardful.verify(makeDelivery(seedRaw, undefined), null)).to.deep.equal(JSON.parse(seedRaw));
     });

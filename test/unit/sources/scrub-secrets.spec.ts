@@ -152,14 +152,14 @@ describe('scrubbing secrets by value', () => {
         webhookSecret: 'TOY_SIGNING_SECRET',
       });
       const registries = { sources: { toy }, actions: {} };
-      const config = loadConfig({ TOY_SIGNING_SECRET: 'sign-1', TOY_API_KEY: 'key-2', TOY_API_URL: 'https://toy.example/sign-1' }, registries);
-      expect(collectSourceSecrets({ toy }, config).map((secret) => secret.reveal())).to.deep.equal(['sign-1', 'key-2']);
+      const config = loadConfig({ TOY_SIGNING_SECRET: 'sign-1-0123456789', TOY_API_KEY: 'key-2', TOY_API_URL: 'https://toy.example/sign-1' }, registries);
+      expect(collectSourceSecrets({ toy }, config).map((secret) => secret.reveal())).to.deep.equal(['sign-1-0123456789', 'key-2']);
       expect(collectSourceSecrets({ toy }, loadConfig({ TOY_API_KEY: 'key-2' }, registries)).map((secret) => secret.reveal())).to.deep.equal(['key-2']);
     });
 
     it('for the shipped sources: both webhook secrets', () => {
-      const config = loadConfig({ FIRSTPROMOTER_WEBHOOK_TOKEN: 'a', REWARDFUL_SIGNING_SECRET: 'b', FIRSTPROMOTER_FULFILMENT_ANSWER: 'fulfilled' });
-      expect(collectSourceSecrets(sourceRegistry, config).map((secret) => secret.reveal())).to.deep.equal(['a', 'b']);
+      const config = loadConfig({ FIRSTPROMOTER_WEBHOOK_TOKEN: 'a'.repeat(16), REWARDFUL_SIGNING_SECRET: 'b'.repeat(16), FIRSTPROMOTER_FULFILMENT_ANSWER: 'fulfilled' });
+      expect(collectSourceSecrets(sourceRegistry, config).map((secret) => secret.reveal())).to.deep.equal(['a'.repeat(16), 'b'.repeat(16)]);
     });
   });
 });

@@ -64,6 +64,13 @@ export interface BridgeConfig {
   readonly actionBackoffBaseMs: number;
   /** How long SIGTERM waits for in-flight work before exiting, in ms. @defaultValue 10s */
   readonly shutdownTimeoutMs: number;
+  /** How often the workers reconcile each source whose API credentials are set, in ms. @defaultValue 15m */
+  readonly reconcileIntervalMs: number;
+  /**
+   * How far back a scheduled reconciliation looks, in ms (further, back to the last success, after
+   * failed runs); the entity ledger keeps objects at least this long. @defaultValue 48h
+   */
+  readonly reconcileWindowMs: number;
   /**
    * The settings every source and action declared (`env` of its descriptor), by variable name:
    * `{ FIRSTPROMOTER_WEBHOOK_TOKEN: Secret | null, SLACK_API_URL: 'https://slack.com/api/', … }`.
@@ -134,6 +141,8 @@ const coreFields = {
   SHUTDOWN_TIMEOUT: duration('SHUTDOWN_TIMEOUT'),
   ACTION_ATTEMPTS: positiveInteger('ACTION_ATTEMPTS'),
   ACTION_BACKOFF_BASE: duration('ACTION_BACKOFF_BASE'),
+  RECONCILE_INTERVAL: duration('RECONCILE_INTERVAL'),
+  RECONCILE_WINDOW: duration('RECONCILE_WINDOW'),
 };
 
 /**
@@ -215,6 +224,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     eventsConcurrency: Number(or(env.EVENTS_CONCURRENCY, String(DEFAULT_EVENTS_CONCURRENCY))),
     actionsConcurrency: Number(or(env.ACTIONS_CONCURRENCY, String(DEFAULT_ACTIONS_CONCURRENCY))),
     shutdownTimeoutMs: parseDuration(or(env.SHUTDOWN_TIMEOUT, '10s'))!,
+    reconcileIntervalMs: parseDuration(or(env.RECONCILE_INTERVAL, '15m'))!,
+    reconcileWindowMs: parseDuration(or(env.RECONCILE_WINDOW, '48h'))!,
     // The delivery policy owns these defaults: unset, the named default policy is what runs.
     actionAttempts: env.ACTION_ATTEMPTS ? Number(env.ACTION_ATTEMPTS) : DEFAULT_RETRY_POLICY.attempts,
     actionBackoffBaseMs: env.ACTION_BACKOFF_BASE ? parseDuration(env.ACTION_BACKOFF_BASE)! : DEFAULT_RETRY_POLICY.baseDelayMs,

@@ -2,6 +2,12 @@
 export type EventStatus = 'valid' | 'quarantined';
 
 /**
+ * Where an event came from: a provider's webhook, or `reconciled`, synthesized from the provider's
+ * API for a webhook the bridge never received (see src/reconcile/).
+ */
+export type EventOrigin = 'webhook' | 'reconciled';
+
+/**
  * The name of a registered source (`firstpromoter`, `rewardful`): a key of sources/registry.ts,
  * which is the only list of them. A plain string here, so that a registry can grow without this
  * file changing; the HTTP layer and the events worker only ever see names the registry holds.
@@ -21,6 +27,8 @@ export interface BridgeEvent {
   /** ISO 8601, when the bridge received the delivery. */
   readonly receivedAt: string;
   readonly status: EventStatus;
+  /** `reconciled` when synthesized from the provider's API; absent means `webhook`. */
+  readonly origin?: EventOrigin;
   /** Why a quarantined event failed its schema (or that its type is unknown); absent when valid. */
   readonly validationErrors?: string[];
   /**

@@ -23,6 +23,24 @@ export function reconcileKeys(prefix: string) {
   };
 }
 
+/** One reconciled source's line on the dashboard. */
+export interface ReconcileStatus {
+  readonly source: string;
+  /** When its last run succeeded (ISO 8601); null: never. */
+  readonly lastSuccessAt: string | null;
+}
+
+/** The last success time of each of `sources` (null: never), read from Redis. */
+export async function readReconcileStatus(redis: RedisConnection, prefix: string, sources: readonly string[]): Promise<ReconcileStatus[]> {
+  if (sources.length === 0) return [];
+  const keys = reconcileKeys(prefix);
+  const values = await redis.mget(...sources.map((source) => keys.lastSuccess(source)));
+  return sources.map((source, index) => {
+    const value = values[index];
+    return { source, lastSuccessAt: value ? new Date(Number(value)).toISOString() : null };
+  });
+}
+
 /** What recording an event's milestone found. */
 export interface LedgerClaim {
   /** This event announced the milestone first (or is the event that did, run again): plan it. */

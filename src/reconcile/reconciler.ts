@@ -79,7 +79,7 @@ export class Reconciler {
 
   /** The sources that declare a reconciliation and have all its credentials set, in registry order. */
   configuredSources(): Source[] {
-    return Object.values(this.#options.sources).filter((source) => this.#credentialsOf(source) === 'set');
+    return listReconciledSources(this.#options.sources, this.#options.integrations);
   }
 
   /** Reconciles every configured source in turn; each run's outcome is counted and logged, none throws. */
@@ -160,11 +160,6 @@ export class Reconciler {
     }
   }
 
-  /** When each reconciled source's last run succeeded (null: never), for the dashboard. */
-  async readLastSuccesses(): Promise<Array<{ source: string; lastSuccessAt: string | null }>> {
-    return readReconcileStatus(this.#options.redis, this.#options.prefix, this.configuredSources().map((source) => source.name));
-  }
-
   #sourceOrThrow(name: string): Source {
     const { sources } = this.#options;
     if (!Object.hasOwn(sources, name)) {
@@ -177,13 +172,22 @@ export class Reconciler {
     return source;
   }
 
-  /** 'set', 'none' (no reconciliation declared), or the unset credential variables. */
   #credentialsOf(source: Source): 'set' | 'none' | string[] {
-    if (!source.reconciliation) return 'none';
-    const settings = readSettings({ integrations: this.#options.integrations }, source.env) as Record<string, unknown>;
-    const unset = source.reconciliation.credentials.filter((name) => settings[name] === null || settings[name] === undefined);
-    return unset.length === 0 ? 'set' : unset;
+    return readCredentialState(source, this.#options.integrations);
   }
+}
+
+/** 'set', 'none' (no reconciliation declared), or the unset credential variables. */
+function readCredentialState(source: Source, integrations: Readonly<Record<string, unknown>>): 'set' | 'none' | string[] {
+  if (!source.reconciliation) return 'none';
+  const settings = readSettings({ integrations }, source.env) as Record<string, unknown>;
+  const unset = source.reconciliation.credentials.filter((name) => settings[name] === null || settings[name] === undefined);
+  return unset.length === 0 ? 'set' : unset;
+}
+
+/** The sources of `sources` that declare a reconciliation and have all its credentials set, in registry order. */
+export function listReconciledSources(sources: SourceRegistry, integrations: Readonly<Record<string, unknown>>): Source[] {
+  return Object.values(sources).filter((source) => readCredentialState(source, integrations) === 'set');
 }
 
 /**
@@ -192,17 +196,6 @@ export class Reconciler {
  */
 export function ledgerHorizonMs(config: { readonly reconcileWindowMs: number; readonly dedupTtlMs: number }): number {
   return Math.max(config.reconcileWindowMs, config.dedupTtlMs);
-}
-
-/** The last success time of each of `sources` (null: never), read from Redis. */
-export async function readReconcileStatus(redis: RedisConnection, prefix: string, sources: readonly string[]): Promise<Array<{ source: string; lastSuccessAt: string | null }>> {
-  if (sources.length === 0) return [];
-  const keys = reconcileKeys(prefix);
-  const values = await redis.mget(...sources.map((source) => keys.lastSuccess(source)));
-  return sources.map((source, index) => {
-    const value = values[index];
-    return { source, lastSuccessAt: value ? new Date(Number(value)).toISOString() : null };
-  });
 }
 
 /** What {@link buildReconciler} wires together. */

@@ -8,6 +8,7 @@ import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
 import { describePause, integrationsOf, readPauses } from '../actions/pause.js';
+import { listReconciledSources } from '../reconcile/reconciler.js';
 import type { BridgeDeps } from './deps.js';
 
 /** How often queue depths are read into `bridge_queue_jobs`. */
@@ -50,7 +51,14 @@ export async function startHttp(
       readinessChecks,
       // The dashboard exists only when ADMIN_TOKEN is set: unmounted, /admin is a plain 404.
       extraRouters: config.adminToken
-        ? [createAdminRouter({ adminToken: config.adminToken, operations, integrations, logger, now: () => new Date(deps.now()) })]
+        ? [createAdminRouter({
+            adminToken: config.adminToken,
+            operations,
+            integrations,
+            reconciledSources: listReconciledSources(deps.sources, config.integrations).map((source) => source.name),
+            logger,
+            now: () => new Date(deps.now()),
+          }),]
         : [],
     });
   } else {

@@ -201,10 +201,13 @@ export class FirstPromoterApiFake {
   readonly deliveries: Array<{ eventId: string; type: string; status: number | 'lost' }> = [];
   readonly #failures: number[] = [];
   readonly #recent: number[] = [];
+  /** Where `deliver` posts (the bridge's webhook URL); a restarted bridge may have a new port. */
+  webhookUrl: string | undefined;
 
   private constructor(server: Server, options: FirstPromoterApiFakeOptions) {
     this.#server = server;
     this.#options = options;
+    this.webhookUrl = options.webhookUrl;
   }
 
   static async start(options: FirstPromoterApiFakeOptions): Promise<FirstPromoterApiFake> {
@@ -256,12 +259,20 @@ export class FirstPromoterApiFake {
       data: object,
       timestamp: new Date().toISOString(),
     };
-    if (options.lost || !this.#options.webhookUrl) {
+    if (options.lost || !this.webhookUrl) {
       this.deliveries.push({ eventId: body.event_id, type: eventType, status: 'lost' });
       return 'lost';
     }
-    const response = await fetch(this.#options.webhookUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    await response.arrayBuffer();
+    let response: Response;
+    try {
+      response = await fetch(this.webhookUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      await response.arrayBuffer();
+    } catch {
+      // Nothing listens (the bridge is down): FirstPromoter's classic and Rewardful's exhausted
+      // deliveries are never sent again.
+      this.deliveries.push({ eventId: body.event_id, type: eventType, status: 'lost' });
+      return 'lost';
+    }
     this.deliveries.push({ eventId: body.event_id, type: eventType, status: response.status });
     return response.status;
   }

@@ -48,10 +48,13 @@ export class RewardfulApiFake {
   readonly deliveries: Array<{ eventId: string; type: string; status: number | 'lost' }> = [];
   readonly #failures: number[] = [];
   readonly #recent: number[] = [];
+  /** Where `deliver` posts (the bridge's webhook URL); a restarted bridge may have a new port. */
+  webhookUrl: string | undefined;
 
   private constructor(server: Server, options: RewardfulApiFakeOptions) {
     this.#server = server;
     this.#options = options;
+    this.webhookUrl = options.webhookUrl;
   }
 
   static async start(options: RewardfulApiFakeOptions): Promise<RewardfulApiFake> {
@@ -89,14 +92,22 @@ export class RewardfulApiFake {
   async deliver(type: string, object: Record<string, unknown>, options: { lost?: boolean } = {}): Promise<number | 'lost'> {
     const body = JSON.stringify({ event: { id: randomUUID(), type, created_at: new Date().toISOString(), api_version: 'v1' }, object });
     const eventId = (JSON.parse(body) as { event: { id: string } }).event.id;
-    if (options.lost || !this.#options.webhookUrl) {
+    if (options.lost || !this.webhookUrl) {
       this.deliveries.push({ eventId, type, status: 'lost' });
       return 'lost';
     }
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (this.#options.signingSecret) headers['X-Rewardful-Signature'] = createHmac('sha256', this.#options.signingSecret).update(body).digest('hex');
-    const response = await fetch(this.#options.webhookUrl, { method: 'POST', headers, body });
-    await response.arrayBuffer();
+    let response: Response;
+    try {
+      response = await fetch(this.webhookUrl, { method: 'POST', headers, body });
+      await response.arrayBuffer();
+    } catch {
+      // Nothing listens (the bridge is down): FirstPromoter's classic and Rewardful's exhausted
+      // deliveries are never sent again.
+      this.deliveries.push({ eventId: eventId, type: type, status: 'lost' });
+      return 'lost';
+    }
     this.deliveries.push({ eventId, type, status: response.status });
     return response.status;
   }

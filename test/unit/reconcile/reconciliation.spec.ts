@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { isPlannedDespiteHolder } from '../../../src/reconcile/ledger.js';
 import { buildReconciledEventId, findGaps, type ObjectKind, type SourceReconciliation } from '../../../src/reconcile/reconciliation.js';
-import { firstpromoter } from '../../../src/sources/firstpromoter/index.js';
-import { rewardful } from '../../../src/sources/rewardful/index.js';
+import { sourceRegistry } from '../../../src/sources/registry.js';
 import type { Source } from '../../../src/sources/source.js';
 import { fakeFirstPromoterCommission, fakeFirstPromoterReferral } from '../../fakes/firstpromoter-fake.js';
 import { fakeRewardfulCommission, fakeRewardfulReferral } from '../../fakes/rewardful-fake.js';
 
+const { firstpromoter, rewardful } = sourceRegistry as Record<'firstpromoter' | 'rewardful', Source>;
 const window = { since: new Date('2026-01-10T00:00:00Z'), until: new Date('2026-01-12T00:00:00Z') };
 const inWindow = '2026-01-11T08:00:00.000Z';
 const beforeWindow = '2026-01-01T08:00:00.000Z';

@@ -19,7 +19,9 @@ export interface ReconcileSchedulerOptions {
   readonly prefix: string;
   /** RECONCILE_INTERVAL, in ms. */
   readonly intervalMs: number;
+  /** Runs each tick: every configured source in turn, one at a time across processes. */
   readonly reconciler: Reconciler;
+  /** Where worker errors are logged. */
   readonly logger: Logger;
 }
 

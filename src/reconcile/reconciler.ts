@@ -31,6 +31,7 @@ export interface ReconcilerOptions {
   readonly sources: SourceRegistry;
   /** The loaded config's `integrations`: each source's settings (its API credentials and URL). */
   readonly integrations: Readonly<Record<string, unknown>>;
+  /** What the bridge has seen, compared with what the API lists. */
   readonly ledger: EntityLedger;
   /** How long the ledger keeps an object, in ms: no run looks further back than this. */
   readonly horizonMs: number;
@@ -42,6 +43,7 @@ export interface ReconcilerOptions {
   readonly strippedFields: readonly string[];
   /** Scrubs every configured secret from synthesized payloads, as the webhook router does. */
   readonly secretScrubber: SecretScrubber | null;
+  /** Where each run, each gap found and each retry are logged. */
   readonly logger: Logger;
   /** Where `bridge_reconciled_events_total` and `bridge_reconcile_runs_total` are counted. @defaultValue none */
   readonly metrics?: BridgeMetrics;
@@ -202,13 +204,15 @@ export function ledgerHorizonMs(config: { readonly reconcileWindowMs: number; re
 export interface BuildReconcilerOptions {
   /** The loaded configuration (prefix, window, dedup window, stripped fields, the sources' settings). */
   readonly config: Pick<BridgeConfig, 'queuePrefix' | 'reconcileWindowMs' | 'dedupTtlMs' | 'strippedFields' | 'integrations' | 'actionTimeoutMs'>;
+  /** The sources (the registry): those with credentials set are reconciled. */
   readonly sources: SourceRegistry;
   /** The connection for the bridge's own keys. */
   readonly redis: RedisConnection;
   /** The events queue's intake. */
   readonly intake: { store(event: BridgeEvent): Promise<StoreOutcome> };
+  /** Where runs, gaps and retries are logged. */
   readonly logger: Logger;
-  /** @defaultValue none */
+  /** Where the reconciliation metrics are counted. @defaultValue none */
   readonly metrics?: BridgeMetrics;
   /** Milliseconds since the epoch. */
   readonly now: () => number;

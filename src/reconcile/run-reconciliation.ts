@@ -45,13 +45,17 @@ export interface ReconcileSourceOptions {
   readonly source: Source;
   /** Its API client, built by `source.reconciliation.connect`. */
   readonly api: unknown;
+  /** What the bridge has seen; read for each listed object. */
   readonly ledger: EntityLedger;
   /** Where synthesized events are stored: the webhooks' own intake (dedup by event id). */
   readonly intake: { store(event: BridgeEvent): Promise<StoreOutcome> };
+  /** Objects created or changed in this span are compared. */
   readonly window: ReconcileWindow;
+  /** Synthesize, only list (dry run), or record a baseline. */
   readonly mode: ReconcileMode;
   /** What the webhook router strips and scrubs from payloads (STRIPPED_FIELDS, the secrets). */
   readonly normalize: Pick<NormalizeOptions, 'strippedFields' | 'secretScrubber'>;
+  /** One line per gap found. */
   readonly logger: Logger;
   /** Where `bridge_reconciled_events_total` is counted. @defaultValue none */
   readonly metrics?: BridgeMetrics;

@@ -187,6 +187,19 @@ function readCredentialState(source: Source, integrations: Readonly<Record<strin
   return unset.length === 0 ? 'set' : unset;
 }
 
+/**
+ * One sentence per source whose API credentials are only partly set (reconciliation stays off for
+ * it), e.g. `FIRSTPROMOTER_API_KEY is set but FIRSTPROMOTER_ACCOUNT_ID is not: FirstPromoter is not reconciled`.
+ */
+export function describePartialCredentials(sources: SourceRegistry, integrations: Readonly<Record<string, unknown>>): string[] {
+  return Object.values(sources).flatMap((source) => {
+    const state = readCredentialState(source, integrations);
+    if (state === 'set' || state === 'none' || state.length === source.reconciliation!.credentials.length) return [];
+    const set = source.reconciliation!.credentials.filter((name) => !state.includes(name));
+    return [`${set.join(' and ')} ${set.length === 1 ? 'is' : 'are'} set but ${state.join(' and ')} ${state.length === 1 ? 'is' : 'are'} not: ${source.title} is not reconciled`];
+  });
+}
+
 /** The sources of `sources` that declare a reconciliation and have all its credentials set, in registry order. */
 export function listReconciledSources(sources: SourceRegistry, integrations: Readonly<Record<string, unknown>>): Source[] {
   return Object.values(sources).filter((source) => readCredentialState(source, integrations) === 'set');

@@ -6,7 +6,7 @@ import { startEventsWorker } from '../queue/events-worker.js';
 import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../queue/names.js';
 import { startReconcileScheduler } from '../reconcile/reconcile-scheduler.js';
-import { buildReconciler, recordMilestoneWith } from '../reconcile/reconciler.js';
+import { buildReconciler, describePartialCredentials, recordMilestoneWith } from '../reconcile/reconciler.js';
 import { planActions } from '../rules/plan.js';
 import { RuleStore } from '../rules/rule-store.js';
 import { checkSchemaOf } from '../sources/registry.js';
@@ -81,6 +81,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       concurrency: config.actionsConcurrency,
     }),
   );
+  for (const warning of describePartialCredentials(deps.sources, config.integrations)) logger.warn(warning);
   const reconciled = reconciler.configuredSources();
   if (reconciled.length > 0) {
     const scheduler = await startReconcileScheduler({

@@ -72,6 +72,19 @@ describe('reconciliation end to end (real process, real Redis, fake provider API
     redis.disconnect();
   });
 
+  it('`reconcile` refuses what it cannot do, with exact messages and exit 1', async () => {
+    const env = baseEnv();
+    const none = await runCli(['reconcile'], env);
+    expect([none.code, none.stderr.trim()]).to.deep.equal([1, 'No source can be reconciled: set FIRSTPROMOTER_API_KEY and FIRSTPROMOTER_ACCOUNT_ID, or REWARDFUL_API_SECRET.']);
+    const badSince = await runCli(['reconcile', '--since', 'yesterday'], env);
+    expect([badSince.code, badSince.stderr.trim()]).to.deep.equal([1, '--since must be a duration such as 30m, 24h or 7d, not "yesterday"']);
+    const half = await runCli(['reconcile', '--source', 'firstpromoter'], { ...env, FIRSTPROMOTER_API_KEY: FP_KEY });
+    expect([half.code, half.stderr.trim()]).to.deep.equal([1, 'firstpromoter: FirstPromoter cannot be reconciled: set FIRSTPROMOTER_ACCOUNT_ID']);
+    const refused = await runCli(['reconcile', '--source', 'rewardful', '--json'], { ...env, ...apiEnv(), REWARDFUL_API_SECRET: 'not-the-secret-123' });
+    expect([refused.code, refused.stderr.trim(), refused.stdout.trim()]).to.deep.equal([1, 'rewardful: Rewardful API answered 401 to GET /referrals: check its API credentials', 'null']);
+    expect(refused.stdout + refused.stderr).to.not.contain('not-the-secret-123');
+  });
+
   it('the bridge is down while FirstPromoter sends; `reconcile` recovers each lost event once, a second run and a late webhook add nothing', async () => {
     // Without API credentials the bridge schedules no reconciliation, but its ledger records
     // every delivered milestone: `reconcile` by hand then knows what arrived.

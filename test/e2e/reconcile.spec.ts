@@ -144,6 +144,8 @@ describe('reconciliation end to end (real process, real Redis, fake provider API
     };
     await waitFor(async () => (await overview()).reconciliation.every((status) => status.lastSuccessAt !== null), 20_000);
     expect((await overview()).reconciliation.map((status) => status.source)).to.deep.equal(['firstpromoter', 'rewardful']);
+    const page = await (await fetch(`${bridge!.baseUrl}/admin`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(page).to.match(/<li data-reconcile-source="rewardful">rewardful: last reconciled <time datetime="[^"]+">/);
 
     const lost = rw.add('commissions', fakeRewardfulCommission({ state: 'paid', paid_at: new Date().toISOString() }));
     expect(await rw.deliver('commission.created', lost, { lost: true })).to.equal('lost');

@@ -164,9 +164,10 @@ function is2xx(status: number): boolean {
  * - "400 requests per minute per account. Exceeding these limits will result in a 429 Too Many
  *   Requests response" (introduction.mdx). No Retry-After is documented, so none is sent.
  *
- * Objects are added with `addReferral`, `addCommission`…, and `deliver` posts the matching v2
- * webhook to the bridge, or, with `lost: true`, does not (the bridge was unreachable: classic and
- * unretried deliveries are gone for good, webhooks/deliveries.mdx).
+ * Objects are added with `add` and changed with `update`; `deliver` posts the matching v2 webhook
+ * to the bridge. A delivery nobody answers (the bridge is down), or one sent with `lost: true`, is
+ * recorded as lost: classic webhooks are never re-sent, and v2 ones only up to `max_retries`
+ * (webhooks/deliveries.mdx, webhooks-v2/deliveries.mdx), after which the event is gone.
  */
 
 /** The four lists reconciliation reads. */

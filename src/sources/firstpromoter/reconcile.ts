@@ -15,6 +15,13 @@ import { FirstPromoterApi } from './api-client.js';
 
 const v2 = (entity: string, action: string) => `${entity}.${action}`;
 
+/**
+ * Fields the API lists that the webhook does not carry and that must never be stored: a promoter's
+ * `password_setup_url` ("URL for the promoter to set up their password", openapi-v2-promoters.json
+ * `PromoterListItem`) lets whoever holds it set that promoter's password.
+ */
+const API_ONLY_SECRET_FIELDS: Readonly<Record<string, readonly string[]>> = { promoter: ['password_setup_url'] };
+
 /** Classic types and the milestone they announce (a lead is a v2 referral, a reward a commission). */
 const CLASSIC_MILESTONES: Readonly<Record<string, { kind: string; state: string; idPath: 'id' | 'promoter.id' }>> = {
   lead_signup: { kind: 'referral', state: 'created', idPath: 'id' },
@@ -121,8 +128,13 @@ export const firstPromoterReconciliation: SourceReconciliation<FirstPromoterApi>
       entity_type: kind,
       entity_id: object.id,
       changes: {},
-      data: object,
+      data: withoutFields(object, API_ONLY_SECRET_FIELDS[kind] ?? []),
       timestamp: reached.at,
     };
   },
 };
+
+function withoutFields(object: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  if (fields.length === 0) return object;
+  return Object.fromEntries(Object.entries(object).filter(([key]) => !fields.includes(key)));
+}

@@ -94,6 +94,13 @@ describe('reconciliation: milestones, gaps and synthesized events', () => {
     }
   });
 
+  it('a FirstPromoter promoter\'s password_setup_url, which the API lists and the webhook does not carry, is never stored', () => {
+    const promoter = { id: 12, email: 'p@example.com', name: 'P', joined_at: inWindow, password_setup_url: 'https://app.example.com/setup?token=abc' };
+    const event = synthesize(firstpromoter, 'promoter', promoter);
+    expect(event.type).to.equal('firstpromoter.promoter.created');
+    expect(JSON.stringify(event)).to.not.contain('password_setup_url').and.not.contain('token=abc');
+  });
+
   describe('which webhook events record a milestone', () => {
     const fpEvent = (providerType: string, data: Record<string, unknown>) =>
       ({ id: 'firstpromoter-1', source: 'firstpromoter', type: `firstpromoter.${providerType}`, providerType, occurredAt: inWindow, receivedAt: inWindow, status: 'valid', data }) as const;

@@ -25,6 +25,8 @@ const zones = {
   },
   tooling: { files: ['src/rules/tooling/**'], forbidden: ['cli', 'http', 'queue', 'roles', 'main', 'lifecycle', 'actions/registry', 'actions/slack', 'actions/hubspot'] },
   queue: { files: ['src/queue/**'], forbidden: ['cli', 'http', 'roles', 'main', 'lifecycle', 'tooling', 'actions/registry', 'actions/slack', 'actions/hubspot'] },
+  // Reconciliation: provider API clients' shell, the entity ledger, runs and their schedule.
+  reconcile: { files: ['src/reconcile/**'], forbidden: ['actions', 'cli', 'http', 'roles', 'rules', 'main', 'lifecycle', 'tooling'] },
   http: { files: ['src/http/**'], forbidden: ['cli', 'roles', 'main', 'lifecycle', 'tooling', 'actions/registry', 'actions/slack', 'actions/hubspot'] },
 };
 

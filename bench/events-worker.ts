@@ -9,6 +9,9 @@
  * Events differ in the fields the conditions read (deterministic pseudo-random values).
  *
  *   npx tsx bench/events-worker.ts [--events 5000] [--rounds 3] [--only matching]
+ *
+ * `--ledger` measures instead the cost of the entity ledger (reconciliation): no rules, with and
+ * without recording each event's milestone (one Redis script per event).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -27,6 +30,8 @@ import { compileRuleFiles } from '../src/rules/compile-rules.js';
 import { planActions } from '../src/rules/plan.js';
 import type { RuleSet } from '../src/rules/rule-set.js';
 import { sourceRegistry } from '../src/sources/registry.js';
+import { EntityLedger } from '../src/reconcile/ledger.js';
+import { recordMilestoneWith } from '../src/reconcile/reconciler.js';
 import { deleteKeys } from '../test/support/redis.js';
 
 const args = process.argv.slice(2);
@@ -117,7 +122,7 @@ function buildEvent(index: number, random: () => number): BridgeEvent {
 
 const storedEvents = Array.from({ length: eventCount }, (_, i) => buildEvent(i + 1, createRandom(i + 1)));
 
-async function measure(label: string, ruleSet: RuleSet): Promise<number> {
+async function measure(label: string, ruleSet: RuleSet, withLedger = false): Promise<number> {
   const prefix = `bench-events-${randomBytes(4).toString('hex')}`;
   const producer = new Redis(redisUrl);
   const state = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -138,6 +143,7 @@ async function measure(label: string, ruleSet: RuleSet): Promise<number> {
     actionsQueue: actions,
     plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
     checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
+    ...(withLedger ? { recordMilestone: recordMilestoneWith(new EntityLedger({ redis: state, prefix, ttlMs: 3_600_000 }), sourceRegistry, Date.now) } : {}),
     retryPolicy: DEFAULT_RETRY_POLICY,
     traceTtlMs: 3_600_000,
     logger: pino({ level: 'silent' }),
@@ -170,11 +176,17 @@ async function measure(label: string, ruleSet: RuleSet): Promise<number> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
-const allConfigurations: Array<[label: string, ruleSet: RuleSet]> = [
-  ['0 rules', buildRuleSet(0)],
-  ['1,000 non-matching', buildRuleSet(1000)],
-  ['1,000 lead_signup, ~1% match', buildLeadSignupRuleSet(1000)],
-];
+const isLedgerComparison = args.includes('--ledger');
+const allConfigurations: Array<[label: string, ruleSet: RuleSet, withLedger?: boolean]> = isLedgerComparison
+  ? [
+      ['0 rules', buildRuleSet(0)],
+      ['0 rules, entity ledger', buildRuleSet(0), true],
+    ]
+  : [
+      ['0 rules', buildRuleSet(0)],
+      ['1,000 non-matching', buildRuleSet(1000)],
+      ['1,000 lead_signup, ~1% match', buildLeadSignupRuleSet(1000)],
+    ];
 const configurations = allConfigurations.filter(([label]) => only === null || label.includes(only));
 
 console.log(`Events worker throughput, real Redis, concurrency 20, ${eventCount} lead_signup events`);
@@ -184,12 +196,16 @@ await measure('warm-up (discarded)', configurations[0][1]);
 const rounds = Number(args[args.indexOf('--rounds') + 1] || 3) || 3;
 const results = configurations.map(() => [] as number[]);
 for (let round = 1; round <= rounds; round += 1) {
-  for (const [index, [label, ruleSet]] of configurations.entries()) results[index].push(await measure(`${label} (round ${round})`, ruleSet));
+  for (const [index, [label, ruleSet, withLedger]] of configurations.entries()) results[index].push(await measure(`${label} (round ${round})`, ruleSet, withLedger));
 }
 const medians = results.map(median);
 console.log(`median: ${configurations.map(([label], index) => `${label} ${medians[index].toFixed(0)} events/s`).join(', ')}`);
 const noRules = configurations.findIndex(([label]) => label === '0 rules');
 const nonMatching = configurations.findIndex(([label]) => label === '1,000 non-matching');
+const withLedger = configurations.findIndex(([label]) => label === '0 rules, entity ledger');
+if (noRules >= 0 && withLedger >= 0) {
+  console.log(`cost of the entity ledger: ${(((medians[noRules] - medians[withLedger]) / medians[noRules]) * 100).toFixed(1)}% of throughput`);
+}
 if (noRules >= 0 && nonMatching >= 0) {
   console.log(`cost of 1,000 non-matching rules: ${(((medians[noRules] - medians[nonMatching]) / medians[noRules]) * 100).toFixed(1)}% of throughput`);
 }

@@ -12,6 +12,7 @@ const commands = {
   demo: () => import('./commands/demo.js'),
   hubspot: () => import('./commands/hubspot.js'),
   operations: () => import('./commands/operations.js'),
+  reconcile: () => import('./commands/reconcile.js'),
   run: () => import('./commands/run.js'),
   schema: () => import('./commands/schema.js'),
   simulate: () => import('./commands/simulate.js'),
@@ -122,6 +123,17 @@ program
   .option('--rules <dir>', 'rules directory', rulesDirDefault())
   .action((options: { dryRun?: boolean; rules: string }) =>
     exitWith(commands.hubspot().then(({ runHubspotSetupPropertiesCommand }) => runHubspotSetupPropertiesCommand({ dryRun: options.dryRun ?? false, rulesDir: options.rules }, processIo))),
+  );
+
+program
+  .command('reconcile')
+  .description(`fetch objects from the ${sourceTitles} APIs and synthesize the events the bridge never received`)
+  .option('--source <source>', `${listInWords(Object.keys(sourceRegistry), 'or')} (every source whose API credentials are set when omitted)`)
+  .option('--since <duration>', 'how far back: objects created or changed since then', '24h')
+  .option('--dry-run', 'list the missing events, store nothing')
+  .option('--json', 'print JSON')
+  .action((options: { source?: string; since: string; dryRun?: boolean; json?: boolean }) =>
+    exitWith(commands.reconcile().then(({ runReconcileCommand }) => runReconcileCommand(options, processIo))),
   );
 
 program

@@ -81,6 +81,13 @@ export interface BridgeConfig {
   readonly trustProxy: boolean | number | string;
   /** Mark the admin session cookie `Secure` whatever the request's protocol (ADMIN_COOKIE_SECURE). @defaultValue false */
   readonly adminCookieSecure: boolean;
+  /** How often the workers reconcile each source whose API credentials are set, in ms. @defaultValue 15m */
+  readonly reconcileIntervalMs: number;
+  /**
+   * How far back a scheduled reconciliation looks, in ms (further, back to the last success, after
+   * failed runs); the entity ledger keeps objects at least this long. @defaultValue 48h
+   */
+  readonly reconcileWindowMs: number;
   /**
    * The settings every source and action declared (`env` of its descriptor), by variable name:
    * `{ FIRSTPROMOTER_WEBHOOK_TOKEN: Secret | null, SLACK_API_URL: 'https://slack.com/api/', … }`.
@@ -204,6 +211,8 @@ const coreFields = {
   SHUTDOWN_TIMEOUT: duration('SHUTDOWN_TIMEOUT'),
   ACTION_ATTEMPTS: positiveInteger('ACTION_ATTEMPTS'),
   ACTION_BACKOFF_BASE: duration('ACTION_BACKOFF_BASE'),
+  RECONCILE_INTERVAL: duration('RECONCILE_INTERVAL'),
+  RECONCILE_WINDOW: duration('RECONCILE_WINDOW'),
 };
 
 /**
@@ -300,6 +309,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     metricsToken: optionalSecret(env.METRICS_TOKEN),
     trustProxy: readTrustProxy(env.TRUST_PROXY),
     adminCookieSecure: ['true', '1'].includes(env.ADMIN_COOKIE_SECURE ?? ''),
+    reconcileIntervalMs: parseDuration(or(env.RECONCILE_INTERVAL, '15m'))!,
+    reconcileWindowMs: parseDuration(or(env.RECONCILE_WINDOW, '48h'))!,
     // The delivery policy owns these defaults: unset, the named default policy is what runs.
     actionAttempts: env.ACTION_ATTEMPTS ? Number(env.ACTION_ATTEMPTS) : DEFAULT_RETRY_POLICY.attempts,
     actionBackoffBaseMs: env.ACTION_BACKOFF_BASE ? parseDuration(env.ACTION_BACKOFF_BASE)! : DEFAULT_RETRY_POLICY.baseDelayMs,

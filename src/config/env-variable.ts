@@ -64,6 +64,11 @@ export function choiceVariable<T extends string>(doc: string, choices: readonly 
   };
 }
 
+/** A plain value with no default, e.g. an account id that is not a secret; unset reads as null. */
+export function textVariable(doc: string): EnvVariable<string | null> {
+  return { doc, schema: yup.string(), defaultValue: undefined, isSecret: false, read: (raw) => (isUnset(raw) ? null : raw) };
+}
+
 /** A base URL of an API, with the provider's own as default (tests point it at a fake). */
 export function urlVariable(doc: string, defaultValue: string, protocols: readonly string[] = ['http://', 'https://']): EnvVariable<string> {
   return { doc, schema: urlSchema(protocols), defaultValue, isSecret: false, read: (raw) => (isUnset(raw) ? defaultValue : raw) };

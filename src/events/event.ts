@@ -3,6 +3,9 @@ import type { AffiliateFields, CanonicalEventType, EventOrigin } from './affilia
 /** The provider-neutral event every rule sees. See ../shared/DESIGN.md, "The event every rule sees". */
 export type EventStatus = 'valid' | 'quarantined';
 
+/** Where an event came from (defined with the affiliate model): `webhook`, or `reconciled` (src/reconcile/). */
+export type { EventOrigin };
+
 /**
  * The name of a registered source (`firstpromoter`, `rewardful`): a key of sources/registry.ts,
  * which is the only list of them. A plain string here, so that a registry can grow without this

@@ -118,6 +118,22 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  /** Events synthesized from a provider's API for webhooks the bridge never received. */
+  readonly reconciledEvents = new Counter({
+    name: 'bridge_reconciled_events_total',
+    help: 'Events synthesized by reconciliation from a provider API, by source and event type.',
+    labelNames: ['source', 'type'] as const,
+    registers: [this.registry],
+  });
+
+  /** Reconciliation runs by source and outcome: succeeded, failed, skipped (another run held the source). */
+  readonly reconcileRuns = new Counter({
+    name: 'bridge_reconcile_runs_total',
+    help: 'Reconciliation runs by source and outcome (succeeded, failed, skipped).',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly #pauseReasons = new Map<string, string>();
 
   /** Sets `bridge_integration_paused` for one integration: `reason` while paused, null while it runs (one series each). */

@@ -3,6 +3,7 @@ import type { RedisConnection } from '../infra/redis.js';
 import type { Logger } from 'pino';
 import type { BridgeEvent } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
+import { isPlannedDespiteHolder, type LedgerClaim } from '../reconcile/ledger.js';
 import type { Plan, PlannedAction } from '../rules/plan.js';
 import { applySchemaCheck } from '../sources/check-event.js';
 import { labelEventType } from '../sources/registry.js';
@@ -51,6 +52,14 @@ export interface EventsWorkerOptions {
    * (`bridge_actions_total{outcome="failed"}`) and once_per suppressions (`outcome="suppressed"`) are counted.
    */
   readonly metrics: BridgeMetrics;
+  /**
+   * Records the provider object's milestone an event announces in the entity ledger, and says which
+   * event announced it first (null for an event that announces none). An event whose milestone
+   * another event holds may be left unplanned (see `isPlannedDespiteHolder`): a webhook and the
+   * reconciled event that recovered it run once between them.
+   * @defaultValue none: no ledger, every event is planned
+   */
+  readonly recordMilestone?: (event: BridgeEvent) => Promise<LedgerClaim | null>;
   /** Milliseconds since the epoch. @defaultValue Date.now */
   readonly now?: () => number;
   /**
@@ -79,7 +88,14 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   // A replay plans the event as stored: the operator asked for it, schema problems and all.
   const event = isReplay ? job.data.event : applySchemaCheck({ checkSchema: options.checkSchema }, job.data.event);
   const log = options.logger.child({ eventId: event.id, eventType: event.type, jobId: job.id });
-  const { isQuarantined, plan } = planUnlessQuarantined(event, isReplay ? 'replay' : 'first', options.plan);
+  // A replay is the operator's explicit request: it never consults the ledger.
+  const claim = isReplay || !options.recordMilestone ? null : await options.recordMilestone(event);
+  const duplicateOf = claim !== null && !isPlannedDespiteHolder(event, claim) ? claim.heldBy.eventId : undefined;
+  const { isQuarantined, plan } = planUnlessQuarantined(
+    event,
+    isReplay ? 'replay' : 'first',
+    duplicateOf === undefined ? options.plan : () => ({ matched: [], unmatched: [], actions: [], failures: [], warnings: [] }),
+  );
 
   // Claim before enqueueing: a crash in between leaves the claim held by this event, and the
   // re-run finds it its own and enqueues the same job ids.
@@ -112,6 +128,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     warnings: plan.warnings,
     actionJobIds: jobs.map((j) => j.opts.jobId),
     suppressed,
+    ...(duplicateOf === undefined ? {} : { duplicateOf }),
   };
   const receivedAtMs = Date.parse(event.receivedAt) || nowMs;
   const { isRerun } = await appendTraceRun(event, run, {
@@ -130,7 +147,14 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     },
   });
 
-  options.metrics.events.inc({ type: (options.labelEventType ?? labelEventType)(event.type), outcome: isReplay ? 'replayed' : isQuarantined ? 'quarantined' : 'planned' });
+  options.metrics.events.inc({
+    type: (options.labelEventType ?? labelEventType)(event.type),
+    outcome: isReplay ? 'replayed' : isQuarantined ? 'quarantined' : duplicateOf !== undefined ? 'duplicate' : 'planned',
+  });
+  if (duplicateOf !== undefined) {
+    log.info({ duplicateOf, origin: event.origin ?? 'webhook' }, 'event not planned: its provider object\'s milestone was already announced by another event');
+    return run;
+  }
   if (isQuarantined) {
     log.warn({ validationErrors: event.validationErrors }, 'event quarantined: not matched until replayed');
     return run;

@@ -1,3 +1,4 @@
+import { readReconcileStatus, type ReconcileStatus } from '../reconcile/ledger.js';
 import { readPauses, type IntegrationPause } from '../actions/pause.js';
 import { Queue, type Job, type JobType } from 'bullmq';
 import { NotFoundError, StateConflictError } from '../errors.js';
@@ -79,6 +80,11 @@ export class BridgeOperations {
   /** Each integration's pause (null: running), as the actions workers recorded it. */
   async getIntegrationPauses(integrations: readonly string[]): Promise<Map<string, IntegrationPause | null>> {
     return readPauses(this.#redis, this.#prefix, integrations);
+  }
+
+  /** When each of `sources` was last reconciled successfully (null: never). */
+  getReconcileStatus(sources: readonly string[]): Promise<ReconcileStatus[]> {
+    return readReconcileStatus(this.#redis, this.#prefix, sources);
   }
 
   /** The dead-letter list, newest first: failed action jobs and actions that could not be planned. */

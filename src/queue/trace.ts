@@ -38,6 +38,11 @@ export interface TraceRun {
   readonly actionJobIds: readonly string[];
   /** Actions not enqueued because their once_per key was held; absent in traces written before once_per. */
   readonly suppressed?: readonly TraceSuppressed[];
+  /**
+   * Set when nothing was planned because another event already announced the same milestone of the
+   * same provider object (a webhook and the reconciled event that recovered it): that event's id.
+   */
+  readonly duplicateOf?: string;
 }
 
 /** The stored record of an event: the event (secrets stripped) and every planning run of it. */

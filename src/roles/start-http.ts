@@ -10,6 +10,7 @@ import { EventIntake, type EventJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
 import { describePause, integrationsOf, readPauses } from '../actions/pause.js';
+import { listReconciledSources } from '../reconcile/reconciler.js';
 import type { BridgeDeps } from './deps.js';
 
 /** How often queue depths are read into `bridge_queue_jobs`. */
@@ -59,6 +60,7 @@ export async function startHttp(
               adminToken: config.adminToken,
               operations,
               integrations,
+              reconciledSources: listReconciledSources(deps.sources, config.integrations).map((source) => source.name),
               logger,
               now: () => new Date(deps.now()),
               sessions: new AdminSessions(deps.state, config.queuePrefix),

@@ -3,7 +3,10 @@ import type { ActionName, ActionRunner } from '../actions/action.js';
 import type { ActionJobData } from '../queue/action-job.js';
 import { startActionsWorker } from '../queue/actions-worker.js';
 import { startEventsWorker } from '../queue/events-worker.js';
-import { ACTIONS_QUEUE } from '../queue/names.js';
+import { EventIntake, type EventJobData } from '../queue/event-intake.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../queue/names.js';
+import { startReconcileScheduler } from '../reconcile/reconcile-scheduler.js';
+import { buildReconciler, describePartialCredentials, recordMilestoneWith } from '../reconcile/reconciler.js';
 import { planActions } from '../rules/plan.js';
 import { RuleStore } from '../rules/rule-store.js';
 import { checkSchemaOf, labelEventType } from '../sources/registry.js';
@@ -32,6 +35,18 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   ) as Record<ActionName, ActionRunner<unknown>>;
   lifecycle.onStop(async () => Promise.all(Object.values(runners).map((runner) => runner.close?.())));
 
+  // Reconciled events enter through the webhooks' own intake: same queue, same dedup by event id.
+  const eventsQueue = lifecycle.trackQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }));
+  const { ledger, reconciler } = buildReconciler({
+    config,
+    sources: deps.sources,
+    redis: state,
+    intake: new EventIntake({ queue: eventsQueue, dedupTtlMs: config.dedupTtlMs }),
+    logger: logger.child({ role: 'reconcile' }),
+    metrics,
+    now: deps.now,
+  });
+
   lifecycle.trackWorker(
     startEventsWorker({
       connection: deps.connect('worker'),
@@ -41,6 +56,9 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       plan: (event) => planActions(store.current, event, { strictTemplates: false }),
       checkSchema: (event) => checkSchemaOf(deps.sources, event),
       labelEventType: (type) => labelEventType(type, deps.sources),
+      // Every event of a source that can be reconciled is recorded, credentials set or not, so the
+      // ledger already knows what was delivered when reconciliation is turned on.
+      recordMilestone: recordMilestoneWith(ledger, deps.sources, deps.now),
       retryPolicy: deps.retryPolicy,
       traceTtlMs: config.dedupTtlMs,
       logger,
@@ -64,6 +82,21 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       concurrency: config.actionsConcurrency,
     }),
   );
+  for (const warning of describePartialCredentials(deps.sources, config.integrations)) logger.warn(warning);
+  const reconciled = reconciler.configuredSources();
+  if (reconciled.length > 0) {
+    const scheduler = await startReconcileScheduler({
+      connection: deps.connect('worker'),
+      state,
+      prefix: config.queuePrefix,
+      intervalMs: config.reconcileIntervalMs,
+      reconciler,
+      logger,
+    });
+    lifecycle.trackQueue(scheduler.queue);
+    lifecycle.trackWorker(scheduler.worker);
+    logger.info({ sources: reconciled.map((source) => source.name), intervalMs: config.reconcileIntervalMs, windowMs: config.reconcileWindowMs }, 'reconciliation scheduled');
+  }
   return {
     readinessChecks: [
       async () => (store.isCurrent ? null : `rules not current: the last edit has ${store.problems.length} problem(s); the last good rules stay live`),

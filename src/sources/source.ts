@@ -1,6 +1,7 @@
 import type { EnvDeclaration } from '../config/env-variable.js';
 import { CANONICAL_TYPE_NAMESPACE, type AffiliateDescription, type EventOrigin } from '../events/affiliate.js';
 import type { BridgeEvent, SourceName } from '../events/event.js';
+import type { SourceReconciliation } from '../reconcile/reconciliation.js';
 import type { Secret } from '../secret.js';
 import { checkEventAgainst, type EventSchemas } from './check-event.js';
 import type { SecretScrubber } from './scrub-secrets.js';
@@ -146,6 +147,13 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
   checkSchema(event: BridgeEvent): string[];
   /** How `affiliate-bridge demo` posts this source's example deliveries; without it, they are skipped. */
   readonly example?: SourceExample;
+  /**
+   * How the bridge fetches, from the provider's REST API, the events its webhooks never delivered
+   * (`affiliate-bridge reconcile` and the scheduled run); its variables are part of `env`.
+   * @defaultValue none: the source is never reconciled
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own API client
+  readonly reconciliation?: SourceReconciliation<any>;
 }
 
 /** How a source's events say which version of the provider's API they follow. */

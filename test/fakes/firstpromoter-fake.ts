@@ -1,4 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /**
  * FirstPromoter as a webhook *sender*: posts deliveries to an endpoint URL the way FirstPromoter
@@ -138,4 +140,231 @@ export class FirstPromoterSender {
 
 function is2xx(status: number): boolean {
   return status >= 200 && status < 300;
+}
+
+
+/*
+ * FirstPromoter as a REST API (v2) *server*, for reconciliation. Each behaviour cites
+ * github.com/firstpromoter/docs, api-reference-v2/api-admin/:
+ *
+ * - Paths under `/api/v2/company`: `GET /referrals`, `/commissions`, `/promoters`, `/payouts`
+ *   (openapi-v2-*.json `servers` and `paths`).
+ * - Authentication: `Authorization: Bearer <API key>` and `Account-ID` on every request
+ *   (authentication.mdx; the OpenAPI `AccountId` parameter is `required: true`). 401 "the Bearer
+ *   access token is missing, invalid, expired, or revoked. No JSON response body is returned."
+ *   A missing or wrong Account-ID is answered 401 too (the docs do not say which status; refusing is
+ *   the less forgiving reading).
+ * - Pagination: `page` (default 1), `per_page` (default 20, max 100) (introduction.mdx,
+ *   "Pagination Parameters"). Nothing says what a `per_page` over 100 does: the fake caps it.
+ * - Referrals, commissions and payouts answer a bare JSON array; promoters `{ data, meta }`
+ *   (the 200 response schemas).
+ * - Filters by day, inclusive, `YYYY-MM-DD`: referrals `filters[created_at|customer_since|cancelled_at][from|to]`,
+ *   commissions `filters[created_at][…]`, promoters `filters[joined_at][…]`, payouts
+ *   `filters[period_end][…]`. A date-time value is refused with 400 (the format is `date`).
+ * - "400 requests per minute per account. Exceeding these limits will result in a 429 Too Many
+ *   Requests response" (introduction.mdx). No Retry-After is documented, so none is sent.
+ *
+ * Objects are added with `add` and changed with `update`; `deliver` posts the matching v2 webhook
+ * to the bridge. A delivery nobody answers (the bridge is down), or one sent with `lost: true`, is
+ * recorded as lost: classic webhooks are never re-sent, and v2 ones only up to `max_retries`
+ * (webhooks/deliveries.mdx, webhooks-v2/deliveries.mdx), after which the event is gone.
+ */
+
+/** The four lists reconciliation reads. */
+export type FirstPromoterCollection = 'referrals' | 'commissions' | 'promoters' | 'payouts';
+
+/** "400 requests per minute per account". */
+export const FIRSTPROMOTER_REQUESTS_PER_MINUTE = 400;
+
+const COLLECTION_FILTERS: Readonly<Record<FirstPromoterCollection, readonly string[]>> = {
+  referrals: ['created_at', 'customer_since', 'cancelled_at'],
+  commissions: ['created_at'],
+  promoters: ['joined_at'],
+  payouts: ['period_end'],
+};
+
+export interface FirstPromoterApiFakeOptions {
+  readonly apiKey: string;
+  readonly accountId: string;
+  /** The bridge's webhook URL (token included); `deliver` posts there. @defaultValue none */
+  readonly webhookUrl?: string;
+  /** @defaultValue FIRSTPROMOTER_REQUESTS_PER_MINUTE */
+  readonly requestsPerMinute?: number;
+}
+
+export class FirstPromoterApiFake {
+  readonly #server: Server;
+  readonly #options: FirstPromoterApiFakeOptions;
+  readonly #objects: Record<FirstPromoterCollection, Record<string, unknown>[]> = { referrals: [], commissions: [], promoters: [], payouts: [] };
+  /** Every request, for assertions: path with query, and the status answered. */
+  readonly requests: Array<{ url: string; status: number }> = [];
+  /** Webhooks the fake posted (or "lost"), with the bridge's answer. */
+  readonly deliveries: Array<{ eventId: string; type: string; status: number | 'lost' }> = [];
+  readonly #failures: number[] = [];
+  readonly #recent: number[] = [];
+  /** Where `deliver` posts (the bridge's webhook URL); a restarted bridge may have a new port. */
+  webhookUrl: string | undefined;
+
+  private constructor(server: Server, options: FirstPromoterApiFakeOptions) {
+    this.#server = server;
+    this.#options = options;
+    this.webhookUrl = options.webhookUrl;
+  }
+
+  static async start(options: FirstPromoterApiFakeOptions): Promise<FirstPromoterApiFake> {
+    const holder: { fake?: FirstPromoterApiFake } = {};
+    const server = createServer((request, response) => holder.fake!.handle(request, response));
+    const fake = new FirstPromoterApiFake(server, options);
+    holder.fake = fake;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  /** FIRSTPROMOTER_API_URL for the bridge. */
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/api/v2/company`;
+  }
+
+  /** The next requests answer these statuses instead (e.g. 429, 503), one each, in order. */
+  failNext(...statuses: number[]): void {
+    this.#failures.push(...statuses);
+  }
+
+  add(collection: FirstPromoterCollection, object: Record<string, unknown>): Record<string, unknown> {
+    this.#objects[collection].push(object);
+    return object;
+  }
+
+  /** Replaces an object's fields (a state change in FirstPromoter). */
+  update(collection: FirstPromoterCollection, id: number, changes: Record<string, unknown>): Record<string, unknown> {
+    const object = this.#objects[collection].find((candidate) => candidate.id === id);
+    if (!object) throw new Error(`no ${collection} ${id}`);
+    Object.assign(object, changes);
+    return object;
+  }
+
+  /**
+   * Posts the v2 webhook FirstPromoter sends for `eventType` about the object (as it is now), or,
+   * with `lost`, records that it never reached the bridge.
+   */
+  async deliver(eventType: string, object: Record<string, unknown>, options: { lost?: boolean } = {}): Promise<number | 'lost'> {
+    const dot = eventType.indexOf('.');
+    const action = eventType.slice(dot + 1);
+    const body = {
+      event_id: randomUUID(),
+      event_type: eventType,
+      action: action === 'created' ? 'created' : 'updated',
+      entity_type: eventType.slice(0, dot),
+      entity_id: object.id,
+      changes: {},
+      data: object,
+      timestamp: new Date().toISOString(),
+    };
+    if (options.lost || !this.webhookUrl) {
+      this.deliveries.push({ eventId: body.event_id, type: eventType, status: 'lost' });
+      return 'lost';
+    }
+    let response: Response;
+    try {
+      response = await fetch(this.webhookUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      await response.arrayBuffer();
+    } catch {
+      // Nothing listens (the bridge is down): FirstPromoter's classic and Rewardful's exhausted
+      // deliveries are never sent again.
+      this.deliveries.push({ eventId: body.event_id, type: eventType, status: 'lost' });
+      return 'lost';
+    }
+    this.deliveries.push({ eventId: body.event_id, type: eventType, status: response.status });
+    return response.status;
+  }
+
+  close(): Promise<void> {
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const url = new URL(request.url ?? '/', 'http://fake');
+    const answer = (status: number, body?: unknown) => {
+      this.requests.push({ url: `${url.pathname}${url.search}`, status });
+      if (body === undefined) response.writeHead(status).end();
+      else response.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+    };
+    // Authentication first: both headers (authentication.mdx).
+    if (request.headers.authorization !== `Bearer ${this.#options.apiKey}` || request.headers['account-id'] !== this.#options.accountId) {
+      return answer(401);
+    }
+    // The documented limit, per account, over a sliding minute.
+    const now = Date.now();
+    while (this.#recent.length > 0 && this.#recent[0]! <= now - 60_000) this.#recent.shift();
+    if (this.#recent.length >= (this.#options.requestsPerMinute ?? FIRSTPROMOTER_REQUESTS_PER_MINUTE)) {
+      return answer(429, { message: 'Too Many Requests' });
+    }
+    this.#recent.push(now);
+    const failure = this.#failures.shift();
+    if (failure !== undefined) return answer(failure, failure === 429 ? { message: 'Too Many Requests' } : { message: 'Internal Server Error' });
+
+    const match = /^\/api\/v2\/company\/(referrals|commissions|promoters|payouts)$/.exec(url.pathname);
+    if (request.method !== 'GET' || !match) return answer(404, { message: 'Not found' });
+    const collection = match[1] as FirstPromoterCollection;
+    let items = this.#objects[collection];
+    for (const field of COLLECTION_FILTERS[collection]) {
+      for (const bound of ['from', 'to'] as const) {
+        const value = url.searchParams.get(`filters[${field}][${bound}]`);
+        if (value === null) continue;
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return answer(400, { message: `filters[${field}][${bound}] must be a date (YYYY-MM-DD)` });
+        items = items.filter((item) => {
+          const day = typeof item[field] === 'string' ? (item[field] as string).slice(0, 10) : null;
+          return day !== null && (bound === 'from' ? day >= value : day <= value);
+        });
+      }
+    }
+    const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+    const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 20) || 20));
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    return answer(200, collection === 'promoters' ? { data: slice, meta: { pending_count: 0 } } : slice);
+  }
+}
+
+let nextFirstPromoterId = 30_000_000;
+
+/** A v2 referral as the API lists it (openapi-v2-referrals.json `Referral`). */
+export function fakeFirstPromoterReferral(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  nextFirstPromoterId += 1;
+  return {
+    id: nextFirstPromoterId,
+    email: `lead${nextFirstPromoterId}@example.com`,
+    uid: `cus_${nextFirstPromoterId}`,
+    state: 'signup',
+    metadata: {},
+    entry_source: 'cookie',
+    created_at: new Date().toISOString(),
+    updated_at: new Date().toISOString(),
+    customer_since: null,
+    fraud_check: 'no_suspicion',
+    username: null,
+    is_expired: false,
+    ...overrides,
+  };
+}
+
+/** A v2 commission as the API lists it (openapi-v2-commissions.json `Commission`). */
+export function fakeFirstPromoterCommission(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  nextFirstPromoterId += 1;
+  const now = new Date().toISOString();
+  return {
+    id: nextFirstPromoterId,
+    status: 'pending',
+    commission_type: 'sale',
+    sale_amount: 10_000,
+    amount: 2_000,
+    unit: 'cash',
+    is_paid: false,
+    fraud_check: 'no_suspicion',
+    created_at: now,
+    updated_at: now,
+    status_updated_at: now,
+    referral: { id: 1, email: 'lead@example.com', uid: 'cus_1' },
+    ...overrides,
+  };
 }

@@ -109,6 +109,7 @@ export function runEventsTraceCommand(eventId: string, options: { json?: boolean
     for (const problem of event.validationErrors ?? []) io.stdout(`  invalid: ${problem}`);
     for (const run of trace.runs) {
       io.stdout(`run ${run.generation === 0 ? '(first)' : `replay ${run.generation}`} at ${run.at}${run.quarantined ? ' (quarantined)' : ''}`);
+      if (run.duplicateOf) io.stdout(`  not planned: the same milestone of this provider object was already announced by ${run.duplicateOf} (see: affiliate-bridge events trace ${run.duplicateOf})`);
       for (const rule of run.matched) io.stdout(`  matched     ${rule.ruleId} (${rule.file})`);
       for (const rule of run.unmatched) io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${rule.error ? `: ${rule.error}` : ''}`);
       for (const failure of run.failures) io.stdout(`  not planned ${failure.ruleId} ${failure.action}: ${failure.error}`);

@@ -14,6 +14,8 @@ export interface AdminApiOptions {
   readonly now: () => Date;
   /** The integrations whose pause state the overview shows. @defaultValue none */
   readonly integrations?: readonly string[];
+  /** The sources reconciled from their APIs, whose last success the overview shows. @defaultValue none */
+  readonly reconciledSources?: readonly string[];
 }
 
 /** Answers an operator error with 404 or 409 and its sentence; false for any other error. */
@@ -33,7 +35,7 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
   const router = Router();
 
   router.get('/overview', async (_request, response) => {
-    response.json(await loadOverview(operations, options.now(), options.integrations));
+    response.json(await loadOverview(operations, options.now(), options.integrations, options.reconciledSources));
   });
 
   router.get('/failed', async (request, response) => {

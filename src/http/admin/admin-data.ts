@@ -1,6 +1,7 @@
 import { describePause } from '../../actions/pause.js';
 import type { ActionStatus, BridgeOperations } from '../../queue/operations.js';
 import type { EventTrace } from '../../queue/trace.js';
+import type { ReconcileStatus } from '../../reconcile/ledger.js';
 
 /** Queue depths and recent throughput: the top of the dashboard and `GET /admin/api/overview`. */
 export interface AdminOverview {
@@ -13,6 +14,8 @@ export interface AdminOverview {
    * (its credentials were refused; its jobs wait until a probe succeeds).
    */
   readonly integrations: readonly IntegrationStatus[];
+  /** Per source reconciled from its API: when its last reconciliation succeeded (null: never). */
+  readonly reconciliation: readonly ReconcileStatus[];
   readonly generatedAt: string;
 }
 
@@ -48,21 +51,28 @@ const MINUTE_MS = 60_000;
 /**
  * Reads the overview; `now` is passed in so tests can pin the throughput windows.
  * @param integrations the integrations whose pause state is shown. @defaultValue none
+ * @param reconciledSources the sources whose last reconciliation is shown. @defaultValue none
  */
-export async function loadOverview(operations: BridgeOperations, now: Date, integrations: readonly string[] = []): Promise<AdminOverview> {
+export async function loadOverview(
+  operations: BridgeOperations,
+  now: Date,
+  integrations: readonly string[] = [],
+  reconciledSources: readonly string[] = [],
+): Promise<AdminOverview> {
   const nowMs = now.getTime();
-  const [queues, eventsLast5Minutes, eventsLast60Minutes, pauses] = await Promise.all([
+  const [queues, eventsLast5Minutes, eventsLast60Minutes, pauses, reconciliation] = await Promise.all([
     operations.getQueueCounts(),
     operations.countRecentEvents(nowMs - 5 * MINUTE_MS),
     operations.countRecentEvents(nowMs - 60 * MINUTE_MS),
     operations.getIntegrationPauses(integrations),
+    operations.getReconcileStatus(reconciledSources),
   ]);
   const statuses = [...pauses].map(([integration, pause]): IntegrationStatus =>
     pause
       ? { integration, state: 'paused', summary: describePause(integration, pause), reason: pause.reason, pausedSince: new Date(pause.since).toISOString() }
       : { integration, state: 'running', summary: `${integration}: running` },
   );
-  return { queues, throughput: { eventsLast5Minutes, eventsLast60Minutes }, integrations: statuses, generatedAt: now.toISOString() };
+  return { queues, throughput: { eventsLast5Minutes, eventsLast60Minutes }, integrations: statuses, reconciliation, generatedAt: now.toISOString() };
 }
 
 /** The newest event ids with their type and status, newest first. */

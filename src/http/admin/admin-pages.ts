@@ -129,6 +129,7 @@ function renderQueues(overview: AdminOverview): SafeHtml {
 <tbody>${rows}</tbody>
 </table>
 ${renderIntegrations(overview)}
+${renderReconciliation(overview)}
 <p class="throughput">Events received: <strong id="events-5m">${overview.throughput.eventsLast5Minutes}</strong> in the last 5 minutes,
 <strong id="events-60m">${overview.throughput.eventsLast60Minutes}</strong> in the last 60 minutes. <span class="muted">As of ${formatTime(overview.generatedAt)}.</span></p>
 </section>`;
@@ -143,6 +144,17 @@ function renderIntegrations(overview: AdminOverview): SafeHtml {
       : html`<li data-integration="${status.integration}" data-state="running">${status.summary}</li>`,
   );
   return html`<ul class="integrations" id="integrations">${items}</ul>`;
+}
+
+/** One line per source reconciled from its API: when its last run succeeded. */
+function renderReconciliation(overview: AdminOverview): SafeHtml {
+  if (overview.reconciliation.length === 0) return html``;
+  const items = overview.reconciliation.map((status) =>
+    status.lastSuccessAt === null
+      ? html`<li data-reconcile-source="${status.source}">${status.source}: not reconciled yet</li>`
+      : html`<li data-reconcile-source="${status.source}">${status.source}: last reconciled <time datetime="${status.lastSuccessAt}">${formatTime(status.lastSuccessAt)}</time></li>`,
+  );
+  return html`<ul class="reconciliation" id="reconciliation">${items}</ul>`;
 }
 
 function renderFailed(failed: readonly FailedAction[]): SafeHtml {

@@ -25,6 +25,8 @@ export interface AdminRouterOptions {
   readonly logger: Logger;
   /** The integrations whose pause state the overview shows (`slack`, `hubspot`). @defaultValue none */
   readonly integrations?: readonly string[];
+  /** The sources reconciled from their APIs (credentials set), whose last success the overview shows. @defaultValue none */
+  readonly reconciledSources?: readonly string[];
   /** @defaultValue () => new Date() */
   readonly now?: () => Date;
   /** The dashboard's sessions (in Redis): opened at login, looked up per request, closed at logout. */
@@ -195,12 +197,12 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     next();
   });
 
-  admin.use('/api', createAdminApiRouter({ operations, logger, now, integrations: options.integrations }));
+  admin.use('/api', createAdminApiRouter({ operations, logger, now, integrations: options.integrations, reconciledSources: options.reconciledSources }));
 
   admin.get('/', async (request, response) => {
     const asked = typeof request.query.event === 'string' ? request.query.event.trim() : '';
     const [overview, failed, quarantined, recent, detail] = await Promise.all([
-      loadOverview(operations, now(), options.integrations),
+      loadOverview(operations, now(), options.integrations, options.reconciledSources),
       operations.listFailedActions(100),
       operations.listQuarantinedEvents(100),
       loadRecentEvents(operations, RECENT_EVENTS_SHOWN),

@@ -1,10 +1,12 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { choiceVariable, secretVariable } from '../../config/env-variable.js';
+import { choiceVariable, secretVariable, textVariable, urlVariable } from '../../config/env-variable.js';
 import { parseJsonBody } from '../parse-json-body.js';
 import { isJsonObject } from '../schema-fields.js';
 import { defineSource } from '../source.js';
+import { FIRSTPROMOTER_API_URL } from './api-client.js';
 import { verifyFirstPromoterToken } from './auth.js';
 import { normalizeFirstPromoterAffiliate } from './affiliate.js';
+import { firstPromoterReconciliation } from './reconcile.js';
 import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery, TEST_DELIVERY_TYPE_PREFIX } from './normalize.js';
 import {
   CLASSIC_EVENT_TYPES,
@@ -47,6 +49,11 @@ export const firstpromoter = defineSource({
       ['pending', 'fulfilled'],
       'pending',
     ),
+    FIRSTPROMOTER_API_KEY: secretVariable(
+      'API key of FirstPromoter\'s REST API v2 (Settings → Integrations → Manage API Keys); with FIRSTPROMOTER_ACCOUNT_ID it turns on reconciliation; unset: FirstPromoter is never reconciled.',
+    ),
+    FIRSTPROMOTER_ACCOUNT_ID: textVariable('Account ID sent as the Account-ID header of FirstPromoter\'s REST API (Settings → Integrations); needed with FIRSTPROMOTER_API_KEY.'),
+    FIRSTPROMOTER_API_URL: urlVariable('Base URL of FirstPromoter\'s REST API v2 (tests point it at a fake).', FIRSTPROMOTER_API_URL),
   },
   // Only a stored fulfilment_pending gets the 200 (the HTTP layer asks only once it is stored):
   // every other type keeps 202, whose meaning FirstPromoter never overloads.
@@ -87,4 +94,5 @@ export const firstpromoter = defineSource({
     },
     authenticate: (_rawBody, token) => ({ Authorization: `Bearer ${token}` }),
   },
+  reconciliation: firstPromoterReconciliation,
 });

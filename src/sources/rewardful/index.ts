@@ -1,10 +1,12 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { secretVariable } from '../../config/env-variable.js';
+import { secretVariable, urlVariable } from '../../config/env-variable.js';
 import { isJsonObject } from '../schema-fields.js';
 import { parseJsonBody } from '../parse-json-body.js';
 import { defineSource } from '../source.js';
 import { normalizeRewardfulAffiliate } from './affiliate.js';
+import { REWARDFUL_API_URL } from './api-client.js';
 import { normalizeRewardfulDelivery, REWARDFUL_IDENTITY } from './normalize.js';
+import { rewardfulReconciliation } from './reconcile.js';
 import { REWARDFUL_EVENT_TYPES, rewardfulObjectSchemas, type RewardfulEventType } from './schemas.js';
 import { readRewardfulSignature, REWARDFUL_SIGNATURE_HEADER, verifyRewardfulSignature } from './signature.js';
 
@@ -14,6 +16,8 @@ export const rewardful = defineSource({
   successStatus: 200,
   env: {
     REWARDFUL_SIGNING_SECRET: secretVariable('HMAC-SHA256 key of X-Rewardful-Signature; unset: 401 to every delivery.'),
+    REWARDFUL_API_SECRET: secretVariable('API Secret of Rewardful\'s REST API (Company Settings), sent as the Basic auth username; turns on reconciliation; unset: Rewardful is never reconciled.'),
+    REWARDFUL_API_URL: urlVariable('Base URL of Rewardful\'s REST API v1 (tests point it at a fake).', REWARDFUL_API_URL),
   },
   webhookSecret: 'REWARDFUL_SIGNING_SECRET',
   redact: [`req.headers["${REWARDFUL_SIGNATURE_HEADER}"]`, `headers["${REWARDFUL_SIGNATURE_HEADER}"]`],
@@ -50,4 +54,5 @@ export const rewardful = defineSource({
     },
     authenticate: (rawBody, secret) => ({ 'X-Rewardful-Signature': createHmac('sha256', secret).update(rawBody).digest('hex') }),
   },
+  reconciliation: rewardfulReconciliation,
 });

@@ -1,5 +1,6 @@
 import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
 import type { BridgeEvent } from '../events/event.js';
+import { shippedScopeCatalog, type RuleScopeCatalog } from './rule-scopes.js';
 
 /**
  * The CEL environment every condition is checked and run in: exactly two variables, `event` and
@@ -35,10 +36,13 @@ export interface ConditionProblem {
 }
 
 /**
- * Parses and type-checks a CEL expression once.
+ * Parses and type-checks a CEL expression once. This is the check every event type shares (syntax,
+ * variables); the typed check of each event type's fields is condition-types.ts's.
+ * @param scopes where evaluation reads the CEL types of an event's values (ints as BigInt,
+ *   timestamps as Date). @defaultValue the shipped source registry's catalog
  * @returns the compiled condition, or the problem (syntax error, unknown variable, non-bool result).
  */
-export function compileCondition(source: string): Condition | ConditionProblem {
+export function compileCondition(source: string, scopes: RuleScopeCatalog = shippedScopeCatalog()): Condition | ConditionProblem {
   let program: ParseResult;
   try {
     program = conditionEnvironment.parse(source);
@@ -61,17 +65,11 @@ export function compileCondition(source: string): Condition | ConditionProblem {
   return {
     source,
     evaluate(scope) {
+      // The values are handed to CEL in the types the check declared (typedScopeOf): an int field
+      // as a BigInt, so `data.amount / 100` is int arithmetic at run time as at load. Objects are
+      // Maps, which CEL reads whatever their keys (a payload key `constructor` included).
       try {
-        return interpret(program(scope));
-      } catch (error) {
-        if (!isUnsupportedTypeError(error)) return { error: error instanceof Error ? firstLine(error) : String(error) };
-      }
-      // cel-js types an object by its `constructor` property, so a payload key named
-      // `constructor` makes that object unreadable and the condition fail: a hostile lead could
-      // switch off a fraud rule that way. Maps have no such key; run again on Map copies (rare
-      // payloads only, so the common path pays nothing).
-      try {
-        return interpret(program({ event: toCelValue(scope.event), data: toCelValue(scope.data) }));
+        return interpret(program(typedScopeOf(scope, scopes)));
       } catch (error) {
         return { error: error instanceof Error ? firstLine(error) : String(error) };
       }
@@ -79,23 +77,24 @@ export function compileCondition(source: string): Condition | ConditionProblem {
   };
 }
 
+/** One conversion per event, shared by every condition of every rule that reads it. */
+const typedScopes = new WeakMap<BridgeEvent, Record<string, unknown>>();
+
+function typedScopeOf(scope: ConditionScope, scopes: RuleScopeCatalog): Record<string, unknown> {
+  const event = scope.event;
+  // A scope whose data is not the event's own (a hand-built one) is converted as given.
+  if (scope.data !== event.data) return scopes.toCelValues({ ...event, data: scope.data });
+  let values = typedScopes.get(event);
+  if (values === undefined) {
+    values = scopes.toCelValues(event);
+    typedScopes.set(event, values);
+  }
+  return values;
+}
+
 function interpret(result: unknown): boolean | { readonly error: string } {
   if (typeof result === 'boolean') return result;
   return { error: `condition returned ${describeValue(result)}, not a bool` };
-}
-
-function isUnsupportedTypeError(error: unknown): boolean {
-  return error instanceof Error && /^Unsupported type/.test(firstLine(error));
-}
-
-/** Stored payloads nest at most 32 levels (sources/build-event.ts); this bound is a second guard. */
-const MAX_CEL_DEPTH = 64;
-
-/** A copy of a JSON value with every object turned into a Map, which CEL reads whatever its keys. */
-function toCelValue(value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== 'object' || depth > MAX_CEL_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((item) => toCelValue(item, depth + 1));
-  return new Map(Object.entries(value).map(([key, item]) => [key, toCelValue(item, depth + 1)]));
 }
 
 /** Distinguishes a compiled condition from a problem. */

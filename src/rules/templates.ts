@@ -306,7 +306,8 @@ function liquidErrorIndex(error: unknown, source: string): number {
   return match ? indexOfRowCol(source, Number(match[1]), Number(match[2])) : 0;
 }
 
-function indexOfRowCol(source: string, row: number, col: number): number {
+/** The index in `source` of liquidjs's 1-based row and column. */
+export function indexOfRowCol(source: string, row: number, col: number): number {
   const lines = source.split('\n');
   let index = 0;
   for (let i = 0; i < row - 1 && i < lines.length; i += 1) index += lines[i].length + 1;

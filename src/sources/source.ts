@@ -73,6 +73,13 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
   /** Every provider event type the source knows (`lead_signup`, `referral.created`); others are quarantined. */
   readonly eventTypes: readonly string[];
   /**
+   * Provider types the source stores beside `eventTypes`, with no schema of their own, that rules
+   * may still name: FirstPromoter's v2 test deliveries (`test.referral.created`). `check` knows them
+   * and rules/README.md lists them; rules see their `data` untyped.
+   * @defaultValue none
+   */
+  readonly testEventTypes?: readonly string[];
+  /**
    * Whether a parsed body has this provider's envelope, to guess the source of a payload given to
    * `simulate` or a rule test without one. Cheap and shape-only: no schema check.
    */

@@ -4,7 +4,7 @@ import { parseJsonBody } from '../parse-json-body.js';
 import { isJsonObject } from '../schema-fields.js';
 import { defineSource } from '../source.js';
 import { verifyFirstPromoterToken } from './auth.js';
-import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery } from './normalize.js';
+import { FIRSTPROMOTER_IDENTITY, normalizeFirstPromoterDelivery, TEST_DELIVERY_TYPE_PREFIX } from './normalize.js';
 import {
   CLASSIC_EVENT_TYPES,
   classicDataSchemas,
@@ -56,6 +56,7 @@ export const firstpromoter = defineSource({
   redact: ['req.headers.authorization', 'headers.authorization', 'query.token'],
   strippedFields: FIRSTPROMOTER_SECRET_FIELDS,
   eventTypes: [...CLASSIC_EVENT_TYPES, ...V2_EVENT_TYPES],
+  testEventTypes: V2_EVENT_TYPES.map((type) => `${TEST_DELIVERY_TYPE_PREFIX}${type}`),
   // Classic `{ event, data }`; v2 `{ event_id, event_type, action, entity_type, data, … }`.
   recognize: (body) => 'data' in body && ('event' in body || 'action' in body || 'entity_type' in body),
   envelopeDescription: 'a FirstPromoter data envelope',

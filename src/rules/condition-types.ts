@@ -52,7 +52,7 @@ function describeUnknownField(node: ASTNode, scope: RuleScope): string {
   const suggestion = fields ? closestMatch(key, Object.keys(fields)) : null;
   if (suggestion !== null && receiver) return `unknown field ${written}: did you mean ${serialize(receiver)}.${suggestion}?`;
   const base = receiver ? serialize(receiver) : 'data';
-  return `unknown field ${written}: the schema does not list it (for a field the provider sends unlisted, test has(${written}) and read dyn(${base}).${key})`;
+  return `unknown field ${written}: the schema does not list it; for a field the provider sends unlisted, test has(${written}) and read dyn(${base}).${key}`;
 }
 
 function literalKey(node: ASTNode): string {
@@ -134,7 +134,14 @@ function findNullHazards(ast: ASTNode, scope: RuleScope): ConditionTypeProblem[]
         return;
       }
       case 'rcall': {
-        const [, receiver, callArgs] = args as [string, ASTNode, ASTNode[]];
+        const [name, receiver, callArgs] = args as [string, ASTNode, ASTNode[]];
+        // `x.?a.?b.orValue(d)` is d when a field on the way is missing or null, but null when b
+        // itself holds null: the default does not cover a null at the end of the chain.
+        const chain = name === 'orValue' ? chainPathOf(receiver) : null;
+        if (chain !== null && isUnsafe && !guarded.has(chain.join('.')) && isNullableField(chain, scope)) {
+          const key = chain.join('.');
+          if (!found.has(key)) found.set(key, node.range.start);
+        }
         visit(receiver, true, guarded);
         for (const child of callArgs) visit(child, true, guarded);
         return;
@@ -160,7 +167,9 @@ function findNullHazards(ast: ASTNode, scope: RuleScope): ConditionTypeProblem[]
     }
   };
   visit(ast, true, new Set());
-  return [...found.entries()].map(([path, index]) => ({
+  // In position order, the shorter path first where two start together (data.a before data.a.b).
+  const ordered = [...found.entries()].sort(([pathA, indexA], [pathB, indexB]) => indexA - indexB || pathA.length - pathB.length);
+  return ordered.map(([path, index]) => ({
     message: `${path} can be null, and a null here fails the condition at run time: test ${path} != null first (has() is true for a null field)`,
     index,
   }));
@@ -179,6 +188,21 @@ function pathOf(node: ASTNode): string[] | null {
     current = current.args[0];
   }
   if (current.op !== 'id' || path.length === 0) return null;
+  path.unshift(String(current.args));
+  return path;
+}
+
+/** The path of an optional chain (`data.?promotion.?sales_total`), or null for anything else. */
+function chainPathOf(node: ASTNode): string[] | null {
+  const path: string[] = [];
+  let current: ASTNode = node;
+  let isOptional = false;
+  while (current.op === '.' || current.op === '.?') {
+    if (current.op === '.?') isOptional = true;
+    path.unshift(String(current.args[1]));
+    current = current.args[0];
+  }
+  if (current.op !== 'id' || path.length === 0 || !isOptional) return null;
   path.unshift(String(current.args));
   return path;
 }

@@ -188,3 +188,20 @@ function buildCheckEnvironment(variables: Readonly<Record<string, FieldType>>, o
   }
   return environment;
 }
+
+/**
+ * The Markdown list of every event type rules may name, per source, as rules/README.md shows it
+ * between `<!-- event-types:start -->` and `<!-- event-types:end -->` (a test keeps the two equal).
+ */
+export function formatEventTypeList(registry: SourceRegistry = sourceRegistry): string {
+  const sections: string[] = [];
+  for (const source of Object.values(registry)) {
+    const types = source.eventTypes.map((type) => `\`${source.name}.${type}\``).join(', ');
+    sections.push(`**${source.title}** (${source.eventTypes.length}): ${types}`);
+    if (source.testEventTypes && source.testEventTypes.length > 0) {
+      const tests = source.testEventTypes.map((type) => `\`${source.name}.${type}\``).join(', ');
+      sections.push(`${source.title} test deliveries (${source.testEventTypes.length}, \`data\` untyped): ${tests}`);
+    }
+  }
+  return sections.join('\n\n');
+}

@@ -65,7 +65,7 @@ function checkVariable(variable: Variable, root: RuleScope['variables'][string],
     path,
     message:
       suggestion === null
-        ? `unknown field ${written}${where}: the schema does not list it (for a field the provider sends unlisted, write ${prefix}["${key}"])`
+        ? `unknown field ${written}${where}: the schema does not list it; for a field the provider sends unlisted, write ${prefix}["${key}"]`
         : `unknown field ${written}${where}: did you mean ${prefix}.${suggestion}?`,
     index,
   };

@@ -1,15 +1,16 @@
 import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
 import type { BridgeEvent } from '../events/event.js';
-import { shippedScopeCatalog, type RuleScopeCatalog } from './rule-scopes.js';
+import { RULE_VARIABLE_NAMES, shippedScopeCatalog, type RuleScopeCatalog } from './rule-scopes.js';
 
 /**
  * The CEL environment every condition is checked and run in: exactly two variables, `event` and
  * `data`, both maps. CEL has no access to JS globals, prototypes or I/O; an unknown variable is a
  * type error at load time.
  */
-const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true })
-  .registerVariable('event', 'map', { description: 'The bridge event: id, source, type, providerType, occurredAt, receivedAt, status' })
-  .registerVariable('data', 'map', { description: "The provider's payload body" });
+const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true });
+// Every variable of rule-scopes.ts's RULE_VARIABLES (event, data): their field types are checked per
+// event type by condition-types.ts; here they are maps, read as the values are handed in.
+for (const name of RULE_VARIABLE_NAMES) conditionEnvironment.registerVariable(name, 'map');
 
 /** A condition compiled once at load. */
 export interface Condition {

@@ -2,6 +2,7 @@ import * as yup from 'yup';
 import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
+import { readRuleScope } from './rule-scopes.js';
 import type { RuleSet } from './rule-set.js';
 import { renderTemplateValue, TemplateRenderError } from './templates.js';
 
@@ -99,7 +100,7 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   if (rules.length === 0) return { matched, unmatched, actions, failures, warnings };
 
   // One scope per event, shared by every condition and template of every rule.
-  const scope = { event, data: event.data };
+  const scope = readRuleScope(event);
   const isStrict = options.strictTemplates === true;
   for (let r = 0; r < rules.length; r += 1) {
     const rule = rules[r];

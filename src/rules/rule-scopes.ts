@@ -28,6 +28,18 @@ export const RULE_VARIABLES: Readonly<Record<string, RuleVariable>> = Object.fre
   data: { describe: (payloads: ScopePayloads) => payloads.data, read: (event: BridgeEvent) => event.data },
 });
 
+/** What templates and conditions see of `event`: every variable of RULE_VARIABLES, read from it. */
+export function readRuleScope(event: BridgeEvent): { readonly event: BridgeEvent; readonly data: Record<string, unknown> } & Record<string, unknown> {
+  const scope: Record<string, unknown> = {};
+  for (const [name, variable] of RULE_VARIABLE_ENTRIES) scope[name] = variable.read(event);
+  return scope as { event: BridgeEvent; data: Record<string, unknown> };
+}
+
+const RULE_VARIABLE_ENTRIES = Object.entries(RULE_VARIABLES);
+
+/** The names of the variables rules see: `event`, `data`. */
+export const RULE_VARIABLE_NAMES: readonly string[] = Object.freeze(Object.keys(RULE_VARIABLES));
+
 /** The object type a field of `FieldType` names, for messages and did-you-mean. */
 export type ObjectFieldType = Extract<FieldType, { kind: 'object' }>;
 

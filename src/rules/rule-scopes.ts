@@ -108,7 +108,7 @@ export class RuleScopeCatalog {
     const entry = this.types.get(type);
     if (!entry?.payloads) return (this.untypedScope ??= buildScope(OPEN_PAYLOADS, false));
     const data = entry.payloads.data;
-    const envelope = entry.payloads.envelope ?? anyObject;
+    const envelope = entry.payloads.envelope ?? OPEN_OBJECT;
     let byEnvelope = this.scopes.get(data);
     if (!byEnvelope) this.scopes.set(data, (byEnvelope = new Map()));
     let scope = byEnvelope.get(envelope);
@@ -122,7 +122,12 @@ export class RuleScopeCatalog {
   }
 }
 
-const OPEN_PAYLOADS: ScopePayloads = { data: anyObject, envelope: anyObject };
+/**
+ * An object the schemas do not describe: `map<string, dyn>`. Never null: an event's `data` is always
+ * an object, and its `envelope` is absent rather than null when a source keeps none.
+ */
+const OPEN_OBJECT = anyObject.nonNullable();
+const OPEN_PAYLOADS: ScopePayloads = { data: OPEN_OBJECT, envelope: OPEN_OBJECT };
 
 let shippedCatalog: RuleScopeCatalog | null = null;
 

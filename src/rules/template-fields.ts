@@ -37,7 +37,7 @@ function visit(tree: TemplateTree, path: (string | number)[], scope: RuleScope, 
         const root = scope.variables[name];
         if (!root) continue;
         for (const variable of occurrences) {
-          const problem = checkVariable(variable, root, scope, tree.source, path);
+          const problem = checkVariable(variable, root, tree.source, path);
           if (problem) problems.push(problem);
         }
       }
@@ -45,7 +45,7 @@ function visit(tree: TemplateTree, path: (string | number)[], scope: RuleScope, 
   }
 }
 
-function checkVariable(variable: Variable, root: RuleScope['variables'][string], _scope: RuleScope, source: string, path: (string | number)[]): TemplateProblem | null {
+function checkVariable(variable: Variable, root: RuleScope['variables'][string], source: string, path: (string | number)[]): TemplateProblem | null {
   // Only the literal part of a path is checked: `data[event.key]` stops at `data`.
   const segments: (string | number)[] = [];
   for (const segment of variable.segments.slice(1)) {

@@ -88,6 +88,26 @@ describe('typed rules (issue 11)', () => {
     }
   });
 
+  describe('the documented conditions load on their event types', () => {
+    const documented: Array<[on: string, condition: string]> = [
+      ['rewardful.referral.converted', 'event.envelope.api_version == "v1"'],
+      ['firstpromoter.referral.created', 'event.envelope.action == "create"'],
+      ['firstpromoter.reward_created', 'data.status == "approved" && data.amount >= 10000'],
+      ['firstpromoter.lead_signup', 'data.suspicion in ["self_referral", "same_ip"]'],
+      ['firstpromoter.lead_signup', 'data.promoter != null && data.promoter.email != null && data.promoter.email.endsWith("@example.com")'],
+      ['rewardful.commission.*', 'event.type.startsWith("rewardful.commission.") && data.state != "voided"'],
+      ['firstpromoter.lead_signup', 'event.occurredAt > timestamp("2024-10-01T00:00:00Z")'],
+      ['firstpromoter.reward_created', 'data.?lead.?email.orValue("") != ""'],
+      ['rewardful.referral.converted', 'has(data.customer) && data.customer != null && has(data.customer.email)'],
+      ['firstpromoter.test.referral.created', 'event.data.test == true && data.test == true'],
+    ];
+    for (const [on, condition] of documented) {
+      it(`${on}: ${condition}`, () => {
+        expect(compile(ruleWith(on, condition)).problems).to.deep.equal([]);
+      });
+    }
+  });
+
   describe('fields the schema does not list are reached on purpose', () => {
     it('has() and dyn() in a condition, a quoted key in a template', () => {
       const { result, problems } = compile(ruleWith('firstpromoter.reward_created', 'has(data.utm_source) && dyn(data).utm_source == "newsletter"', `{{ data['utm_source'] }}`));

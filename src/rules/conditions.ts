@@ -3,9 +3,10 @@ import type { BridgeEvent } from '../events/event.js';
 import { RULE_VARIABLE_NAMES, shippedScopeCatalog, type RuleScopeCatalog } from './rule-scopes.js';
 
 /**
- * The CEL environment every condition is checked and run in: exactly two variables, `event` and
- * `data`, both maps. CEL has no access to JS globals, prototypes or I/O; an unknown variable is a
- * type error at load time.
+ * The CEL environment every condition is parsed and run in: the variables rules see (`event`,
+ * `data`), as maps. Their fields are typed per event type by condition-types.ts, in an environment
+ * of its own that only checks. CEL has no access to JS globals, prototypes or I/O; an unknown
+ * variable is a type error at load time.
  */
 const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true });
 // Every variable of rule-scopes.ts's RULE_VARIABLES (event, data): their field types are checked per
@@ -78,17 +79,19 @@ export function compileCondition(source: string, scopes: RuleScopeCatalog = ship
   };
 }
 
-/** One conversion per event, shared by every condition of every rule that reads it. */
-const typedScopes = new WeakMap<BridgeEvent, Record<string, unknown>>();
+/** One conversion per event (and catalog), shared by every condition of every rule that reads it. */
+const typedScopes = new WeakMap<RuleScopeCatalog, WeakMap<BridgeEvent, Record<string, unknown>>>();
 
 function typedScopeOf(scope: ConditionScope, scopes: RuleScopeCatalog): Record<string, unknown> {
   const event = scope.event;
   // A scope whose data is not the event's own (a hand-built one) is converted as given.
   if (scope.data !== event.data) return scopes.toCelValues({ ...event, data: scope.data });
-  let values = typedScopes.get(event);
+  let byEvent = typedScopes.get(scopes);
+  if (byEvent === undefined) typedScopes.set(scopes, (byEvent = new WeakMap()));
+  let values = byEvent.get(event);
   if (values === undefined) {
     values = scopes.toCelValues(event);
-    typedScopes.set(event, values);
+    byEvent.set(event, values);
   }
   return values;
 }

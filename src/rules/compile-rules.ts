@@ -579,21 +579,31 @@ function checkTemplatesPerScope(groups: ScopeGroups, tree: TemplateTree, basePat
  */
 function lintSharedDestinations(destinations: readonly Destination[]): RuleProblem[] {
   const warnings: RuleProblem[] = [];
-  const seenPairs = new Set<string>();
-  for (let later = 0; later < destinations.length; later += 1) {
-    const second = destinations[later];
-    for (let earlier = 0; earlier < later; earlier += 1) {
-      const first = destinations[earlier];
-      if (first.ruleId === second.ruleId || first.action !== second.action || first.value !== second.value) continue;
-      const shared = second.types.filter((type) => first.types.includes(type));
-      const pair = `${first.ruleId}\u0000${second.ruleId}\u0000${first.value}`;
-      if (shared.length === 0 || seenPairs.has(pair)) continue;
-      seenPairs.add(pair);
-      const more = shared.length > 1 ? ` (and ${shared.length - 1} more event types)` : '';
-      warnings.push({
-        ...second.position,
-        message: `rules ${first.ruleId} and ${second.ruleId} both post to ${second.value} for ${shared[0]}${more}: an event that matches both posts twice`,
-      });
+  // Grouped by action and destination first: only rules posting to the same place are compared.
+  const byPlace = new Map<string, Destination[]>();
+  for (const destination of destinations) {
+    const place = `${destination.action}\u0000${destination.value}`;
+    const group = byPlace.get(place) ?? [];
+    group.push(destination);
+    byPlace.set(place, group);
+  }
+  for (const group of byPlace.values()) {
+    const seenPairs = new Set<string>();
+    for (let later = 1; later < group.length; later += 1) {
+      const second = group[later];
+      for (let earlier = 0; earlier < later; earlier += 1) {
+        const first = group[earlier];
+        if (first.ruleId === second.ruleId) continue;
+        const shared = second.types.filter((type) => first.types.includes(type));
+        const pair = `${first.ruleId}\u0000${second.ruleId}`;
+        if (shared.length === 0 || seenPairs.has(pair)) continue;
+        seenPairs.add(pair);
+        const more = shared.length > 1 ? ` (and ${shared.length - 1} more event types)` : '';
+        warnings.push({
+          ...second.position,
+          message: `rules ${first.ruleId} and ${second.ruleId} both post to ${second.value} for ${shared[0]}${more}: an event that matches both posts twice`,
+        });
+      }
     }
   }
   return warnings;

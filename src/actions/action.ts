@@ -92,6 +92,12 @@ export interface Action<P> {
    * @defaultValue none: no warnings
    */
   lint?(params: P): readonly ParamsWarning[];
+  /**
+   * The param naming where the action sends (Slack's `channel`): `check` warns when two rules send
+   * to the same place, written as plain text, for the same event type (the event goes out twice).
+   * @defaultValue none: not linted
+   */
+  readonly destinationParam?: string;
   connect(deps: ActionDeps): ActionRunner<P>;
 }
 

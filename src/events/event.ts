@@ -1,4 +1,5 @@
 import type { AffiliateFields, CanonicalEventType, EventOrigin } from './affiliate.js';
+import * as yup from 'yup';
 
 /** The provider-neutral event every rule sees. See ../shared/DESIGN.md, "The event every rule sees". */
 export type EventStatus = 'valid' | 'quarantined';
@@ -58,4 +59,30 @@ export interface BridgeEvent {
 /** Oldest receipt first; the id breaks ties, so an order of stored events is the same on every run. */
 export function compareEventsByReceipt(a: BridgeEvent, b: BridgeEvent): number {
   return a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * The fields of `event` as rules see them, as a yup schema: `check` derives their CEL types from
+ * it (rules/scope-types.ts), and conditions get the values in those types. `envelope` and `data`
+ * are the source's own schemas of that event type, given by the caller. Adding a field to
+ * BridgeEvent that rules may read is one line here.
+ */
+export function defineRuleEventSchema(payloads: { readonly data: yup.ISchema<unknown>; readonly envelope: yup.ISchema<unknown> }) {
+  // `celType: timestamp`: ISO 8601 text that conditions compare as CEL timestamps.
+  const instant = yup.string().meta({ celType: 'timestamp' });
+  return yup.object({
+    id: yup.string().required(),
+    source: yup.string().required(),
+    type: yup.string().required(),
+    providerType: yup.string().required(),
+    occurredAt: instant.required(),
+    receivedAt: instant.required(),
+    status: yup.string().required(),
+    // Rules always see an origin (rules/rule-scopes.ts defaults it for events stored before it existed).
+    origin: yup.string().oneOf(['webhook', 'reconciled']).required(),
+    canonicalTypes: yup.array(yup.string().required()),
+    validationErrors: yup.array(yup.string().required()),
+    envelope: payloads.envelope,
+    data: payloads.data,
+  });
 }

@@ -100,6 +100,18 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * A rule's condition or template that failed on a real event: the condition could not be
+   * evaluated (counted as not matched) or an action could not be planned. Load-time checks catch
+   * most mistakes; this counts what still slips through, so it never fails silently.
+   */
+  readonly ruleErrors = new Counter({
+    name: 'bridge_rule_errors_total',
+    help: 'Rule conditions that failed to evaluate and actions that could not be planned, on real events, by rule.',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+  });
+
   readonly rulesReloadErrors = new Counter({
     name: 'bridge_rules_reload_errors_total',
     help: 'Rule reloads that failed validation (the last good rules stay live).',

@@ -139,6 +139,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     extra: (multi, earlierRuns) => {
       if (isQuarantined) multi.zadd(keys.quarantined, receivedAtMs, event.id);
       else if (isReplay) multi.zrem(keys.quarantined, event.id);
+      queueRuleErrorWrites(multi, keys, ruleErrorsOf(plan), event.id, nowMs);
       queuePlanFailureWrites(multi, options.prefix, failures, {
         ttlMs: options.traceTtlMs,
         nowMs,
@@ -174,11 +175,39 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   for (const rule of plan.unmatched) {
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');
   }
+  // Counted once per event, like a plan failure: a re-run of the same job finds the same errors.
+  if (!isRerun) for (const { ruleId } of ruleErrorsOf(plan)) options.metrics.ruleErrors.inc({ rule: ruleId });
   log.info(
     { matched: plan.matched.map((m) => m.ruleId), actionJobIds: run.actionJobIds, generation: replayGeneration },
     'event planned',
   );
   return run;
+}
+
+/** The rule errors of a plan: each failed condition and each action that could not be planned. */
+function ruleErrorsOf(plan: Plan): { readonly ruleId: string; readonly error: string }[] {
+  const errors: { ruleId: string; error: string }[] = [];
+  for (const rule of plan.unmatched) if (rule.reason === 'condition_error') errors.push({ ruleId: rule.ruleId, error: `condition: ${rule.error ?? 'failed'}` });
+  for (const failure of plan.failures) errors.push({ ruleId: failure.ruleId, error: `${failure.action}: ${failure.error}` });
+  return errors;
+}
+
+/**
+ * Adds the rule errors to the trace's transaction: a count per rule and the latest error with its
+ * event. A job run again after a crash before its ack counts its errors again (rare, and an error
+ * it is).
+ */
+function queueRuleErrorWrites(
+  multi: ReturnType<RedisConnection['multi']>,
+  keys: ReturnType<typeof bridgeKeys>,
+  errors: readonly { readonly ruleId: string; readonly error: string }[],
+  eventId: string,
+  nowMs: number,
+): void {
+  for (const { ruleId, error } of errors) {
+    multi.hincrby(keys.ruleErrorCounts, ruleId, 1);
+    multi.hset(keys.ruleErrorLatest, ruleId, JSON.stringify({ error, eventId, at: new Date(nowMs).toISOString() }));
+  }
 }
 
 /** Splits the planned actions into those to enqueue and those whose once_per key another event holds. */

@@ -56,6 +56,13 @@ export function bridgeKeys(prefix: string) {
      */
     actionClaim: (ruleId: string, actionIndex: number, renderedKey: string) =>
       `${prefix}:once:${ruleId}.${actionIndex}.${createHash('sha256').update(renderedKey).digest('hex')}`,
+    /**
+     * Rule errors on real events, by rule id: how many (a hash of counts) and the latest (a hash of
+     * JSON `{ error, eventId, at }`). A condition that fails to evaluate or an action that cannot be
+     * planned counts; the dashboard lists them.
+     */
+    ruleErrorCounts: `${prefix}:rule-errors`,
+    ruleErrorLatest: `${prefix}:rule-error-latest`,
     /** Counter of replays per event, the generation of replayed action job ids. */
     replayGeneration: (eventId: string) => `${prefix}:replays:${eventId}`,
   };

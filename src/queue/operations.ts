@@ -60,6 +60,13 @@ export interface QuarantinedEvent {
   readonly validationErrors: readonly string[];
 }
 
+/** A rule that failed on real events: how often, and the latest error with its event. */
+export interface RuleErrorSummary {
+  readonly ruleId: string;
+  readonly count: number;
+  readonly latest: { readonly error: string; readonly eventId: string; readonly at: string } | null;
+}
+
 /**
  * What operators do by hand, shared by the command line and the dashboard: the dead-letter list,
  * retries, replays, the quarantine list and event traces.
@@ -220,6 +227,16 @@ export class BridgeOperations {
       }));
   }
 
+  /** Rules whose condition or actions failed on real events, most errors first (see bridge_rule_errors_total). */
+  async listRuleErrors(limit = 100): Promise<RuleErrorSummary[]> {
+    const keys = bridgeKeys(this.#prefix);
+    const [counts, latest] = await Promise.all([this.#redis.hgetall(keys.ruleErrorCounts), this.#redis.hgetall(keys.ruleErrorLatest)]);
+    return Object.entries(counts)
+      .map(([ruleId, count]) => ({ ruleId, count: Number(count), latest: parseLatestRuleError(latest[ruleId]) }))
+      .sort((a, b) => b.count - a.count || (a.ruleId < b.ruleId ? -1 : 1))
+      .slice(0, limit);
+  }
+
   /** The most recent event ids, newest first. */
   async listRecentEventIds(limit = 50): Promise<string[]> {
     return this.#redis.zrevrange(bridgeKeys(this.#prefix).recentEvents, 0, limit - 1);
@@ -258,4 +275,16 @@ function isLegacyPlanFailure(job: Job<ActionJobData, ActionJobResult>): boolean 
 
 function legacyPlanError(job: Job<ActionJobData, ActionJobResult>): string {
   return (job.data as ActionJobData & { planError?: string }).planError as string;
+}
+
+function parseLatestRuleError(text: string | undefined): RuleErrorSummary['latest'] {
+  if (text === undefined) return null;
+  try {
+    const value = JSON.parse(text) as { error?: unknown; eventId?: unknown; at?: unknown };
+    return typeof value.error === 'string' && typeof value.eventId === 'string' && typeof value.at === 'string'
+      ? { error: value.error, eventId: value.eventId, at: value.at }
+      : null;
+  } catch {
+    return null;
+  }
 }

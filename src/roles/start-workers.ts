@@ -9,6 +9,7 @@ import { startReconcileScheduler } from '../reconcile/reconcile-scheduler.js';
 import { buildReconciler, describePartialCredentials, recordMilestoneWith } from '../reconcile/reconciler.js';
 import { planActions } from '../rules/plan.js';
 import { RuleStore } from '../rules/rule-store.js';
+import { formatProblem, type RuleProblem } from '../rules/problems.js';
 import { checkSchemaOf, labelEventType } from '../sources/registry.js';
 import type { BridgeDeps, WorkersRole } from './deps.js';
 
@@ -19,7 +20,7 @@ import type { BridgeDeps, WorkersRole } from './deps.js';
  */
 export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   const { config, logger, metrics, lifecycle, state } = deps;
-  const store = new RuleStore({ dir: config.rulesDir, logger, actions: deps.actions, sources: Object.keys(deps.sources) });
+  const store = new RuleStore({ dir: config.rulesDir, logger, actions: deps.actions, sources: Object.keys(deps.sources), registry: deps.sources });
   lifecycle.onStop(() => store.stop());
   await store.start();
   metrics.rulesLoaded.set(store.current.size);
@@ -99,7 +100,17 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   }
   return {
     readinessChecks: [
-      async () => (store.isCurrent ? null : `rules not current: the last edit has ${store.problems.length} problem(s); the last good rules stay live`),
+      async () => (store.isCurrent ? null : describeStaleRules(store.problems)),
     ],
   };
+}
+
+/**
+ * Why /readyz says the rules are not current: the first problem of the rejected edit as
+ * `file:line:col: message`, so whoever looks knows where to fix it, and how many more there are.
+ */
+export function describeStaleRules(problems: readonly RuleProblem[]): string {
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length === 2 ? '' : 's'})` : '';
+  const first = problems[0] ? formatProblem(problems[0]) : 'the last edit does not load';
+  return `rules not current: ${first}${more}; the last good rules stay live`;
 }

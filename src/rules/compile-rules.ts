@@ -3,12 +3,17 @@ import * as yup from 'yup';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import type { Action, ActionCatalog, ActionName } from '../actions/action.js';
 import { parseDuration } from '../infra/units.js';
+import type { SourceRegistry } from '../sources/registry.js';
+import { checkConditionTypes } from './condition-types.js';
 import { compileCondition, isConditionProblem, type Condition } from './conditions.js';
 import { parseEventPattern, type EventPattern } from './event-patterns.js';
 import { sortProblems, type RuleProblem } from './problems.js';
 import type { OncePerRule, RetryOverride, Rule, RuleAction, RuleFileInfo } from './rule.js';
+import { scopeCatalogFor, type RuleScope, type RuleScopeCatalog } from './rule-scopes.js';
 import { RuleSet } from './rule-set.js';
-import { compileTemplateTree, literalTextOf } from './templates.js';
+import { closestMatch } from './scope-types.js';
+import { checkTemplateFields } from './template-fields.js';
+import { compileTemplateTree, literalTextOf, type TemplateProblem, type TemplateTree } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
 
 /** Rule ids become part of BullMQ job ids: no `:`, no spaces, nothing that looks like a number only. */
@@ -56,6 +61,25 @@ export interface CompileOptions {
   readonly actions: ActionCatalog;
   /** The source names event types may start with. @defaultValue KNOWN_SOURCES (the shipped source registry's names) */
   readonly sources?: readonly string[];
+  /**
+   * The sources whose event types and schemas rules are checked against: an `on` type a source of
+   * it does not have is an error, and conditions and templates are typed from its schemas. Types of
+   * a source outside it (a test's toy source) are accepted and untyped.
+   * @defaultValue sourceRegistry (src/sources/registry.ts)
+   */
+  readonly registry?: SourceRegistry;
+}
+
+/** The event types a rule runs for, grouped by the scope (schemas) they share. */
+type ScopeGroups = ReadonlyMap<RuleScope, readonly string[]>;
+
+/** Where a rule posts, for the lint of two rules posting to the same place for the same event. */
+interface Destination {
+  readonly ruleId: string;
+  readonly action: ActionName;
+  readonly value: string;
+  readonly types: readonly string[];
+  readonly position: { readonly file: string; readonly line: number; readonly column: number };
 }
 
 /**
@@ -69,12 +93,14 @@ export function compileRuleFiles(sources: readonly RuleFileSource[], options: Co
   const rules: Rule[] = [];
   const files: RuleFileInfo[] = [];
   const firstDefinition = new Map<string, string>();
+  const catalog = scopeCatalogFor(options.registry);
+  const destinations: Destination[] = [];
 
   for (const source of sources) {
     const text = typeof source.content === 'string' ? source.content : source.content.toString('utf8');
     const hash = createHash('sha256').update(source.content).digest('hex');
     const yamlFile = YamlFile.parse(source.file, text);
-    const compiler = new FileCompiler(yamlFile, hash, actions, firstDefinition, rules.length, options.sources);
+    const compiler = new FileCompiler(yamlFile, hash, actions, firstDefinition, rules.length, catalog, destinations, options.sources);
     const fileRules = yamlFile.hasSyntaxErrors ? [] : compiler.compileFile();
     problems.push(...yamlFile.problems);
     warnings.push(...yamlFile.warnings);
@@ -82,6 +108,7 @@ export function compileRuleFiles(sources: readonly RuleFileSource[], options: Co
     files.push({ file: source.file, hash, ruleIds: fileRules.map((rule) => rule.id) });
   }
 
+  warnings.push(...lintSharedDestinations(destinations));
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems), warnings: sortProblems(warnings) };
   return { ok: true, ruleSet: new RuleSet(rules, files), problems: [], warnings: sortProblems(warnings) };
 }
@@ -95,6 +122,8 @@ class FileCompiler {
     private readonly actions: ActionCatalog,
     private readonly firstDefinition: Map<string, string>,
     private order: number,
+    private readonly catalog: RuleScopeCatalog,
+    private readonly destinations: Destination[],
     private readonly sources?: readonly string[],
   ) {
     this.knownActions = Object.keys(actions).join(', ');
@@ -146,14 +175,18 @@ class FileCompiler {
 
     const onEntry = entries.get('on');
     if (!onEntry) yaml.report(node, `${label} needs on: the event type, types or glob it runs for`);
-    const patterns = onEntry ? this.compilePatterns(onEntry.value ?? onEntry.keyNode) : null;
+    const compiledOn = onEntry ? this.compilePatterns(onEntry.value ?? onEntry.keyNode) : null;
+    const patterns = compiledOn?.patterns ?? null;
+    // Conditions and templates are checked against every event type the rule runs for; with no
+    // valid `on`, only what holds for any event (syntax, variables) is checked.
+    const groups = compiledOn?.groups ?? new Map<RuleScope, readonly string[]>();
 
     const ifEntry = entries.get('if');
-    const condition = ifEntry ? this.compileIf(ifEntry.value ?? ifEntry.keyNode) : null;
+    const condition = ifEntry ? this.compileIf(ifEntry.value ?? ifEntry.keyNode, groups) : null;
 
     const doEntry = entries.get('do');
     if (!doEntry) yaml.report(node, `${label} needs do: the list of actions it runs`);
-    const actions = doEntry ? this.compileDo(doEntry.value ?? doEntry.keyNode) : null;
+    const actions = doEntry ? this.compileDo(doEntry.value ?? doEntry.keyNode, groups, id) : null;
 
     if (id === null || patterns === null || condition === undefined || actions === null) return null;
     const { line, column } = yaml.positionOf(node.range?.[0] ?? 0);
@@ -200,7 +233,7 @@ class FileCompiler {
     return id;
   }
 
-  private compilePatterns(node: Node): EventPattern[] | null {
+  private compilePatterns(node: Node): { patterns: EventPattern[]; groups: ScopeGroups } | null {
     const yaml = this.yaml;
     const items: Node[] = [];
     if (isScalar(node) && typeof node.value === 'string') items.push(node);
@@ -211,6 +244,7 @@ class FileCompiler {
       return null;
     }
     const patterns: EventPattern[] = [];
+    const types = new Set<string>();
     let isValid = true;
     for (const item of items) {
       if (!isScalar(item) || typeof item.value !== 'string') {
@@ -222,27 +256,86 @@ class FileCompiler {
       if ('error' in pattern) {
         yaml.report(item, pattern.error);
         isValid = false;
-      } else patterns.push(pattern);
+        continue;
+      }
+      const matched = this.typesMatching(pattern);
+      if ('error' in matched) {
+        yaml.report(item, matched.error);
+        isValid = false;
+        continue;
+      }
+      patterns.push(pattern);
+      for (const type of matched.types) types.add(type);
     }
-    return isValid ? patterns : null;
+    if (!isValid) return null;
+    const groups = new Map<RuleScope, string[]>();
+    for (const type of types) {
+      const scope = this.catalog.scopeFor(type);
+      const list = groups.get(scope) ?? [];
+      list.push(type);
+      groups.set(scope, list);
+    }
+    return { patterns, groups };
+  }
+
+  /**
+   * The known event types a pattern matches. A type (or glob) of a registered source that names no
+   * type of it is an error, with the closest type as a suggestion; a source outside the registry
+   * (a test's toy source) gives its exact type as written, and nothing for a glob.
+   */
+  private typesMatching(pattern: EventPattern): { readonly types: readonly string[] } | { readonly error: string } {
+    const text = pattern.kind === 'exact' ? pattern.type : pattern.glob;
+    const source = text.slice(0, text.indexOf('.'));
+    if (!this.catalog.hasSource(source)) return { types: pattern.kind === 'exact' ? [pattern.type] : [] };
+    const known = this.catalog.eventTypesOf(source);
+    if (pattern.kind === 'exact') {
+      if (known.includes(pattern.type)) return { types: [pattern.type] };
+      const suggestion = closestMatch(pattern.type, known);
+      return {
+        error:
+          suggestion === null
+            ? `on ${pattern.type} is not an event type of ${source}: rules/README.md lists them`
+            : `on ${pattern.type} is not an event type of ${source}: did you mean ${suggestion}?`,
+      };
+    }
+    const types = known.filter((type) => pattern.regex.test(type));
+    if (types.length > 0) return { types };
+    // Suggest the glob the author probably meant: each known type with the glob's `*` segments starred.
+    const segments = pattern.glob.split('.');
+    const candidates = new Set(
+      known
+        .map((type) => type.split('.'))
+        .filter((parts) => parts.length === segments.length)
+        .map((parts) => parts.map((part, i) => (segments[i].includes('*') ? segments[i] : part)).join('.')),
+    );
+    const suggestion = closestMatch(pattern.glob, candidates);
+    return {
+      error:
+        suggestion === null
+          ? `on ${pattern.glob} matches no event type of ${source}: rules/README.md lists them`
+          : `on ${pattern.glob} matches no event type of ${source}: did you mean ${suggestion}?`,
+    };
   }
 
   /** @returns the condition, or undefined when it has problems (null means "no condition"). */
-  private compileIf(node: Node): Condition | undefined {
+  private compileIf(node: Node, groups: ScopeGroups): Condition | undefined {
     const yaml = this.yaml;
     if (!isScalar(node) || typeof node.value !== 'string' || node.value.trim() === '') {
       yaml.report(node, 'if must be a CEL expression such as data.status == "approved"');
       return undefined;
     }
-    const compiled = compileCondition(node.value);
+    const compiled = compileCondition(node.value, this.catalog);
     if (isConditionProblem(compiled)) {
       yaml.reportAtOffset(yaml.offsetInScalar(node, compiled.index), compiled.message);
       return undefined;
     }
-    return compiled;
+    const source = node.value;
+    const problems = checkPerScope(groups, (scope) => checkConditionTypes(source, scope));
+    for (const problem of problems) yaml.reportAtOffset(yaml.offsetInScalar(node, problem.index), problem.message);
+    return problems.length === 0 ? compiled : undefined;
   }
 
-  private compileDo(node: Node): RuleAction[] | null {
+  private compileDo(node: Node, groups: ScopeGroups, ruleId: string | null): RuleAction[] | null {
     const yaml = this.yaml;
     if (!isSeq(node) || node.items.length === 0) {
       yaml.report(node, 'do must be a non-empty list of actions');
@@ -251,14 +344,14 @@ class FileCompiler {
     const actions: RuleAction[] = [];
     let isValid = true;
     node.items.forEach((item, index) => {
-      const action = this.compileAction(yaml.resolve(item) ?? node, index);
+      const action = this.compileAction(yaml.resolve(item) ?? node, index, groups, ruleId);
       if (action) actions.push(action);
       else isValid = false;
     });
     return isValid ? actions : null;
   }
 
-  private compileAction(node: Node, index: number): RuleAction | null {
+  private compileAction(node: Node, index: number, groups: ScopeGroups, ruleId: string | null): RuleAction | null {
     const yaml = this.yaml;
     if (!isMap(node)) {
       yaml.report(node, `each do item must be a mapping with one action, such as slack.post_message: { channel: "#alerts", text: "…" }`);
@@ -296,14 +389,15 @@ class FileCompiler {
       if (isValid) yaml.report(node, `this do item names no action: use one of ${this.knownActions}`);
       return null;
     }
-    const params = this.compileParams(chosen.name, chosen.action, chosen.keyNode, chosen.value);
+    const params = this.compileParams(chosen.name, chosen.action, chosen.keyNode, chosen.value, groups);
     const retry = retryNode === undefined ? undefined : this.compileRetry(retryNode);
-    const oncePer = oncePerNode === undefined ? undefined : this.compileOncePer(oncePerNode);
+    const oncePer = oncePerNode === undefined ? undefined : this.compileOncePer(oncePerNode, groups);
+    if (params !== null && ruleId !== null) this.recordDestination(ruleId, chosen.name, chosen.action, chosen.value, groups);
     if (!isValid || params === null || retry === null || oncePer === null) return null;
     return { name: chosen.name, action: chosen.action, params, index, ...(retry ? { retry } : {}), ...(oncePer ? { oncePer } : {}) };
   }
 
-  private compileParams(name: ActionName, action: Action<unknown>, keyNode: Node, node: Node | null): RuleAction['params'] | null {
+  private compileParams(name: ActionName, action: Action<unknown>, keyNode: Node, node: Node | null, groups: ScopeGroups): RuleAction['params'] | null {
     const yaml = this.yaml;
     if (!isMap(node)) {
       yaml.report(node ?? keyNode, `the params of ${name} must be a mapping`);
@@ -319,6 +413,7 @@ class FileCompiler {
       for (const issue of error.inner.length > 0 ? error.inner : [error]) this.reportParamsIssue(name, action, keyNode, node, issue);
     }
     const { tree, problems } = compileTemplateTree(value, action.escapeText);
+    if (problems.length === 0) problems.push(...checkTemplatesPerScope(groups, tree));
     for (const problem of problems) {
       const target = this.nodeAtPath(node, problem.path) ?? node;
       yaml.reportAtOffset(isScalar(target) ? yaml.offsetInScalar(target, problem.index) : (target.range?.[0] ?? 0), problem.message);
@@ -345,6 +440,16 @@ class FileCompiler {
     // At the offending param; a missing param or a rule about the whole mapping at the action's name.
     const path = parseYupPath(issue.path ?? '');
     yaml.report((path.length > 0 ? this.nodeAtPath(params, path) : null) ?? keyNode, issue.message);
+  }
+
+  /** Notes where an action posts (its `destinationParam`, when written as plain text) for the shared-destination lint. */
+  private recordDestination(ruleId: string, name: ActionName, action: Action<unknown>, params: Node | null, groups: ScopeGroups): void {
+    if (!action.destinationParam || !isMap(params)) return;
+    const valueNode = this.yaml.findEntry(params, action.destinationParam)?.value;
+    if (!isScalar(valueNode) || typeof valueNode.value !== 'string' || valueNode.value.includes('{{') || valueNode.value.includes('{%')) return;
+    const types = [...groups.values()].flat();
+    if (types.length === 0) return;
+    this.destinations.push({ ruleId, action: name, value: valueNode.value, types, position: { file: this.yaml.file, ...this.yaml.positionOf(valueNode.range?.[0] ?? 0) } });
   }
 
   /** The node at a params path, or null when the path does not exist (a missing key). */
@@ -403,7 +508,7 @@ class FileCompiler {
    * `once_per: "<key template>"` or `once_per: { key: "<key template>", window: 24h }`.
    * @returns the compiled setting, or null when it has problems.
    */
-  private compileOncePer(node: Node): OncePerRule | null {
+  private compileOncePer(node: Node, groups: ScopeGroups): OncePerRule | null {
     const yaml = this.yaml;
     let keyNode: Node | null | undefined = node;
     let windowMs: number | undefined;
@@ -435,6 +540,7 @@ class FileCompiler {
     }
     // Plain text: the key is compared, never shown to Slack, so no action's escaping applies.
     const { tree, problems } = compileTemplateTree(keyNode.value, undefined, ['once_per']);
+    if (problems.length === 0) problems.push(...checkTemplatesPerScope(groups, tree, ['once_per']));
     for (const problem of problems) {
       yaml.reportAtOffset(yaml.offsetInScalar(keyNode, problem.index), problem.message);
       isValid = false;
@@ -452,4 +558,66 @@ function parseYupPath(path: string): (string | number)[] {
     else segments.push(match[3] ?? match[1]);
   }
   return segments;
+}
+
+/**
+ * Runs a check once per scope (event types sharing schemas) and merges the results: a problem
+ * found for only some of the rule's event types names them, so the author sees which.
+ */
+function checkPerScope<P extends { readonly message: string; readonly index: number }>(groups: ScopeGroups, check: (scope: RuleScope) => readonly P[]): P[] {
+  const found = new Map<string, { problem: P; types: string[] }>();
+  let total = 0;
+  for (const [scope, types] of groups) {
+    total += types.length;
+    for (const problem of check(scope)) {
+      const key = `${problem.index}\u0000${problem.message}`;
+      const entry = found.get(key);
+      if (entry) entry.types.push(...types);
+      else found.set(key, { problem, types: [...types] });
+    }
+  }
+  return [...found.values()].map(({ problem, types }) =>
+    types.length === total ? problem : { ...problem, message: `${problem.message} (for ${types[0]}${types.length > 1 ? ` and ${types.length - 1} more` : ', one'} of this rule's event types)` },
+  );
+}
+
+function checkTemplatesPerScope(groups: ScopeGroups, tree: TemplateTree, basePath: readonly (string | number)[] = []): TemplateProblem[] {
+  return checkPerScope(groups, (scope) => (scope.isTyped ? checkTemplateFields(tree, scope, basePath) : []));
+}
+
+/**
+ * Warnings for rules that post to the same destination (a Slack channel) for the same event type:
+ * an event that matches both posts twice, which is rarely meant. One warning per pair of rules, at
+ * the later rule's destination, naming the first shared type.
+ */
+function lintSharedDestinations(destinations: readonly Destination[]): RuleProblem[] {
+  const warnings: RuleProblem[] = [];
+  // Grouped by action and destination first: only rules posting to the same place are compared.
+  const byPlace = new Map<string, Destination[]>();
+  for (const destination of destinations) {
+    const place = `${destination.action}\u0000${destination.value}`;
+    const group = byPlace.get(place) ?? [];
+    group.push(destination);
+    byPlace.set(place, group);
+  }
+  for (const group of byPlace.values()) {
+    const seenPairs = new Set<string>();
+    for (let later = 1; later < group.length; later += 1) {
+      const second = group[later];
+      for (let earlier = 0; earlier < later; earlier += 1) {
+        const first = group[earlier];
+        if (first.ruleId === second.ruleId) continue;
+        const shared = second.types.filter((type) => first.types.includes(type));
+        const pair = `${first.ruleId}\u0000${second.ruleId}`;
+        if (shared.length === 0 || seenPairs.has(pair)) continue;
+        seenPairs.add(pair);
+        const more = shared.length > 1 ? ` (and ${shared.length - 1} more event types)` : '';
+        warnings.push({
+          ...second.position,
+          message: `rules ${first.ruleId} and ${second.ruleId} both post to ${second.value} for ${shared[0]}${more}: an event that matches both posts twice`,
+        });
+      }
+    }
+  }
+  return warnings;
 }

@@ -1,16 +1,18 @@
 import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
 import type { AffiliateFields } from '../events/affiliate.js';
 import type { BridgeEvent } from '../events/event.js';
+import { RULE_VARIABLE_NAMES, shippedScopeCatalog, type RuleScopeCatalog } from './rule-scopes.js';
 
 /**
- * The CEL environment every condition is checked and run in: exactly three variables, `event`,
- * `data` and `affiliate`, all maps. CEL has no access to JS globals, prototypes or I/O; an unknown variable is a
- * type error at load time.
+ * The CEL environment every condition is parsed and run in: the variables rules see (`event`,
+ * `data`), as maps. Their fields are typed per event type by condition-types.ts, in an environment
+ * of its own that only checks. CEL has no access to JS globals, prototypes or I/O; an unknown
+ * variable is a type error at load time.
  */
-const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true })
-  .registerVariable('event', 'map', { description: 'The bridge event: id, source, type, providerType, canonicalTypes, origin, occurredAt, receivedAt, status' })
-  .registerVariable('data', 'map', { description: "The provider's payload body" })
-  .registerVariable('affiliate', 'map', { description: 'The normalized affiliate fields (events/affiliate.ts, affiliateFieldsSchema)' });
+const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true });
+// Every variable of rule-scopes.ts's RULE_VARIABLES (event, data): their field types are checked per
+// event type by condition-types.ts; here they are maps, read as the values are handed in.
+for (const name of RULE_VARIABLE_NAMES) conditionEnvironment.registerVariable(name, 'map');
 
 /** A condition compiled once at load. */
 export interface Condition {
@@ -39,10 +41,13 @@ export interface ConditionProblem {
 }
 
 /**
- * Parses and type-checks a CEL expression once.
+ * Parses and type-checks a CEL expression once. This is the check every event type shares (syntax,
+ * variables); the typed check of each event type's fields is condition-types.ts's.
+ * @param scopes where evaluation reads the CEL types of an event's values (ints as BigInt,
+ *   timestamps as Date). @defaultValue the shipped source registry's catalog
  * @returns the compiled condition, or the problem (syntax error, unknown variable, non-bool result).
  */
-export function compileCondition(source: string): Condition | ConditionProblem {
+export function compileCondition(source: string, scopes: RuleScopeCatalog = shippedScopeCatalog()): Condition | ConditionProblem {
   let program: ParseResult;
   try {
     program = conditionEnvironment.parse(source);
@@ -65,17 +70,11 @@ export function compileCondition(source: string): Condition | ConditionProblem {
   return {
     source,
     evaluate(scope) {
+      // The values are handed to CEL in the types the check declared (typedScopeOf): an int field
+      // as a BigInt, so `data.amount / 100` is int arithmetic at run time as at load. Objects are
+      // Maps, which CEL reads whatever their keys (a payload key `constructor` included).
       try {
-        return interpret(program(scope));
-      } catch (error) {
-        if (!isUnsupportedTypeError(error)) return { error: error instanceof Error ? firstLine(error) : String(error) };
-      }
-      // cel-js types an object by its `constructor` property, so a payload key named
-      // `constructor` makes that object unreadable and the condition fail: a hostile lead could
-      // switch off a fraud rule that way. Maps have no such key; run again on Map copies (rare
-      // payloads only, so the common path pays nothing).
-      try {
-        return interpret(program({ event: toCelValue(scope.event), data: toCelValue(scope.data), affiliate: toCelValue(scope.affiliate) }));
+        return interpret(program(typedScopeOf(scope, scopes)));
       } catch (error) {
         return { error: error instanceof Error ? firstLine(error) : String(error) };
       }
@@ -83,23 +82,26 @@ export function compileCondition(source: string): Condition | ConditionProblem {
   };
 }
 
+/** One conversion per event (and catalog), shared by every condition of every rule that reads it. */
+const typedScopes = new WeakMap<RuleScopeCatalog, WeakMap<BridgeEvent, Record<string, unknown>>>();
+
+function typedScopeOf(scope: ConditionScope, scopes: RuleScopeCatalog): Record<string, unknown> {
+  const event = scope.event;
+  // A scope whose data is not the event's own (a hand-built one) is converted as given.
+  if (scope.data !== event.data) return scopes.toCelValues({ ...event, data: scope.data });
+  let byEvent = typedScopes.get(scopes);
+  if (byEvent === undefined) typedScopes.set(scopes, (byEvent = new WeakMap()));
+  let values = byEvent.get(event);
+  if (values === undefined) {
+    values = scopes.toCelValues(event);
+    byEvent.set(event, values);
+  }
+  return values;
+}
+
 function interpret(result: unknown): boolean | { readonly error: string } {
   if (typeof result === 'boolean') return result;
   return { error: `condition returned ${describeValue(result)}, not a bool` };
-}
-
-function isUnsupportedTypeError(error: unknown): boolean {
-  return error instanceof Error && /^Unsupported type/.test(firstLine(error));
-}
-
-/** Stored payloads nest at most 32 levels (sources/build-event.ts); this bound is a second guard. */
-const MAX_CEL_DEPTH = 64;
-
-/** A copy of a JSON value with every object turned into a Map, which CEL reads whatever its keys. */
-function toCelValue(value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== 'object' || depth > MAX_CEL_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((item) => toCelValue(item, depth + 1));
-  return new Map(Object.entries(value).map(([key, item]) => [key, toCelValue(item, depth + 1)]));
 }
 
 /** Distinguishes a compiled condition from a problem. */

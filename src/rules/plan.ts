@@ -2,8 +2,8 @@ import * as yup from 'yup';
 import type { ActionName } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
+import { readRuleScope } from './rule-scopes.js';
 import type { RuleSet } from './rule-set.js';
-import { buildRuleScope } from './rule-scope.js';
 import { renderTemplateValue, TemplateRenderError } from './templates.js';
 
 /** Where a planned action came from; it travels with the action job. */
@@ -100,7 +100,7 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   if (rules.length === 0) return { matched, unmatched, actions, failures, warnings };
 
   // One scope per event, shared by every condition and template of every rule.
-  const scope = buildRuleScope(event);
+  const scope = readRuleScope(event);
   const isStrict = options.strictTemplates === true;
   for (let r = 0; r < rules.length; r += 1) {
     const rule = rules[r];

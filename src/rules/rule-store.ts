@@ -3,6 +3,7 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import type { ActionCatalog } from '../actions/action.js';
+import type { SourceRegistry } from '../sources/registry.js';
 import { loadRules, isRuleFileName } from './load-rules.js';
 import { formatProblem, RuleLoadError, type RuleProblem } from './problems.js';
 import type { RuleSet } from './rule-set.js';
@@ -18,6 +19,11 @@ export interface RuleStoreOptions {
   readonly actions: ActionCatalog;
   /** The source names event types may start with. @defaultValue the shipped source registry's names */
   readonly sources?: readonly string[];
+  /**
+   * The sources whose event types and schemas rules are checked against (see CompileOptions.registry).
+   * @defaultValue sourceRegistry
+   */
+  readonly registry?: SourceRegistry;
   /** Milliseconds since the epoch, for `loadedAt`. @defaultValue Date.now */
   readonly now?: () => number;
 }
@@ -41,6 +47,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
   private readonly debounceMs: number;
   private readonly actions: ActionCatalog;
   private readonly sources?: readonly string[];
+  private readonly registry?: SourceRegistry;
   private readonly now: () => number;
   private ruleSet: RuleSet | null = null;
   private lastProblems: readonly RuleProblem[] = [];
@@ -62,6 +69,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
     this.debounceMs = options.debounceMs ?? 250;
     this.actions = options.actions;
     this.sources = options.sources;
+    this.registry = options.registry;
     this.now = options.now ?? Date.now;
   }
 
@@ -70,7 +78,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
    * @throws RuleLoadError carrying every problem when the files are invalid: a bad rule file stops start-up.
    */
   async start(): Promise<void> {
-    const result = await loadRules(this.dir, { actions: this.actions, sources: this.sources });
+    const result = await loadRules(this.dir, { actions: this.actions, sources: this.sources, registry: this.registry });
     if (!result.ok) throw new RuleLoadError(result.problems);
     this.swap(result.ruleSet);
     this.logger.info({ rules: result.ruleSet.size, files: result.ruleSet.files.length, dir: this.dir }, 'rules loaded');
@@ -146,7 +154,7 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
   private async reloadOnce(): Promise<void> {
     if (this.isStopped) return;
     try {
-      const result = await loadRules(this.dir, { actions: this.actions, sources: this.sources });
+      const result = await loadRules(this.dir, { actions: this.actions, sources: this.sources, registry: this.registry });
       if (result.ok) {
         this.swap(result.ruleSet);
         this.logger.info({ rules: result.ruleSet.size, files: result.ruleSet.files.length, version: this.loadVersion }, 'rules reloaded');
@@ -170,7 +178,11 @@ export class RuleStore extends EventEmitter<RuleStoreEvents> {
     this.lastProblems = problems;
     this.failedReloads += 1;
     for (const problem of problems) this.logger.error({ problem: formatProblem(problem) }, `rule reload failed: ${formatProblem(problem)}`);
-    this.logger.error({ problems: problems.length, version: this.loadVersion }, 'rule edit rejected: the last good rules stay live');
+    // The summary names the first problem too (file:line:col), for whoever reads only this line.
+    this.logger.error(
+      { problems: problems.length, first: problems[0] ? formatProblem(problems[0]) : undefined, version: this.loadVersion },
+      'rule edit rejected: the last good rules stay live',
+    );
     this.emit('reload_failed', problems);
   }
 }

@@ -2,9 +2,10 @@ import { Liquid, TokenKind, type Template } from 'liquidjs';
 import type { TextEscaper } from '../actions/action.js';
 import { BridgeError } from '../errors.js';
 import { formatMoney } from './money.js';
+import { RULE_VARIABLE_NAMES } from './rule-scopes.js';
 
-/** The variables templates (and conditions) see. */
-export const TEMPLATE_VARIABLES = ['event', 'data', 'affiliate'] as const;
+/** The variables templates (and conditions) see: rule-scopes.ts's RULE_VARIABLES. */
+export const TEMPLATE_VARIABLES: readonly string[] = RULE_VARIABLE_NAMES;
 
 export { formatMoney };
 
@@ -174,14 +175,20 @@ function compileNode(value: unknown, engine: Liquid, path: (string | number)[], 
 function checkVariables(engine: Liquid, template: Template[], source: string, path: (string | number)[], problems: TemplateProblem[]): void {
   const analysis = engine.analyzeSync(template);
   for (const [name, occurrences] of Object.entries(analysis.globals)) {
-    if ((TEMPLATE_VARIABLES as readonly string[]).includes(name)) continue;
+    if (TEMPLATE_VARIABLES.includes(name)) continue;
     const location = occurrences[0]?.location;
     problems.push({
       path,
-      message: `unknown variable ${name}${inParam(path)}: templates see event and data`,
+      message: `unknown variable ${name}${inParam(path)}: templates see ${listVariables()}`,
       index: location ? indexOfRowCol(source, location.row, location.col) : 0,
     });
   }
+}
+
+/** `event and data`; `event, data and affiliate`. */
+function listVariables(): string {
+  const names = TEMPLATE_VARIABLES;
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
 /** Thrown by renderTemplateTree; `path` is the params path of the failing string. */
@@ -306,7 +313,8 @@ function liquidErrorIndex(error: unknown, source: string): number {
   return match ? indexOfRowCol(source, Number(match[1]), Number(match[2])) : 0;
 }
 
-function indexOfRowCol(source: string, row: number, col: number): number {
+/** The index in `source` of liquidjs's 1-based row and column. */
+export function indexOfRowCol(source: string, row: number, col: number): number {
   const lines = source.split('\n');
   let index = 0;
   for (let i = 0; i < row - 1 && i < lines.length; i += 1) index += lines[i].length + 1;

@@ -71,6 +71,6 @@ export function labelEventType(type: string, registry: SourceRegistry = sourceRe
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any source of the registry
   const source = registry[name] as Source<any>;
   const providerType = type.slice(dot + 1);
-  const isKnown = source.isKnownType ? source.isKnownType(providerType) : source.eventTypes.includes(providerType);
+  const isKnown = source.eventTypes.includes(providerType) || (source.testEventTypes ?? []).includes(providerType);
   return isKnown ? type : UNKNOWN_EVENT_TYPE_LABEL;
 }

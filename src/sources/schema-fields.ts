@@ -26,12 +26,15 @@ export const flag = yup.boolean().typeError('${path} must be a boolean');
 export const timestamp = yup
   .string()
   .typeError('${path} must be an ISO 8601 timestamp')
-  .test('iso-8601', '${path} must be an ISO 8601 timestamp', (value) => value == null || isIsoDateOrDateTime(value));
+  .test('iso-8601', '${path} must be an ISO 8601 timestamp', (value) => value == null || isIsoDateOrDateTime(value))
+  // Rule conditions compare it as a CEL timestamp (rules/scope-types.ts reads this).
+  .meta({ celType: 'timestamp' });
 
 /** An object whose contents are not described (custom fields, change sets). Null allowed. */
 export const anyObject = yup
   .mixed<Record<string, unknown>>()
   .test('object', '${path} must be an object', (value) => value == null || isJsonObject(value))
+  .meta({ celType: 'map<string, dyn>' })
   .nullable();
 
 /** Defines an object with these documented fields; other fields are allowed (providers add fields). */
@@ -55,6 +58,7 @@ export const amountsByUnit = yup
     '${path} must be an object of whole amounts by unit',
     (value) => value == null || (isJsonObject(value) && Object.values(value).every((amount) => Number.isSafeInteger(amount))),
   )
+  .meta({ celType: 'map<string, int>' })
   .nullable();
 
 /**

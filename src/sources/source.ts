@@ -91,12 +91,12 @@ export interface Source<E extends EnvDeclaration = EnvDeclaration> {
   /** Every provider event type the source knows (`lead_signup`, `referral.created`); others are quarantined. */
   readonly eventTypes: readonly string[];
   /**
-   * Whether a provider type is one this source declares (its own spelling, e.g. FirstPromoter's
-   * `test.referral.created`). Metric labels keep only such types: any other counts as `unknown`, so
-   * a sender inventing types cannot create series without end.
-   * @defaultValue `eventTypes.includes(providerType)`
+   * Provider types the source stores beside `eventTypes`, with no schema of their own, that rules
+   * may still name: FirstPromoter's v2 test deliveries (`test.referral.created`). `check` knows them
+   * and rules/README.md lists them; rules see their `data` untyped.
+   * @defaultValue none
    */
-  readonly isKnownType?: (providerType: string) => boolean;
+  readonly testEventTypes?: readonly string[];
   /**
    * Whether a parsed body has this provider's envelope, to guess the source of a payload given to
    * `simulate` or a rule test without one. Cheap and shape-only: no schema check.

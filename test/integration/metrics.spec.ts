@@ -195,7 +195,8 @@ describe('metrics contract (real process, GET /metrics)', function () {
     const body = (await notReady.json()) as { status: string; reasons: string[] };
     expect(body.status).to.equal('not_ready');
     expect(body.reasons).to.have.length(1);
-    expect(body.reasons[0]).to.match(/^rules not current: the last edit has 1 problem\(s\); the last good rules stay live$/);
+    // It names the file and line of the broken edit (issue 11.7).
+    expect(body.reasons[0]).to.match(/^rules not current: \S*extra\.yaml:\d+:\d+: .+; the last good rules stay live$/);
     expect(sampleValue(await scrape(), 'bridge_rules_loaded')).to.equal(5);
 
     // Restored: ready again, no further error counted.

@@ -62,7 +62,7 @@ const toy = defineSource({
       },
       options,
     ),
-  schemasFor: (providerType) => (providerType === 'thing_happened' ? { data: yup.object({ name: yup.string().required() }) } : null),
+  schemasFor: (providerType) => (providerType === 'thing_happened' ? { data: yup.object({ name: yup.string().required(), toy_secret: yup.string() }) } : null),
 });
 
 interface ToyRecord {

@@ -250,6 +250,7 @@ export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slac
   params: slackPostMessageParams,
   escapeText: escapeSlackMrkdwn,
   lint: listSlackLimitWarnings,
+  destinationParam: 'channel',
   connect: (deps) => connectSlackPostMessage(deps),
   title: 'Slack',
   env: slackEnv,

@@ -1,4 +1,4 @@
-import type { ActionStatus, FailedAction, QuarantinedEvent } from '../../queue/operations.js';
+import type { ActionStatus, FailedAction, QuarantinedEvent, RuleErrorSummary } from '../../queue/operations.js';
 import type { TraceRun, TraceSuppressed } from '../../queue/trace.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
@@ -12,6 +12,8 @@ export interface DashboardView {
   readonly overview: AdminOverview;
   readonly failed: readonly FailedAction[];
   readonly quarantined: readonly QuarantinedEvent[];
+  /** Rules that failed on real events (conditions that could not be evaluated, actions not planned). @defaultValue none */
+  readonly ruleErrors?: readonly RuleErrorSummary[];
   readonly recent: readonly RecentEventSummary[];
   /** The event asked for with `?event=`, and its detail (`null` when no trace is kept). */
   readonly lookup: { readonly eventId: string; readonly detail: EventDetail | null } | null;
@@ -209,6 +211,29 @@ ${body}
 </section>`;
 }
 
+function renderRuleErrors(errors: readonly RuleErrorSummary[]): SafeHtml {
+  const body =
+    errors.length === 0
+      ? html`<p class="empty">No rule has failed on an event.</p>`
+      : html`<table class="grid" id="rule-errors-table">
+<thead><tr><th>rule</th><th>errors</th><th>latest error</th><th>event</th><th>at</th></tr></thead>
+<tbody>${errors.map(
+          (entry) => html`<tr data-rule-id="${entry.ruleId}">
+<td>${entry.ruleId}</td>
+<td>${String(entry.count)}</td>
+<td>${entry.latest?.error ?? ''}</td>
+<td>${entry.latest ? eventLink(entry.latest.eventId) : ''}</td>
+<td class="nowrap">${entry.latest ? formatTime(entry.latest.at) : ''}</td>
+</tr>`,
+        )}</tbody>
+</table>`;
+  return html`<section id="rule-errors">
+<h2>Rule errors <span class="count">${errors.length}</span></h2>
+<p class="muted">Conditions that failed to evaluate (the rule did not match) and actions that could not be planned, on real events. Fix the rule, then replay the event.</p>
+${body}
+</section>`;
+}
+
 function renderRun(run: TraceRun): SafeHtml {
   const title = run.generation === 0 ? 'First run' : `Replay ${run.generation}`;
   const rules = [
@@ -332,6 +357,7 @@ export function renderDashboardPage(view: DashboardView): string {
 ${renderLookup(view.lookup)}
 ${renderFailed(view.failed)}
 ${renderQuarantined(view.quarantined)}
+${renderRuleErrors(view.ruleErrors ?? [])}
 ${renderRecent(view.recent)}`,
     { signedIn: true },
   );

@@ -201,15 +201,16 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
 
   admin.get('/', async (request, response) => {
     const asked = typeof request.query.event === 'string' ? request.query.event.trim() : '';
-    const [overview, failed, quarantined, recent, detail] = await Promise.all([
+    const [overview, failed, quarantined, ruleErrors, recent, detail] = await Promise.all([
       loadOverview(operations, now(), options.integrations, options.reconciledSources),
       operations.listFailedActions(100),
       operations.listQuarantinedEvents(100),
+      operations.listRuleErrors(100),
       loadRecentEvents(operations, RECENT_EVENTS_SHOWN),
       asked === '' ? Promise.resolve(null) : loadEventDetail(operations, asked),
     ]);
     const lookup = asked === '' ? null : { eventId: asked, detail };
-    response.type('html').send(renderDashboardPage({ overview, failed, quarantined, recent, lookup }));
+    response.type('html').send(renderDashboardPage({ overview, failed, quarantined, ruleErrors, recent, lookup }));
   });
 
   const router = Router();

@@ -64,10 +64,7 @@ export const firstpromoter = defineSource({
   redact: ['req.headers.authorization', 'headers.authorization', 'query.token'],
   strippedFields: FIRSTPROMOTER_SECRET_FIELDS,
   eventTypes: [...CLASSIC_EVENT_TYPES, ...V2_EVENT_TYPES],
-  // A v2 test delivery's type is its event type behind `test.` (normalize.ts).
-  isKnownType: (providerType) =>
-    (CLASSIC_EVENT_TYPES as readonly string[]).includes(providerType) ||
-    (V2_EVENT_TYPES as readonly string[]).includes(providerType.startsWith(TEST_DELIVERY_TYPE_PREFIX) ? providerType.slice(TEST_DELIVERY_TYPE_PREFIX.length) : providerType),
+  testEventTypes: V2_EVENT_TYPES.map((type) => `${TEST_DELIVERY_TYPE_PREFIX}${type}`),
   // Classic `{ event, data }`; v2 `{ event_id, event_type, action, entity_type, data, … }`.
   recognize: (body) => 'data' in body && ('event' in body || 'action' in body || 'entity_type' in body),
   envelopeDescription: 'a FirstPromoter data envelope',

@@ -109,6 +109,9 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
       .set(keys.trace(EVENT_ID), JSON.stringify(hostileTrace(receivedAt)))
       .zadd(keys.recentEvents, Date.parse(receivedAt), EVENT_ID)
       .zadd(keys.quarantined, Date.parse(receivedAt), EVENT_ID)
+      // A rule that failed on real events (issue 11.3), its latest error carrying payload text.
+      .hset(keys.ruleErrorCounts, 'hostile-rule', 3)
+      .hset(keys.ruleErrorLatest, 'hostile-rule', JSON.stringify({ error: `condition: No such key: ${HOSTILE}`, eventId: EVENT_ID, at: receivedAt }))
       .exec();
     // An action job no worker takes: it stays waiting, so retrying it is a 409.
     await actionsQueue.add('slack.post_message', {
@@ -353,6 +356,14 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
       );
       const trace = await readJson(await get(`/admin/api/events/${EVENT_ID}`, bearer()));
       expect(trace.runs[0].suppressed).to.deep.equal([{ ruleId: 'once-rule', action: 'slack.post_message', actionIndex: 0, key: HOSTILE, heldBy: HOLDING_EVENT_ID }]);
+    });
+
+    it('lists the rules that failed on real events, with the count, the latest error (escaped) and its event (issue 11.3)', async () => {
+      const page = await (await get('/admin', bearer())).text();
+      expect(page).to.contain('<h2>Rule errors <span class="count">1</span></h2>');
+      expect(page).to.match(/<tr data-rule-id="hostile-rule">\s*<td>hostile-rule<\/td>\s*<td>3<\/td>\s*<td>condition: No such key: &lt;script&gt;alert/);
+      expect(page).to.contain(`<a class="event-link" href="/admin?event=${EVENT_ID}#trace">${EVENT_ID}</a>`);
+      expect(page).not.to.contain('<script>alert');
     });
 
     it('escapes the looked-up id that was typed in', async () => {

@@ -28,13 +28,14 @@ const RULES = `rules:
       - hubspot.upsert_contact: { email: "{{ data.promoter.email }}", properties: { affiliate_status: "{{ data.status }}" } }
   - id: big-rewards
     on: firstpromoter.reward_created
-    if: data.lead.plan_name.startsWith("Pro")
+    # plan_name is null in the seed: dyn() keeps check from refusing what must fail at run time here.
+    if: dyn(data).lead.plan_name.startsWith("Pro")
     do:
       - slack.post_message: { channel: "#big", text: "big" }
   - id: needs-lead-email
     on: firstpromoter.reward_created
     do:
-      - hubspot.upsert_contact: { email: "{{ data.missing_email_field }}" }
+      - hubspot.upsert_contact: { email: "{{ data['missing_email_field'] }}" }
 `;
 
 /** The workers' clock: traces and plan failures carry this time. */
@@ -118,6 +119,25 @@ describe('events worker (real Redis, real rules)', () => {
     expect(run.unmatched[0]).to.include({ ruleId: 'big-rewards', reason: 'condition_error' });
     expect(run.failures.map((f) => f.ruleId)).to.deep.equal(['needs-lead-email']);
     expect(run.at).to.equal(new Date(FIXED_NOW).toISOString());
+  });
+
+  it('counts a condition or template that fails on a real event per rule: metric, trace and the dashboard\'s list (issue 11.3)', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    const text = await metrics.registry.metrics();
+    // big-rewards: its condition failed (null.startsWith); needs-lead-email: its email rendered empty.
+    expect(text).to.contain('bridge_rule_errors_total{rule="big-rewards"} 1');
+    expect(text).to.contain('bridge_rule_errors_total{rule="needs-lead-email"} 1');
+    const [run] = ((await operations.getEventTrace(event.id)) as EventTrace).runs;
+    expect(run.unmatched[0].error).to.equal("found no matching overload for 'null.startsWith(string)'");
+    const listed = await operations.listRuleErrors();
+    expect(listed.map(({ ruleId, count }) => [ruleId, count])).to.deep.equal([['big-rewards', 1], ['needs-lead-email', 1]]);
+    expect(listed[0].latest).to.deep.equal({
+      error: "condition: found no matching overload for 'null.startsWith(string)'",
+      eventId: event.id,
+      at: new Date(FIXED_NOW).toISOString(),
+    });
+    expect(listed[1].latest?.error).to.match(/^hubspot\.upsert_contact: params invalid once rendered: email/);
   });
 
   it('fails an action that could not be planned at once, with the reason, without blocking the others: in the trace and the dead-letter list, never enqueued', async () => {

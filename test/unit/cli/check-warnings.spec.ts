@@ -24,7 +24,7 @@ const RULES = `rules:
     on: firstpromoter.lead_signup
     do:
       - slack.post_message:
-          channel: "#ops"
+          channel: "#ops-digest"
           text: "{% if data.email %}${'G'.repeat(41_000)}{% endif %}{{ data.email }}"
 `;
 

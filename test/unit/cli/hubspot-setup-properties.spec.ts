@@ -11,7 +11,7 @@ const RULES = `rules:
     on: rewardful.commission.created
     do:
       - hubspot.upsert_contact:
-          email: "{{ data.sale.customer.email }}"
+          email: "{{ data.sale.referral.customer.email }}"
           properties:
             affiliate_amount: { value: "{{ data.amount }}", type: number }
             affiliate_paid_at: { value: "{{ data.paid_at }}", type: datetime, when_empty: skip }
@@ -21,7 +21,7 @@ const RULES = `rules:
     on: rewardful.commission.paid
     do:
       - hubspot.upsert_contact:
-          email: "{{ data.sale.customer.email }}"
+          email: "{{ data.sale.referral.customer.email }}"
           properties:
             affiliate_state: { value: "{{ data.state }}", type: enumeration, options: [paid] }
             affiliate_paid: { value: "true", type: bool }

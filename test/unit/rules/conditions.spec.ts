@@ -35,7 +35,16 @@ describe('rules/conditions', () => {
     ['size(data.tags) == 2', true],
     ['data.lead.email == "x"', { error: 'No such key: lead' }],
     ['data.status > 3', { error: 'no such overload: dyn<string> > int' }],
-    ['data.amount', { error: 'condition returned a number, not a bool' }],
+    ['data.amount', { error: 'condition returned the int 200, not a bool' }],
+    // Documented integers reach CEL as ints (the schema says so), so integer arithmetic works at
+    // run time as the load-time check promised; before, `200` was a double and these failed.
+    ['data.amount / 100 > 1', true],
+    ['data.amount / 100 == 2', true],
+    ['data.amount + 1 > 200', true],
+    ['data.amount % 20 == 0', true],
+    ['double(data.amount) / 100.0 == 2.0', true],
+    ['event.occurredAt > timestamp("2024-10-03T00:00:00Z")', true],
+    ['event.occurredAt.getFullYear() == 2024', true],
     ['data.constructor == null', { error: 'No such key: constructor' }],
     ['data["__proto__"] == null', { error: 'No such key: __proto__' }],
   ];

@@ -63,6 +63,29 @@ describe('rules/load-rules', () => {
       ['on-never-matches.yaml', [
         `${BAD}/on-never-matches.yaml:3:37: on stripe.charge.* can never match: event types start with firstpromoter., rewardful. or affiliate.`,
       ]],
+      // Issue 11: the mistakes that used to pass check and never fire.
+      ['unknown-field.yaml', [`${BAD}/unknown-field.yaml:5:14: unknown field data.amont: did you mean data.amount?`]],
+      ['unknown-field-no-suggestion.yaml', [
+        `${BAD}/unknown-field-no-suggestion.yaml:4:14: unknown field data.utm_campaign: the schema does not list it; for a field the provider sends unlisted, test has(data.utm_campaign) and read dyn(data).utm_campaign`,
+      ]],
+      ['cel-type-string-vs-number.yaml', [
+        `${BAD}/cel-type-string-vs-number.yaml:5:9: invalid condition: no such overload: string > int`,
+        `${BAD}/cel-type-string-vs-number.yaml:10:9: invalid condition: no such overload: string + int`,
+      ]],
+      ['nullable-unguarded.yaml', [
+        `${BAD}/nullable-unguarded.yaml:5:9: data.promotion can be null, and a null here fails the condition at run time: test data.promotion != null first (has() is true for a null field)`,
+        `${BAD}/nullable-unguarded.yaml:5:9: data.promotion.sales_total can be null, and a null here fails the condition at run time: test data.promotion.sales_total != null first (has() is true for a null field)`,
+        `${BAD}/nullable-unguarded.yaml:10:30: data.website can be null, and a null here fails the condition at run time: test data.website != null first (has() is true for a null field)`,
+      ]],
+      ['template-unknown-field.yaml', [`${BAD}/template-unknown-field.yaml:8:51: unknown field data.lead.emial in text: did you mean data.lead.email?`]],
+      ['on-unknown-type.yaml', [
+        `${BAD}/on-unknown-type.yaml:4:9: on rewardful.commission.create is not an event type of rewardful: did you mean rewardful.commission.created?`,
+        `${BAD}/on-unknown-type.yaml:8:10: on rewardful.commision.* matches no event type of rewardful: did you mean rewardful.commission.*?`,
+        `${BAD}/on-unknown-type.yaml:8:33: on firstpromoter.lead_sign_up is not an event type of firstpromoter: did you mean firstpromoter.lead_signup?`,
+      ]],
+      ['field-on-some-types.yaml', [
+        `${BAD}/field-on-some-types.yaml:5:14: unknown field data.website: the schema does not list it; for a field the provider sends unlisted, test has(data.website) and read dyn(data).website (for firstpromoter.reward_created, one of this rule's event types)`,
+      ]],
       ['bad-retry.yaml', [
         `${BAD}/bad-retry.yaml:6:28: retry attempts must be a whole number from 1 to 50`,
         `${BAD}/bad-retry.yaml:6:42: retry backoff must be a duration such as 30s or 5m`,

@@ -16,8 +16,12 @@ async function loadMatchRules(): Promise<RuleSet> {
   return result.ruleSet;
 }
 
+/**
+ * Compiles inline rules untyped (an empty source registry): these cases feed hand-made payloads
+ * with fields the schemas do not list, to test rendering, not the load-time field check.
+ */
 function ruleSetOf(yaml: string, actions: ActionCatalog = actionRegistry): RuleSet {
-  const result = compileRuleFiles([{ file: 'inline.yaml', content: yaml }], { actions });
+  const result = compileRuleFiles([{ file: 'inline.yaml', content: yaml }], { actions, registry: {} });
   if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
   return result.ruleSet;
 }

@@ -55,7 +55,7 @@ describe('rules/load-rules', () => {
       ['template-syntax.yaml', [`${BAD}/template-syntax.yaml:7:27: invalid template in text: output "{{ data.email" not closed`]],
       ['template-unknown-filter.yaml', [`${BAD}/template-unknown-filter.yaml:7:25: invalid template in text: undefined filter: mony`]],
       ['template-unknown-variable.yaml', [
-        `${BAD}/template-unknown-variable.yaml:6:22: unknown variable payload in email: templates see event and data`,
+        `${BAD}/template-unknown-variable.yaml:6:22: unknown variable payload in email: templates see event, data and affiliate`,
       ]],
       ['bad-on-glob.yaml', [
         `${BAD}/bad-on-glob.yaml:3:9: on Rewardful.Commission.* is not an event type or glob: write <source>.<type> in lowercase, such as firstpromoter.lead_signup or rewardful.commission.*`,
@@ -129,7 +129,7 @@ describe('rules/load-rules', () => {
       ['{ key: "{{ data.id }}", window: 3600000 }', ['r.yaml:6:51: once_per window must be a duration such as 24h or 7d']],
       ['"{{ data.id"', ['r.yaml:6:19: invalid template in once_per: output "{{ data.id" not closed']],
       ['"{{ data.id | nope }}"', ['r.yaml:6:19: invalid template in once_per: undefined filter: nope']],
-      ['"{{ payload.id }}"', ['r.yaml:6:23: unknown variable payload in once_per: templates see event and data']],
+      ['"{{ payload.id }}"', ['r.yaml:6:23: unknown variable payload in once_per: templates see event, data and affiliate']],
     ];
     for (const [oncePer, expected] of table) {
       it(`once_per: ${oncePer || '(nothing)'}`, () => {

@@ -84,7 +84,7 @@ describe('rules/tooling/rule-diff and rule-coverage (pure: rule sets and events 
     const rules = ruleSetOf(`rules:
   - id: typo
     on: firstpromoter.lead_signup
-    if: int(data.email) > 100
+    if: data.email != null && int(data.email) > 100
     do: [{ slack.post_message: { channel: "#x", text: hi } }]
   - id: any-commission
     on: rewardful.commission.*

@@ -139,7 +139,7 @@ describe('rules/templates', () => {
     const { problems } = compileTemplateTree({ blocks: [{ text: { text: '{{ data.x' } }], other: '{{ secrets.token }}' }, SLACK);
     expect(problems.map((problem) => problem.message)).to.deep.equal([
       'invalid template in blocks[0].text.text: output "{{ data.x" not closed',
-      'unknown variable secrets in other: templates see event and data',
+      'unknown variable secrets in other: templates see event, data and affiliate',
     ]);
   });
 

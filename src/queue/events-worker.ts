@@ -138,7 +138,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   for (const entry of suppressed) {
     // Counted once, like a plan failure: a re-run of the same job suppresses it again.
     if (!isRerun) options.metrics.actions.inc({ action: entry.action, outcome: 'suppressed' });
-    log.info({ ruleId: entry.ruleId, action: entry.action, actionIndex: entry.actionIndex, oncePerKey: entry.key, heldBy: entry.heldBy }, 'action suppressed: its once_per key is held by an earlier event');
+    log.info({ ruleId: entry.ruleId, action: entry.action, actionIndex: entry.actionIndex, throttleKey: entry.key, heldBy: entry.heldBy }, 'action suppressed: its throttle key is held by an earlier event');
   }
   for (const rule of plan.unmatched) {
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');

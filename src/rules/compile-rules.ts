@@ -16,9 +16,9 @@ export const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]*$/i;
 
 const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
 const RETRY_KEYS = ['attempts', 'backoff'] as const;
-const ONCE_PER_KEYS = ['key', 'window'] as const;
+const THROTTLE_KEYS = ['key', 'window'] as const;
 /** The keys of a do item beside its one action. */
-const ACTION_OPTION_KEYS = ['retry', 'once_per'] as const;
+const ACTION_OPTION_KEYS = ['retry', 'once_per', 'throttle'] as const;
 const MAX_RETRY_ATTEMPTS = 50;
 
 /** The outcome of loading rules: the compiled set, or every problem in every file. */
@@ -252,7 +252,8 @@ class FileCompiler {
       return null;
     }
     let retryNode: Node | undefined;
-    let oncePerNode: Node | undefined;
+    // `once_per` is the shorthand of `throttle`: both compile to one setting, so an item takes one.
+    let throttle: { readonly form: ThrottleForm; readonly node: Node } | undefined;
     let chosen: { name: ActionName; action: Action<unknown>; keyNode: Node; value: Node | null } | null = null;
     let isValid = true;
     for (const entry of yaml.entriesOf(node)) {
@@ -260,14 +261,17 @@ class FileCompiler {
         retryNode = entry.value ?? entry.keyNode;
         continue;
       }
-      if (entry.key === 'once_per') {
-        oncePerNode = entry.value ?? entry.keyNode;
+      if (entry.key === 'once_per' || entry.key === 'throttle') {
+        if (throttle) {
+          yaml.report(entry.keyNode, 'a do item takes throttle or once_per, not both: once_per is the shorthand of throttle');
+          isValid = false;
+        } else throttle = { form: entry.key, node: entry.value ?? entry.keyNode };
         continue;
       }
       const action = Object.hasOwn(this.actions, entry.key) ? this.actions[entry.key as ActionName] : undefined;
       if (!action && !entry.key.includes('.')) {
         // Action names are <integration>.<verb>: a plain word is a misspelt option, not an action.
-        yaml.report(entry.keyNode, `unknown key ${entry.key}: a do item takes one action (${this.knownActions}), ${ACTION_OPTION_KEYS.join(' and ')}`);
+        yaml.report(entry.keyNode, `unknown key ${entry.key}: a do item takes one action (${this.knownActions}), ${ACTION_OPTION_KEYS.slice(0, -1).join(', ')} and ${ACTION_OPTION_KEYS.at(-1)}`);
         isValid = false;
       } else if (!action) {
         yaml.report(entry.keyNode, `unknown action ${entry.key}: known actions are ${this.knownActions}`);
@@ -285,7 +289,7 @@ class FileCompiler {
     }
     const params = this.compileParams(chosen.name, chosen.action, chosen.keyNode, chosen.value);
     const retry = retryNode === undefined ? undefined : this.compileRetry(retryNode);
-    const oncePer = oncePerNode === undefined ? undefined : this.compileOncePer(oncePerNode);
+    const oncePer = throttle === undefined ? undefined : this.compileThrottle(throttle.node, throttle.form);
     if (!isValid || params === null || retry === null || oncePer === null) return null;
     return { name: chosen.name, action: chosen.action, params, index, ...(retry ? { retry } : {}), ...(oncePer ? { oncePer } : {}) };
   }
@@ -387,21 +391,27 @@ class FileCompiler {
   }
 
   /**
-   * `once_per: "<key template>"` or `once_per: { key: "<key template>", window: 24h }`.
+   * `throttle: { key: "<key template>", window: 24h }`, or its shorthand `once_per: "<key template>"`
+   * / `once_per: { key, window }` (window optional there: DEDUP_TTL). Both compile to one setting,
+   * claimed by one code path (queue/action-claims.ts); messages name the form the rule wrote.
    * @returns the compiled setting, or null when it has problems.
    */
-  private compileOncePer(node: Node): OncePerRule | null {
+  private compileThrottle(node: Node, form: ThrottleForm): OncePerRule | null {
     const yaml = this.yaml;
     let keyNode: Node | null | undefined = node;
     let windowMs: number | undefined;
     let isValid = true;
+    if (form === 'throttle' && !isMap(node)) {
+      yaml.report(node, 'throttle must be a mapping such as { key: "{{ data.promoter.id }}", window: 24h }');
+      return null;
+    }
     if (isMap(node)) {
       const problemsBefore = yaml.problems.length;
-      const entries = yaml.knownEntriesOf(node, ONCE_PER_KEYS, 'once_per');
+      const entries = yaml.knownEntriesOf(node, THROTTLE_KEYS, form);
       isValid = yaml.problems.length === problemsBefore;
       keyNode = entries.get('key')?.value;
       if (!entries.has('key')) {
-        yaml.report(node, 'once_per needs key: a template such as "{{ data.id }}"');
+        yaml.report(node, `${form} needs key: a template such as "{{ data.id }}"`);
         keyNode = undefined;
         isValid = false;
       }
@@ -410,26 +420,34 @@ class FileCompiler {
         const windowNode = windowEntry.value;
         const parsed = isScalar(windowNode) && typeof windowNode.value === 'string' ? parseDuration(windowNode.value) : null;
         if (parsed === null) {
-          yaml.report(windowNode ?? windowEntry.keyNode, 'once_per window must be a duration such as 24h or 7d');
+          yaml.report(windowNode ?? windowEntry.keyNode, `${form} window must be a duration such as 24h or 7d`);
           isValid = false;
         } else windowMs = parsed;
+      } else if (form === 'throttle') {
+        // The general form says how long: "at most one per key per window" has no window to default to.
+        yaml.report(node, 'throttle needs window: a duration such as 24h or 7d');
+        isValid = false;
       }
     }
     if (keyNode === undefined) return null;
     if (!isScalar(keyNode) || typeof keyNode.value !== 'string' || keyNode.value.trim() === '') {
-      yaml.report(keyNode ?? node, 'once_per key must be a non-empty template such as "{{ data.id }}"');
+      yaml.report(keyNode ?? node, `${form} key must be a non-empty template such as "{{ data.id }}"`);
       return null;
     }
     // Plain text: the key is compared, never shown to Slack, so no action's escaping applies.
-    const { tree, problems } = compileTemplateTree(keyNode.value, undefined, ['once_per']);
+    const { tree, problems } = compileTemplateTree(keyNode.value, undefined, [form]);
     for (const problem of problems) {
       yaml.reportAtOffset(yaml.offsetInScalar(keyNode, problem.index), problem.message);
       isValid = false;
     }
     if (!isValid) return null;
-    return windowMs === undefined ? { key: tree, source: keyNode.value } : { key: tree, source: keyNode.value, windowMs };
+    const base = { key: tree, source: keyNode.value, form };
+    return windowMs === undefined ? base : { ...base, windowMs };
   }
 }
+
+/** How a do item wrote its throttle: the general form or its shorthand. */
+type ThrottleForm = 'throttle' | 'once_per';
 
 /** `blocks[0].text` → ['blocks', 0, 'text']. */
 function parseYupPath(path: string): (string | number)[] {

@@ -178,7 +178,7 @@ function planAction(
   const rendered = renderOncePerKey(ruleAction.oncePer, scope, isStrict, warnings);
   if (warnings.length > afterParams) {
     const label = `rule ${rule.id} action ${ruleAction.index + 1} (${ruleAction.name})`;
-    for (let i = afterParams; i < warnings.length; i += 1) warnings[i] = `${label}: once_per: ${warnings[i]}`;
+    for (let i = afterParams; i < warnings.length; i += 1) warnings[i] = `${label}: ${ruleAction.oncePer.form}: ${warnings[i]}`;
   }
   if ('error' in rendered) return planFailure(rule, ruleAction, provenance, rendered.error);
   const oncePer: PlannedOncePer =
@@ -206,11 +206,11 @@ function renderOncePerKey(
   } catch (error) {
     if (error instanceof TemplateRenderError) {
       warnings.length = firstWarning;
-      return { error: `once_per: ${error.message}` };
+      return { error: `${oncePer.form}: ${error.message}` };
     }
     throw error;
   }
-  if (key.trim() === '') return { error: `once_per ${JSON.stringify(oncePer.source)} rendered empty: the action needs a key to run once per` };
+  if (key.trim() === '') return { error: `${oncePer.form} ${JSON.stringify(oncePer.source)} rendered empty: the action needs a key to run once per` };
   return { key };
 }
 

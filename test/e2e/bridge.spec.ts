@@ -177,7 +177,7 @@ describe('affiliate-bridge end to end (real process, real Redis, fake Slack and 
       return shown.code === 0 && shown.stdout.includes('suppressed') ? shown : undefined;
     });
     expect(trace.stdout).to.contain(
-      `  suppressed  reward-to-fulfil slack.post_message: once_per key "2429153" is held by ${firstId} (see: affiliate-bridge events trace ${firstId})`,
+      `  suppressed  reward-to-fulfil slack.post_message: throttle key "2429153" is held by ${firstId} (see: affiliate-bridge events trace ${firstId})`,
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(slack.received.filter(isAlert)).to.have.length(1);

@@ -113,7 +113,7 @@ export function runEventsTraceCommand(eventId: string, options: { json?: boolean
       for (const rule of run.unmatched) io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${rule.error ? `: ${rule.error}` : ''}`);
       for (const failure of run.failures) io.stdout(`  not planned ${failure.ruleId} ${failure.action}: ${failure.error}`);
       for (const entry of run.suppressed ?? []) {
-        io.stdout(`  suppressed  ${entry.ruleId} ${entry.action}: once_per key ${JSON.stringify(entry.key)} is held by ${entry.heldBy} (see: affiliate-bridge events trace ${entry.heldBy})`);
+        io.stdout(`  suppressed  ${entry.ruleId} ${entry.action}: throttle key ${JSON.stringify(entry.key)} is held by ${entry.heldBy} (see: affiliate-bridge events trace ${entry.heldBy})`);
       }
       for (const warning of run.warnings) io.stdout(`  warning     ${warning}`);
     }

@@ -224,10 +224,10 @@ ${run.warnings.length > 0 ? html`<p><strong>Warnings:</strong></p><ul class="pla
 </div>`;
 }
 
-/** Actions a once_per key held elsewhere kept from being sent, each linked to the holding event's trace. */
+/** Actions a throttle key (throttle or once_per) held elsewhere kept from being sent, each linked to the holding event's trace. */
 function renderSuppressed(suppressed: readonly TraceSuppressed[]): SafeHtml | '' {
   if (suppressed.length === 0) return '';
-  return html`<p><strong>Suppressed by once_per</strong> <span class="muted">(not sent: an earlier event holds the key; a replay sends it)</span>:</p><ul class="plain suppressed">${suppressed.map(
+  return html`<p><strong>Suppressed by a throttle</strong> <span class="muted">(not sent: an earlier event holds the key; a replay sends it)</span>:</p><ul class="plain suppressed">${suppressed.map(
     (entry) => html`<li><code>${entry.ruleId}</code> ${entry.action}: key <code>${entry.key}</code> held by ${eventLink(entry.heldBy)}</li>`,
   )}</ul>`;
 }

@@ -85,12 +85,13 @@ export function formatSimulationReport(report: SimulationReport): string[] {
 }
 
 /**
- * The once_per line of an action. Simulate reads no Redis, so it can only say which key the
- * action claims, not whether an earlier event already holds it.
+ * The throttle line of an action (`throttle` or its shorthand `once_per`: one wording). Simulate
+ * reads no Redis, so it can only say which key the action claims, not whether an earlier event
+ * already holds it.
  */
 function describeOncePer(oncePer: NonNullable<PlannedAction['oncePer']>): string {
   const window = oncePer.windowMs === undefined ? 'DEDUP_TTL' : formatDurationMs(oncePer.windowMs);
-  return `once_per key ${JSON.stringify(oncePer.key)} (held for ${window}): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)`;
+  return `throttle key ${JSON.stringify(oncePer.key)} (held for ${window}): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)`;
 }
 
 /** 86400000 → `1d`, 90000 → `90s`: the largest unit that divides it exactly. */

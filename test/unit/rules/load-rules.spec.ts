@@ -64,10 +64,17 @@ describe('rules/load-rules', () => {
       ]],
       ['once-per-unknown-key.yaml', [
         `${BAD}/once-per-unknown-key.yaml:6:43: unknown key windw: once_per takes key, window`,
-        `${BAD}/once-per-unknown-key.yaml:8:9: unknown key onceper: a do item takes one action (slack.post_message, hubspot.upsert_contact), retry and once_per`,
+        `${BAD}/once-per-unknown-key.yaml:8:9: unknown key onceper: a do item takes one action (slack.post_message, hubspot.upsert_contact), retry, once_per and throttle`,
       ]],
       ['once-per-empty-key.yaml', [`${BAD}/once-per-empty-key.yaml:6:19: once_per key must be a non-empty template such as "{{ data.id }}"`]],
       ['once-per-bad-window.yaml', [`${BAD}/once-per-bad-window.yaml:6:51: once_per window must be a duration such as 24h or 7d`]],
+      ['throttle-missing-window.yaml', [`${BAD}/throttle-missing-window.yaml:6:19: throttle needs window: a duration such as 24h or 7d`]],
+      ['throttle-and-once-per.yaml', [`${BAD}/throttle-and-once-per.yaml:7:9: a do item takes throttle or once_per, not both: once_per is the shorthand of throttle`]],
+      ['throttle-not-a-mapping.yaml', [
+        `${BAD}/throttle-not-a-mapping.yaml:6:19: throttle must be a mapping such as { key: "{{ data.promoter.id }}", window: 24h }`,
+        `${BAD}/throttle-not-a-mapping.yaml:8:60: throttle window must be a duration such as 24h or 7d`,
+        `${BAD}/throttle-not-a-mapping.yaml:8:66: unknown key per: throttle takes key, window`,
+      ]],
       ['empty-do.yaml', [`${BAD}/empty-do.yaml:4:9: do must be a non-empty list of actions`]],
       ['empty-file.yaml', [`${BAD}/empty-file.yaml:1:1: the file is empty: a rule file needs a rules: list`]],
       ['no-rules-list.yaml', [
@@ -119,6 +126,16 @@ describe('rules/load-rules', () => {
       // A key with no markup is allowed: once per window for the whole rule action.
       expect(compiled('daily').oncePer?.key).to.deep.equal({ kind: 'static', value: 'daily' });
       expect(compiled('"{{ data.id }}"')).not.to.have.property('retry');
+    });
+
+    it('throttle is the general form: it compiles to the very setting once_per does, naming its form', () => {
+      const throttleRule = ruleWith('x').replace('once_per: x', 'throttle: { key: "reward-{{ data.id }}", window: 24h }');
+      const result = compileRuleFiles([{ file: 'r.yaml', content: throttleRule }], { actions: actionRegistry });
+      if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
+      const throttled = result.ruleSet.byId('reward-to-fulfil')!.actions[0].oncePer!;
+      const shorthand = compiled('{ key: "reward-{{ data.id }}", window: 24h }').oncePer!;
+      expect({ ...throttled, key: throttled.key.kind }).to.deep.equal({ ...shorthand, key: shorthand.key.kind, form: 'throttle' });
+      expect(shorthand.form).to.equal('once_per');
     });
   });
 

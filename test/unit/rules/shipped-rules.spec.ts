@@ -82,7 +82,7 @@ describe('check, simulate commands', () => {
     const text = collect();
     await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json', rulesDir: 'rules' }, text.io);
     expect(text.stdout).to.include(
-      '      once_per key "2429153" (held for DEDUP_TTL): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)',
+      '      throttle key "2429153" (held for DEDUP_TTL): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)',
     );
     const json = collect();
     await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json', rulesDir: 'rules', json: true }, json.io);

@@ -15,6 +15,7 @@ import {
   type RetryPolicy,
 } from '../delivery/delivery-policy.js';
 import { claimActions } from './action-claims.js';
+import { addToDigests } from './digests.js';
 import type { EventJobData } from './event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';
@@ -79,8 +80,21 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   const { toEnqueue, suppressed } = isReplay
     ? { toEnqueue: plan.actions, suppressed: [] }
     : await applyOncePer(plan.actions, event.id, options);
-  const jobs = toEnqueue.map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
+  // Grouped actions (Slack's `group:`) join their digest instead; the digest is its own job.
+  const jobs = toEnqueue.filter((planned) => planned.group === undefined).map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
   if (jobs.length > 0) await options.actionsQueue.addBulk(jobs);
+  const toGroup = toEnqueue.filter((planned) => planned.group !== undefined);
+  const grouped =
+    toGroup.length === 0
+      ? []
+      : await addToDigests(event, toGroup, replayGeneration, {
+          state: options.state,
+          prefix: options.prefix,
+          actionsQueue: options.actionsQueue,
+          ttlMs: options.traceTtlMs,
+          nowMs: now(),
+          buildJob: (planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy),
+        });
 
   const nowMs = now();
   const at = new Date(nowMs).toISOString();
@@ -105,6 +119,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     warnings: plan.warnings,
     actionJobIds: jobs.map((j) => j.opts.jobId),
     suppressed,
+    ...(grouped.length > 0 ? { grouped } : {}),
   };
   const receivedAtMs = Date.parse(event.receivedAt) || nowMs;
   const { isRerun } = await appendTraceRun(event, run, {
@@ -144,7 +159,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');
   }
   log.info(
-    { matched: plan.matched.map((m) => m.ruleId), actionJobIds: run.actionJobIds, generation: replayGeneration },
+    { matched: plan.matched.map((m) => m.ruleId), actionJobIds: run.actionJobIds, digests: grouped.map((entry) => entry.digest), generation: replayGeneration },
     'event planned',
   );
   return run;

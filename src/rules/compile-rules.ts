@@ -8,7 +8,7 @@ import { parseEventPattern, type EventPattern } from './event-patterns.js';
 import { sortProblems, type RuleProblem } from './problems.js';
 import type { OncePerRule, RetryOverride, Rule, RuleAction, RuleFileInfo } from './rule.js';
 import { RuleSet } from './rule-set.js';
-import { compileTemplateTree, literalTextOf } from './templates.js';
+import { compileTemplateTree, literalTextOf, type TemplateTree } from './templates.js';
 import { YamlFile } from './yaml-nodes.js';
 
 /** Rule ids become part of BullMQ job ids: no `:`, no spaces, nothing that looks like a number only. */
@@ -309,7 +309,7 @@ class FileCompiler {
       isValid = false;
       for (const issue of error.inner.length > 0 ? error.inner : [error]) this.reportParamsIssue(name, action, keyNode, node, issue);
     }
-    const { tree, problems } = compileTemplateTree(value, action.escapeText);
+    const { tree, problems } = compileParamsTemplates(value as Record<string, unknown>, action);
     for (const problem of problems) {
       const target = this.nodeAtPath(node, problem.path) ?? node;
       yaml.reportAtOffset(isScalar(target) ? yaml.offsetInScalar(target, problem.index) : (target.range?.[0] ?? 0), problem.message);
@@ -323,6 +323,16 @@ class FileCompiler {
 
   private reportParamsIssue(name: ActionName, action: Action<unknown>, keyNode: Node, params: YAMLMap, issue: yup.ValidationError): void {
     const yaml = this.yaml;
+    if (issue.type === 'noUnknown' && issue.path) {
+      // A nested mapping's unknown key (group: { byy: … }): its own message, at that key.
+      const nested = this.nodeAtPath(params, parseYupPath(issue.path));
+      const unknown = String((issue.params as { unknown?: unknown } | undefined)?.unknown ?? '').split(', ').filter(Boolean);
+      for (const key of unknown) {
+        const entry = isMap(nested) ? yaml.findEntry(nested, key) : undefined;
+        yaml.report(entry?.keyNode ?? nested ?? keyNode, issue.message.replace(/^unknown key [^:]*:/, `unknown key ${key}:`));
+      }
+      return;
+    }
     if (issue.type === 'noUnknown') {
       // yup reports all unknown keys in one message; report each at its own key.
       const fields = 'fields' in action.params ? Object.keys((action.params as yup.AnyObjectSchema).fields) : [];
@@ -448,6 +458,25 @@ class FileCompiler {
 
 /** How a do item wrote its throttle: the general form or its shorthand. */
 type ThrottleForm = 'throttle' | 'once_per';
+
+/**
+ * Compiles params as templates over `event` and `data`, except the action's deferred templates
+ * (Slack's `digest_text`): those are checked against their own variables and kept as written,
+ * to be rendered when the digest is posted.
+ */
+function compileParamsTemplates(value: Record<string, unknown>, action: Action<unknown>): ReturnType<typeof compileTemplateTree> {
+  const deferred = action.deferredTemplates ?? {};
+  const deferredKeys = Object.keys(value).filter((key) => Object.hasOwn(deferred, key) && typeof value[key] === 'string');
+  if (deferredKeys.length === 0) return compileTemplateTree(value, action.escapeText);
+  const rendered = Object.fromEntries(Object.entries(value).filter(([key]) => !deferredKeys.includes(key)));
+  const { tree, problems } = compileTemplateTree(rendered, action.escapeText);
+  const entries: (readonly [string, TemplateTree])[] = tree.kind === 'map' ? [...tree.entries] : Object.entries(rendered).map(([key, item]) => [key, { kind: 'static', value: item }] as const);
+  for (const key of deferredKeys) {
+    problems.push(...compileTemplateTree(value[key], action.escapeText, [key], deferred[key]).problems);
+    entries.push([key, { kind: 'static', value: value[key] }]);
+  }
+  return { tree: { kind: 'map', entries }, problems };
+}
 
 /** `blocks[0].text` → ['blocks', 0, 'text']. */
 function parseYupPath(path: string): (string | number)[] {

@@ -1,5 +1,5 @@
 import * as yup from 'yup';
-import type { ActionName } from '../actions/action.js';
+import type { ActionName, GroupPlacement } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
 import type { RuleSet } from './rule-set.js';
@@ -27,6 +27,11 @@ export interface PlannedAction {
    * event is the first to claim the key (per rule and action) within the window.
    */
   readonly oncePer?: PlannedOncePer;
+  /**
+   * Where the action's digest group is (Slack's `group:`), from the action's own grouping hooks:
+   * the events worker adds the action to that group instead of enqueueing it.
+   */
+  readonly group?: GroupPlacement;
   readonly provenance: ActionProvenance;
 }
 
@@ -169,10 +174,12 @@ function planAction(
   // validated again.
   const problems = ruleAction.params.kind === 'static' ? null : validateRenderedParams(ruleAction.action.params, params);
   if (problems !== null) return planFailure(rule, ruleAction, provenance, `params invalid once rendered: ${problems.join('; ')}`);
+  const group = ruleAction.action.grouping?.placementOf(params);
   if (ruleAction.oncePer === undefined) {
-    return ruleAction.retry
+    const planned: PlannedAction = ruleAction.retry
       ? { action: ruleAction.name, params, retry: ruleAction.retry, provenance }
       : { action: ruleAction.name, params, provenance };
+    return group ? { ...planned, group } : planned;
   }
   const afterParams = warnings.length;
   const rendered = renderOncePerKey(ruleAction.oncePer, scope, isStrict, warnings);
@@ -183,9 +190,10 @@ function planAction(
   if ('error' in rendered) return planFailure(rule, ruleAction, provenance, rendered.error);
   const oncePer: PlannedOncePer =
     ruleAction.oncePer.windowMs === undefined ? { key: rendered.key } : { key: rendered.key, windowMs: ruleAction.oncePer.windowMs };
-  return ruleAction.retry
+  const planned: PlannedAction = ruleAction.retry
     ? { action: ruleAction.name, params, retry: ruleAction.retry, oncePer, provenance }
     : { action: ruleAction.name, params, oncePer, provenance };
+  return group ? { ...planned, group } : planned;
 }
 
 /**

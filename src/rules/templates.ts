@@ -131,25 +131,27 @@ function prefixOf(path: readonly (string | number)[]): string {
  * for an action with the given escaper (its `escapeText`; undefined: plain text). Numbers,
  * booleans and strings with no `{{`/`{%` stay as they are. Templates may use only `event` and `data`.
  * `basePath` names where `value` sits in messages (`invalid template in once_per: …`); problem
- * paths start with it.
+ * paths start with it. `variables` are the names templates may use (a digest template sees
+ * `events` and `count` instead of `event` and `data`).
  * @returns the tree and every problem found (syntax errors, unknown filters, unknown variables).
  */
 export function compileTemplateTree(
   value: unknown,
   escapeText?: TextEscaper,
   basePath: readonly (string | number)[] = [],
+  variables: readonly string[] = TEMPLATE_VARIABLES,
 ): { tree: TemplateTree; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
-  const tree = compileNode(value, engineFor(escapeText), [...basePath], problems);
+  const tree = compileNode(value, engineFor(escapeText), [...basePath], problems, variables);
   return { tree, problems };
 }
 
-function compileNode(value: unknown, engine: Liquid, path: (string | number)[], problems: TemplateProblem[]): TemplateTree {
+function compileNode(value: unknown, engine: Liquid, path: (string | number)[], problems: TemplateProblem[], variables: readonly string[]): TemplateTree {
   if (typeof value === 'string') {
     if (!value.includes('{{') && !value.includes('{%')) return { kind: 'static', value };
     try {
       const template = engine.parse(value);
-      checkVariables(engine, template, value, path, problems);
+      checkVariables(engine, template, value, path, problems, variables);
       return { kind: 'template', source: value, engine, template };
     } catch (error) {
       problems.push({
@@ -161,24 +163,31 @@ function compileNode(value: unknown, engine: Liquid, path: (string | number)[], 
     }
   }
   if (Array.isArray(value)) {
-    const items = value.map((item, i) => compileNode(item, engine, [...path, i], problems));
+    const items = value.map((item, i) => compileNode(item, engine, [...path, i], problems, variables));
     return items.every((item) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'list', items };
   }
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, engine, [...path, key], problems)] as const);
+    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, engine, [...path, key], problems, variables)] as const);
     return entries.every(([, item]) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'map', entries };
   }
   return { kind: 'static', value };
 }
 
-function checkVariables(engine: Liquid, template: Template[], source: string, path: (string | number)[], problems: TemplateProblem[]): void {
+function checkVariables(
+  engine: Liquid,
+  template: Template[],
+  source: string,
+  path: (string | number)[],
+  problems: TemplateProblem[],
+  variables: readonly string[],
+): void {
   const analysis = engine.analyzeSync(template);
   for (const [name, occurrences] of Object.entries(analysis.globals)) {
-    if ((TEMPLATE_VARIABLES as readonly string[]).includes(name)) continue;
+    if (variables.includes(name)) continue;
     const location = occurrences[0]?.location;
     problems.push({
       path,
-      message: `unknown variable ${name}${inParam(path)}: templates see event and data`,
+      message: `unknown variable ${name}${inParam(path)}: ${variables === TEMPLATE_VARIABLES ? 'templates see' : 'this template sees'} ${variables.join(' and ')}`,
       index: location ? indexOfRowCol(source, location.row, location.col) : 0,
     });
   }

@@ -6,6 +6,7 @@ import { holdUntil, reserveSlots, waitForSlot } from '../pacing.js';
 import { createSlackClient, type SlackClient } from './client.js';
 import { listSlackLimitWarnings, truncateToSlackLimits } from './limits.js';
 import { escapeSlackMrkdwn } from './mrkdwn.js';
+import { DIGEST_TEMPLATE_VARIABLES, slackGrouping } from './grouping.js';
 import { slackEnv } from './env.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
 
@@ -250,6 +251,10 @@ export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slac
   params: slackPostMessageParams,
   escapeText: escapeSlackMrkdwn,
   lint: listSlackLimitWarnings,
+  // --- digests (issue 12, points 6-7) ---
+  deferredTemplates: { digest_text: DIGEST_TEMPLATE_VARIABLES },
+  grouping: slackGrouping,
+  // --- end of digests ---
   connect: (deps) => connectSlackPostMessage(deps),
   title: 'Slack',
   env: slackEnv,

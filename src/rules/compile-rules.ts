@@ -345,7 +345,9 @@ class FileCompiler {
     }
     // At the offending param; a missing param or a rule about the whole mapping at the action's name.
     const path = parseYupPath(issue.path ?? '');
-    yaml.report((path.length > 0 ? this.nodeAtPath(params, path) : null) ?? keyNode, issue.message);
+    // A missing key of a nested mapping (group: { wait: 30s } without by) at that mapping.
+    const at = path.length > 0 ? (this.nodeAtPath(params, path) ?? (path.length > 1 ? this.nodeAtPath(params, path.slice(0, -1)) : null)) : null;
+    yaml.report(at ?? keyNode, issue.message);
   }
 
   /** The node at a params path, or null when the path does not exist (a missing key). */

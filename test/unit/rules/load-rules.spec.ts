@@ -68,6 +68,14 @@ describe('rules/load-rules', () => {
       ]],
       ['once-per-empty-key.yaml', [`${BAD}/once-per-empty-key.yaml:6:19: once_per key must be a non-empty template such as "{{ data.id }}"`]],
       ['once-per-bad-window.yaml', [`${BAD}/once-per-bad-window.yaml:6:51: once_per window must be a duration such as 24h or 7d`]],
+      ['group-invalid.yaml', [
+        `${BAD}/group-invalid.yaml:8:56: group wait must be a duration such as 30s or 2m, at most 1h`,
+        `${BAD}/group-invalid.yaml:8:67: group max must be a whole number from 2 to 100`,
+        `${BAD}/group-invalid.yaml:8:70: unknown key per: group takes by, wait, max`,
+        `${BAD}/group-invalid.yaml:12:18: group needs by: a template such as "{{ data.promoter.id }}"`,
+        `${BAD}/group-invalid.yaml:13:51: unknown variable data in digest_text: this template sees events and count`,
+        `${BAD}/group-invalid.yaml:14:9: digest_text needs group: it renders the digest of a group`,
+      ]],
       ['throttle-missing-window.yaml', [`${BAD}/throttle-missing-window.yaml:6:19: throttle needs window: a duration such as 24h or 7d`]],
       ['throttle-and-once-per.yaml', [`${BAD}/throttle-and-once-per.yaml:7:9: a do item takes throttle or once_per, not both: once_per is the shorthand of throttle`]],
       ['throttle-not-a-mapping.yaml', [

@@ -80,6 +80,13 @@ export interface Action<P> {
    */
   readonly escapeText?: TextEscaper;
   /**
+   * The escaper for the strings of one mapping of the params and everything below it, when it
+   * differs from `escapeText` (Slack: a Block Kit `plain_text` object, which shows `&amp;` as
+   * written, so only mentions are defused there). Pure; return the same function objects.
+   * @defaultValue none: `escapeText` everywhere
+   */
+  escapeTextIn?(mapping: Readonly<Record<string, unknown>>): TextEscaper | undefined;
+  /**
    * What executing these rendered params would do beyond sending them as they are (a property left
    * out, an email normalized), one human-readable line each; `simulate` prints them. Pure, no I/O.
    * @defaultValue none: the params go out as rendered

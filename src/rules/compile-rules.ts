@@ -469,9 +469,10 @@ type ThrottleForm = 'throttle' | 'once_per';
 function compileParamsTemplates(value: Record<string, unknown>, action: Action<unknown>): ReturnType<typeof compileTemplateTree> {
   const deferred = action.deferredTemplates ?? {};
   const deferredKeys = Object.keys(value).filter((key) => Object.hasOwn(deferred, key) && typeof value[key] === 'string');
-  if (deferredKeys.length === 0) return compileTemplateTree(value, action.escapeText);
+  const escapeTextIn = action.escapeTextIn?.bind(action);
+  if (deferredKeys.length === 0) return compileTemplateTree(value, action.escapeText, [], undefined, escapeTextIn);
   const rendered = Object.fromEntries(Object.entries(value).filter(([key]) => !deferredKeys.includes(key)));
-  const { tree, problems } = compileTemplateTree(rendered, action.escapeText);
+  const { tree, problems } = compileTemplateTree(rendered, action.escapeText, [], undefined, escapeTextIn);
   const entries: (readonly [string, TemplateTree])[] = tree.kind === 'map' ? [...tree.entries] : Object.entries(rendered).map(([key, item]) => [key, { kind: 'static', value: item }] as const);
   for (const key of deferredKeys) {
     problems.push(...compileTemplateTree(value[key], action.escapeText, [key], deferred[key]).problems);

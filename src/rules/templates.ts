@@ -140,13 +140,24 @@ export function compileTemplateTree(
   escapeText?: TextEscaper,
   basePath: readonly (string | number)[] = [],
   variables: readonly string[] = TEMPLATE_VARIABLES,
+  escapeTextIn?: (mapping: Readonly<Record<string, unknown>>) => TextEscaper | undefined,
 ): { tree: TemplateTree; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
-  const tree = compileNode(value, engineFor(escapeText), [...basePath], problems, variables);
+  const tree = compileNode(value, engineFor(escapeText), [...basePath], problems, variables, escapeTextIn);
   return { tree, problems };
 }
 
-function compileNode(value: unknown, engine: Liquid, path: (string | number)[], problems: TemplateProblem[], variables: readonly string[]): TemplateTree {
+function compileNode(
+  value: unknown,
+  inherited: Liquid,
+  path: (string | number)[],
+  problems: TemplateProblem[],
+  variables: readonly string[],
+  escapeTextIn?: (mapping: Readonly<Record<string, unknown>>) => TextEscaper | undefined,
+): TemplateTree {
+  // A mapping may call for its own escaping (a Block Kit plain_text object), for it and below.
+  const ownEscaper = escapeTextIn && value !== null && typeof value === 'object' && !Array.isArray(value) ? escapeTextIn(value as Record<string, unknown>) : undefined;
+  const engine = ownEscaper ? engineFor(ownEscaper) : inherited;
   if (typeof value === 'string') {
     if (!value.includes('{{') && !value.includes('{%')) return { kind: 'static', value };
     try {
@@ -163,11 +174,11 @@ function compileNode(value: unknown, engine: Liquid, path: (string | number)[], 
     }
   }
   if (Array.isArray(value)) {
-    const items = value.map((item, i) => compileNode(item, engine, [...path, i], problems, variables));
+    const items = value.map((item, i) => compileNode(item, engine, [...path, i], problems, variables, escapeTextIn));
     return items.every((item) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'list', items };
   }
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, engine, [...path, key], problems, variables)] as const);
+    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, engine, [...path, key], problems, variables, escapeTextIn)] as const);
     return entries.every(([, item]) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'map', entries };
   }
   return { kind: 'static', value };

@@ -1,5 +1,6 @@
 import * as yup from 'yup';
 import { parseDuration } from '../../infra/units.js';
+import { listBlockProblems } from './blocks.js';
 
 /** Params of `slack.post_message`, as written in a rule (strings may hold templates). */
 export interface SlackPostMessageParams {
@@ -74,7 +75,13 @@ export const slackPostMessageParams: yup.ObjectSchema<SlackPostMessageParams> = 
       .strict()
       .typeError('blocks must be a list of Block Kit blocks')
       .min(1, 'blocks must hold at least one block')
-      .max(50, 'blocks may hold at most 50 blocks'),
+      .max(50, 'blocks may hold at most 50 blocks')
+      // --- Block Kit structure (issue 12, point 9): see ./blocks.ts ---
+      .test('block-kit', 'blocks must be valid Block Kit', function checkBlocks(blocks) {
+        const problems = Array.isArray(blocks) ? listBlockProblems(blocks) : [];
+        if (problems.length === 0) return true;
+        return new yup.ValidationError(problems.map((problem) => this.createError({ path: problem.path, message: problem.message })));
+      }),
     thread_ts: yup.string().strict().typeError('thread_ts must be a string'),
     unfurl_links: yup.boolean().strict().typeError('unfurl_links must be true or false'),
     // --- digests (issue 12, points 6-7) ---

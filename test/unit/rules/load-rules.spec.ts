@@ -76,6 +76,14 @@ describe('rules/load-rules', () => {
         `${BAD}/group-invalid.yaml:13:51: unknown variable data in digest_text: this template sees events and count`,
         `${BAD}/group-invalid.yaml:14:9: digest_text needs group: it renders the digest of a group`,
       ]],
+      ['blocks-invalid.yaml', [
+        `${BAD}/blocks-invalid.yaml:10:21: blocks[0].text must be a plain_text object: a header's text is { type: plain_text, text: "…" }`,
+        `${BAD}/blocks-invalid.yaml:11:21: blocks[1].type sektion is not a block type Slack posts in messages: use one of actions, context, divider, file, header, image, input, markdown, rich_text, section, table, video`,
+        `${BAD}/blocks-invalid.yaml:13:15: blocks[2] is a section: it needs text or fields`,
+        `${BAD}/blocks-invalid.yaml:14:15: blocks[3] needs type: a Block Kit block type such as section, header, context, actions or divider`,
+        `${BAD}/blocks-invalid.yaml:15:15: blocks[4] is a context block: it needs elements, a list of 1 to 10`,
+        `${BAD}/blocks-invalid.yaml:20:51: blocks[5].elements[0].text.text is 91 characters; Slack allows at most 75 on a button`,
+      ]],
       ['throttle-missing-window.yaml', [`${BAD}/throttle-missing-window.yaml:6:19: throttle needs window: a duration such as 24h or 7d`]],
       ['throttle-and-once-per.yaml', [`${BAD}/throttle-and-once-per.yaml:7:9: a do item takes throttle or once_per, not both: once_per is the shorthand of throttle`]],
       ['throttle-not-a-mapping.yaml', [

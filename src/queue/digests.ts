@@ -118,11 +118,15 @@ export async function forgetDigestItems(redis: RedisConnection, prefix: string, 
 
 /** What the events worker needs to add grouped actions. */
 export interface AddToDigestsOptions {
+  /** The connection for the bridge's own keys, where the groups live. */
   readonly state: RedisConnection;
+  /** The queue prefix (QUEUE_PREFIX) the group keys start with. */
   readonly prefix: string;
+  /** Where each digest's job is added (once per digest: its id is the digest's). */
   readonly actionsQueue: Queue<ActionJobData>;
   /** How long items and memberships are kept, in ms. */
   readonly ttlMs: number;
+  /** Now, ms since the epoch: a new digest's opening time, and what its job's delay counts from. */
   readonly nowMs: number;
   /** Builds the digest's action job as if it were this planned action (attempts, backoff, data). */
   readonly buildJob: (planned: PlannedAction) => { name: string; data: ActionJobData; opts: Parameters<Queue<ActionJobData>['add']>[2] & { jobId: string } };

@@ -48,7 +48,8 @@ export interface EventsWorkerOptions {
   readonly logger: Logger;
   /**
    * Where `bridge_events_total`, `bridge_rule_matches_total`, plan failures
-   * (`bridge_actions_total{outcome="failed"}`) and once_per suppressions (`outcome="suppressed"`) are counted.
+   * (`bridge_actions_total{outcome="failed"}`), throttle suppressions (`outcome="suppressed"`) and
+   * actions added to a digest (`outcome="grouped"`) are counted.
    */
   readonly metrics: BridgeMetrics;
   /** Milliseconds since the epoch. @defaultValue Date.now */
@@ -154,6 +155,10 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     // Counted once, like a plan failure: a re-run of the same job suppresses it again.
     if (!isRerun) options.metrics.actions.inc({ action: entry.action, outcome: 'suppressed' });
     log.info({ ruleId: entry.ruleId, action: entry.action, actionIndex: entry.actionIndex, throttleKey: entry.key, heldBy: entry.heldBy }, 'action suppressed: its throttle key is held by an earlier event');
+  }
+  for (const entry of grouped) {
+    // Counted once per event, as `suppressed` is; the digest itself counts as the action that ran.
+    if (!isRerun) options.metrics.actions.inc({ action: entry.action, outcome: 'grouped' });
   }
   for (const rule of plan.unmatched) {
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');

@@ -123,8 +123,14 @@ describe('Slack digests and throttles end to end (real process, real Redis, fake
     const firstDigest = json.runs[0].grouped.find((entry) => entry.ruleId === 'lead-digest')!.digest;
     const fifth = /carried by digest (digest\.lead-digest\.0\.\d+)/.exec(trace.stdout)![1];
     expect(fifth).to.equal(firstDigest);
-    // The digest is one action job with its events in its result.
-    const digestJob = await runCli(['events', 'trace', 'firstpromoter-91000004', '--json'], env);
-    expect(JSON.parse(digestJob.stdout).runs[0].grouped.map((entry: { digest: string }) => entry.digest)).not.to.include(firstDigest);
+    // The digest is one action job, shown with the event's actions, its events in its result.
+    expect(trace.stdout).to.match(new RegExp(`action ${fifth.replaceAll('.', '\\.')}: completed after \\d+ attempt`));
+    const other = JSON.parse((await runCli(['events', 'trace', 'firstpromoter-91000004', '--json'], env)).stdout) as {
+      runs: Array<{ grouped: Array<{ ruleId: string; digest: string }> }>;
+      actions: Array<{ jobId: string; result: { detail: { digest: { count: number; events: string[] } } } | null }>;
+    };
+    const otherDigest = other.runs[0].grouped.find((entry) => entry.ruleId === 'lead-digest')!.digest;
+    expect(otherDigest).not.to.equal(firstDigest);
+    expect(other.actions.find((action) => action.jobId === otherDigest)!.result!.detail.digest).to.deep.equal({ count: 1, events: ['firstpromoter-91000004'] });
   });
 });

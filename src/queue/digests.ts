@@ -62,7 +62,7 @@ end
 local id = redis.call('GET', KEYS[2])
 if not id then
   id = ARGV[6] .. redis.call('INCR', KEYS[3])
-  redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[7])
   redis.call('HSET', ARGV[5] .. id, 'openedAt', ARGV[2])
   redis.call('PEXPIRE', ARGV[5] .. id, ARGV[3])
 end
@@ -82,6 +82,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return redis.call('LRANGE', ARGV[2] .. ARGV[1] .. ':items', 0, -1)
 `;
 
+/** How long past its wait a digest stays open to new messages when its job has not closed it. */
+const OPEN_POINTER_MARGIN_MS = 60_000;
+
 /**
  * Adds one event's grouped action to its group's open digest, opening one when there is none (or
  * the last one is full). Idempotent per `memberId`.
@@ -95,7 +98,18 @@ export async function joinDigest(redis: RedisConnection, prefix: string, request
     redis,
     JOIN_LUA,
     [keys.digestMember(request.memberId), keys.digestOpen(request.groupId), keys.digestSequence],
-    [JSON.stringify(request.item), String(nowMs), String(Math.max(ttlMs, request.waitMs * 2)), String(request.max), keys.digestBase, idPrefix],
+    [
+      JSON.stringify(request.item),
+      String(nowMs),
+      String(Math.max(ttlMs, request.waitMs * 2)),
+      String(request.max),
+      keys.digestBase,
+      idPrefix,
+      // The open pointer outlives the wait only briefly: should the digest's job be held up (a
+      // paused integration) or removed by hand, later messages open a new digest instead of
+      // joining one that may not be posted for long. The old digest still posts its own items.
+      String(request.waitMs + OPEN_POINTER_MARGIN_MS),
+    ],
   )) as [string, string, number, number];
   return { digestId: answer[0], openedAtMs: Number(answer[1]), count: Number(answer[2]), isRerun: Number(answer[3]) === 1 };
 }

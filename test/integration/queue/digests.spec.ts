@@ -58,6 +58,10 @@ describe('queue/digests: groups in Redis (real Redis)', () => {
     const a = await joinDigest(redis, prefix, request(1), 1_000, TTL_MS);
     const b = await joinDigest(redis, prefix, request(2, { groupId: 'leads.0.def' }), 1_000, TTL_MS);
     expect(a.digestId).not.to.equal(b.digestId);
+    // The open pointer lives for the wait plus a minute (a held-up digest job does not capture later
+    // messages for days); the items and memberships for the dedup window.
+    expect(await redis.pttl(`${prefix}:digest-open:leads.0.abc`)).to.be.within(85_000, 90_000);
+    expect(await redis.pttl(`${prefix}:digest:${a.digestId}:items`)).to.be.within(TTL_MS - 5_000, TTL_MS);
     expect((await redis.keys(`${prefix}:*`)).map((key) => key.slice(prefix.length)).sort()).to.deep.equal([
       ':digest-member:firstpromoter-1.leads.0.0',
       ':digest-member:firstpromoter-2.leads.0.0',

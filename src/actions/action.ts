@@ -80,6 +80,13 @@ export interface Action<P> {
    */
   readonly escapeText?: TextEscaper;
   /**
+   * The escaper for the strings of one mapping of the params and everything below it, when it
+   * differs from `escapeText` (Slack: a Block Kit `plain_text` object, which shows `&amp;` as
+   * written, so only mentions are defused there). Pure; return the same function objects.
+   * @defaultValue none: `escapeText` everywhere
+   */
+  escapeTextIn?(mapping: Readonly<Record<string, unknown>>): TextEscaper | undefined;
+  /**
    * What executing these rendered params would do beyond sending them as they are (a property left
    * out, an email normalized), one human-readable line each; `simulate` prints them. Pure, no I/O.
    * @defaultValue none: the params go out as rendered
@@ -98,7 +105,51 @@ export interface Action<P> {
    * @defaultValue none: not linted
    */
   readonly destinationParam?: string;
+  /**
+   * Params that are templates over other variables than `event` and `data`, rendered later rather
+   * than at plan time (Slack's `digest_text`, over `events` and `count`): checked when rules load
+   * against these variables, carried into the job as written.
+   * @defaultValue none: every string param is rendered at plan time
+   */
+  readonly deferredTemplates?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * How rendered params ask to be grouped into digests (Slack's `group:`); the queue keeps the
+   * groups in Redis and posts one digest per group through this action's own runner.
+   * @defaultValue none: the action is never grouped
+   */
+  readonly grouping?: ActionGrouping<P>;
   connect(deps: ActionDeps): ActionRunner<P>;
+}
+
+/** Where a planned action's digest goes: one group per rule action and `key`. */
+export interface GroupPlacement {
+  /** What tells groups apart beyond the rule and the action: the rendered `by`, and the target (a channel). */
+  readonly key: string;
+  /** How long the group stays open after its first item, in ms. */
+  readonly waitMs: number;
+  /** The most items one digest carries: the max-th closes the group and posts it at once. */
+  readonly max: number;
+}
+
+/** One grouped action, as a digest template sees it: the event, its data and the item's rendered text. */
+export interface DigestItem {
+  readonly event: Record<string, unknown>;
+  readonly data: unknown;
+  readonly text: string;
+}
+
+/** An action's grouping hooks (pure): the queue calls them, the templates module renders. */
+export interface ActionGrouping<P> {
+  /** Where these rendered params are grouped, or undefined when they ask for no grouping. */
+  placementOf(params: P): GroupPlacement | undefined;
+  /** The item's own rendered text, as the digest lists it. */
+  itemTextOf(params: P): string;
+  /** The digest template as written (a deferred template), or undefined for the action's default. */
+  digestTemplateOf(params: P): string | undefined;
+  /** The digest's default template, for a group of at most `max` items. */
+  defaultDigestTemplate(max: number): string;
+  /** The params of the digest itself: the first item's params carrying the rendered digest text. */
+  digestParams(first: P, text: string): P;
 }
 
 /** One warning of {@link Action.lint}: where in the params, and an exact sentence. */

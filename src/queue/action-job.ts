@@ -11,6 +11,19 @@ export interface ActionJobData {
   readonly eventReceivedAt: string;
   /** Backoff base for this action's retries, in ms (a rule may override the default policy). */
   readonly backoffBaseMs: number;
+  /**
+   * Set on a digest's job (issue 12): `params` are the first grouped message's, and the worker
+   * closes the group and renders the digest from the items Redis holds before it sends.
+   */
+  readonly digest?: DigestJobRef;
+}
+
+/** Which digest a job posts. */
+export interface DigestJobRef {
+  /** The digest's id: its job id. */
+  readonly id: string;
+  /** The group it was opened in (buildDigestGroupId): its open pointer is closed when it is posted. */
+  readonly groupId: string;
 }
 
 /** What a finished action job returns (and what its completion record holds). */

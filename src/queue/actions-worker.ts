@@ -1,10 +1,11 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../infra/redis.js';
 import type { Logger } from 'pino';
-import type { ActionName, ActionRunner } from '../actions/action.js';
+import type { ActionCatalog, ActionName, ActionRunner } from '../actions/action.js';
 import { IntegrationPausedError, PermanentActionError, RetryableActionError } from '../errors.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
+import { forgetDigestItems, resolveDigest, type ResolvedDigest } from './digests.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { PauseGate } from './pause-gate.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
@@ -32,6 +33,11 @@ export interface ActionsWorkerOptions {
   readonly logger: Logger;
   /** Where `bridge_actions_total`, `bridge_action_duration_seconds` and `bridge_event_to_action_seconds` are counted. */
   readonly metrics: BridgeMetrics;
+  /**
+   * The actions by name, for digest jobs (Slack's `group:`): their grouping hooks render the digest.
+   * @defaultValue none: a digest job fails permanently (`digest_unsupported`)
+   */
+  readonly actions?: ActionCatalog;
   /** @defaultValue DEFAULT_ACTIONS_CONCURRENCY (50) */
   readonly concurrency?: number;
   /** Milliseconds since the epoch. @defaultValue Date.now */
@@ -126,12 +132,16 @@ export async function processActionJob(
   const timeout = AbortSignal.timeout(options.actionTimeoutMs);
   const signal = shutdownSignal ? AbortSignal.any([timeout, shutdownSignal]) : timeout;
   try {
-    const result = await runner.execute(params, { jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, attempt, logger: log, signal });
+    // A digest job closes its group and posts the digest through the same runner as any message.
+    const digest = job.data.digest ? await resolveDigestOf(job.data, options) : undefined;
+    const result = await runner.execute(digest ? digest.params : params, { jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, attempt, logger: log, signal });
+    const detail = digest ? { ...result.detail, digest: { count: digest.eventIds.length, events: digest.eventIds, ...(digest.warnings.length > 0 ? { warnings: digest.warnings } : {}) } } : result.detail;
     const record: ActionJobResult =
       result.outcome === 'dry_run'
-        ? { outcome: 'dry_run', request: result.request, ...(result.detail ? { detail: result.detail } : {}) }
-        : { outcome: 'succeeded', detail: result.detail };
+        ? { outcome: 'dry_run', request: result.request, ...(detail ? { detail } : {}) }
+        : { outcome: 'succeeded', detail };
     await options.state.set(doneKey, JSON.stringify(record), 'PX', options.completionTtlMs);
+    if (digest) await forgetDigestItems(options.state, options.prefix, jobId).catch(() => undefined);
     if (admission === 'run_as_probe') await gate.resumeAfterProbeJob(action);
 
     const seconds = (performance.now() - startedAt) / 1000;
@@ -157,6 +167,12 @@ export async function processActionJob(
     }
     return handleFailure(error, job, token, attempt, options, log);
   }
+}
+
+/** The digest a digest job posts (see digests.ts). */
+async function resolveDigestOf(data: ActionJobData, options: ActionsWorkerOptions): Promise<ResolvedDigest> {
+  if (!options.actions) throw new PermanentActionError('digest_unsupported', 'this worker was started without the actions that render digests');
+  return resolveDigest(options.state, options.prefix, options.actions, data);
 }
 
 /** Delays a job of a paused integration by one probe interval (plus jitter) without spending an attempt. */

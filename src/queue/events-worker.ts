@@ -17,6 +17,7 @@ import {
   type RetryPolicy,
 } from '../delivery/delivery-policy.js';
 import { claimActions } from './action-claims.js';
+import { addToDigests } from './digests.js';
 import type { EventJobData } from './event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';
@@ -49,7 +50,8 @@ export interface EventsWorkerOptions {
   readonly logger: Logger;
   /**
    * Where `bridge_events_total`, `bridge_rule_matches_total`, plan failures
-   * (`bridge_actions_total{outcome="failed"}`) and once_per suppressions (`outcome="suppressed"`) are counted.
+   * (`bridge_actions_total{outcome="failed"}`), throttle suppressions (`outcome="suppressed"`) and
+   * actions added to a digest (`outcome="grouped"`) are counted.
    */
   readonly metrics: BridgeMetrics;
   /**
@@ -102,8 +104,21 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   const { toEnqueue, suppressed } = isReplay
     ? { toEnqueue: plan.actions, suppressed: [] }
     : await applyOncePer(plan.actions, event.id, options);
-  const jobs = toEnqueue.map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
+  // Grouped actions (Slack's `group:`) join their digest instead; the digest is its own job.
+  const jobs = toEnqueue.filter((planned) => planned.group === undefined).map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
   if (jobs.length > 0) await options.actionsQueue.addBulk(jobs);
+  const toGroup = toEnqueue.filter((planned) => planned.group !== undefined);
+  const grouped =
+    toGroup.length === 0
+      ? []
+      : await addToDigests(event, toGroup, replayGeneration, {
+          state: options.state,
+          prefix: options.prefix,
+          actionsQueue: options.actionsQueue,
+          ttlMs: options.traceTtlMs,
+          nowMs: now(),
+          buildJob: (planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy),
+        });
 
   const nowMs = now();
   const at = new Date(nowMs).toISOString();
@@ -129,6 +144,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     actionJobIds: jobs.map((j) => j.opts.jobId),
     suppressed,
     ...(duplicateOf === undefined ? {} : { duplicateOf }),
+    ...(grouped.length > 0 ? { grouped } : {}),
   };
   const receivedAtMs = Date.parse(event.receivedAt) || nowMs;
   const { isRerun } = await appendTraceRun(event, run, {
@@ -170,7 +186,11 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   for (const entry of suppressed) {
     // Counted once, like a plan failure: a re-run of the same job suppresses it again.
     if (!isRerun) options.metrics.actions.inc({ action: entry.action, outcome: 'suppressed' });
-    log.info({ ruleId: entry.ruleId, action: entry.action, actionIndex: entry.actionIndex, oncePerKey: entry.key, heldBy: entry.heldBy }, 'action suppressed: its once_per key is held by an earlier event');
+    log.info({ ruleId: entry.ruleId, action: entry.action, actionIndex: entry.actionIndex, throttleKey: entry.key, heldBy: entry.heldBy }, 'action suppressed: its throttle key is held by an earlier event');
+  }
+  for (const entry of grouped) {
+    // Counted once per event, as `suppressed` is; the digest itself counts as the action that ran.
+    if (!isRerun) options.metrics.actions.inc({ action: entry.action, outcome: 'grouped' });
   }
   for (const rule of plan.unmatched) {
     if (rule.reason === 'condition_error') log.warn({ ruleId: rule.ruleId, error: rule.error }, 'rule condition failed on this event: not matched');
@@ -178,7 +198,7 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   // Counted once per event, like a plan failure: a re-run of the same job finds the same errors.
   if (!isRerun) for (const { ruleId } of ruleErrorsOf(plan)) options.metrics.ruleErrors.inc({ rule: ruleId });
   log.info(
-    { matched: plan.matched.map((m) => m.ruleId), actionJobIds: run.actionJobIds, generation: replayGeneration },
+    { matched: plan.matched.map((m) => m.ruleId), actionJobIds: run.actionJobIds, digests: grouped.map((entry) => entry.digest), generation: replayGeneration },
     'event planned',
   );
   return run;

@@ -34,6 +34,19 @@ export function buildActionJobId(eventId: string, ruleId: string, actionIndex: n
   return generation === 0 ? base : `${base}.replay${generation}`;
 }
 
+/**
+ * A digest group: one per rule action and group key (for Slack, the channel and the rendered `by`).
+ * The key is payload text of any length, hence hashed.
+ */
+export function buildDigestGroupId(ruleId: string, actionIndex: number, groupKey: string): string {
+  return `${ruleId}.${actionIndex}.${createHash('sha256').update(groupKey).digest('hex').slice(0, 32)}`;
+}
+
+/** A digest's job id in the actions queue: `digest.<rule>.<action index>.<sequence>`, never reused. */
+export function buildDigestJobId(ruleId: string, actionIndex: number, sequence: number | string): string {
+  return `digest.${ruleId}.${actionIndex}.${sequence}`;
+}
+
 /** Keys the bridge keeps beside BullMQ's, all under the same prefix (and hash tag, on Cluster). */
 export function bridgeKeys(prefix: string) {
   return {
@@ -63,6 +76,16 @@ export function bridgeKeys(prefix: string) {
      */
     ruleErrorCounts: `${prefix}:rule-errors`,
     ruleErrorLatest: `${prefix}:rule-error-latest`,
+    // --- digests (issue 12, points 6-7): see digests.ts ---
+    /** The open digest of a group (its id), per rule action and hashed group key (channel and rendered `by`). */
+    digestOpen: (groupId: string) => `${prefix}:digest-open:${groupId}`,
+    /** Where digest `digestId` keeps its opening time (`<base><id>`) and its items (`<base><id>:items`). */
+    digestBase: `${prefix}:digest:`,
+    /** Which digest an event's grouped action joined (a re-run of the event job finds it here). */
+    digestMember: (memberId: string) => `${prefix}:digest-member:${memberId}`,
+    /** Counter of digests ever opened: the last part of digest job ids, so an id never repeats. */
+    digestSequence: `${prefix}:digest-seq`,
+    // --- end of digests ---
     /** Counter of replays per event, the generation of replayed action job ids. */
     replayGeneration: (eventId: string) => `${prefix}:replays:${eventId}`,
   };

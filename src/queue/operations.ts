@@ -176,9 +176,9 @@ export class BridgeOperations {
     return readEventTrace(this.#redis, this.#prefix, eventId);
   }
 
-  /** Every action job the event's runs planned, with its current state. */
+  /** Every action job the event's runs planned, with its current state; a digest that carried one of its actions too. */
   async getActionStatuses(trace: EventTrace): Promise<ActionStatus[]> {
-    const jobIds = trace.runs.flatMap((run) => run.actionJobIds);
+    const jobIds = trace.runs.flatMap((run) => [...run.actionJobIds, ...(run.grouped ?? []).map((entry) => entry.digest)]);
     return Promise.all(
       jobIds.map(async (jobId) => {
         const job = await this.#actions.getJob(jobId);

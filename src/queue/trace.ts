@@ -25,6 +25,16 @@ export interface TraceSuppressed {
   readonly heldBy: string;
 }
 
+/** An action added to a digest (Slack's `group:`) instead of being enqueued on its own. */
+export interface TraceGrouped {
+  readonly ruleId: string;
+  readonly action: string;
+  /** Position in the rule's `do` list (0-based). */
+  readonly actionIndex: number;
+  /** The digest that carries it: also the digest's job id in the actions queue. */
+  readonly digest: string;
+}
+
 /** One planning run of an event, as kept in its trace. */
 export interface TraceRun {
   readonly at: string;
@@ -43,6 +53,8 @@ export interface TraceRun {
    * same provider object (a webhook and the reconciled event that recovered it): that event's id.
    */
   readonly duplicateOf?: string;
+  /** Actions added to a digest, each with the digest that carries it; absent when none was. */
+  readonly grouped?: readonly TraceGrouped[];
 }
 
 /** The stored record of an event: the event (secrets stripped) and every planning run of it. */

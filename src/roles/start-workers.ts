@@ -74,6 +74,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       state,
       prefix: config.queuePrefix,
       runners,
+      actions: deps.actions,
       retryPolicy: deps.retryPolicy,
       actionTimeoutMs: config.actionTimeoutMs,
       completionTtlMs: config.dedupTtlMs,

@@ -30,9 +30,10 @@ export const MAX_RULE_ID_LENGTH = 64;
 export const RULE_FILE_KEYS = ['rules'] as const;
 export const RULE_KEYS = ['id', 'description', 'on', 'if', 'do'] as const;
 export const RETRY_KEYS = ['attempts', 'backoff'] as const;
-export const ONCE_PER_KEYS = ['key', 'window'] as const;
+/** The keys of `throttle:` and of `once_per:`'s long form. */
+export const THROTTLE_KEYS = ['key', 'window'] as const;
 /** The keys of a do item beside its one action. */
-export const ACTION_OPTION_KEYS = ['retry', 'once_per'] as const;
+export const ACTION_OPTION_KEYS = ['retry', 'once_per', 'throttle'] as const;
 export const MAX_RETRY_ATTEMPTS = 50;
 
 /** The outcome of loading rules: the compiled set, or every problem in every file. */
@@ -358,7 +359,8 @@ class FileCompiler {
       return null;
     }
     let retryNode: Node | undefined;
-    let oncePerNode: Node | undefined;
+    // `once_per` is the shorthand of `throttle`: both compile to one setting, so an item takes one.
+    let throttle: { readonly form: ThrottleForm; readonly node: Node } | undefined;
     let chosen: { name: ActionName; action: Action<unknown>; keyNode: Node; value: Node | null } | null = null;
     let isValid = true;
     for (const entry of yaml.entriesOf(node)) {
@@ -366,14 +368,17 @@ class FileCompiler {
         retryNode = entry.value ?? entry.keyNode;
         continue;
       }
-      if (entry.key === 'once_per') {
-        oncePerNode = entry.value ?? entry.keyNode;
+      if (entry.key === 'once_per' || entry.key === 'throttle') {
+        if (throttle) {
+          yaml.report(entry.keyNode, 'a do item takes throttle or once_per, not both: once_per is the shorthand of throttle');
+          isValid = false;
+        } else throttle = { form: entry.key, node: entry.value ?? entry.keyNode };
         continue;
       }
       const action = Object.hasOwn(this.actions, entry.key) ? this.actions[entry.key as ActionName] : undefined;
       if (!action && !entry.key.includes('.')) {
         // Action names are <integration>.<verb>: a plain word is a misspelt option, not an action.
-        yaml.report(entry.keyNode, `unknown key ${entry.key}: a do item takes one action (${this.knownActions}), ${ACTION_OPTION_KEYS.join(' and ')}`);
+        yaml.report(entry.keyNode, `unknown key ${entry.key}: a do item takes one action (${this.knownActions}), ${ACTION_OPTION_KEYS.slice(0, -1).join(', ')} and ${ACTION_OPTION_KEYS.at(-1)}`);
         isValid = false;
       } else if (!action) {
         yaml.report(entry.keyNode, `unknown action ${entry.key}: known actions are ${this.knownActions}`);
@@ -391,7 +396,7 @@ class FileCompiler {
     }
     const params = this.compileParams(chosen.name, chosen.action, chosen.keyNode, chosen.value, groups);
     const retry = retryNode === undefined ? undefined : this.compileRetry(retryNode);
-    const oncePer = oncePerNode === undefined ? undefined : this.compileOncePer(oncePerNode, groups);
+    const oncePer = throttle === undefined ? undefined : this.compileThrottle(throttle.node, throttle.form, groups);
     if (params !== null && ruleId !== null) this.recordDestination(ruleId, chosen.name, chosen.action, chosen.value, groups);
     if (!isValid || params === null || retry === null || oncePer === null) return null;
     return { name: chosen.name, action: chosen.action, params, index, ...(retry ? { retry } : {}), ...(oncePer ? { oncePer } : {}) };
@@ -412,7 +417,7 @@ class FileCompiler {
       isValid = false;
       for (const issue of error.inner.length > 0 ? error.inner : [error]) this.reportParamsIssue(name, action, keyNode, node, issue);
     }
-    const { tree, problems } = compileTemplateTree(value, action.escapeText);
+    const { tree, problems } = compileParamsTemplates(value as Record<string, unknown>, action);
     if (problems.length === 0) problems.push(...checkTemplatesPerScope(groups, tree));
     for (const problem of problems) {
       const target = this.nodeAtPath(node, problem.path) ?? node;
@@ -427,6 +432,16 @@ class FileCompiler {
 
   private reportParamsIssue(name: ActionName, action: Action<unknown>, keyNode: Node, params: YAMLMap, issue: yup.ValidationError): void {
     const yaml = this.yaml;
+    if (issue.type === 'noUnknown' && issue.path) {
+      // A nested mapping's unknown key (group: { byy: … }): its own message, at that key.
+      const nested = this.nodeAtPath(params, parseYupPath(issue.path));
+      const unknown = String((issue.params as { unknown?: unknown } | undefined)?.unknown ?? '').split(', ').filter(Boolean);
+      for (const key of unknown) {
+        const entry = isMap(nested) ? yaml.findEntry(nested, key) : undefined;
+        yaml.report(entry?.keyNode ?? nested ?? keyNode, issue.message.replace(/^unknown key [^:]*:/, `unknown key ${key}:`));
+      }
+      return;
+    }
     if (issue.type === 'noUnknown') {
       // yup reports all unknown keys in one message; report each at its own key.
       const fields = 'fields' in action.params ? Object.keys((action.params as yup.AnyObjectSchema).fields) : [];
@@ -439,7 +454,9 @@ class FileCompiler {
     }
     // At the offending param; a missing param or a rule about the whole mapping at the action's name.
     const path = parseYupPath(issue.path ?? '');
-    yaml.report((path.length > 0 ? this.nodeAtPath(params, path) : null) ?? keyNode, issue.message);
+    // A missing key of a nested mapping (group: { wait: 30s } without by) at that mapping.
+    const at = path.length > 0 ? (this.nodeAtPath(params, path) ?? (path.length > 1 ? this.nodeAtPath(params, path.slice(0, -1)) : null)) : null;
+    yaml.report(at ?? keyNode, issue.message);
   }
 
   /** Notes where an action posts (its `destinationParam`, when written as plain text) for the shared-destination lint. */
@@ -505,21 +522,27 @@ class FileCompiler {
   }
 
   /**
-   * `once_per: "<key template>"` or `once_per: { key: "<key template>", window: 24h }`.
+   * `throttle: { key: "<key template>", window: 24h }`, or its shorthand `once_per: "<key template>"`
+   * / `once_per: { key, window }` (window optional there: DEDUP_TTL). Both compile to one setting,
+   * claimed by one code path (queue/action-claims.ts); messages name the form the rule wrote.
    * @returns the compiled setting, or null when it has problems.
    */
-  private compileOncePer(node: Node, groups: ScopeGroups): OncePerRule | null {
+  private compileThrottle(node: Node, form: ThrottleForm, groups: ScopeGroups): OncePerRule | null {
     const yaml = this.yaml;
     let keyNode: Node | null | undefined = node;
     let windowMs: number | undefined;
     let isValid = true;
+    if (form === 'throttle' && !isMap(node)) {
+      yaml.report(node, 'throttle must be a mapping such as { key: "{{ data.promoter.id }}", window: 24h }');
+      return null;
+    }
     if (isMap(node)) {
       const problemsBefore = yaml.problems.length;
-      const entries = yaml.knownEntriesOf(node, ONCE_PER_KEYS, 'once_per');
+      const entries = yaml.knownEntriesOf(node, THROTTLE_KEYS, form);
       isValid = yaml.problems.length === problemsBefore;
       keyNode = entries.get('key')?.value;
       if (!entries.has('key')) {
-        yaml.report(node, 'once_per needs key: a template such as "{{ data.id }}"');
+        yaml.report(node, `${form} needs key: a template such as "{{ data.id }}"`);
         keyNode = undefined;
         isValid = false;
       }
@@ -528,26 +551,54 @@ class FileCompiler {
         const windowNode = windowEntry.value;
         const parsed = isScalar(windowNode) && typeof windowNode.value === 'string' ? parseDuration(windowNode.value) : null;
         if (parsed === null) {
-          yaml.report(windowNode ?? windowEntry.keyNode, 'once_per window must be a duration such as 24h or 7d');
+          yaml.report(windowNode ?? windowEntry.keyNode, `${form} window must be a duration such as 24h or 7d`);
           isValid = false;
         } else windowMs = parsed;
+      } else if (form === 'throttle') {
+        // The general form says how long: "at most one per key per window" has no window to default to.
+        yaml.report(node, 'throttle needs window: a duration such as 24h or 7d');
+        isValid = false;
       }
     }
     if (keyNode === undefined) return null;
     if (!isScalar(keyNode) || typeof keyNode.value !== 'string' || keyNode.value.trim() === '') {
-      yaml.report(keyNode ?? node, 'once_per key must be a non-empty template such as "{{ data.id }}"');
+      yaml.report(keyNode ?? node, `${form} key must be a non-empty template such as "{{ data.id }}"`);
       return null;
     }
     // Plain text: the key is compared, never shown to Slack, so no action's escaping applies.
-    const { tree, problems } = compileTemplateTree(keyNode.value, undefined, ['once_per']);
-    if (problems.length === 0) problems.push(...checkTemplatesPerScope(groups, tree, ['once_per']));
+    const { tree, problems } = compileTemplateTree(keyNode.value, undefined, [form]);
+    if (problems.length === 0) problems.push(...checkTemplatesPerScope(groups, tree, [form]));
     for (const problem of problems) {
       yaml.reportAtOffset(yaml.offsetInScalar(keyNode, problem.index), problem.message);
       isValid = false;
     }
     if (!isValid) return null;
-    return windowMs === undefined ? { key: tree, source: keyNode.value } : { key: tree, source: keyNode.value, windowMs };
+    const base = { key: tree, source: keyNode.value, form };
+    return windowMs === undefined ? base : { ...base, windowMs };
   }
+}
+
+/** How a do item wrote its throttle: the general form or its shorthand. */
+type ThrottleForm = 'throttle' | 'once_per';
+
+/**
+ * Compiles params as templates over `event` and `data`, except the action's deferred templates
+ * (Slack's `digest_text`): those are checked against their own variables and kept as written,
+ * to be rendered when the digest is posted.
+ */
+function compileParamsTemplates(value: Record<string, unknown>, action: Action<unknown>): ReturnType<typeof compileTemplateTree> {
+  const deferred = action.deferredTemplates ?? {};
+  const deferredKeys = Object.keys(value).filter((key) => Object.hasOwn(deferred, key) && typeof value[key] === 'string');
+  const escapeTextIn = action.escapeTextIn?.bind(action);
+  if (deferredKeys.length === 0) return compileTemplateTree(value, action.escapeText, [], undefined, escapeTextIn);
+  const rendered = Object.fromEntries(Object.entries(value).filter(([key]) => !deferredKeys.includes(key)));
+  const { tree, problems } = compileTemplateTree(rendered, action.escapeText, [], undefined, escapeTextIn);
+  const entries: (readonly [string, TemplateTree])[] = tree.kind === 'map' ? [...tree.entries] : Object.entries(rendered).map(([key, item]) => [key, { kind: 'static', value: item }] as const);
+  for (const key of deferredKeys) {
+    problems.push(...compileTemplateTree(value[key], action.escapeText, [key], deferred[key]).problems);
+    entries.push([key, { kind: 'static', value: value[key] }]);
+  }
+  return { tree: { kind: 'map', entries }, problems };
 }
 
 /** `blocks[0].text` → ['blocks', 0, 'text']. */

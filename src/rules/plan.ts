@@ -1,5 +1,5 @@
 import * as yup from 'yup';
-import type { ActionName } from '../actions/action.js';
+import type { ActionName, GroupPlacement } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { Rule, RuleAction } from './rule.js';
 import { readRuleScope } from './rule-scopes.js';
@@ -28,6 +28,11 @@ export interface PlannedAction {
    * event is the first to claim the key (per rule and action) within the window.
    */
   readonly oncePer?: PlannedOncePer;
+  /**
+   * Where the action's digest group is (Slack's `group:`), from the action's own grouping hooks:
+   * the events worker adds the action to that group instead of enqueueing it.
+   */
+  readonly group?: GroupPlacement;
   readonly provenance: ActionProvenance;
 }
 
@@ -170,23 +175,26 @@ function planAction(
   // validated again.
   const problems = ruleAction.params.kind === 'static' ? null : validateRenderedParams(ruleAction.action.params, params);
   if (problems !== null) return planFailure(rule, ruleAction, provenance, `params invalid once rendered: ${problems.join('; ')}`);
+  const group = ruleAction.action.grouping?.placementOf(params);
   if (ruleAction.oncePer === undefined) {
-    return ruleAction.retry
+    const planned: PlannedAction = ruleAction.retry
       ? { action: ruleAction.name, params, retry: ruleAction.retry, provenance }
       : { action: ruleAction.name, params, provenance };
+    return group ? { ...planned, group } : planned;
   }
   const afterParams = warnings.length;
   const rendered = renderOncePerKey(ruleAction.oncePer, scope, isStrict, warnings);
   if (warnings.length > afterParams) {
     const label = `rule ${rule.id} action ${ruleAction.index + 1} (${ruleAction.name})`;
-    for (let i = afterParams; i < warnings.length; i += 1) warnings[i] = `${label}: once_per: ${warnings[i]}`;
+    for (let i = afterParams; i < warnings.length; i += 1) warnings[i] = `${label}: ${ruleAction.oncePer.form}: ${warnings[i]}`;
   }
   if ('error' in rendered) return planFailure(rule, ruleAction, provenance, rendered.error);
   const oncePer: PlannedOncePer =
     ruleAction.oncePer.windowMs === undefined ? { key: rendered.key } : { key: rendered.key, windowMs: ruleAction.oncePer.windowMs };
-  return ruleAction.retry
+  const planned: PlannedAction = ruleAction.retry
     ? { action: ruleAction.name, params, retry: ruleAction.retry, oncePer, provenance }
     : { action: ruleAction.name, params, oncePer, provenance };
+  return group ? { ...planned, group } : planned;
 }
 
 /**
@@ -207,11 +215,11 @@ function renderOncePerKey(
   } catch (error) {
     if (error instanceof TemplateRenderError) {
       warnings.length = firstWarning;
-      return { error: `once_per: ${error.message}` };
+      return { error: `${oncePer.form}: ${error.message}` };
     }
     throw error;
   }
-  if (key.trim() === '') return { error: `once_per ${JSON.stringify(oncePer.source)} rendered empty: the action needs a key to run once per` };
+  if (key.trim() === '') return { error: `${oncePer.form} ${JSON.stringify(oncePer.source)} rendered empty: the action needs a key to run once per` };
   return { key };
 }
 

@@ -6,11 +6,11 @@ import {
   ACTION_OPTION_KEYS,
   MAX_RETRY_ATTEMPTS,
   MAX_RULE_ID_LENGTH,
-  ONCE_PER_KEYS,
   RETRY_KEYS,
   RULE_FILE_KEYS,
   RULE_ID_PATTERN,
   RULE_KEYS,
+  THROTTLE_KEYS,
 } from './compile-rules.js';
 import { KNOWN_SOURCES, PATTERN_SHAPE } from './event-patterns.js';
 
@@ -85,13 +85,14 @@ export function buildRuleFileSchema(options: RuleFileSchemaOptions): JsonSchema 
     attempts: { type: 'integer', minimum: 1, maximum: MAX_RETRY_ATTEMPTS, description: 'Tries in all, the first included.' },
     backoff: { ...duration, description: 'The wait before the first retry; it doubles per retry, with jitter.' },
   };
-  const oncePerProperties: Record<(typeof ONCE_PER_KEYS)[number], JsonSchema> = {
+  const throttleProperties: Record<(typeof THROTTLE_KEYS)[number], JsonSchema> = {
     key: nonEmptyTemplate,
-    window: { ...duration, description: 'How long the first event holds the key. Default: DEDUP_TTL.' },
+    window: { ...duration, description: 'How long the first event holds the key (required on throttle; once_per defaults to DEDUP_TTL).' },
   };
   const actionOptions: Record<(typeof ACTION_OPTION_KEYS)[number], JsonSchema> = {
     retry: { $ref: '#/definitions/retry' },
     once_per: { $ref: '#/definitions/oncePer' },
+    throttle: { $ref: '#/definitions/throttle' },
   };
 
   const actionNames = Object.keys(options.actions) as ActionName[];
@@ -123,7 +124,14 @@ export function buildRuleFileSchema(options: RuleFileSchemaOptions): JsonSchema 
       retry: { type: 'object', additionalProperties: false, required: [...RETRY_KEYS], properties: retryProperties },
       oncePer: {
         description: 'Run the action at most once per rendered key: a template, or { key, window }.',
-        anyOf: [nonEmptyTemplate, { type: 'object', additionalProperties: false, required: ['key'], properties: oncePerProperties }],
+        anyOf: [nonEmptyTemplate, { type: 'object', additionalProperties: false, required: ['key'], properties: throttleProperties }],
+      },
+      throttle: {
+        description: 'At most one action per rendered key per window; once_per is its shorthand (not both on one item).',
+        type: 'object',
+        additionalProperties: false,
+        required: [...THROTTLE_KEYS],
+        properties: throttleProperties,
       },
       params,
     },

@@ -12,11 +12,13 @@ export interface RetryOverride {
 }
 
 /**
- * A per-action `once_per`: the action runs at most once per rendered key within a window; the
- * events of the same key after the first are traced as suppressed instead. The simple form of a
- * throttle (at most one per key per window), built on the same claim.
+ * A per-action throttle, from `throttle: { key, window }` or its shorthand `once_per`: the action
+ * runs at most once per rendered key within a window; the events of the same key after the first
+ * are traced as suppressed instead. One setting and one claim for both spellings.
  */
 export interface OncePerRule {
+  /** How the rule wrote it, for messages: `throttle`, or the shorthand `once_per`. */
+  readonly form: 'throttle' | 'once_per';
   /** The key, compiled as a plain-text template (no escaping: it is never shown to Slack). */
   readonly key: TemplateTree;
   /** The key as written in the rule file, for messages. */
@@ -32,7 +34,7 @@ export interface RuleAction {
   /** Params with every string compiled as a template. */
   readonly params: TemplateTree;
   readonly retry?: RetryOverride;
-  /** From `once_per:`: run at most once per rendered key. */
+  /** From `throttle:` or `once_per:`: run at most once per rendered key within the window. */
   readonly oncePer?: OncePerRule;
   /** Position in the rule's `do` list (0-based): part of provenance and of job ids. */
   readonly index: number;

@@ -132,25 +132,38 @@ function prefixOf(path: readonly (string | number)[]): string {
  * for an action with the given escaper (its `escapeText`; undefined: plain text). Numbers,
  * booleans and strings with no `{{`/`{%` stay as they are. Templates may use only `event` and `data`.
  * `basePath` names where `value` sits in messages (`invalid template in once_per: …`); problem
- * paths start with it.
+ * paths start with it. `variables` are the names templates may use (a digest template sees
+ * `events` and `count` instead of `event` and `data`).
  * @returns the tree and every problem found (syntax errors, unknown filters, unknown variables).
  */
 export function compileTemplateTree(
   value: unknown,
   escapeText?: TextEscaper,
   basePath: readonly (string | number)[] = [],
+  variables: readonly string[] = TEMPLATE_VARIABLES,
+  escapeTextIn?: (mapping: Readonly<Record<string, unknown>>) => TextEscaper | undefined,
 ): { tree: TemplateTree; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
-  const tree = compileNode(value, engineFor(escapeText), [...basePath], problems);
+  const tree = compileNode(value, engineFor(escapeText), [...basePath], problems, variables, escapeTextIn);
   return { tree, problems };
 }
 
-function compileNode(value: unknown, engine: Liquid, path: (string | number)[], problems: TemplateProblem[]): TemplateTree {
+function compileNode(
+  value: unknown,
+  inherited: Liquid,
+  path: (string | number)[],
+  problems: TemplateProblem[],
+  variables: readonly string[],
+  escapeTextIn?: (mapping: Readonly<Record<string, unknown>>) => TextEscaper | undefined,
+): TemplateTree {
+  // A mapping may call for its own escaping (a Block Kit plain_text object), for it and below.
+  const ownEscaper = escapeTextIn && value !== null && typeof value === 'object' && !Array.isArray(value) ? escapeTextIn(value as Record<string, unknown>) : undefined;
+  const engine = ownEscaper ? engineFor(ownEscaper) : inherited;
   if (typeof value === 'string') {
     if (!value.includes('{{') && !value.includes('{%')) return { kind: 'static', value };
     try {
       const template = engine.parse(value);
-      checkVariables(engine, template, value, path, problems);
+      checkVariables(engine, template, value, path, problems, variables);
       return { kind: 'template', source: value, engine, template };
     } catch (error) {
       problems.push({
@@ -162,32 +175,38 @@ function compileNode(value: unknown, engine: Liquid, path: (string | number)[], 
     }
   }
   if (Array.isArray(value)) {
-    const items = value.map((item, i) => compileNode(item, engine, [...path, i], problems));
+    const items = value.map((item, i) => compileNode(item, engine, [...path, i], problems, variables, escapeTextIn));
     return items.every((item) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'list', items };
   }
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, engine, [...path, key], problems)] as const);
+    const entries = Object.entries(value).map(([key, item]) => [key, compileNode(item, engine, [...path, key], problems, variables, escapeTextIn)] as const);
     return entries.every(([, item]) => item.kind === 'static') ? { kind: 'static', value: deepFreeze(value) } : { kind: 'map', entries };
   }
   return { kind: 'static', value };
 }
 
-function checkVariables(engine: Liquid, template: Template[], source: string, path: (string | number)[], problems: TemplateProblem[]): void {
+function checkVariables(
+  engine: Liquid,
+  template: Template[],
+  source: string,
+  path: (string | number)[],
+  problems: TemplateProblem[],
+  variables: readonly string[],
+): void {
   const analysis = engine.analyzeSync(template);
   for (const [name, occurrences] of Object.entries(analysis.globals)) {
-    if (TEMPLATE_VARIABLES.includes(name)) continue;
+    if (variables.includes(name)) continue;
     const location = occurrences[0]?.location;
     problems.push({
       path,
-      message: `unknown variable ${name}${inParam(path)}: templates see ${listVariables()}`,
+      message: `unknown variable ${name}${inParam(path)}: ${variables === TEMPLATE_VARIABLES ? 'templates see' : 'this template sees'} ${listVariables(variables)}`,
       index: location ? indexOfRowCol(source, location.row, location.col) : 0,
     });
   }
 }
 
 /** `event and data`; `event, data and affiliate`. */
-function listVariables(): string {
-  const names = TEMPLATE_VARIABLES;
+function listVariables(names: readonly string[]): string {
   return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 

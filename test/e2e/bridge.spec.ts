@@ -129,6 +129,12 @@ describe('affiliate-bridge end to end (real process, real Redis, fake Slack and 
 
     const alert = await waitFor(() => slack.received.find((m) => m.channel === '#affiliate-fraud'));
     expect(alert.text).to.contain('Suspicious.Lead+1@Example.com');
+    // Block Kit (issue 12, point 9): the compact layout, `text` kept as the notification fallback.
+    const [section, context] = alert.blocks as Array<{ type: string; text?: { text: string }; accessory?: { type: string; url: string }; elements?: Array<{ text: string }> }>;
+    expect(section.text!.text).to.equal(':warning: *Possible self referral*: lead Suspicious.Lead+1@Example.com');
+    expect(section.accessory).to.include({ type: 'button', url: 'https://app.firstpromoter.com/promoters/3920164' });
+    expect(context.type).to.equal('context');
+    expect(context.elements![0].text).to.equal('Referred by promoter@example.com · campaign Main Campaign · 2024-10-03 13:45 UTC');
     const contact = await waitFor(() => hubspot.contacts.get('suspicious.lead+1@example.com'));
     expect(contact.affiliate_suspicion).to.equal('self_referral');
 
@@ -177,7 +183,7 @@ describe('affiliate-bridge end to end (real process, real Redis, fake Slack and 
       return shown.code === 0 && shown.stdout.includes('suppressed') ? shown : undefined;
     });
     expect(trace.stdout).to.contain(
-      `  suppressed  reward-to-fulfil slack.post_message: once_per key "2429153" is held by ${firstId} (see: affiliate-bridge events trace ${firstId})`,
+      `  suppressed  reward-to-fulfil slack.post_message: throttle key "2429153" is held by ${firstId} (see: affiliate-bridge events trace ${firstId})`,
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(slack.received.filter(isAlert)).to.have.length(1);

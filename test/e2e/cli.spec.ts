@@ -56,7 +56,7 @@ describe('affiliate-bridge check / test / simulate (the real binary)', function 
     const { code, stdout } = await runCli(['simulate', 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json']);
     expect(code).to.equal(0);
     expect(stdout).to.contain('✓ reward-to-fulfil (rules/rewards.yaml) matched');
-    expect(stdout).to.contain('once_per key "2429153" (held for DEDUP_TTL): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)');
+    expect(stdout).to.contain('throttle key "2429153" (held for DEDUP_TTL): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)');
   });
 
   it('simulate --json: the same as JSON, with why the other rules did not match', async () => {

@@ -460,6 +460,11 @@ function parseBlocks(value: unknown): unknown[] | null | 'invalid' {
 /** Block Kit length errors, worded as Slack words them: `must be less than 3001 characters [json-pointer:/blocks/0/text/text]`. */
 function blockLengthProblems(blocks: unknown[]): string[] {
   const problems: string[] = [];
+  // --- Block Kit (issue 12, point 9) ---
+  // "You can include up to 50 blocks in each message" (docs.slack.dev/reference/block-kit/blocks);
+  // more is refused as a whole with invalid_blocks (the less forgiving reading: nothing is posted).
+  if (blocks.length > 50) problems.push('no more than 50 items allowed [json-pointer:/blocks]');
+  // --- end of Block Kit ---
   const check = (value: unknown, limit: number, pointer: string) => {
     const text = (value as { text?: unknown } | undefined)?.text;
     if (typeof text === 'string' && text.length > limit) problems.push(`must be less than ${limit + 1} characters [json-pointer:${pointer}/text]`);

@@ -5,7 +5,8 @@ import { defineAction } from '../descriptor.js';
 import { holdUntil, reserveSlots, waitForSlot } from '../pacing.js';
 import { createSlackClient, type SlackClient } from './client.js';
 import { listSlackLimitWarnings, truncateToSlackLimits } from './limits.js';
-import { escapeSlackMrkdwn } from './mrkdwn.js';
+import { escapeSlackMrkdwn, escapeSlackTextIn } from './mrkdwn.js';
+import { DIGEST_TEMPLATE_VARIABLES, slackGrouping } from './grouping.js';
 import { slackEnv } from './env.js';
 import { slackPostMessageParams, type SlackPostMessageParams } from './params.js';
 
@@ -249,8 +250,14 @@ export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slac
   name: 'slack.post_message',
   params: slackPostMessageParams,
   escapeText: escapeSlackMrkdwn,
+  // Block Kit (issue 12, point 9): plain_text objects are shown as written; only mentions are defused.
+  escapeTextIn: escapeSlackTextIn,
   lint: listSlackLimitWarnings,
   destinationParam: 'channel',
+  // --- digests (issue 12, points 6-7) ---
+  deferredTemplates: { digest_text: DIGEST_TEMPLATE_VARIABLES },
+  grouping: slackGrouping,
+  // --- end of digests ---
   connect: (deps) => connectSlackPostMessage(deps),
   title: 'Slack',
   env: slackEnv,

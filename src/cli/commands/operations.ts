@@ -113,8 +113,11 @@ export function runEventsTraceCommand(eventId: string, options: { json?: boolean
       for (const rule of run.matched) io.stdout(`  matched     ${rule.ruleId} (${rule.file})`);
       for (const rule of run.unmatched) io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${rule.error ? `: ${rule.error}` : ''}`);
       for (const failure of run.failures) io.stdout(`  not planned ${failure.ruleId} ${failure.action}: ${failure.error}`);
+      for (const entry of run.grouped ?? []) {
+        io.stdout(`  grouped     ${entry.ruleId} ${entry.action}: carried by digest ${entry.digest}`);
+      }
       for (const entry of run.suppressed ?? []) {
-        io.stdout(`  suppressed  ${entry.ruleId} ${entry.action}: once_per key ${JSON.stringify(entry.key)} is held by ${entry.heldBy} (see: affiliate-bridge events trace ${entry.heldBy})`);
+        io.stdout(`  suppressed  ${entry.ruleId} ${entry.action}: throttle key ${JSON.stringify(entry.key)} is held by ${entry.heldBy} (see: affiliate-bridge events trace ${entry.heldBy})`);
       }
       for (const warning of run.warnings) io.stdout(`  warning     ${warning}`);
     }

@@ -1,5 +1,5 @@
 import type { ActionStatus, FailedAction, QuarantinedEvent, RuleErrorSummary } from '../../queue/operations.js';
-import type { TraceRun, TraceSuppressed } from '../../queue/trace.js';
+import type { TraceGrouped, TraceRun, TraceSuppressed } from '../../queue/trace.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import { html, type SafeHtml } from './html.js';
@@ -257,14 +257,23 @@ ${
     : ''
 }
 ${renderSuppressed(run.suppressed ?? [])}
+${renderGrouped(run.grouped ?? [])}
 ${run.warnings.length > 0 ? html`<p><strong>Warnings:</strong></p><ul class="plain">${run.warnings.map((warning) => html`<li>${warning}</li>`)}</ul>` : ''}
 </div>`;
 }
 
-/** Actions a once_per key held elsewhere kept from being sent, each linked to the holding event's trace. */
+/** Actions added to a digest (Slack's `group:`), each with the digest (its action job) that carries it. */
+function renderGrouped(grouped: readonly TraceGrouped[]): SafeHtml | '' {
+  if (grouped.length === 0) return '';
+  return html`<p><strong>Grouped into a digest</strong> <span class="muted">(sent as one message with the other messages of its group)</span>:</p><ul class="plain grouped">${grouped.map(
+    (entry) => html`<li><code>${entry.ruleId}</code> ${entry.action}: carried by digest <code>${entry.digest}</code></li>`,
+  )}</ul>`;
+}
+
+/** Actions a throttle key (throttle or once_per) held elsewhere kept from being sent, each linked to the holding event's trace. */
 function renderSuppressed(suppressed: readonly TraceSuppressed[]): SafeHtml | '' {
   if (suppressed.length === 0) return '';
-  return html`<p><strong>Suppressed by once_per</strong> <span class="muted">(not sent: an earlier event holds the key; a replay sends it)</span>:</p><ul class="plain suppressed">${suppressed.map(
+  return html`<p><strong>Suppressed by a throttle</strong> <span class="muted">(not sent: an earlier event holds the key; a replay sends it)</span>:</p><ul class="plain suppressed">${suppressed.map(
     (entry) => html`<li><code>${entry.ruleId}</code> ${entry.action}: key <code>${entry.key}</code> held by ${eventLink(entry.heldBy)}</li>`,
   )}</ul>`;
 }

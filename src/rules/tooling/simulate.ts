@@ -74,6 +74,7 @@ export function formatSimulationReport(report: SimulationReport): string[] {
       lines.push(`    ${action.action}${retry}`);
       for (const line of stringify(action.params, { lineWidth: 0 }).trimEnd().split('\n')) lines.push(`      ${line}`);
       if (action.oncePer) lines.push(`      ${describeOncePer(action.oncePer)}`);
+      if (action.group) lines.push(`      ${describeGroup(action.group)}`);
       for (const note of action.notes ?? []) lines.push(`      note: ${note}`);
     }
   }
@@ -94,12 +95,21 @@ export function formatSimulationReport(report: SimulationReport): string[] {
 }
 
 /**
- * The once_per line of an action. Simulate reads no Redis, so it can only say which key the
- * action claims, not whether an earlier event already holds it.
+ * The throttle line of an action (`throttle` or its shorthand `once_per`: one wording). Simulate
+ * reads no Redis, so it can only say which key the action claims, not whether an earlier event
+ * already holds it.
  */
 function describeOncePer(oncePer: NonNullable<PlannedAction['oncePer']>): string {
   const window = oncePer.windowMs === undefined ? 'DEDUP_TTL' : formatDurationMs(oncePer.windowMs);
-  return `once_per key ${JSON.stringify(oncePer.key)} (held for ${window}): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)`;
+  return `throttle key ${JSON.stringify(oncePer.key)} (held for ${window}): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)`;
+}
+
+/**
+ * The digest line of a grouped action: simulate reads no Redis, so it says which group the
+ * message joins and when that group is posted, not what else is in it.
+ */
+function describeGroup(group: NonNullable<PlannedAction['group']>): string {
+  return `grouped (wait ${formatDurationMs(group.waitMs)}, max ${group.max}): joins the digest of this rule, channel and group.by, posted as one message rendered by digest_text; simulate reads no Redis, so it cannot show the rest of the digest`;
 }
 
 /** 86400000 → `1d`, 90000 → `90s`: the largest unit that divides it exactly. */

@@ -27,8 +27,9 @@ const RULES = `rules:
   - id: short-window
     on: firstpromoter.fulfilment_pending
     do:
+      # throttle, the general form of once_per: one claim, one trace wording for both.
       - slack.post_message: { channel: "#short", text: "reward {{ data.id }}" }
-        once_per: { key: "{{ data.id }}", window: 300ms }
+        throttle: { key: "{{ data.id }}", window: 300ms }
 `;
 
 const TRACE_TTL_MS = 60_000;
@@ -42,7 +43,7 @@ function fulfilmentCheck(eventId: number, rewardId = delivery.data.id as number)
   return sourceRegistry.firstpromoter.normalize(body, { receivedAt: new Date(), strippedFields: ['auth_token', 'temp_password'] });
 }
 
-describe('once_per through the events worker (real Redis, real rules)', () => {
+describe('once_per and throttle through the events worker (real Redis, real rules)', () => {
   let prefix: string;
   let redis: Redis;
   let workerConnection: Redis;
@@ -122,8 +123,8 @@ describe('once_per through the events worker (real Redis, real rules)', () => {
     expect(await redis.pttl(claim)).to.be.within(TRACE_TTL_MS - 5_000, TRACE_TTL_MS);
 
     expect(await metrics.registry.metrics()).to.contain('bridge_actions_total{action="slack.post_message",outcome="suppressed"} 2');
-    const suppressedLines = capture.lines().map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'action suppressed: its once_per key is held by an earlier event');
-    expect(suppressedLines.map((line) => [line.level, line.eventId, line.ruleId, line.oncePerKey, line.heldBy])).to.deep.equal([
+    const suppressedLines = capture.lines().map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'action suppressed: its throttle key is held by an earlier event');
+    expect(suppressedLines.map((line) => [line.level, line.eventId, line.ruleId, line.throttleKey, line.heldBy])).to.deep.equal([
       [30, second.id, 'reward-to-fulfil', '2429153', first.id],
       [30, second.id, 'short-window', '2429153', first.id],
     ]);

@@ -42,7 +42,7 @@ describe('rules/load-rules', () => {
       ['invalid-params.yaml', [
         `${BAD}/invalid-params.yaml:5:9: slack.post_message needs text or blocks`,
         `${BAD}/invalid-params.yaml:6:20: channel must be a string`,
-        `${BAD}/invalid-params.yaml:7:11: unknown key txt: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links`,
+        `${BAD}/invalid-params.yaml:7:11: unknown key txt: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, group, digest_text`,
         `${BAD}/invalid-params.yaml:11:13: property name Company must be a HubSpot internal name: lowercase letters, digits and _`,
       ]],
       ['hubspot-read-only-property.yaml', [
@@ -92,10 +92,33 @@ describe('rules/load-rules', () => {
       ]],
       ['once-per-unknown-key.yaml', [
         `${BAD}/once-per-unknown-key.yaml:6:43: unknown key windw: once_per takes key, window`,
-        `${BAD}/once-per-unknown-key.yaml:8:9: unknown key onceper: a do item takes one action (slack.post_message, hubspot.upsert_contact), retry and once_per`,
+        `${BAD}/once-per-unknown-key.yaml:8:9: unknown key onceper: a do item takes one action (slack.post_message, hubspot.upsert_contact), retry, once_per and throttle`,
       ]],
       ['once-per-empty-key.yaml', [`${BAD}/once-per-empty-key.yaml:6:19: once_per key must be a non-empty template such as "{{ data.id }}"`]],
       ['once-per-bad-window.yaml', [`${BAD}/once-per-bad-window.yaml:6:51: once_per window must be a duration such as 24h or 7d`]],
+      ['group-invalid.yaml', [
+        `${BAD}/group-invalid.yaml:8:56: group wait must be a duration such as 30s or 2m, at most 1h`,
+        `${BAD}/group-invalid.yaml:8:67: group max must be a whole number from 2 to 100`,
+        `${BAD}/group-invalid.yaml:8:70: unknown key per: group takes by, wait, max`,
+        `${BAD}/group-invalid.yaml:12:18: group needs by: a template such as "{{ data.promoter.id }}"`,
+        `${BAD}/group-invalid.yaml:13:51: unknown variable data in digest_text: this template sees events and count`,
+        `${BAD}/group-invalid.yaml:14:9: digest_text needs group: it renders the digest of a group`,
+      ]],
+      ['blocks-invalid.yaml', [
+        `${BAD}/blocks-invalid.yaml:10:21: blocks[0].text must be a plain_text object: a header's text is { type: plain_text, text: "…" }`,
+        `${BAD}/blocks-invalid.yaml:11:21: blocks[1].type sektion is not a block type Slack posts in messages: use one of actions, context, divider, file, header, image, input, markdown, rich_text, section, table, video`,
+        `${BAD}/blocks-invalid.yaml:13:15: blocks[2] is a section: it needs text or fields`,
+        `${BAD}/blocks-invalid.yaml:14:15: blocks[3] needs type: a Block Kit block type such as section, header, context, actions or divider`,
+        `${BAD}/blocks-invalid.yaml:15:15: blocks[4] is a context block: it needs elements, a list of 1 to 10`,
+        `${BAD}/blocks-invalid.yaml:20:51: blocks[5].elements[0].text.text is 91 characters; Slack allows at most 75 on a button`,
+      ]],
+      ['throttle-missing-window.yaml', [`${BAD}/throttle-missing-window.yaml:6:19: throttle needs window: a duration such as 24h or 7d`]],
+      ['throttle-and-once-per.yaml', [`${BAD}/throttle-and-once-per.yaml:7:9: a do item takes throttle or once_per, not both: once_per is the shorthand of throttle`]],
+      ['throttle-not-a-mapping.yaml', [
+        `${BAD}/throttle-not-a-mapping.yaml:6:19: throttle must be a mapping such as { key: "{{ data.promoter.id }}", window: 24h }`,
+        `${BAD}/throttle-not-a-mapping.yaml:8:60: throttle window must be a duration such as 24h or 7d`,
+        `${BAD}/throttle-not-a-mapping.yaml:8:66: unknown key per: throttle takes key, window`,
+      ]],
       ['empty-do.yaml', [`${BAD}/empty-do.yaml:4:9: do must be a non-empty list of actions`]],
       ['empty-file.yaml', [`${BAD}/empty-file.yaml:1:1: the file is empty: a rule file needs a rules: list`]],
       ['no-rules-list.yaml', [
@@ -147,6 +170,16 @@ describe('rules/load-rules', () => {
       // A key with no markup is allowed: once per window for the whole rule action.
       expect(compiled('daily').oncePer?.key).to.deep.equal({ kind: 'static', value: 'daily' });
       expect(compiled('"{{ data.id }}"')).not.to.have.property('retry');
+    });
+
+    it('throttle is the general form: it compiles to the very setting once_per does, naming its form', () => {
+      const throttleRule = ruleWith('x').replace('once_per: x', 'throttle: { key: "reward-{{ data.id }}", window: 24h }');
+      const result = compileRuleFiles([{ file: 'r.yaml', content: throttleRule }], { actions: actionRegistry });
+      if (!result.ok) throw new Error(result.problems.map((problem) => formatProblem(problem)).join('\n'));
+      const throttled = result.ruleSet.byId('reward-to-fulfil')!.actions[0].oncePer!;
+      const shorthand = compiled('{ key: "reward-{{ data.id }}", window: 24h }').oncePer!;
+      expect({ ...throttled, key: throttled.key.kind }).to.deep.equal({ ...shorthand, key: shorthand.key.kind, form: 'throttle' });
+      expect(shorthand.form).to.equal('once_per');
     });
   });
 

@@ -422,4 +422,35 @@ rules:
       ]);
     });
   });
+
+  describe('Block Kit blocks: payload text escaped per text object', () => {
+    const ruleSet = () =>
+      ruleSetOf(`rules:
+  - id: blocks
+    on: firstpromoter.lead_signup
+    do:
+      - slack.post_message:
+          channel: "#x"
+          text: "lead {{ data.email }}"
+          blocks:
+            - type: header
+              text: { type: plain_text, text: "Lead {{ data.email }}" }
+            - type: section
+              text: { type: mrkdwn, text: "*Lead* {{ data.email }}" }
+              fields:
+                - { type: plain_text, text: "{{ data.email }}" }
+                - { type: mrkdwn, text: "{{ data.email | raw }}" }
+`);
+
+    it('mrkdwn text is escaped like text; plain_text is shown as written, with mentions and links defused by a word joiner', () => {
+      const plan = planActions(ruleSet(), withData(lead, { email: '<!channel> <@U1> <https://evil.example|x> & co' }));
+      const params = plan.actions[0].params as { text: string; blocks: Array<{ text?: { text: string }; fields?: Array<{ text: string }> }> };
+      const escaped = '&lt;!channel&gt; &lt;@U1&gt; &lt;https://evil.example|x&gt; &amp; co';
+      const defused = '<\u2060!channel> <\u2060@U1> <\u2060https://evil.example|x> & co';
+      expect(params.text).to.equal(`lead ${escaped}`);
+      expect(params.blocks[0].text!.text).to.equal(`Lead ${defused}`);
+      expect(params.blocks[1].text!.text).to.equal(`*Lead* ${escaped}`);
+      expect(params.blocks[1].fields!.map((field) => field.text)).to.deep.equal([defused, '<!channel> <@U1> <https://evil.example|x> & co']);
+    });
+  });
 });

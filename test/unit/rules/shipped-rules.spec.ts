@@ -83,13 +83,52 @@ describe('check, simulate commands', () => {
     const text = collect();
     await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json', rulesDir: 'rules' }, text.io);
     expect(text.stdout).to.include(
-      '      once_per key "2429153" (held for DEDUP_TTL): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)',
+      '      throttle key "2429153" (held for DEDUP_TTL): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)',
     );
     const json = collect();
     await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/fulfilment_pending.json', rulesDir: 'rules', json: true }, json.io);
     const report = JSON.parse(json.stdout.join('\n'));
     expect(report.matched.map((rule: { ruleId: string }) => rule.ruleId)).to.deep.equal(['reward-to-fulfil']);
     expect(report.matched[0].actions[0].oncePer).to.deep.equal({ key: '2429153' });
+  });
+
+  it('simulate shows a throttle and a digest group, rendered, and says what it cannot know', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'simulate-group-'));
+    try {
+      await writeFile(
+        join(dir, 'leads.yaml'),
+        [
+          'rules:',
+          '  - id: lead-digest',
+          '    on: firstpromoter.lead_signup',
+          '    do:',
+          '      - slack.post_message:',
+          '          channel: "#leads"',
+          '          text: "lead {{ data.email }}"',
+          '          group: { by: "{{ data.promoter.id }}", wait: 2m }',
+          '          digest_text: "{{ count }} leads"',
+          '        throttle: { key: "{{ data.email }}", window: 24h }',
+          '',
+        ].join('\n'),
+      );
+      const text = collect();
+      expect(await runSimulateCommand({ file: 'test/fixtures/deliveries/firstpromoter/lead_signup.json', rulesDir: dir }, text.io)).to.equal(0);
+      expect(text.stdout.slice(1, -1)).to.deep.equal([
+        '  canonical types (rules may name these too): affiliate.lead.created',
+        `✓ lead-digest (${join(dir, 'leads.yaml')}) matched`,
+        '    slack.post_message',
+        '      channel: "#leads"',
+        '      text: lead goqucugo@mailinator.com',
+        '      group:',
+        '        by: "3920164"',
+        '        wait: 2m',
+        '      digest_text: "{{ count }} leads"',
+        '      throttle key "goqucugo@mailinator.com" (held for 1d): sent only if no earlier event holds this key, which simulate cannot know (it reads no Redis)',
+        '      grouped (wait 2m, max 50): joins the digest of this rule, channel and group.by, posted as one message rendered by digest_text; simulate reads no Redis, so it cannot show the rest of the digest',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('simulate shows which HubSpot properties are left out and why', async () => {

@@ -1,0 +1,126 @@
+import { expect } from 'chai';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  buildLeadSignup,
+  FaultStack,
+  isAcknowledged,
+  sendDeliveries,
+  sleep,
+  warmUpWorkers,
+} from '../support/fault-harness.js';
+
+/*
+ * Issue 12, point 7: a worker killed (kill -9) while digest groups are open and events are still
+ * being grouped loses nothing and duplicates nothing. The groups live in Redis, each event joins
+ * its digest once (a re-run of its job finds its membership), and each digest is one delayed job
+ * with a deterministic id, which the restarted worker runs.
+ */
+const RULES = `rules:
+  - id: digest-leads
+    on: firstpromoter.lead_signup
+    if: data.plan_name == "digest"
+    do:
+      - slack.post_message:
+          channel: "#digest"
+          text: "lead event {{ event.id }}"
+          group: { by: "all", wait: 3s, max: 40 }
+  # Warm-up only (see warmUpWorkers): one Slack message and one HubSpot upsert per event.
+  - id: warm-up
+    on: firstpromoter.lead_signup
+    if: data.plan_name == "warm"
+    do:
+      - slack.post_message: { channel: "#warm", text: "warm {{ event.id }}" }
+      - hubspot.upsert_contact: { email: "{{ data.email }}", properties: { lifecyclestage: lead } }
+`;
+
+/** How many times each event id appears across the channel's messages (a digest names many). */
+function countEventsInDigests(texts: readonly string[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const text of texts) {
+    for (const match of text.matchAll(/firstpromoter-(\d+)/g)) counts.set(Number(match[1]), (counts.get(Number(match[1])) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('faults: kill -9 of the worker while digest groups are open (real processes, own Redis)', function () {
+  this.timeout(240_000);
+  let stack: FaultStack;
+
+  before(async () => {
+    stack = await FaultStack.start({ rules: { 'digest.yaml': RULES } });
+    await stack.startBridge('api');
+    await stack.startBridge('worker');
+    await warmUpWorkers(() => stack.running('worker'), async (attempt) => {
+      await sendDeliveries([{ eventId: 800_001 + attempt, body: buildLeadSignup(800_001 + attempt, 'warm') }], { url: () => stack.apiUrl });
+    });
+  });
+
+  after(async () => {
+    await stack?.destroy();
+  });
+
+  it('every acknowledged event is in exactly one digest after the worker is killed mid-burst and restarted', async () => {
+    const eventIds = Array.from({ length: 150 }, (_, index) => 3_000_001 + index);
+    let killing: Promise<void> | undefined;
+    let killedAt = 0;
+    const results = await sendDeliveries(
+      eventIds.map((eventId) => ({ eventId, body: buildLeadSignup(eventId, 'digest') })),
+      {
+        url: () => stack.apiUrl,
+        concurrency: 8,
+        onResult: (_result, sofar) => {
+          if (killing || sofar.filter(isAcknowledged).length < 70) return;
+          // Mid-burst: event jobs in flight, one digest open (not full, its wait not over).
+          killing = (async () => {
+            killedAt = Date.now();
+            await stack.kill(stack.running('worker')[0]);
+            await sleep(300);
+            await stack.startBridge('worker');
+          })();
+        },
+      },
+    );
+    await killing;
+    expect(results.filter(isAcknowledged), 'every delivery is acknowledged').to.have.length(eventIds.length);
+
+    const digestTexts = () => stack.slack.received.filter((message) => message.channel === '#digest').map((message) => message.text ?? '');
+    await stack.waitFor('every event in a digest', () => eventIds.every((eventId) => countEventsInDigests(digestTexts()).has(eventId)), 150_000);
+    // The killed worker's event jobs come back only after their lock expires and a stalled check
+    // (30-60 s, README "Limits"); they re-run, find their membership, and join nothing twice.
+    // A digest still due would arrive after its wait: give it that long to show a duplicate.
+    await sleep(4_000);
+    // Grouping itself: every event in exactly one digest (distinct digests; the same digest posted
+    // twice is counted once here and judged below).
+    const distinct = [...new Set(digestTexts())];
+    const counts = countEventsInDigests(distinct);
+    const duplicated = eventIds.filter((eventId) => (counts.get(eventId) ?? 0) > 1);
+    expect(duplicated, 'events listed in more than one digest').to.deep.equal([]);
+    expect(eventIds.filter((eventId) => !counts.has(eventId)), 'events in no digest').to.deep.equal([]);
+    // 150 events at max 40: at least 4 digests; a handful more when the kill split an open group's wait.
+    expect(distinct.length).to.be.within(4, 10);
+    // The post: a digest is one Slack message with the post path's limits. Until exactly-once posting
+    // lands (issue 12 points 1-2), a kill -9 between Slack's answer and the completion record repeats
+    // it once (README "Limits"); that is the only repeat allowed, and its first copy must have been
+    // posted right before the kill (2 s: a loaded machine's event loop lags).
+    const repeats = distinct
+      .map((text) => stack.slack.received.filter((message) => message.channel === '#digest' && message.text === text))
+      .filter((copies) => copies.length > 1);
+    for (const copies of repeats) {
+      expect(copies, 'a digest posted more than twice').to.have.length(2);
+      expect(killedAt - copies[0].at, 'a repeated digest was first posted right before the kill').to.be.within(0, 2_000);
+    }
+    if (repeats.length > 0) console.log(`      (a digest was posted twice: first copy ${killedAt - repeats[0][0].at} ms before the kill -9, the documented Slack limit)`);
+
+    // No digest job failed or is left behind.
+    const redis = new Redis(stack.redis.url);
+    const actions = new Queue('actions', { connection: redis, prefix: 'faults' });
+    try {
+      const counts = await actions.getJobCounts('failed', 'delayed', 'waiting', 'active');
+      expect(counts).to.deep.equal({ failed: 0, delayed: 0, waiting: 0, active: 0 });
+    } finally {
+      await actions.close();
+      redis.disconnect();
+    }
+  });
+});

@@ -22,11 +22,11 @@ export function verifyRewardfulSignature(delivery: RawDelivery, secret: Secret):
   }
 
   // 2. It must be exactly one value of 64 hex characters (32 bytes). Rewardful sends lowercase;
-  //    uppercase is accepted by lowercasing, as it encodes the same bytes.
+  //    uppercase encodes the same bytes, and Buffer's hex decoding reads either case.
   if (typeof header !== 'string' || !/^[0-9a-fA-F]{64}$/.test(header)) {
     throw new AuthError('signature_malformed', 'X-Rewardful-Signature must be 64 hex characters');
   }
-  const presented = Buffer.from(header.toLowerCase(), 'hex');
+  const presented = Buffer.from(header, 'hex');
 
   // 3. The HMAC covers the raw bytes: re-serialising parsed JSON can reorder keys or change
   //    whitespace and break it, so the Buffer the HTTP layer read is hashed as is.

@@ -33,9 +33,10 @@ export class Secret {
  * Compares a presented credential with the expected one in constant time. Both sides are hashed
  * first: the digests have one length, so `timingSafeEqual` never throws on a value of another
  * length, and neither the length nor a common prefix of the expected value leaks through timing.
+ * (A string is hashed as UTF-8, `update`'s default.)
  */
 export function isSameSecret(given: string, expected: string): boolean {
-  const givenDigest = createHash('sha256').update(given, 'utf8').digest();
-  const expectedDigest = createHash('sha256').update(expected, 'utf8').digest();
+  const givenDigest = createHash('sha256').update(given).digest();
+  const expectedDigest = createHash('sha256').update(expected).digest();
   return timingSafeEqual(givenDigest, expectedDigest);
 }

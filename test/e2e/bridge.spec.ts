@@ -9,6 +9,7 @@ import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
 import { BridgeProcess, runCli } from '../support/bridge-process.js';
 import { postFirstPromoter, postRewardful, readJson, TEST_FIRSTPROMOTER_TOKEN, TEST_REWARDFUL_SECRET } from '../support/intake-app.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
+import { dumpAllValues } from '../support/redis-dump.js';
 import { bridgeTestEnv } from '../support/bridge-env.js';
 
 const SLACK_TOKEN = 'xoxb-e2e-slack-token-4f9a8b7c6d5e';
@@ -192,6 +193,24 @@ describe('affiliate-bridge end to end (real process, real Redis, fake Slack and 
     const replay = await runCli(['events', 'replay', secondId], env);
     expect(replay.code, replay.stderr).to.equal(0);
     await waitFor(() => slack.received.filter(isAlert).length === 2);
+  });
+
+  it('keeps no credential in Redis: webhook token, signing secret, Slack and HubSpot tokens', async () => {
+    // FirstPromoter echoes the receiving URL, token included, as default_webhook_url (see the
+    // FirstPromoter fake): one delivery carries it, as a real one would.
+    const echoing = await readFixture('firstpromoter/lead_signup.json');
+    echoing.event.id = 99_000_777;
+    echoing.data.default_webhook_url = `${bridge.baseUrl}/webhooks/firstpromoter?token=${TEST_FIRSTPROMOTER_TOKEN}`;
+    expect((await postFirstPromoter(bridge.baseUrl, JSON.stringify(echoing))).status).to.equal(202);
+    await waitFor(async () => (await runCli(['events', 'trace', 'firstpromoter-99000777', '--json'], env)).code === 0);
+
+    const everything = await dumpAllValues(redis, prefix);
+    // The scan reads what the run stored: events, action jobs and results, traces, integration state.
+    expect(everything).to.contain('promoter@example.com');
+    expect(everything).to.contain('firstpromoter-99000777');
+    for (const secret of [SLACK_TOKEN, HUBSPOT_TOKEN, TEST_FIRSTPROMOTER_TOKEN, TEST_REWARDFUL_SECRET]) {
+      expect(everything, 'a credential is stored in Redis').not.to.contain(secret);
+    }
   });
 
   it('never prints a token, and exits 0 on SIGTERM', async () => {

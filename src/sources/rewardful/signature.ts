@@ -44,9 +44,9 @@ export function readRewardfulSignature(delivery: BodylessDelivery): Buffer {
   }
 
   // 2. It must be exactly one value of 64 hex characters (32 bytes). Rewardful sends lowercase;
-  //    uppercase is accepted by lowercasing, as it encodes the same bytes.
+  //    uppercase encodes the same bytes, and Buffer's hex decoding reads either case.
   if (typeof header !== 'string' || !/^[0-9a-fA-F]{64}$/.test(header)) {
     throw new AuthError('signature_malformed', 'X-Rewardful-Signature must be 64 hex characters');
   }
-  return Buffer.from(header.toLowerCase(), 'hex');
+  return Buffer.from(header, 'hex');
 }

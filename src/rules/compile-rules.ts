@@ -226,6 +226,7 @@ class FileCompiler {
       yaml.reportAtOffset(yaml.offsetInScalar(node, compiled.index), compiled.message);
       return undefined;
     }
+    for (const warning of compiled.warnings) yaml.warn(node, warning);
     return compiled;
   }
 

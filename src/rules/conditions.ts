@@ -1,5 +1,12 @@
 import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
 import type { BridgeEvent } from '../events/event.js';
+import {
+  ConditionBudgetExceeded,
+  checkConditionShape,
+  inspectConditionShape,
+  meterValue,
+  warnAboutConditionShape,
+} from './condition-budget.js';
 
 /**
  * The CEL environment every condition is checked and run in: exactly two variables, `event` and
@@ -14,11 +21,21 @@ const conditionEnvironment = new Environment({ homogeneousAggregateLiterals: fal
 export interface Condition {
   /** The expression as written. */
   readonly source: string;
+  /** What `check` warns about (a costly shape, such as nested comprehensions); empty for most. */
+  readonly warnings: readonly string[];
   /**
    * @returns `true`/`false`, or an error message when evaluation failed (missing field, wrong type,
-   * a result that is not a bool). Never throws.
+   * a result that is not a bool), with `isBudgetExceeded` when it read more than its evaluation
+   * budget (condition-budget.ts). Never throws.
    */
-  evaluate(scope: ConditionScope): boolean | { readonly error: string };
+  evaluate(scope: ConditionScope): boolean | ConditionError;
+}
+
+/** A condition that could not be evaluated. */
+export interface ConditionError {
+  readonly error: string;
+  /** Set when the evaluation budget stopped it: the rule's actions fail instead of not matching. @defaultValue false */
+  readonly isBudgetExceeded?: boolean;
 }
 
 /** What conditions see. */
@@ -56,30 +73,57 @@ export function compileCondition(source: string): Condition | ConditionProblem {
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return { message: `a condition must be a bool, and this one is a ${checked.type}`, index: 0 };
   }
+  const shape = inspectConditionShape((program as unknown as { ast?: unknown }).ast);
+  const [budgetProblem] = checkConditionShape(shape);
+  if (budgetProblem) return budgetProblem;
+  // Only conditions that iterate read the payload through the metering view (condition-budget.ts):
+  // the others cost at most their own size, and pay nothing.
+  const prepare = shape.comprehensionNesting > 0 ? meterScope : (scope: ConditionScope) => scope;
   // The parsed program is cel-js's fastest entry point (it skips type-checking once check() ran).
   // Only the library evaluates: a condition means what cel-js says it means.
   return {
     source,
+    warnings: warnAboutConditionShape(shape),
     evaluate(scope) {
       try {
-        return interpret(program(scope));
+        return interpret(program(prepare(scope)));
       } catch (error) {
-        if (!isUnsupportedTypeError(error)) return { error: error instanceof Error ? firstLine(error) : String(error) };
+        if (!isUnsupportedTypeError(error)) return describeEvaluationError(error);
       }
       // cel-js types an object by its `constructor` property, so a payload key named
       // `constructor` makes that object unreadable and the condition fail: a hostile lead could
       // switch off a fraud rule that way. Maps have no such key; run again on Map copies (rare
       // payloads only, so the common path pays nothing).
       try {
-        return interpret(program({ event: toCelValue(scope.event), data: toCelValue(scope.data) }));
+        return interpret(program(prepare({ event: toCelValue(scope.event) as BridgeEvent, data: toCelValue(scope.data) as Record<string, unknown> })));
       } catch (error) {
-        return { error: error instanceof Error ? firstLine(error) : String(error) };
+        return describeEvaluationError(error);
       }
     },
   };
 }
 
-function interpret(result: unknown): boolean | { readonly error: string } {
+/** One evaluation's metered view of the scope: one step budget for `event` and `data` together. */
+function meterScope(scope: ConditionScope): ConditionScope {
+  const meter = { steps: 0 };
+  return { event: meterValue(scope.event, meter) as BridgeEvent, data: meterValue(scope.data, meter) as Record<string, unknown> };
+}
+
+function describeEvaluationError(error: unknown): ConditionError {
+  const budgetError = findBudgetError(error);
+  if (budgetError) return { error: budgetError.message, isBudgetExceeded: true };
+  return { error: error instanceof Error ? firstLine(error) : String(error) };
+}
+
+/** cel-js may wrap what a value read throws; the budget's error is looked for in the cause chain. */
+function findBudgetError(error: unknown): ConditionBudgetExceeded | null {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
+    if (current instanceof ConditionBudgetExceeded) return current;
+  }
+  return null;
+}
+
+function interpret(result: unknown): boolean | ConditionError {
   if (typeof result === 'boolean') return result;
   return { error: `condition returned ${describeValue(result)}, not a bool` };
 }

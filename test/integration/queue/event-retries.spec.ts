@@ -95,7 +95,7 @@ describe('event jobs: attempts with backoff, events failed and events retry (rea
     await worker.pause();
     const event = normalize(delivery);
     expect(await intake.store(event)).to.equal('stored');
-    const [job] = await events.getJobs(['waiting', 'paused']);
+    const [job] = await events.getJobs(['waiting']);
     expect(job.opts.attempts).to.equal(EVENT_RETRY_POLICY.attempts).and.to.equal(8);
     expect(job.opts.backoff).to.deep.equal({ type: 'exponential', delay: 1_000, jitter: 0.5 });
   });

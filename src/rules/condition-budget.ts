@@ -1,5 +1,14 @@
+import { createRequire } from 'node:module';
 import v8 from 'node:v8';
-import { RE2JS } from 're2js';
+
+// re2js takes about 0.35 s to load (its Unicode tables): loaded on the first pattern checked, so
+// the api role and rule files without `matches()` never pay for it.
+const requireModule = createRequire(import.meta.url);
+let re2js: typeof import('re2js') | undefined;
+function loadRe2js(): typeof import('re2js') {
+  re2js ??= requireModule('re2js') as typeof import('re2js');
+  return re2js;
+}
 
 /**
  * What bounds the CPU one condition can take (issue 10, "rule CPU budget"). Kept apart from
@@ -133,7 +142,7 @@ export function warnAboutConditionShape(shape: ConditionShape): string[] {
 /** Why RE2 or JavaScript refuses `pattern`, or null when both accept it. */
 function rejectPattern(pattern: string): string | null {
   try {
-    RE2JS.compile(pattern);
+    loadRe2js().RE2JS.compile(pattern);
   } catch (error) {
     return `is not RE2 syntax (${error instanceof Error ? error.message : String(error)}): matches() takes RE2 patterns, without backreferences or lookarounds`;
   }

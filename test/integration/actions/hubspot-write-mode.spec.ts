@@ -67,7 +67,7 @@ describe('actions/hubspot upsert_contact: write: if_empty', () => {
     await runner.execute({ email: 'jane@example.com', properties: { firstname: 'Jane', lastname: 'Doe' } }, testContext(logger));
     const [existing, created] = await Promise.all([signUp('jane@example.com', 'Mallory'), signUp('new@example.com', 'Nina')]);
     expect(existing).to.deep.include({ outcome: 'succeeded' });
-    expect((existing as { detail: { kept: string[] } }).detail.kept).to.deep.equal(['firstname', 'lastname']);
+    expect((existing as unknown as { detail: { kept: string[] } }).detail.kept).to.deep.equal(['firstname', 'lastname']);
     expect((created as { detail: Record<string, unknown> }).detail).to.deep.include({ isNew: true });
     expect((created as { detail: Record<string, unknown> }).detail).not.to.have.property('kept');
     expect(fake.contacts.get('jane@example.com')).to.deep.include({ firstname: 'Jane', lastname: 'Doe' });

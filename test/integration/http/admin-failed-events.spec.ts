@@ -29,7 +29,7 @@ describe('admin: failed event jobs and conflicting duplicates (real app, real Re
   let workerConnection: Redis;
   let operations: BridgeOperations;
   let events: Queue<EventJobData>;
-  let worker: Worker;
+  let worker: Worker<EventJobData>;
   let server: Server;
   let baseUrl: string;
   let runs = 0;
@@ -45,9 +45,9 @@ describe('admin: failed event jobs and conflicting duplicates (real app, real Re
     operations = new BridgeOperations(redis, prefix);
     events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     // A worker that fails every event job at once: it stands for planning that meets Redis trouble.
-    worker = new Worker(
+    worker = new Worker<EventJobData>(
       EVENTS_QUEUE,
-      async () => {
+      async (): Promise<void> => {
         runs += 1;
         throw new UnrecoverableError('Connection is closed.');
       },

@@ -114,6 +114,12 @@ events.command('quarantined').description('list quarantined events').option('--j
 events.command('trace <eventId>').description('why each rule did or did not fire, and each action\'s outcome').option('--json', 'print JSON')
   .action((eventId: string, options: { json?: boolean }) => exitWith(commands.operations().then(({ runEventsTraceCommand }) => runEventsTraceCommand(eventId, options, processIo))));
 
+// Failed event jobs (issue 10): a block of its own.
+events.command('failed').description('list event jobs that used all their attempts').option('--json', 'print JSON')
+  .action((options: { json?: boolean }) => exitWith(commands.operations().then(({ runEventsFailedCommand }) => runEventsFailedCommand(options, processIo))));
+events.command('retry [jobId]').description('plan a failed event job again (or --all)').option('--all', 'retry every failed event job')
+  .action((jobId: string | undefined, options: { all?: boolean }) => exitWith(commands.operations().then(({ runEventsRetryCommand }) => runEventsRetryCommand(jobId, options, processIo))));
+
 program
   .command('hubspot')
   .description('HubSpot set-up')

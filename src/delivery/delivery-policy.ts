@@ -86,9 +86,38 @@ export function resolveActionRetry(policy: RetryPolicy, override: RuleRetryOverr
   return override ? { attempts: override.attempts, baseDelayMs: override.backoffMs } : { attempts: policy.attempts, baseDelayMs: policy.baseDelayMs };
 }
 
+/**
+ * Lines of history kept per action job (one per attempt, and one per delay while its integration is
+ * paused): a job retried by hand again and again, or delayed through a long pause, keeps its newest
+ * lines only, so its log key stays bounded.
+ */
+export const ACTION_JOB_LOGS_KEPT = 50;
+
 /** The BullMQ options of one action job. Its backoff base travels in the job data (`backoffBaseMs`). */
 export function buildActionJobOptions(jobId: string, retry: ActionRetry): JobsOptions & { jobId: string } {
-  return { jobId, attempts: retry.attempts, backoff: { type: ACTION_BACKOFF_TYPE } };
+  return { jobId, attempts: retry.attempts, backoff: { type: ACTION_BACKOFF_TYPE }, keepLogs: ACTION_JOB_LOGS_KEPT };
+}
+
+/**
+ * Event jobs: 8 tries, waits doubling from 1 s (BullMQ's `exponential` backoff with half of each
+ * wait random), so the last try comes between about 1 and 2 minutes after the first failure.
+ * Planning an event talks only to Redis, so what fails it is Redis trouble (a failover, a command
+ * timeout, a restart): minutes, not the hours Slack or HubSpot outages take. Re-running an event
+ * job is safe: it enqueues the same deterministic action job ids. `maxDelayMs` is what the attempts
+ * imply (BullMQ's built-in backoff has no cap of its own).
+ */
+export const eightAttemptsOverTwoMinutes: RetryPolicy = { attempts: 8, baseDelayMs: 1_000, maxDelayMs: 64_000 };
+
+/** The policy of every event job (first deliveries and replays). */
+export const EVENT_RETRY_POLICY: RetryPolicy = eightAttemptsOverTwoMinutes;
+
+/**
+ * The BullMQ options of one event job: a few attempts with jittered exponential backoff, so a
+ * transient Redis error while it is planned does not fail it for good. An event job that used them
+ * all is listed by `events failed` and sent again by `events retry`.
+ */
+export function buildEventJobOptions(jobId: string, policy: RetryPolicy = EVENT_RETRY_POLICY): JobsOptions & { jobId: string } {
+  return { jobId, attempts: policy.attempts, backoff: { type: 'exponential', delay: policy.baseDelayMs, jitter: 0.5 } };
 }
 
 /**
@@ -128,7 +157,7 @@ export function createActionBackoffStrategy(
 export const RETRY_WITH_FRESH_ATTEMPTS = { resetAttemptsMade: true, resetAttemptsStarted: true } as const;
 
 /** Failed jobs stay this long (the actions' dead-letter list, the events' failed list), in seconds. */
-const FAILED_JOBS_KEPT_SECONDS = 30 * 24 * 3600;
+export const FAILED_JOBS_KEPT_SECONDS = 30 * 24 * 3600;
 
 /**
  * How long finished jobs of a queue stay in Redis. Completed ones stay as long as the records that
@@ -153,10 +182,12 @@ export type EventDisposition =
 /**
  * The one plan-or-quarantine decision. A quarantined event (schema failed, unknown type) is not
  * planned on its first delivery; a replay plans it anyway, since the operator asked for it after a
- * fix (and `simulate`, which shows what a replay would do).
+ * fix (and `simulate`, which shows what a replay would do). A conflicting duplicate (an event id
+ * delivered again with another body) is quarantined and planned: only rules on its own type,
+ * `<source>.conflicting_duplicate`, can match it, and they exist to alert on it.
  */
 export function decideEventDisposition(event: BridgeEvent, delivery: DeliveryKind): EventDisposition {
-  if (event.status !== 'quarantined' || delivery === 'replay') return { kind: 'plan' };
+  if (event.status !== 'quarantined' || delivery === 'replay' || event.conflict !== undefined) return { kind: 'plan' };
   return { kind: 'quarantine', warning: `event ${event.id} is quarantined, so no rules ran: replay it once its schema problem is fixed` };
 }
 

@@ -54,6 +54,12 @@ export interface BridgeEvent {
   readonly envelope?: Record<string, unknown>;
   /** The provider's payload body (FirstPromoter `data`, Rewardful `object`), secrets stripped. */
   readonly data: Record<string, unknown>;
+  /**
+   * Only on a `<source>.conflicting_duplicate` event: a delivery whose event id was first delivered
+   * with a different body (see queue/conflicting-duplicates.ts). `eventId` is that id, `claimedType`
+   * the type this delivery claimed.
+   */
+  readonly conflict?: { readonly eventId: string; readonly claimedType: string };
 }
 
 /** Oldest receipt first; the id breaks ties, so an order of stored events is the same on every run. */

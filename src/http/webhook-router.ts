@@ -145,7 +145,7 @@ async function handleDelivery(source: Source, request: Request, response: Respon
       secretScrubber: options.secretScrubber,
     });
     const outcome = await options.intake.store(event);
-    const metricOutcome = outcome === 'duplicate' ? 'duplicate' : event.status === 'quarantined' ? 'quarantined' : 'accepted';
+    const metricOutcome = outcome === 'stored' ? (event.status === 'quarantined' ? 'quarantined' : 'accepted') : outcome;
     options.metrics.webhooks.inc({ source: source.name, outcome: metricOutcome });
     options.logger.info(
       { source: source.name, eventId: event.id, eventType: event.type, status: event.status, outcome: metricOutcome },
@@ -155,7 +155,12 @@ async function handleDelivery(source: Source, request: Request, response: Respon
     // The payload's schema is checked by the events worker, so the answer cannot say whether the
     // event will be quarantined: it says only that it is stored (or was already). Only now, with
     // the event stored, may a source's answer mean more (FirstPromoter's 200: reward fulfilled).
-    const status = source.successStatusFor ? source.successStatusFor(event, options.settings.get(source.name) ?? {}) : source.successStatus;
+    // A conflicting duplicate was not planned as the event it claims to be, so it never gets an
+    // answer that means more than "stored".
+    const status =
+      source.successStatusFor && outcome !== 'conflicting_duplicate'
+        ? source.successStatusFor(event, options.settings.get(source.name) ?? {})
+        : source.successStatus;
     response.status(status).json({ eventId: event.id, outcome });
   } catch (error) {
     answerError(error, source.name, response, options);

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type WebhookOutcome =
   | 'accepted'
   | 'duplicate'
+  | 'conflicting_duplicate'
   | 'unauthorized'
   | 'invalid'
   | 'quarantined'

@@ -1,4 +1,5 @@
 import { Worker, type Job, type Queue } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
 import type { RedisConnection } from '../infra/redis.js';
 import type { Logger } from 'pino';
 import type { BridgeEvent } from '../events/event.js';
@@ -153,9 +154,12 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     ttlMs: options.traceTtlMs,
     receivedAtMs,
     extra: (multi, earlierRuns) => {
-      if (isQuarantined) multi.zadd(keys.quarantined, receivedAtMs, event.id);
+      if (isQuarantined || (event.conflict !== undefined && !isReplay)) queueQuarantineWrites(multi, options.prefix, event.id, { receivedAtMs, nowMs, ttlMs: options.traceTtlMs });
       else if (isReplay) multi.zrem(keys.quarantined, event.id);
       queueRuleErrorWrites(multi, keys, ruleErrorsOf(plan), event.id, nowMs);
+      if (event.conflict !== undefined) queueConflictWrites(multi, options.prefix, event.conflict.eventId, event.id, { receivedAtMs, nowMs, ttlMs: options.traceTtlMs });
+      // The generation counter lives as long as the trace it numbers the runs of.
+      if (isReplay) multi.pexpire(keys.replayGeneration(event.id), options.traceTtlMs);
       queuePlanFailureWrites(multi, options.prefix, failures, {
         ttlMs: options.traceTtlMs,
         nowMs,
@@ -228,6 +232,37 @@ function queueRuleErrorWrites(
     multi.hincrby(keys.ruleErrorCounts, ruleId, 1);
     multi.hset(keys.ruleErrorLatest, ruleId, JSON.stringify({ error, eventId, at: new Date(nowMs).toISOString() }));
   }
+}
+
+/** The quarantine list keeps this many ids; older ones drop off (their traces expire anyway). */
+export const QUARANTINED_EVENTS_KEPT = 10_000;
+
+/** Conflicting duplicates listed per event id; more are still stored and quarantined, just not listed in its trace. */
+export const CONFLICTS_LISTED_PER_EVENT = 100;
+
+interface WindowTimes {
+  readonly receivedAtMs: number;
+  readonly nowMs: number;
+  readonly ttlMs: number;
+}
+
+/** Lists `eventId` as quarantined; the list is capped and pruned of ids whose trace has expired. */
+function queueQuarantineWrites(multi: ChainableCommander, prefix: string, eventId: string, times: WindowTimes): void {
+  const { quarantined } = bridgeKeys(prefix);
+  multi
+    .zadd(quarantined, times.receivedAtMs, eventId)
+    .zremrangebyscore(quarantined, '-inf', times.nowMs - times.ttlMs)
+    .zremrangebyrank(quarantined, 0, -QUARANTINED_EVENTS_KEPT - 1)
+    .pexpire(quarantined, times.ttlMs);
+}
+
+/** Records conflicting duplicate `conflictId` under the event id it claimed, for that event's trace. */
+function queueConflictWrites(multi: ChainableCommander, prefix: string, eventId: string, conflictId: string, times: WindowTimes): void {
+  const key = bridgeKeys(prefix).conflicts(eventId);
+  multi
+    .zadd(key, times.receivedAtMs, conflictId)
+    .zremrangebyrank(key, 0, -CONFLICTS_LISTED_PER_EVENT - 1)
+    .pexpire(key, times.ttlMs);
 }
 
 /** Splits the planned actions into those to enqueue and those whose once_per key another event holds. */

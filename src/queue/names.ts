@@ -54,8 +54,13 @@ export function bridgeKeys(prefix: string) {
     actionDone: (actionJobId: string) => `${prefix}:done:${actionJobId}`,
     /** The stored event and every planning run of it: what matched, what did not and why. */
     trace: (eventId: string) => `${prefix}:trace:${eventId}`,
-    /** Sorted set of quarantined event ids, scored by receipt time. */
+    /** Sorted set of quarantined event ids, scored by receipt time; capped, pruned to the dedup window. */
     quarantined: `${prefix}:quarantined`,
+    /**
+     * Sorted set of the conflicting duplicates of one event id (the ids they were stored under),
+     * scored by receipt time, kept for the dedup window: the first event's trace lists them.
+     */
+    conflicts: (eventId: string) => `${prefix}:conflicts:${eventId}`,
     /** Sorted set of recent event ids, scored by receipt time (for the dashboard). */
     recentEvents: `${prefix}:recent-events`,
     /** Sorted set of plan-failure ids (the dead-letter entries no action job holds), scored by failure time. */
@@ -86,7 +91,10 @@ export function bridgeKeys(prefix: string) {
     /** Counter of digests ever opened: the last part of digest job ids, so an id never repeats. */
     digestSequence: `${prefix}:digest-seq`,
     // --- end of digests ---
-    /** Counter of replays per event, the generation of replayed action job ids. */
+    /**
+     * Counter of replays per event, the generation of replayed action job ids. It expires with the
+     * event's trace (each replay run renews both), and at the latest with a failed replay job.
+     */
     replayGeneration: (eventId: string) => `${prefix}:replays:${eventId}`,
   };
 }

@@ -5,7 +5,7 @@ import { NotFoundError, StateConflictError } from '../errors.js';
 import type { RedisConnection } from '../infra/redis.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import type { EventJobData } from './event-intake.js';
-import { RETRY_WITH_FRESH_ATTEMPTS } from '../delivery/delivery-policy.js';
+import { FAILED_JOBS_KEPT_SECONDS, RETRY_WITH_FRESH_ATTEMPTS, buildEventJobOptions } from '../delivery/delivery-policy.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys, buildReplayJobId } from './names.js';
 import { listPlanFailures, readPlanFailure } from './plan-failures.js';
 import { readEventTrace, type EventTrace } from './trace.js';
@@ -38,6 +38,18 @@ export interface FailedAction {
   readonly params: Record<string, unknown>;
   /** One line per failed attempt: when and why. */
   readonly history: string[];
+}
+
+/** An event job that used all its attempts (`events failed`). */
+export interface FailedEvent {
+  readonly jobId: string;
+  readonly eventId: string;
+  readonly type: string;
+  /** 0: the first delivery; else the replay it was. */
+  readonly replayGeneration: number;
+  readonly error: string;
+  readonly attemptsMade: number;
+  readonly failedAt: string | null;
 }
 
 /** One action of an event, as the trace shows it. */
@@ -153,23 +165,53 @@ export class BridgeOperations {
     await job.retry('failed', RETRY_WITH_FRESH_ATTEMPTS);
   }
 
-  /** Retries every failed action job; returns how many. Plan failures stay listed: they need a replay. */
+  /**
+   * Retries each action job that is failed now, once; returns how many. Plan failures stay listed:
+   * they need a replay.
+   *
+   * The ids are read once, first: a job that fails again at once re-enters the failed list, and
+   * paging that list until it is empty would retry it for ever.
+   */
   async retryAllFailedActions(): Promise<number> {
-    let retried = 0;
-    let skipped = 0;
-    for (;;) {
-      // Retried jobs leave the failed list; skipped ones stay, so the next page starts after them.
-      const jobs = await this.#actions.getFailed(skipped, skipped + 99);
-      if (jobs.length === 0) return retried;
-      for (const job of jobs) {
-        if (isLegacyPlanFailure(job)) {
-          skipped += 1;
-          continue;
-        }
-        await job.retry('failed', RETRY_WITH_FRESH_ATTEMPTS);
-        retried += 1;
-      }
+    return retryFailedSnapshot(this.#actions as Queue, (job) => !isLegacyPlanFailure(job as Job<ActionJobData, ActionJobResult>));
+  }
+
+  /** Event jobs that used all their attempts, newest first. */
+  async listFailedEvents(limit = 100): Promise<FailedEvent[]> {
+    const jobs = await this.#events.getFailed(0, limit - 1);
+    return jobs.map((job) => ({
+      jobId: job.id!,
+      eventId: job.data.event.id,
+      type: job.data.event.type,
+      replayGeneration: job.data.replayGeneration ?? 0,
+      error: job.failedReason,
+      attemptsMade: job.attemptsMade,
+      failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    }));
+  }
+
+  /**
+   * Plans a failed event job again, with a full set of attempts.
+   * @throws NotFoundError when the job does not exist; StateConflictError when it has not failed.
+   */
+  async retryEvent(jobId: string): Promise<void> {
+    const job = await this.#events.getJob(jobId);
+    if (!job) throw new NotFoundError('job_not_found', `No event job ${jobId}`);
+    const state = await job.getState();
+    if (state !== 'failed') {
+      throw new StateConflictError('job_not_failed', `Event job ${jobId} is ${state}, not failed: only failed event jobs can be retried`);
     }
+    await job.retry('failed', RETRY_WITH_FRESH_ATTEMPTS);
+  }
+
+  /** Retries each event job that is failed now, once (a snapshot of ids, as for actions); returns how many. */
+  async retryAllFailedEvents(): Promise<number> {
+    return retryFailedSnapshot(this.#events as Queue, () => true);
+  }
+
+  /** The ids of the conflicting duplicates stored for `eventId` (same id, another body), oldest first. */
+  async listConflictingDuplicates(eventId: string): Promise<string[]> {
+    return this.#redis.zrange(bridgeKeys(this.#prefix).conflicts(eventId), 0, -1);
   }
 
   async getEventTrace(eventId: string): Promise<EventTrace | null> {
@@ -209,9 +251,13 @@ export class BridgeOperations {
   async replayEvent(eventId: string): Promise<number> {
     const trace = await this.getEventTrace(eventId);
     if (!trace) throw new NotFoundError('event_not_found', describeMissingEvent(eventId));
-    const generation = await this.#redis.incr(bridgeKeys(this.#prefix).replayGeneration(eventId));
-    await this.#events.add(EVENT_JOB_NAME, { event: trace.event, replayGeneration: generation }, { jobId: buildReplayJobId(eventId, generation) });
-    return generation;
+    const counter = bridgeKeys(this.#prefix).replayGeneration(eventId);
+    // Until the replay's run renews it with the trace, the counter lives as long as a failed replay
+    // job would be listed: never unbounded, never shorter than the job that uses its number.
+    const [[incrError, generation]] = (await this.#redis.multi().incr(counter).pexpire(counter, FAILED_JOBS_KEPT_SECONDS * 1000).exec())!;
+    if (incrError) throw incrError;
+    await this.#events.add(EVENT_JOB_NAME, { event: trace.event, replayGeneration: generation as number }, buildEventJobOptions(buildReplayJobId(eventId, generation as number)));
+    return generation as number;
   }
 
   async listQuarantinedEvents(limit = 100): Promise<QuarantinedEvent[]> {
@@ -263,6 +309,34 @@ export class BridgeOperations {
   async close(): Promise<void> {
     await Promise.all([this.#events.close(), this.#actions.close()]);
   }
+}
+
+/** Failed jobs are read in pages of this many ids. */
+const RETRY_PAGE_SIZE = 500;
+
+/**
+ * Retries the jobs of `queue` that are failed when it is called, each once, and those `isRetryable`
+ * accepts; returns how many. A job that left the failed list meanwhile (retried elsewhere, removed)
+ * is skipped.
+ */
+async function retryFailedSnapshot(queue: Queue, isRetryable: (job: Job) => boolean): Promise<number> {
+  const ids = await queue.getRanges(['failed'], 0, -1);
+  let retried = 0;
+  for (let start = 0; start < ids.length; start += RETRY_PAGE_SIZE) {
+    const jobs = await Promise.all(ids.slice(start, start + RETRY_PAGE_SIZE).map((id) => queue.getJob(id)));
+    for (const job of jobs) {
+      if (!job || !isRetryable(job)) continue;
+      try {
+        await job.retry('failed', RETRY_WITH_FRESH_ATTEMPTS);
+        retried += 1;
+      } catch (error) {
+        // BullMQ refuses to retry a job no longer in the failed list: someone else got to it first.
+        if (!(await job.isFailed().catch(() => false))) continue;
+        throw error;
+      }
+    }
+  }
+  return retried;
 }
 
 /**

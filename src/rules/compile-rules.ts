@@ -330,6 +330,7 @@ class FileCompiler {
       yaml.reportAtOffset(yaml.offsetInScalar(node, compiled.index), compiled.message);
       return undefined;
     }
+    for (const warning of compiled.warnings) yaml.warn(node, warning);
     const source = node.value;
     const problems = checkPerScope(groups, (scope) => checkConditionTypes(source, scope));
     for (const problem of problems) yaml.reportAtOffset(yaml.offsetInScalar(node, problem.index), problem.message);

@@ -1,6 +1,13 @@
 import { Environment, ParseError, type ParseResult } from '@marcbachmann/cel-js';
 import type { AffiliateFields } from '../events/affiliate.js';
 import type { BridgeEvent } from '../events/event.js';
+import {
+  ConditionBudgetExceeded,
+  checkConditionShape,
+  inspectConditionShape,
+  meterValue,
+  warnAboutConditionShape,
+} from './condition-budget.js';
 import { RULE_VARIABLE_NAMES, shippedScopeCatalog, type RuleScopeCatalog } from './rule-scopes.js';
 
 /**
@@ -18,11 +25,21 @@ for (const name of RULE_VARIABLE_NAMES) conditionEnvironment.registerVariable(na
 export interface Condition {
   /** The expression as written. */
   readonly source: string;
+  /** What `check` warns about (a costly shape, such as nested comprehensions); empty for most. */
+  readonly warnings: readonly string[];
   /**
    * @returns `true`/`false`, or an error message when evaluation failed (missing field, wrong type,
-   * a result that is not a bool). Never throws.
+   * a result that is not a bool), with `isBudgetExceeded` when it read more than its evaluation
+   * budget (condition-budget.ts). Never throws.
    */
-  evaluate(scope: ConditionScope): boolean | { readonly error: string };
+  evaluate(scope: ConditionScope): boolean | ConditionError;
+}
+
+/** A condition that could not be evaluated. */
+export interface ConditionError {
+  readonly error: string;
+  /** Set when the evaluation budget stopped it: the rule's actions fail instead of not matching. @defaultValue false */
+  readonly isBudgetExceeded?: boolean;
 }
 
 /** What conditions see (rule-scope.ts builds it). */
@@ -65,18 +82,25 @@ export function compileCondition(source: string, scopes: RuleScopeCatalog = ship
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return { message: `a condition must be a bool, and this one is a ${checked.type}`, index: 0 };
   }
+  const shape = inspectConditionShape((program as unknown as { ast?: unknown }).ast);
+  const [budgetProblem] = checkConditionShape(shape);
+  if (budgetProblem) return budgetProblem;
+  // Only conditions that iterate read the payload through the metering view (condition-budget.ts):
+  // the others cost at most their own size, and pay nothing.
+  const prepare = shape.comprehensionNesting > 0 ? meterScope : (values: Record<string, unknown>) => values;
   // The parsed program is cel-js's fastest entry point (it skips type-checking once check() ran).
   // Only the library evaluates: a condition means what cel-js says it means.
   return {
     source,
+    warnings: warnAboutConditionShape(shape),
     evaluate(scope) {
       // The values are handed to CEL in the types the check declared (typedScopeOf): an int field
       // as a BigInt, so `data.amount / 100` is int arithmetic at run time as at load. Objects are
       // Maps, which CEL reads whatever their keys (a payload key `constructor` included).
       try {
-        return interpret(program(typedScopeOf(scope, scopes)));
+        return interpret(program(prepare(typedScopeOf(scope, scopes))));
       } catch (error) {
-        return { error: error instanceof Error ? firstLine(error) : String(error) };
+        return describeEvaluationError(error);
       }
     },
   };
@@ -99,7 +123,30 @@ function typedScopeOf(scope: ConditionScope, scopes: RuleScopeCatalog): Record<s
   return values;
 }
 
-function interpret(result: unknown): boolean | { readonly error: string } {
+
+/** One evaluation's metered view of the CEL values: one step budget for every variable together. */
+function meterScope(values: Record<string, unknown>): Record<string, unknown> {
+  const meter = { steps: 0 };
+  const metered: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) metered[name] = meterValue(value, meter);
+  return metered;
+}
+
+function describeEvaluationError(error: unknown): ConditionError {
+  const budgetError = findBudgetError(error);
+  if (budgetError) return { error: budgetError.message, isBudgetExceeded: true };
+  return { error: error instanceof Error ? firstLine(error) : String(error) };
+}
+
+/** cel-js may wrap what a value read throws; the budget's error is looked for in the cause chain. */
+function findBudgetError(error: unknown): ConditionBudgetExceeded | null {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
+    if (current instanceof ConditionBudgetExceeded) return current;
+  }
+  return null;
+}
+
+function interpret(result: unknown): boolean | ConditionError {
   if (typeof result === 'boolean') return result;
   return { error: `condition returned ${describeValue(result)}, not a bool` };
 }

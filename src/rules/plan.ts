@@ -112,6 +112,11 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
     if (rule.condition) {
       const outcome = rule.condition.evaluate(scope);
       if (outcome !== true) {
+        // Over its evaluation budget, the condition neither matched nor failed to apply: the rule's
+        // actions fail as plan errors, so they reach the dead-letter list and a replay after a fix.
+        if (outcome !== false && outcome.isBudgetExceeded) {
+          for (const ruleAction of rule.actions) failures.push(planFailure(rule, ruleAction, provenanceOf(rule, ruleAction, event), `if: ${outcome.error}`));
+        }
         unmatched.push(
           outcome === false
             ? { ruleId: rule.id, file: rule.file, reason: 'condition_false' }
@@ -146,13 +151,7 @@ function planAction(
   isStrict: boolean,
   warnings: string[],
 ): PlannedAction | PlanFailure {
-  const provenance: ActionProvenance = {
-    eventId: event.id,
-    ruleId: rule.id,
-    ruleFile: rule.file,
-    ruleFileHash: rule.fileHash,
-    actionIndex: ruleAction.index,
-  };
+  const provenance = provenanceOf(rule, ruleAction, event);
   // Render warnings go straight onto the plan's list and get their label afterwards: most actions
   // have none, and then no label string and no array are built.
   const firstWarning = warnings.length;
@@ -195,6 +194,10 @@ function planAction(
     ? { action: ruleAction.name, params, retry: ruleAction.retry, oncePer, provenance }
     : { action: ruleAction.name, params, oncePer, provenance };
   return group ? { ...planned, group } : planned;
+}
+
+function provenanceOf(rule: Rule, ruleAction: RuleAction, event: BridgeEvent): ActionProvenance {
+  return { eventId: event.id, ruleId: rule.id, ruleFile: rule.file, ruleFileHash: rule.fileHash, actionIndex: ruleAction.index };
 }
 
 /**

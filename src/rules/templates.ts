@@ -1,4 +1,4 @@
-import { Liquid, TokenKind, type Template } from 'liquidjs';
+import { CaptureTag, Context, Liquid, TokenKind, toValueSync, type Template } from 'liquidjs';
 import type { TextEscaper } from '../actions/action.js';
 import { BridgeError } from '../errors.js';
 import { formatMoney } from './money.js';
@@ -15,6 +15,52 @@ export { formatMoney };
  * without bound.
  */
 export const TEMPLATE_MEMORY_LIMIT = 10_000_000;
+
+/**
+ * Longest text one template may render (and one `{% capture %}` may hold), in characters: far
+ * above any action's own limits (Slack's 40,000-character text, HubSpot's 65,536-character
+ * property values), far below what would strain the worker. liquidjs's memoryLimit charges ranges
+ * and string filters but not output, so `{% for %}` loops (and captures doubling themselves) could
+ * build hundreds of MB inside its 10 MB limit; each render writes through
+ * {@link OutputLimitedEmitter} instead.
+ */
+export const TEMPLATE_OUTPUT_LIMIT = 1_000_000;
+
+/**
+ * liquidjs's emitter (the `Emitter` it writes every output to) with a cap: writing past
+ * {@link TEMPLATE_OUTPUT_LIMIT} characters stops the render with an error, which fails the action
+ * as a plan error.
+ */
+class OutputLimitedEmitter {
+  buffer = '';
+
+  write(html: unknown): void {
+    const text = typeof html === 'string' ? html : stringifyValue(html);
+    if (this.buffer.length + text.length > TEMPLATE_OUTPUT_LIMIT) {
+      throw new Error(`template output over ${TEMPLATE_OUTPUT_LIMIT.toLocaleString('en')} characters`);
+    }
+    this.buffer += text;
+  }
+}
+
+/**
+ * liquidjs's own `capture`, rendering its body through {@link OutputLimitedEmitter} (liquidjs
+ * gives a capture an uncapped emitter of its own) and charging what it captured to the render's
+ * memoryLimit, so captures that double themselves in a loop stop at the limit.
+ */
+class OutputLimitedCaptureTag extends CaptureTag {
+  override *render(ctx: Context): Generator<unknown, void, string> {
+    const captured: string = yield this.liquid.renderer.renderTemplates(this.templates, ctx, new OutputLimitedEmitter());
+    ctx.memoryLimit.use(captured.length);
+    ctx.bottom()[this.variable] = captured;
+  }
+}
+
+/** Renders parsed templates with liquidjs, synchronously, through {@link OutputLimitedEmitter}. */
+function renderLimited(engine: Liquid, template: Template[], scope: Record<string, unknown>, strictVariables: boolean): string {
+  const context = new Context(scope, engine.options, { sync: true, strictVariables }, { liquid: engine });
+  return toValueSync(engine.renderer.renderTemplates(template, context, new OutputLimitedEmitter())) as string;
+}
 
 /** How an interpolated value becomes text: never `undefined`; objects and lists as JSON. */
 export function stringifyValue(value: unknown): string {
@@ -47,6 +93,7 @@ function createEngine(escapeText: TextEscaper | undefined): Liquid {
     memoryLimit: TEMPLATE_MEMORY_LIMIT,
   });
   for (const tag of ['include', 'render', 'layout', 'block']) delete engine.tags[tag];
+  engine.registerTag('capture', OutputLimitedCaptureTag);
   engine.registerFilter('money', formatMoney);
   return engine;
 }
@@ -277,7 +324,7 @@ function renderWithLiquid(
   const engine = tree.engine;
   try {
     // Strict first: cheap when nothing is missing, and the only way to learn which field was.
-    return engine.renderSync(tree.template, scope, { strictVariables: true }) as string;
+    return renderLimited(engine, tree.template, scope, true);
   } catch (error) {
     const prefix = prefixOf(pathTo(root, tree) ?? []);
     const missing = undefinedVariableOf(error);
@@ -289,7 +336,7 @@ function renderWithLiquid(
     }
     warnings.push(`${prefix}missing field ${missing} rendered as empty text`);
     try {
-      return engine.renderSync(tree.template, scope) as string;
+      return renderLimited(engine, tree.template, scope, false);
     } catch (lenientError) {
       throw new TemplateRenderError(`${prefix}${stripLiquidPosition(lenientError)}`, { cause: lenientError });
     }

@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
  *   `objectWriteTraceId`, then the answer is 207 with one error per bad input; one conflicting
  *   contact fails the whole batch with 409 CONFLICT; results come in an order not matching the
  *   inputs; ids match exactly (case-sensitive); "" clears a property;
+ * - `POST /crm/v3/objects/contacts/batch/read` (`idProperty: "email"`): the requested properties,
+ *   null when unset; ids not found → 207 OBJECT_NOT_FOUND naming them in `context.ids`;
  * - `GET/POST /crm/v3/properties/contacts`, `GET /crm/v3/properties/contacts/{name}` and
  *   `GET/POST /crm/v3/properties/contacts/groups`;
  * - bearer auth (a wrong or revoked token: 401 INVALID_AUTHENTICATION on every endpoint; a 403
@@ -151,6 +153,7 @@ export const HUBSPOT_BUILT_IN_CONTACT_PROPERTIES = [
 ] as const;
 
 const UPSERT_PATH = '/crm/v3/objects/contacts/batch/upsert';
+const BATCH_READ_PATH = '/crm/v3/objects/contacts/batch/read';
 const PROPERTIES_PATH = '/crm/v3/properties/contacts';
 const GROUPS_PATH = '/crm/v3/properties/contacts/groups';
 const ACCOUNT_DETAILS_PATH = '/account-info/v3/details';
@@ -331,6 +334,7 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
       };
     }
     if (req.method === 'POST' && path === UPSERT_PATH) return upsert(body);
+    if (req.method === 'POST' && path === BATCH_READ_PATH) return batchRead(body);
     if (req.method === 'GET' && path === PROPERTIES_PATH) return { status: 200, body: { results: [...properties.values()].map(describeProperty) } };
     if (req.method === 'POST' && path === PROPERTIES_PATH) return createProperty(body);
     // GET /crm/v3/properties/{objectType}/{propertyName}: one property, or 404 when it does not exist
@@ -436,6 +440,72 @@ export async function startHubspotFake(options: HubspotFakeOptions = {}): Promis
       return { status: 207, body: { status: 'COMPLETE', results, numErrors: errors.length, errors, startedAt: now, completedAt: now } };
     }
     return { status: 200, body: { status: 'COMPLETE', results, startedAt: now, completedAt: now } };
+  };
+
+  // POST /crm/v3/objects/contacts/batch/read, as documented in HubSpot-public-api-spec-collection
+  // PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json (BatchReadInputSimplePublicObjectId:
+  // `inputs` of `{ id }`, `properties`, `propertiesWithHistory`, `idProperty`; 200
+  // BatchResponseSimplePublicObject, 207 BatchResponseSimplePublicObjectWithErrors) and
+  // developers.hubspot.com/docs/api-reference/latest/crm/objects/objects/batch/get-objects.
+  // Less forgiving readings where the documentation is silent, each noted below.
+  const batchRead = (body: unknown) => {
+    const input = (body ?? {}) as { inputs?: unknown; properties?: unknown; idProperty?: unknown };
+    if (!Array.isArray(input.inputs) || input.inputs.length === 0) {
+      return { status: 400, body: errorBody('inputs must not be empty', 'VALIDATION_ERROR') };
+    }
+    if (input.inputs.length > 100) {
+      return { status: 400, body: errorBody(`Batch input size ${input.inputs.length} exceeds the limit of 100`, 'VALIDATION_ERROR') };
+    }
+    // Without idProperty the ids are record ids; the bridge reads by email only.
+    if (input.idProperty !== 'email') {
+      return { status: 400, body: errorBody(`Unsupported idProperty ${String(input.idProperty)}`, 'VALIDATION_ERROR') };
+    }
+    const wanted = Array.isArray(input.properties) ? input.properties.map(String) : [];
+    const now = new Date().toISOString();
+    const results: Array<Record<string, unknown>> = [];
+    const missing: string[] = [];
+    for (const entry of input.inputs as Array<{ id?: unknown }>) {
+      // Exact match on the id, as for upserts (the documentation promises no case-insensitive match).
+      const key = String(entry.id);
+      const contact = contacts.get(key);
+      if (!contact) {
+        missing.push(key);
+        continue;
+      }
+      // "Properties are opt-in on reads": only the requested ones (and hs_object_id, createdate,
+      // lastmodifieddate, which every read returns); a requested property with no value is null.
+      const shown: Record<string, string | null> = {
+        hs_object_id: contact.hs_object_id,
+        createdate: contact.createdate,
+        lastmodifieddate: contact.lastmodifieddate,
+      };
+      for (const name of wanted) shown[name] = contact[name] ?? null;
+      results.push({ id: contact.hs_object_id, properties: shown, createdAt: contact.createdate, updatedAt: contact.lastmodifieddate, archived: false });
+    }
+    // Results in no promised order: reversed here, as for upserts.
+    results.reverse();
+    if (missing.length === 0) return { status: 200, body: { status: 'COMPLETE', results, startedAt: now, completedAt: now } };
+    // Ids not found: 207 with one OBJECT_NOT_FOUND error listing them in context.ids, even when
+    // none was found (answers quoted in public client tests, e.g. `"message": "Could not get some
+    // CONTACT objects, they may be deleted or not exist. Check that ids are valid."`).
+    return {
+      status: 207,
+      body: {
+        status: 'COMPLETE',
+        results,
+        numErrors: 1,
+        errors: [
+          {
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message: 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.',
+            context: { ids: missing },
+          },
+        ],
+        startedAt: now,
+        completedAt: now,
+      },
+    };
   };
 
   /** What HubSpot's property validation would say about one input (empty when it is valid). */

@@ -82,6 +82,17 @@ describe('deployment files (docker-compose.yml, Dockerfile, .env.example)', () =
       expect(compose.volumes).to.have.property(source);
     });
 
+    it('runs redis as the crash tests prove it (appendfsync always), bounded, never evicting', async () => {
+      const command: string[] = Array.isArray(redis.command) ? redis.command : String(redis.command).split(/\s+/);
+      const option = (name: string) => command[command.indexOf(name) + 1];
+      // test/support/redis-server.ts starts the crash tests' Redis with exactly this fsync policy.
+      const harness = read('test/support/redis-server.ts');
+      expect(harness).to.contain(`'--appendfsync', '${option('--appendfsync')}'`);
+      expect(option('--appendfsync')).to.equal('always');
+      expect(option('--maxmemory-policy')).to.equal('noeviction');
+      expect(option('--maxmemory')).to.match(/^\d+(mb|gb)$/);
+    });
+
     it('has `api` and `worker` services running the CLI commands of those names, which the built binary lists', async () => {
       expect(api.command).to.deep.equal(['api']);
       expect(worker.command).to.deep.equal(['worker']);

@@ -15,6 +15,11 @@ export interface ContactUpsertInput {
    */
   readonly objectWriteTraceId: string;
   readonly properties: Record<string, string>;
+  /**
+   * Properties to write only where the contact has no value (`write: if_empty`); the sender reads
+   * the contacts first and drops those that hold one. Never sent on the wire.
+   */
+  readonly writeIfEmpty?: readonly string[];
 }
 
 /** What one upsert came to. */
@@ -23,6 +28,8 @@ export interface ContactUpsertOutcome {
   readonly contactId?: string;
   /** Whether HubSpot created the contact (`new` in its answer). */
   readonly isNew?: boolean;
+  /** `write: if_empty` properties left out because the contact already had a value. */
+  readonly keptExisting?: readonly string[];
 }
 
 /** What one batch call answered, per input (by objectWriteTraceId). */
@@ -64,6 +71,8 @@ interface PendingContact {
   /** The normalized email: merge key and upsert id. */
   readonly key: string;
   readonly properties: Record<string, string>;
+  /** The names among `properties` whose last writer said `write: if_empty`. */
+  readonly writeIfEmpty: Set<string>;
   readonly waiters: Waiter[];
 }
 
@@ -114,8 +123,12 @@ export class ContactUpsertBatcher {
     this.#maxInputs = Math.max(1, Math.min(MAX_BATCH_INPUTS, maxInputs));
   }
 
-  /** Queues one upsert; resolves or rejects with this caller's own outcome. */
-  upsert(email: string, properties: Record<string, string>, signal?: AbortSignal): Promise<ContactUpsertOutcome> {
+  /**
+   * Queues one upsert; resolves or rejects with this caller's own outcome. `writeIfEmpty` names the
+   * properties written only where the contact has none; merged upserts keep each property's last
+   * writer's mode, as they keep its last value.
+   */
+  upsert(email: string, properties: Record<string, string>, signal?: AbortSignal, writeIfEmpty: readonly string[] = []): Promise<ContactUpsertOutcome> {
     if (this.#isClosed) {
       return Promise.reject(new RetryableActionError('shutting_down', 'the HubSpot batcher is closed'));
     }
@@ -140,12 +153,17 @@ export class ContactUpsertBatcher {
       signal?.addEventListener('abort', onAbort, { once: true });
 
       const key = contactKey(email);
-      const existing = this.#pending.get(key);
-      if (existing) {
-        Object.assign(existing.properties, properties);
-        existing.waiters.push(waiter);
+      let contact = this.#pending.get(key);
+      if (contact) {
+        Object.assign(contact.properties, properties);
+        contact.waiters.push(waiter);
       } else {
-        this.#pending.set(key, { key, properties: { ...properties }, waiters: [waiter] });
+        contact = { key, properties: { ...properties }, writeIfEmpty: new Set(), waiters: [waiter] };
+        this.#pending.set(key, contact);
+      }
+      for (const name of Object.keys(properties)) {
+        if (writeIfEmpty.includes(name)) contact.writeIfEmpty.add(name);
+        else contact.writeIfEmpty.delete(name);
       }
       if (this.#pending.size >= this.#maxInputs) this.flush();
       else this.#timer ??= setTimeout(() => this.flush(), this.#windowMs);
@@ -176,7 +194,13 @@ export class ContactUpsertBatcher {
     const inputs = batch.map<ContactUpsertInput>((contact) => {
       const objectWriteTraceId = `t${(this.#nextTraceId += 1)}`;
       byTraceId.set(objectWriteTraceId, contact);
-      return { id: contact.key, idProperty: 'email', objectWriteTraceId, properties: contact.properties };
+      return {
+        id: contact.key,
+        idProperty: 'email',
+        objectWriteTraceId,
+        properties: contact.properties,
+        ...(contact.writeIfEmpty.size > 0 ? { writeIfEmpty: [...contact.writeIfEmpty] } : {}),
+      };
     });
     let answer: ContactBatchAnswer;
     try {

@@ -13,7 +13,17 @@ export type HubspotPropertyType = (typeof HUBSPOT_PROPERTY_TYPES)[number];
 export const HUBSPOT_WHEN_EMPTY = ['skip', 'clear'] as const;
 export type HubspotWhenEmpty = (typeof HUBSPOT_WHEN_EMPTY)[number];
 
-/** A property in the object form: `{ value, type, options, when_empty }`. */
+/**
+ * When a value is written: `always` (the default) overwrites what the contact holds; `if_empty`
+ * writes only to a contact that has no value for the property (a new one, or an empty field), so a
+ * delivery that names someone else's email cannot overwrite their name. HubSpot's batch upsert
+ * cannot condition on the current value, so the action reads the contacts first (batch read by
+ * email); an edit made between that read and the upsert is still overwritten.
+ */
+export const HUBSPOT_WRITE_MODES = ['always', 'if_empty'] as const;
+export type HubspotWriteMode = (typeof HUBSPOT_WRITE_MODES)[number];
+
+/** A property in the object form: `{ value, type, options, when_empty, write }`. */
 export interface HubspotPropertySpec {
   value: string | number | boolean;
   /** @defaultValue 'string' */
@@ -22,6 +32,8 @@ export interface HubspotPropertySpec {
   options?: Array<string | number | boolean>;
   /** @defaultValue 'skip' */
   when_empty?: HubspotWhenEmpty;
+  /** @defaultValue 'always' */
+  write?: HubspotWriteMode;
 }
 
 /** One entry of `properties`: a plain value (template or scalar) or the object form. */
@@ -64,7 +76,7 @@ export const HUBSPOT_READ_ONLY_CONTACT_PROPERTIES: ReadonlySet<string> = new Set
 export const HUBSPOT_EMAIL =
   /^(?:|.*(?:\{\{|\{%).*|\s*[^\s@"(),:;<>[\\\]]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)*\.\p{L}{2,}\s*)$/su;
 
-const PROPERTY_SPEC_KEYS = ['value', 'type', 'options', 'when_empty'] as const;
+const PROPERTY_SPEC_KEYS = ['value', 'type', 'options', 'when_empty', 'write'] as const;
 
 function isScalar(value: unknown): value is string | number | boolean {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
@@ -79,7 +91,7 @@ function propertyProblem(name: string, value: unknown): string | null {
   if (HUBSPOT_READ_ONLY_CONTACT_PROPERTIES.has(name)) return `property ${name} is read-only in HubSpot (HubSpot sets it itself): remove it`;
   if (isScalar(value)) return null;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return `property ${name} must be a string, number, boolean or a mapping with value (and type, options, when_empty)`;
+    return `property ${name} must be a string, number, boolean or a mapping with value (and type, options, when_empty, write)`;
   }
   const spec = value as Record<string, unknown>;
   for (const key of Object.keys(spec)) {
@@ -92,6 +104,9 @@ function propertyProblem(name: string, value: unknown): string | null {
   }
   if (spec.when_empty !== undefined && !(HUBSPOT_WHEN_EMPTY as readonly unknown[]).includes(spec.when_empty)) {
     return `property ${name}: when_empty must be skip or clear`;
+  }
+  if (spec.write !== undefined && !(HUBSPOT_WRITE_MODES as readonly unknown[]).includes(spec.write)) {
+    return `property ${name}: write must be always or if_empty`;
   }
   if (spec.type === 'enumeration') {
     if (!Array.isArray(spec.options) || spec.options.length === 0 || !spec.options.every(isScalar)) {
@@ -138,6 +153,7 @@ const propertiesJsonSchema = {
           type: { enum: [...HUBSPOT_PROPERTY_TYPES] },
           options: { type: 'array', minItems: 1, items: { type: ['string', 'number', 'boolean'] } },
           when_empty: { enum: [...HUBSPOT_WHEN_EMPTY] },
+          write: { enum: [...HUBSPOT_WRITE_MODES] },
         } satisfies Record<(typeof PROPERTY_SPEC_KEYS)[number], unknown>,
         if: { required: ['type'], properties: { type: { const: 'enumeration' } } },
         then: { required: ['options'] },

@@ -1,4 +1,4 @@
-import type { HubspotPropertyParam, HubspotPropertySpec, HubspotPropertyType, HubspotUpsertContactParams } from './params.js';
+import type { HubspotPropertyParam, HubspotPropertySpec, HubspotPropertyType, HubspotUpsertContactParams, HubspotWriteMode } from './params.js';
 
 /**
  * The contact email as the bridge sends it: trimmed and lower-cased. HubSpot's documentation does
@@ -15,17 +15,19 @@ export interface ResolvedPropertySpec {
   readonly type: HubspotPropertyType;
   readonly options?: readonly string[];
   readonly whenEmpty: 'skip' | 'clear';
+  readonly write: HubspotWriteMode;
 }
 
 /** The declaration of one `properties` entry (plain string/number/bool = string, skip when empty). */
 export function resolvePropertySpec(param: HubspotPropertyParam): ResolvedPropertySpec {
-  if (typeof param !== 'object' || param === null) return { value: String(param), type: 'string', whenEmpty: 'skip' };
+  if (typeof param !== 'object' || param === null) return { value: String(param), type: 'string', whenEmpty: 'skip', write: 'always' };
   const spec = param as HubspotPropertySpec;
   return {
     value: String(spec.value),
     type: spec.type ?? 'string',
     ...(spec.options ? { options: spec.options.map(String) } : {}),
     whenEmpty: spec.when_empty ?? 'skip',
+    write: spec.write ?? 'always',
   };
 }
 
@@ -39,6 +41,8 @@ export interface PreparedUpsert {
   readonly omitted: readonly string[];
   /** Properties a typed value could not be written as: `name: reason`. Sending would be refused. */
   readonly invalid: readonly string[];
+  /** Properties in `properties` written only to a contact that has no value for them (`write: if_empty`). */
+  readonly writeIfEmpty: readonly string[];
   /** Human-readable lines for `simulate`, the trace and the result detail. */
   readonly notes: readonly string[];
 }
@@ -60,6 +64,7 @@ export function prepareUpsert(params: HubspotUpsertContactParams): PreparedUpser
   const properties: Record<string, string> = {};
   const omitted: string[] = [];
   const invalid: string[] = [];
+  const writeIfEmpty: string[] = [];
   const notes: string[] = [];
   if (email !== params.email) notes.push(`email sent as ${email} (trimmed, lower-cased; rendered ${JSON.stringify(params.email)})`);
   for (const [name, param] of Object.entries(params.properties ?? {})) {
@@ -67,6 +72,7 @@ export function prepareUpsert(params: HubspotUpsertContactParams): PreparedUpser
     if (spec.value.trim() === '') {
       if (spec.whenEmpty === 'clear') {
         properties[name] = '';
+        if (spec.write === 'if_empty') writeIfEmpty.push(name);
         notes.push(`property ${name} cleared: it rendered empty and says when_empty: clear`);
       } else {
         omitted.push(name);
@@ -75,13 +81,18 @@ export function prepareUpsert(params: HubspotUpsertContactParams): PreparedUpser
       continue;
     }
     const written = writeTypedValue(spec);
-    if (typeof written === 'string') properties[name] = written;
-    else {
+    if (typeof written === 'string') {
+      properties[name] = written;
+      if (spec.write === 'if_empty') {
+        writeIfEmpty.push(name);
+        notes.push(`property ${name} written only if the contact has no value for it (write: if_empty; the contact is read first)`);
+      }
+    } else {
       invalid.push(`${name}: ${written.problem}`);
       notes.push(`property ${name} cannot be sent: ${written.problem}`);
     }
   }
-  return { email, properties, omitted, invalid, notes };
+  return { email, properties, omitted, invalid, writeIfEmpty, notes };
 }
 
 /** The wire form of a non-empty value, or why it has none. */

@@ -61,7 +61,10 @@ export function buildUpsertInput(params: HubspotUpsertContactParams): { prepared
   if (prepared.invalid.length > 0) {
     throw new PermanentActionError('invalid_property_value', `HubSpot would refuse these property values: ${prepared.invalid.join('; ')}`);
   }
-  return { prepared, input: { id: prepared.email, idProperty: 'email', properties: prepared.properties } };
+  return {
+    prepared,
+    input: { id: prepared.email, idProperty: 'email', properties: prepared.properties, ...(prepared.writeIfEmpty.length > 0 ? { writeIfEmpty: prepared.writeIfEmpty } : {}) },
+  };
 }
 
 /**
@@ -94,7 +97,7 @@ export function connectHubspotUpsertContact(
         return {
           outcome: 'dry_run',
           // The trace id is the one a lone input of a fresh batcher gets.
-          request: { method: 'POST', path: HUBSPOT_BATCH_UPSERT_PATH, body: { inputs: [{ ...input, objectWriteTraceId: 't1' }] } },
+          request: { method: 'POST', path: HUBSPOT_BATCH_UPSERT_PATH, body: { inputs: [toWireInput({ ...input, objectWriteTraceId: 't1' })] } },
           // What was left out and why, in the trace as for a real send (an empty value would clear it).
           ...(prepared.notes.length > 0 ? { detail: { notes: prepared.notes } } : {}),
         };
@@ -111,24 +114,14 @@ export function connectHubspotUpsertContact(
     windowMs: options.batchWindowMs,
     maxInputs: options.maxBatchInputs,
     send: async (inputs) => {
-      // The account's budget for every worker: our own spacing, never faster than HubSpot announces,
-      // and nothing at all while a 429 (or an exhausted window) holds the account.
-      await waitForSlot({
-        redis: deps.redis,
-        key: hubspotPaceKey(deps.keyPrefix),
-        intervalMs,
-        intervalFloorKey: hubspotIntervalFloorKey(deps.keyPrefix),
-        holdKeys: [hubspotHoldKey(deps.keyPrefix)],
-        maxWaitMs: options.maxPaceWaitMs,
-        now: deps.now,
-        signal: lifetime.signal,
-      });
+      const { toSend, keptByTraceId } = await applyWriteIfEmpty(inputs);
+      await takeSlot();
       let announced: Parameters<HubspotResponseObserver>[0] | undefined;
       let response: Awaited<ReturnType<Client['crm']['contacts']['batchApi']['upsert']>>;
       try {
         response = await client.call(
           lifetime.signal,
-          (sdk, callOptions) => sdk.crm.contacts.batchApi.upsert({ inputs: inputs.map((input) => ({ ...input })) }, callOptions),
+          (sdk, callOptions) => sdk.crm.contacts.batchApi.upsert({ inputs: toSend }, callOptions),
           (seen) => (announced = seen),
         );
       } catch (error) {
@@ -136,9 +129,73 @@ export function connectHubspotUpsertContact(
         throw error;
       }
       await adaptPacing(announced, undefined);
-      return pairAnswer(inputs, response);
+      return pairAnswer(inputs, response, keptByTraceId);
     },
   });
+
+  /**
+   * The account's budget for every worker, one slot per call: our own spacing, never faster than
+   * HubSpot announces, and nothing at all while a 429 (or an exhausted window) holds the account.
+   */
+  async function takeSlot(): Promise<void> {
+    await waitForSlot({
+      redis: deps.redis,
+      key: hubspotPaceKey(deps.keyPrefix),
+      intervalMs,
+      intervalFloorKey: hubspotIntervalFloorKey(deps.keyPrefix),
+      holdKeys: [hubspotHoldKey(deps.keyPrefix)],
+      maxWaitMs: options.maxPaceWaitMs,
+      now: deps.now,
+      signal: lifetime.signal,
+    });
+  }
+
+  /**
+   * `write: if_empty`: HubSpot's batch upsert overwrites whatever it is given and cannot condition
+   * on the current value, so the contacts of the inputs that carry such properties are read first,
+   * in one batch read by email (POST /crm/v3/objects/contacts/batch/read with `idProperty: "email"`,
+   * developers.hubspot.com/docs/api-reference/latest/crm/objects/objects/batch/get-objects), and each
+   * such property is left out where the contact already has a value. A contact the read does not find
+   * (207 OBJECT_NOT_FOUND) is new: every property is written. The read takes its own pacing slot.
+   * The race it leaves: a value written to the contact between this read and the upsert (by a person
+   * or another system) is overwritten.
+   */
+  async function applyWriteIfEmpty(inputs: readonly ContactUpsertInput[]): Promise<{ toSend: WireInput[]; keptByTraceId: Map<string, string[]> }> {
+    const keptByTraceId = new Map<string, string[]>();
+    const conditional = inputs.filter((input) => (input.writeIfEmpty?.length ?? 0) > 0);
+    if (conditional.length === 0) return { toSend: inputs.map(toWireInput), keptByTraceId };
+    const names = [...new Set(['email', ...conditional.flatMap((input) => input.writeIfEmpty ?? [])])];
+    await takeSlot();
+    let announced: Parameters<HubspotResponseObserver>[0] | undefined;
+    let read: Awaited<ReturnType<Client['crm']['contacts']['batchApi']['read']>>;
+    try {
+      read = await client!.call(
+        lifetime.signal,
+        (sdk, callOptions) =>
+          sdk.crm.contacts.batchApi.read({ idProperty: 'email', inputs: conditional.map((input) => ({ id: input.id })), properties: names, propertiesWithHistory: [] }, false, callOptions),
+        (seen) => (announced = seen),
+      );
+    } catch (error) {
+      await adaptPacing(announced, error);
+      throw error;
+    }
+    await adaptPacing(announced, undefined);
+    const current = new Map<string, Record<string, string | null>>();
+    for (const result of read.results ?? []) {
+      const email = result.properties?.email;
+      if (typeof email === 'string') current.set(contactKey(email), result.properties);
+    }
+    const toSend = inputs.map((input) => {
+      const held = current.get(contactKey(input.id));
+      if (!held || !input.writeIfEmpty) return toWireInput(input);
+      const properties = { ...input.properties };
+      const kept = input.writeIfEmpty.filter((name) => typeof held[name] === 'string' && held[name] !== '');
+      for (const name of kept) delete properties[name];
+      if (kept.length > 0) keptByTraceId.set(input.objectWriteTraceId, kept);
+      return toWireInput({ ...input, properties });
+    });
+    return { toSend, keptByTraceId };
+  }
 
   /**
    * Adapts the shared pacing to what HubSpot said (developers.hubspot.com/docs/developer-tooling/
@@ -169,8 +226,9 @@ export function connectHubspotUpsertContact(
   return {
     async execute(params: HubspotUpsertContactParams, ctx: ActionContext): Promise<ActionResult> {
       const { prepared, input } = buildUpsertInput(params);
-      const outcome = await batcher.upsert(input.id, input.properties, ctx.signal);
-      const detail = { contactId: outcome.contactId, isNew: outcome.isNew };
+      const outcome = await batcher.upsert(input.id, input.properties, ctx.signal, prepared.writeIfEmpty);
+      // `kept`: if_empty properties not written because the contact already had a value.
+      const detail = outcome.keptExisting ? { contactId: outcome.contactId, isNew: outcome.isNew, kept: outcome.keptExisting } : { contactId: outcome.contactId, isNew: outcome.isNew };
       return { outcome: 'succeeded', detail: prepared.notes.length > 0 ? { ...detail, notes: prepared.notes } : detail };
     },
     async probe(signal: AbortSignal): Promise<void> {
@@ -190,6 +248,13 @@ export function connectHubspotUpsertContact(
   };
 }
 
+/** One input as it goes on the wire: the write modes stay behind. */
+type WireInput = Omit<ContactUpsertInput, 'writeIfEmpty'>;
+
+function toWireInput(input: ContactUpsertInput): WireInput {
+  return { id: input.id, idProperty: input.idProperty, objectWriteTraceId: input.objectWriteTraceId, properties: input.properties };
+}
+
 /**
  * Pairs HubSpot's answer with the inputs by objectWriteTraceId: HubSpot does not promise results in
  * input order. A result without a trace id is paired by its email (lower-cased), never by position.
@@ -201,13 +266,16 @@ function pairAnswer(
     results?: ReadonlyArray<{ id: string; _new?: boolean; objectWriteTraceId?: string; properties?: Record<string, string | null> }>;
     errors?: ReadonlyArray<unknown>;
   },
+  keptByTraceId: ReadonlyMap<string, readonly string[]> = new Map(),
 ): ContactBatchAnswer {
   const traceIdByEmail = new Map(inputs.map((input) => [contactKey(input.id), input.objectWriteTraceId]));
   const results = new Map<string, ContactUpsertOutcome>();
   for (const result of response.results ?? []) {
     const email = result.properties?.email;
     const traceId = result.objectWriteTraceId ?? (typeof email === 'string' ? traceIdByEmail.get(contactKey(email)) : undefined);
-    if (traceId !== undefined) results.set(traceId, { contactId: result.id, isNew: result._new });
+    if (traceId === undefined) continue;
+    const kept = keptByTraceId.get(traceId);
+    results.set(traceId, kept ? { contactId: result.id, isNew: result._new, keptExisting: kept } : { contactId: result.id, isNew: result._new });
   }
   const errors = new Map<string, PermanentActionError>();
   for (const raw of response.errors ?? []) {

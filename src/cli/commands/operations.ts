@@ -91,6 +91,45 @@ export function runEventsQuarantinedCommand(options: { json?: boolean }, io: Com
   });
 }
 
+/** `events failed [--json]`: event jobs that used all their attempts (planning failed, e.g. Redis trouble). */
+export function runEventsFailedCommand(options: { json?: boolean }, io: CommandIo): Promise<number> {
+  return withOperations(io, async (operations) => {
+    const failed = await operations.listFailedEvents(1000);
+    if (options.json) {
+      io.stdout(JSON.stringify(failed, null, 2));
+      return 0;
+    }
+    if (failed.length === 0) {
+      io.stdout('No failed event jobs.');
+      return 0;
+    }
+    for (const entry of failed) {
+      io.stdout(`${entry.jobId}`);
+      io.stdout(`  event ${entry.eventId}  type ${entry.type}${entry.replayGeneration > 0 ? `  replay ${entry.replayGeneration}` : ''}  attempts ${entry.attemptsMade}  failed ${entry.failedAt ?? '?'}`);
+      io.stdout(`  error  ${entry.error}`);
+    }
+    io.stdout(`${failed.length} failed event job(s). Retry one with: affiliate-bridge events retry <job id>, or all with --all`);
+    return 0;
+  });
+}
+
+/** `events retry <job id> | --all`: plan failed event jobs again. */
+export function runEventsRetryCommand(jobId: string | undefined, options: { all?: boolean }, io: CommandIo): Promise<number> {
+  return withOperations(io, async (operations) => {
+    if (options.all) {
+      io.stdout(`Retried ${await operations.retryAllFailedEvents()} failed event job(s).`);
+      return 0;
+    }
+    if (!jobId) {
+      io.stderr('Name an event job id, or pass --all');
+      return 1;
+    }
+    await operations.retryEvent(jobId);
+    io.stdout(`Retrying ${jobId}.`);
+    return 0;
+  });
+}
+
 /** `events trace <event id> [--json]`: the event, which rules matched or not and why, each action's state. */
 export function runEventsTraceCommand(eventId: string, options: { json?: boolean }, io: CommandIo): Promise<number> {
   return withOperations(io, async (operations) => {
@@ -100,13 +139,15 @@ export function runEventsTraceCommand(eventId: string, options: { json?: boolean
       return 1;
     }
     const actions = await operations.getActionStatuses(trace);
+    const conflictingDuplicates = await operations.listConflictingDuplicates(eventId);
     if (options.json) {
-      io.stdout(JSON.stringify({ ...trace, actions }, null, 2));
+      io.stdout(JSON.stringify({ ...trace, actions, conflictingDuplicates }, null, 2));
       return 0;
     }
     const { event } = trace;
     io.stdout(`${event.id}  ${event.type}  ${event.status}  received ${event.receivedAt}`);
     for (const problem of event.validationErrors ?? []) io.stdout(`  invalid: ${problem}`);
+    for (const id of conflictingDuplicates) io.stdout(`  conflicting duplicate: ${id} (same event id, another body; see: affiliate-bridge events trace ${id})`);
     for (const run of trace.runs) {
       io.stdout(`run ${run.generation === 0 ? '(first)' : `replay ${run.generation}`} at ${run.at}${run.quarantined ? ' (quarantined)' : ''}`);
       if (run.duplicateOf) io.stdout(`  not planned: the same milestone of this provider object was already announced by ${run.duplicateOf} (see: affiliate-bridge events trace ${run.duplicateOf})`);

@@ -61,6 +61,29 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
     response.status(202).json({ retried: jobId, message: `Retrying ${jobId}.` });
   });
 
+  router.get('/failed-events', async (request, response) => {
+    response.json({ failed: await operations.listFailedEvents(parseLimit(request.query.limit, 100, 1000)) });
+  });
+
+  // Before `/failed-events/:jobId/retry`, so "retry-all" is never read as a job id.
+  router.post('/failed-events/retry-all', async (_request, response) => {
+    const retried = await operations.retryAllFailedEvents();
+    logger.info({ retried }, 'admin: retried every failed event job');
+    response.status(202).json({ retried, message: `Retried ${retried} failed event job(s).` });
+  });
+
+  router.post('/failed-events/:jobId/retry', async (request, response) => {
+    const { jobId } = request.params;
+    try {
+      await operations.retryEvent(jobId);
+    } catch (error) {
+      if (answerOperationError(error, response)) return;
+      throw error;
+    }
+    logger.info({ jobId }, 'admin: event job retried');
+    response.status(202).json({ retried: jobId, message: `Retrying ${jobId}.` });
+  });
+
   router.get('/quarantined', async (request, response) => {
     response.json({ quarantined: await operations.listQuarantinedEvents(parseLimit(request.query.limit, 100, 1000)) });
   });
@@ -77,7 +100,7 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
       response.status(404).json({ error: describeMissingEvent(eventId) });
       return;
     }
-    response.json({ ...detail.trace, actions: detail.actions });
+    response.json({ ...detail.trace, actions: detail.actions, conflictingDuplicates: detail.conflictingDuplicates ?? [] });
   });
 
   router.post('/events/:eventId/replay', async (request, response) => {

@@ -44,6 +44,8 @@ export interface RecentEventSummary {
 export interface EventDetail {
   readonly trace: EventTrace;
   readonly actions: ActionStatus[];
+  /** Deliveries of the same event id with another body, stored as their own events. @defaultValue none */
+  readonly conflictingDuplicates?: readonly string[];
 }
 
 const MINUTE_MS = 60_000;
@@ -89,7 +91,8 @@ export async function loadRecentEvents(operations: BridgeOperations, limit: numb
 export async function loadEventDetail(operations: BridgeOperations, eventId: string): Promise<EventDetail | null> {
   const trace = await operations.getEventTrace(eventId);
   if (!trace) return null;
-  return { trace, actions: await operations.getActionStatuses(trace) };
+  const [actions, conflictingDuplicates] = await Promise.all([operations.getActionStatuses(trace), operations.listConflictingDuplicates(eventId)]);
+  return { trace, actions, conflictingDuplicates };
 }
 
 /** Reads a `?limit=` query value, clamped to 1…max. */

@@ -1,4 +1,4 @@
-import type { ActionStatus, FailedAction, QuarantinedEvent, RuleErrorSummary } from '../../queue/operations.js';
+import type { ActionStatus, FailedAction, FailedEvent, QuarantinedEvent, RuleErrorSummary } from '../../queue/operations.js';
 import type { TraceGrouped, TraceRun, TraceSuppressed } from '../../queue/trace.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
@@ -11,6 +11,8 @@ const EXAMPLE_EVENT_ID = `${Object.keys(sourceRegistry)[0] ?? 'source'}-22736304
 export interface DashboardView {
   readonly overview: AdminOverview;
   readonly failed: readonly FailedAction[];
+  /** Event jobs that used all their attempts. @defaultValue none */
+  readonly failedEvents?: readonly FailedEvent[];
   readonly quarantined: readonly QuarantinedEvent[];
   /** Rules that failed on real events (conditions that could not be evaluated, actions not planned). @defaultValue none */
   readonly ruleErrors?: readonly RuleErrorSummary[];
@@ -188,6 +190,30 @@ ${body}
 </section>`;
 }
 
+/** Shown only when an event job failed for good: planning it needs only Redis, so this is rare and urgent. */
+function renderFailedEvents(failed: readonly FailedEvent[]): SafeHtml | '' {
+  if (failed.length === 0) return '';
+  return html`<section id="failed-events">
+<div class="section-head"><h2>Failed event jobs <span class="count">${failed.length}</span></h2>
+${postButton('Retry all', '/admin/api/failed-events/retry-all', { confirm: `Retry all ${failed.length} failed event job(s)?` })}</div>
+<p class="muted">Events stored but not planned: every attempt failed (usually Redis trouble). Retrying plans them with the current rules.</p>
+<table class="grid" id="failed-events-table">
+<thead><tr><th>job</th><th>event</th><th>type</th><th>error</th><th class="num">attempts</th><th>failed at</th><th></th></tr></thead>
+<tbody>${failed.map(
+    (entry) => html`<tr data-job-id="${entry.jobId}">
+<td><code>${entry.jobId}</code></td>
+<td>${eventLink(entry.eventId)}</td>
+<td>${entry.type}</td>
+<td class="error-text">${entry.error}</td>
+<td class="num">${entry.attemptsMade}</td>
+<td class="nowrap">${formatTime(entry.failedAt)}</td>
+<td>${postButton('Retry', `/admin/api/failed-events/${encodeURIComponent(entry.jobId)}/retry`, { jobId: entry.jobId, eventId: entry.eventId })}</td>
+</tr>`,
+  )}</tbody>
+</table>
+</section>`;
+}
+
 function renderQuarantined(quarantined: readonly QuarantinedEvent[]): SafeHtml {
   const body =
     quarantined.length === 0
@@ -206,7 +232,7 @@ function renderQuarantined(quarantined: readonly QuarantinedEvent[]): SafeHtml {
 </table>`;
   return html`<section id="quarantine">
 <h2>Quarantined events <span class="count">${quarantined.length}</span></h2>
-<p class="muted">Stored but not matched: they failed their schema or have an unknown type. Replay one after fixing the schema or rules.</p>
+<p class="muted">Stored but not matched: they failed their schema, have an unknown type, or reused a known event id with another body (conflicting duplicates, which only rules on <code>&lt;source&gt;.conflicting_duplicate</code> see). Replay one after fixing the schema or rules.</p>
 ${body}
 </section>`;
 }
@@ -319,6 +345,12 @@ ${
     ? html`<dt>validation errors</dt><dd><ul class="plain">${event.validationErrors.map((problem) => html`<li>${problem}</li>`)}</ul></dd>`
     : ''
 }
+${event.conflict ? html`<dt>duplicate of</dt><dd>${eventLink(event.conflict.eventId)} <span class="muted">(claimed type ${event.conflict.claimedType}, another body)</span></dd>` : ''}
+${
+  detail.conflictingDuplicates && detail.conflictingDuplicates.length > 0
+    ? html`<dt>conflicting duplicates</dt><dd><span class="muted">Deliveries of this id with another body, stored apart:</span><ul class="plain" id="conflicting-duplicates">${detail.conflictingDuplicates.map((id) => html`<li>${eventLink(id)}</li>`)}</ul></dd>`
+    : ''
+}
 </dl>
 <details class="payload" open><summary>Payload <span class="muted">(secrets stripped)</span></summary>${prettyJson(event.data)}${
     event.envelope ? html`<p class="muted">Envelope</p>${prettyJson(event.envelope)}` : ''
@@ -365,6 +397,7 @@ export function renderDashboardPage(view: DashboardView): string {
     html`${renderQueues(view.overview)}
 ${renderLookup(view.lookup)}
 ${renderFailed(view.failed)}
+${renderFailedEvents(view.failedEvents ?? [])}
 ${renderQuarantined(view.quarantined)}
 ${renderRuleErrors(view.ruleErrors ?? [])}
 ${renderRecent(view.recent)}`,

@@ -66,7 +66,8 @@ const RECENT_EVENTS_SHOWN = 25;
  * - `GET /admin` the page (`?event=<id>` adds that event's trace); `GET /admin/login`,
  *   `POST /admin/login` (form field `token`), `POST /admin/logout`; `GET /admin/assets/*`.
  * - `GET /admin/api/overview | failed | quarantined | events/recent | events/:eventId`,
- *   `POST /admin/api/failed/:jobId/retry | failed/retry-all | events/:eventId/replay`.
+ *   `POST /admin/api/failed/:jobId/retry | failed/retry-all | events/:eventId/replay`,
+ *   `GET /admin/api/failed-events`, `POST /admin/api/failed-events/:jobId/retry | failed-events/retry-all`.
  *
  * Authentication: `Authorization: Bearer <ADMIN_TOKEN>`, or the session cookie the login form
  * sets (a random id of a session kept in Redis for 12 h, ended by logout). Unauthenticated page
@@ -201,16 +202,17 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
 
   admin.get('/', async (request, response) => {
     const asked = typeof request.query.event === 'string' ? request.query.event.trim() : '';
-    const [overview, failed, quarantined, ruleErrors, recent, detail] = await Promise.all([
+    const [overview, failed, failedEvents, quarantined, ruleErrors, recent, detail] = await Promise.all([
       loadOverview(operations, now(), options.integrations, options.reconciledSources),
       operations.listFailedActions(100),
+      operations.listFailedEvents(100),
       operations.listQuarantinedEvents(100),
       operations.listRuleErrors(100),
       loadRecentEvents(operations, RECENT_EVENTS_SHOWN),
       asked === '' ? Promise.resolve(null) : loadEventDetail(operations, asked),
     ]);
     const lookup = asked === '' ? null : { eventId: asked, detail };
-    response.type('html').send(renderDashboardPage({ overview, failed, quarantined, ruleErrors, recent, lookup }));
+    response.type('html').send(renderDashboardPage({ overview, failed, failedEvents, quarantined, ruleErrors, recent, lookup }));
   });
 
   const router = Router();

@@ -210,7 +210,7 @@ describe('actions/hubspot against HubSpot\'s documented behaviour', () => {
       expect(problemsOf({ email: 'a@example.com', properties: { hs_object_id: '1' } })).to.deep.equal(['property hs_object_id is read-only in HubSpot (HubSpot sets it itself): remove it']);
       expect(problemsOf({ email: 'a@example.com', properties: { createdate: '{{ event.occurredAt }}' } })).to.deep.equal(['property createdate is read-only in HubSpot (HubSpot sets it itself): remove it']);
       expect(problemsOf({ email: 'a@example.com', properties: { lastmodifieddate: 'x' } })).to.deep.equal(['property lastmodifieddate is read-only in HubSpot (HubSpot sets it itself): remove it']);
-      expect(problemsOf({ email: 'a@example.com', properties: { amount: { value: '1', kind: 'number' } } })).to.deep.equal(['unknown key kind in property amount: a property takes value, type, options, when_empty']);
+      expect(problemsOf({ email: 'a@example.com', properties: { amount: { value: '1', kind: 'number' } } })).to.deep.equal(['unknown key kind in property amount: a property takes value, type, options, when_empty, write']);
       expect(problemsOf({ email: 'a@example.com', properties: { amount: { type: 'number' } } })).to.deep.equal(['property amount needs value']);
       expect(problemsOf({ email: 'a@example.com', properties: { amount: { value: '1', type: 'money' } } })).to.deep.equal(['property amount: type must be one of string, number, datetime, bool, enumeration']);
       expect(problemsOf({ email: 'a@example.com', properties: { amount: { value: '1', when_empty: 'wipe' } } })).to.deep.equal(['property amount: when_empty must be skip or clear']);
@@ -225,6 +225,7 @@ describe('actions/hubspot against HubSpot\'s documented behaviour', () => {
         properties: { n: '7' },
         omitted: ['e'],
         invalid: [],
+        writeIfEmpty: [],
         notes: [
           'email sent as a@b.co (trimmed, lower-cased; rendered "A@B.co")',
           'property e left out: it rendered empty, and an empty value would clear it in HubSpot (when_empty: clear does that on purpose)',

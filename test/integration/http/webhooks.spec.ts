@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { EventJobData } from '../../../src/queue/event-intake.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
 import { dumpAllValues } from '../../support/redis-dump.js';
+import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
 import {
   TEST_FIRSTPROMOTER_TOKEN,
   postFirstPromoter,
@@ -132,6 +133,41 @@ describe('POST /webhooks/<source> (real app, real Redis)', function () {
       const second = await postFirstPromoter(app.baseUrl, body);
       expect([first.status, second.status]).to.deep.equal([202, 202]);
       expect((await readJson(second)).outcome).to.equal('duplicate');
+      expect(await storedJobs()).to.have.length(1);
+    });
+
+    it('stores a known id with another body apart, as a quarantined conflicting duplicate, and counts it', async () => {
+      const genuine = fixture('firstpromoter/lead_signup.json');
+      const squatted = genuine.replace('goqucugo@mailinator.com', 'junk@example.com').replace('"no_suspicion"', '"no_suspicion" ');
+      // The squatter comes first; the genuine delivery of the same id follows.
+      const first = await postFirstPromoter(app.baseUrl, squatted);
+      const second = await postFirstPromoter(app.baseUrl, genuine);
+      const again = await postFirstPromoter(app.baseUrl, genuine);
+      expect([first.status, second.status, again.status]).to.deep.equal([202, 202, 202]);
+      expect([(await readJson(first)).outcome, (await readJson(second)).outcome, (await readJson(again)).outcome]).to.deep.equal([
+        'stored',
+        'conflicting_duplicate',
+        'duplicate',
+      ]);
+      const events = await storedEvents();
+      expect(events).to.have.length(2);
+      const conflict = events.find((event) => event.conflict !== undefined)!;
+      expect(conflict.id).to.match(/^firstpromoter-22736304\.conflict-[0-9a-f]{16}$/);
+      expect(conflict).to.deep.include({ type: 'firstpromoter.conflicting_duplicate', status: 'quarantined', conflict: { eventId: 'firstpromoter-22736304', claimedType: 'firstpromoter.lead_signup' } });
+      expect(conflict.data.email).to.equal('goqucugo@mailinator.com');
+      expect(conflict.validationErrors![0]).to.equal(
+        'conflicting_duplicate: event id firstpromoter-22736304 was delivered before with a different body; this delivery (type firstpromoter.lead_signup) was not planned as firstpromoter-22736304',
+      );
+      const samples = parsePrometheusText(await app.metrics.registry.metrics());
+      expect(sampleValue(samples, 'bridge_webhooks_total', { source: 'firstpromoter', outcome: 'conflicting_duplicate' })).to.equal(1);
+      expect(sampleValue(samples, 'bridge_webhooks_total', { source: 'firstpromoter', outcome: 'duplicate' })).to.equal(1);
+    });
+
+    it('keeps a redelivery whose JSON differs only in whitespace a plain duplicate', async () => {
+      const body = fixture('firstpromoter/lead_signup.json');
+      await postFirstPromoter(app.baseUrl, body);
+      const compact = await postFirstPromoter(app.baseUrl, JSON.stringify(JSON.parse(body)));
+      expect((await readJson(compact)).outcome).to.equal('duplicate');
       expect(await storedJobs()).to.have.length(1);
     });
 

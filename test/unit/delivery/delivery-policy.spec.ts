@@ -3,6 +3,7 @@ import { actionRegistry } from '../../../src/actions/registry.js';
 import { loadConfig } from '../../../src/config/config.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import {
+  ACTION_JOB_LOGS_KEPT,
   ACTION_BACKOFF_TYPE,
   DEFAULT_ACTIONS_CONCURRENCY,
   DEFAULT_EVENTS_CONCURRENCY,
@@ -66,7 +67,7 @@ describe('delivery policy: which policy runs', () => {
     expect(resolveActionRetry(fastRetriesForTests, undefined)).to.deep.equal({ attempts: 4, baseDelayMs: 50 });
     const retry = resolveActionRetry(fastRetriesForTests, { attempts: 7, backoffMs: 90_000 });
     expect(retry).to.deep.equal({ attempts: 7, baseDelayMs: 90_000 });
-    expect(buildActionJobOptions('e.r.0', retry)).to.deep.equal({ jobId: 'e.r.0', attempts: 7, backoff: { type: ACTION_BACKOFF_TYPE } });
+    expect(buildActionJobOptions('e.r.0', retry)).to.deep.equal({ jobId: 'e.r.0', attempts: 7, backoff: { type: ACTION_BACKOFF_TYPE }, keepLogs: ACTION_JOB_LOGS_KEPT });
   });
 
   it("backs off from each job's own base, capped by the policy, never under the remote side's Retry-After", () => {

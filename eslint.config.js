@@ -56,6 +56,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Plain-JavaScript tool scripts run by Node (the mutation-testing preload): Node's globals.
+  { files: ['stryker/**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly' } } },
   // Tests and benchmarks poke at parsed JSON fixtures; typing every fixture adds nothing there.
   { files: ['test/**', 'bench/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   { files: ['**/*.js'], languageOptions: { globals: { console: 'readonly', process: 'readonly' } } },

@@ -93,7 +93,7 @@ describe('rules: CPU and memory budget of conditions and templates', () => {
             content: `rules:
   - id: nested
     on: firstpromoter.lead_signup
-    if: data.items.exists(x, data.items.exists(y, x.id == y.id + 1))
+    if: dyn(data).items.exists(x, dyn(data).items.exists(y, x.id == y.id + 1))
     do:
       - slack.post_message: { channel: "#ops", text: "hi" }
 `,
@@ -115,7 +115,7 @@ describe('rules: CPU and memory budget of conditions and templates', () => {
             content: `rules:
   - id: nested
     on: firstpromoter.lead_signup
-    if: data.items.all(x, data.items.all(y, x.id != y.id || x.tag == y.tag))
+    if: dyn(data).items.all(x, dyn(data).items.all(y, x.id != y.id || x.tag == y.tag))
     do:
       - slack.post_message: { channel: "#ops", text: "a" }
       - slack.post_message: { channel: "#ops", text: "b" }

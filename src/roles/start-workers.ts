@@ -31,6 +31,10 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
     ]),
   ) as Record<ActionName, ActionRunner<unknown>>;
   lifecycle.onStop(async () => Promise.all(Object.values(runners).map((runner) => runner.close?.())));
+  // Start-up checks run in the background: a slow API must not hold the workers back.
+  for (const runner of Object.values(runners)) {
+    void runner.checkSetup?.(AbortSignal.timeout(config.actionTimeoutMs)).catch(() => undefined);
+  }
 
   lifecycle.trackWorker(
     startEventsWorker({

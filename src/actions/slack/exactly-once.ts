@@ -208,8 +208,9 @@ export class HistoryLookup {
     let cursor: string | undefined;
     try {
       for (let page = 0; page < MAX_HISTORY_PAGES && missing.size > 0; page += 1) {
+        // The pace is shared by every job of the batch: no one job's timeout cuts the wait short.
+        await waitForSlot({ redis, key: slackHistoryPaceKey(keyPrefix), intervalMs: HISTORY_PAGE_INTERVAL_MS, now, maxWaitMs: 30_000 });
         const signal = AbortSignal.timeout(timeoutMs);
-        await waitForSlot({ redis, key: slackHistoryPaceKey(keyPrefix), intervalMs: HISTORY_PAGE_INTERVAL_MS, now, signal, maxWaitMs: 30_000 });
         const common = { channel: batch.channel, oldest, inclusive: true, include_all_metadata: true, limit: HISTORY_PAGE_LIMIT, ...(cursor ? { cursor } : {}) };
         const answer = (await client.call(signal, (web) =>
           batch.threadTs !== undefined ? web.conversations.replies({ ...common, ts: batch.threadTs }) : web.conversations.history(common),

@@ -272,7 +272,14 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
         retryAfterMs: readyAt - now,
       });
     }
-    const channel = isSlackChannelId(sent.channel) ? sent.channel : ((await cachedChannelId(sent.channel)) ?? sent.channel);
+    // conversations.history takes an ID. A name no post has resolved yet (the call that timed out
+    // was the channel's first) is looked up with conversations.list when the token may list.
+    let channel = isSlackChannelId(sent.channel) ? sent.channel : await cachedChannelId(sent.channel);
+    if (channel === undefined && canListChannels !== false) channel = await sweepChannels(sent.channel, ctx.signal);
+    if (channel === undefined) {
+      ctx.logger.warn({ channel: sent.channel }, 'an earlier Slack call had an unknown outcome and its channel name has no known ID (no post resolved it, no channels:read): posting again');
+      return undefined;
+    }
     const found = await history.find({ jobId: ctx.jobId, channel, threadTs: sent.threadTs, oldestMs: sent.at - SLACK_HISTORY_MARGIN_MS });
     if (found.kind === 'found') {
       ctx.logger.info({ channel, ts: found.ts }, 'slack message of an earlier call found in the history: not posted again');

@@ -28,6 +28,13 @@ import {
 } from './state.js';
 import { forgetThreadRoot, joinThread, readRootText, recordRootText, releaseThreadClaim, storeThreadRoot, type ThreadRole } from './threads.js';
 
+/**
+ * Least spacing of two root updates in one channel, in ms: chat.update is Tier 3, "50+ per minute"
+ * (https://docs.slack.dev/apis/web-api/rate-limits). Replies at Slack's 1 per second therefore
+ * outrun the updates, and waiting updates collapse into the latest.
+ */
+export const SLACK_UPDATE_MIN_INTERVAL_MS = 1_200;
+
 /** Most conversations.list pages one sweep reads (1000 channels each). */
 const MAX_SWEEP_PAGES = 20;
 
@@ -297,11 +304,12 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
     const textKey = slackRootTextKey(keyPrefix, root.channel, root.ts);
     const text = truncateText(message.rootText, SLACK_TEXT_LIMIT);
     const seq = await recordRootText(redis, textKey, text, threadTtlMs);
-    // Paced like posts, on the channel's own update budget; a 429 on the channel holds it too.
+    // Paced like posts, on the channel's own update budget (never above chat.update's Tier 3,
+    // 50+ per minute); a 429 on the channel holds it too.
     await waitForSlot({
       redis,
       key: slackUpdatePaceKey(keyPrefix, root.channel),
-      intervalMs,
+      intervalMs: Math.max(intervalMs, SLACK_UPDATE_MIN_INTERVAL_MS),
       holdKeys: [slackHoldKey(keyPrefix, root.channel)],
       maxWaitMs: options.maxPaceWaitMs,
       now: deps.now,

@@ -120,12 +120,28 @@ function ensureTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
 }
 
+/**
+ * What `simulate` says about a message's thread (issue 12). It reads no Redis, so it cannot tell
+ * whether the key already has a root. Pure.
+ */
+export function explainSlackThread(params: SlackPostMessageParams): string[] {
+  if (params.thread_key === undefined) return [];
+  if (params.thread_key === '') return ['thread_key rendered empty: this message is posted on its own, in no thread'];
+  const notes = [
+    `thread_key ${JSON.stringify(params.thread_key)}: the first message of this key in ${params.channel} starts a thread (kept SLACK_THREAD_TTL), later ones reply in it; simulate reads no Redis, so it cannot say which this one is`,
+  ];
+  if (params.reply_broadcast) notes.push('reply_broadcast: as a reply, it is also shown in the channel');
+  if (params.root_text !== undefined) notes.push(`root_text: as a reply, it then edits the thread's root to ${JSON.stringify(params.root_text)}`);
+  return notes;
+}
+
 /** `slack.post_message`: posts one message to a channel with chat.postMessage. */
 export const slackPostMessage = defineAction<SlackPostMessageParams, typeof slackEnv>({
   name: 'slack.post_message',
   params: slackPostMessageParams,
   escapeText: escapeSlackMrkdwn,
   lint: listSlackLimitWarnings,
+  explain: explainSlackThread,
   connect: (deps) => connectSlackPostMessage(deps),
   title: 'Slack',
   env: slackEnv,

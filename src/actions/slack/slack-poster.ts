@@ -193,15 +193,27 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           channel: replyTo?.channel ?? paceAs,
           ...(replyTo ? { threadTs: replyTo.ts } : {}),
         };
-        await redis.set(slackSentKey(keyPrefix, ctx.jobId), JSON.stringify(sentNow), 'PX', recordTtlMs);
+        // One round trip writes it and reads the channel's holds once more: a 429 another worker met
+        // since the slot was reserved holds this call back too.
+        const answers = await redis
+          .multi()
+          .set(slackSentKey(keyPrefix, ctx.jobId), JSON.stringify(sentNow), 'PX', recordTtlMs)
+          .mget(...holdKeys)
+          .exec();
+        const heldMs = Math.max(0, ...((answers?.[1]?.[1] as Array<string | null> | undefined) ?? []).map((until) => Number(until ?? 0) - deps.now()));
+        if (heldMs > 0) {
+          await restoreSent(ctx.jobId, sent);
+          throw new RetryableActionError('paced', `a rate limit holds this channel for ${Math.ceil(heldMs)} ms`, { isRateLimit: true, retryAfterMs: Math.ceil(heldMs) });
+        }
         let result: Awaited<ReturnType<WebClient['chat']['postMessage']>>;
         try {
           result = await client.call(ctx.signal, (web) => web.chat.postMessage(args as unknown as Parameters<typeof web.chat.postMessage>[0]));
         } catch (error) {
           const isUnknown = isUnknownOutcome(error);
+          // A 429's hold first: every worker must see it before anything else happens.
+          await afterFailure(error, given, paceAs);
           // Slack said it posted nothing: nothing to look for, unless an earlier call is still unknown.
           if (!isUnknown) await restoreSent(ctx.jobId, sent);
-          await afterFailure(error, given, paceAs);
           const code = error instanceof PermanentActionError ? error.code : undefined;
           if (replyTo && threadKey && code !== undefined && THREAD_GONE_CODES.has(code) && round === 0) {
             // The root was deleted or its channel archived: this message starts a new thread.
@@ -426,6 +438,9 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
       if (error instanceof RetryableActionError && error.isRateLimit && error.retryAfterMs !== undefined) {
         const now = deps.now();
         await holdUntil(redis, slackHoldKey(keyPrefix, paceAs), now + error.retryAfterMs, now);
+        // Jobs that do not know the ID yet check the name's hold only: hold it too, or a name
+        // resolved half-way through a 429 (a conversations.list sweep) would let them through.
+        if (given !== paceAs) await holdUntil(redis, slackHoldKey(keyPrefix, given), now + error.retryAfterMs, now);
       } else if (error instanceof PermanentActionError && error.code === 'channel_not_found' && !isSlackChannelId(given)) {
         await redis.del(slackChannelIdKey(keyPrefix, given));
       }

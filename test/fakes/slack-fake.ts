@@ -104,6 +104,8 @@ interface StepScope {
   readonly times?: number;
   readonly forMs?: number;
   readonly channel?: string;
+  /** Only calls of this Web API method (`chat.postMessage`); others pass it by. @defaultValue every method */
+  readonly method?: string;
 }
 
 /** One scripted behaviour; applies to the next `times` calls, or to every call for `forMs`. */
@@ -165,6 +167,13 @@ export interface SlackFakeOptions {
    * @defaultValue none
    */
   readonly channels?: ReadonlyArray<{ readonly id: string; readonly name: string }>;
+  /**
+   * Most messages one conversations.history / .replies page holds, whatever `limit` asks: "Fewer
+   * than the requested number of items may be returned, even if the end of the conversation
+   * history hasn't been reached" (conversations.history, `limit`).
+   * @defaultValue 999, the documented maximum
+   */
+  readonly historyPageSize?: number;
 }
 
 /** What a token the fake does not accept is answered with. */
@@ -244,11 +253,11 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   };
 
   // The first step that applies to this call's channel; steps for other channels are passed by.
-  const nextStep = (channel: string | undefined): SlackScriptStep | undefined => {
+  const nextStep = (channel: string | undefined, path: string): SlackScriptStep | undefined => {
     const now = Date.now();
     for (let index = 0; index < steps.length; ) {
       const active = steps[index];
-      if (active.step.channel !== undefined && active.step.channel !== channel) {
+      if ((active.step.channel !== undefined && active.step.channel !== channel) || (active.step.method !== undefined && `/api/${active.step.method}` !== path)) {
         index += 1;
         continue;
       }
@@ -295,12 +304,12 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     const answer = (status: number) => {
       request.status = status;
     };
-    let step = nextStep(request.channel);
+    let step = nextStep(request.channel, path);
     let dropIfClientGone = false;
     while (step?.kind === 'delay') {
       dropIfClientGone ||= step.ifClientGone === 'drop';
       await new Promise((resolve) => setTimeout(resolve, step && step.kind === 'delay' ? step.ms : 0));
-      step = nextStep(request.channel);
+      step = nextStep(request.channel, path);
     }
     if (isClientGone && dropIfClientGone) return;
     if (step?.kind === 'drop_connection') {
@@ -477,7 +486,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       listed = messages.filter((message) => !message.deleted && (message.threadTs === undefined || message.replyBroadcast) && inRange(message)).reverse();
     }
     const start = typeof args.cursor === 'string' && args.cursor !== '' ? Number(args.cursor) : 0;
-    const limit = Math.min(999, Number(args.limit ?? 100) || 100);
+    const limit = Math.min(999, options.historyPageSize ?? 999, Number(args.limit ?? 100) || 100);
     const page = listed.slice(start, start + limit);
     const hasMore = start + limit < listed.length;
     const withMetadata = parseBoolean(args.include_all_metadata) === true;

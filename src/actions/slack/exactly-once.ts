@@ -36,8 +36,11 @@ export const SLACK_LATE_COMPLETION_MS = 30_000;
 /** How far before the first unknown call the history is read: clocks of workers and Slack differ. */
 export const SLACK_HISTORY_MARGIN_MS = 60_000;
 
-/** Messages per history page: Slack recommends no more than 200 per paginated call. */
-const HISTORY_PAGE_LIMIT = 200;
+/**
+ * Messages asked per history page: conversations.history's maximum ("Maximum of 999"; Slack may
+ * return fewer). Few pages keep a lookup after a crash short under Tier 3's pace.
+ */
+const HISTORY_PAGE_LIMIT = 999;
 
 /** Most pages one lookup reads (10,000 messages): a busier window is given up and posted as before. */
 const MAX_HISTORY_PAGES = 50;

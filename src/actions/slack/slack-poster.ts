@@ -148,7 +148,7 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
       const paceAs = channelId ?? given;
 
       // ---- Exactly once: a previous call of unknown outcome may have posted. ----
-      const sent = await readJson<SlackSentRecord>(slackSentKey(keyPrefix, ctx.jobId));
+      let sent = await readJson<SlackSentRecord>(slackSentKey(keyPrefix, ctx.jobId));
       if (sent) {
         const found = await lookUpEarlierCall(sent, ctx);
         if (found) {
@@ -159,6 +159,12 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
             await storeThreadRoot(redis, threadKeysFor(message.threadKey, given, found.channel), ctx.jobId, { channel: found.channel, ts: found.ts }, threadTtlMs);
           }
           return { channel: found.channel, ts: found.ts, foundInHistory: true, ...threadDetail(found.threadTs), ...(await afterPosted(message, record, ctx)) };
+        }
+        if (found === null) {
+          // The history shows, past Slack's late completions, that the earlier call did not post:
+          // remembered, so a later attempt does not look again.
+          await redis.del(slackSentKey(keyPrefix, ctx.jobId));
+          sent = undefined;
         }
       }
 
@@ -187,6 +193,11 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           now: deps.now,
           signal: ctx.signal,
         });
+        if (ctx.signal.aborted) {
+          // The lookup or the pacing used up this attempt's time: nothing was sent, so hand the job
+          // back (no attempt spent) for a call with a whole timeout, rather than one that cannot leave.
+          throw new RetryableActionError('out_of_time', 'this attempt ran out of time before its call: handed back', { isRateLimit: true, retryAfterMs: 0 });
+        }
         // Written before the call: a crash after it leaves the record, and the retry looks first.
         const sentNow: SlackSentRecord = {
           at: Math.min(sent?.at ?? Number.POSITIVE_INFINITY, deps.now()),
@@ -273,11 +284,12 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
   };
 
   /**
-   * The message an earlier call of unknown outcome posted, when the channel's history shows it.
+   * The message an earlier call of unknown outcome posted, when the channel's history shows it;
+   * null when the history shows it did not post; undefined when the history cannot tell.
    * @throws RetryableActionError `awaiting_late_completion` (rate-limit kind: delayed, no attempt
    *   spent) until Slack's late completions are over.
    */
-  async function lookUpEarlierCall(sent: SlackSentRecord, ctx: SlackPostContext): Promise<{ channel: string; ts: string; threadTs?: string } | undefined> {
+  async function lookUpEarlierCall(sent: SlackSentRecord, ctx: SlackPostContext): Promise<{ channel: string; ts: string; threadTs?: string } | null | undefined> {
     const unavailable = history.unavailableReason(sent.channel);
     if (unavailable !== undefined) {
       ctx.logger.warn({ reason: unavailable }, 'an earlier Slack call had an unknown outcome and the history cannot be read: posting again');
@@ -304,9 +316,12 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
       ctx.logger.info({ channel, ts: found.ts }, 'slack message of an earlier call found in the history: not posted again');
       return { channel, ts: found.ts, ...(found.threadTs ? { threadTs: found.threadTs } : {}) };
     }
-    if (found.kind === 'unavailable') ctx.logger.warn({ reason: found.reason }, 'an earlier Slack call had an unknown outcome and the history cannot be read: posting again');
-    else ctx.logger.info({ channel }, 'an earlier Slack call of unknown outcome did not post: posting');
-    return undefined;
+    if (found.kind === 'unavailable') {
+      ctx.logger.warn({ reason: found.reason }, 'an earlier Slack call had an unknown outcome and the history cannot be read: posting again');
+      return undefined;
+    }
+    ctx.logger.info({ channel }, 'an earlier Slack call of unknown outcome did not post: posting');
+    return null;
   }
 
   /** After the message is in Slack: a reply with rootText edits the root (latest wins). */

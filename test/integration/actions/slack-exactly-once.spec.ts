@@ -98,11 +98,15 @@ describe('actions/slack post_message: exactly once through message metadata and 
     await rejectionOf(runner.execute({ channel: 'C0DROPPED1', text: 'dropped alert' }, contextOf(jobId)));
     await new Promise((resolve) => setTimeout(resolve, 300));
     passLateCompletions();
+    // The retry looks (nothing there), then meets a 429: what the history showed is remembered.
+    fake.script({ kind: 'rate_limit', retryAfterSeconds: 1, channel: 'C0DROPPED1', method: 'chat.postMessage' });
+    await rejectionOf(runner.execute({ channel: 'C0DROPPED1', text: 'dropped alert' }, contextOf(jobId)));
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const retry = await runner.execute({ channel: 'C0DROPPED1', text: 'dropped alert' }, contextOf(jobId));
     expect(retry.outcome).to.equal('succeeded');
     expect((retry as { detail: Record<string, unknown> }).detail).not.to.have.property('foundInHistory');
     expect(fake.received.map((message) => message.text)).to.deep.equal(['dropped alert']);
-    expect(historyCalls()).to.have.length(1);
+    expect(historyCalls(), 'looked once').to.have.length(1);
   });
 
   it('fatal_error and internal_error have unknown outcomes: the retry looks first; a 429 or channel_not_found says nothing was posted: no lookup', async () => {
@@ -145,11 +149,12 @@ describe('actions/slack post_message: exactly once through message metadata and 
   });
 
   it('jobs waiting on the same channel share one lookup, paged through everything posted since', async () => {
-    fake = await startSlackFake({ token: TOKEN, scopes: HISTORY_SCOPES });
+    // Slack may answer fewer messages than asked: 200 a page here.
+    fake = await startSlackFake({ token: TOKEN, scopes: HISTORY_SCOPES, historyPageSize: 200 });
     const runner = connect();
     const jobIds = Array.from({ length: 5 }, (_, index) => `job-batch-${index}`);
     for (const jobId of jobIds) await runner.execute({ channel: '#batch-lookups', text: jobId }, contextOf(jobId));
-    // 250 later messages: the lookup reads 200 per page, newest first.
+    // 250 later messages: the lookup pages (200 a page), newest first.
     for (let index = 0; index < 250; index += 1) await runner.execute({ channel: '#batch-lookups', text: `noise ${index}` }, contextOf(`noise-${index}`));
     await testRedis.redis.del(...jobIds.map((jobId) => slackPostedKey(testRedis.keyPrefix, jobId)));
     passLateCompletions();

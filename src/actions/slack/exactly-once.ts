@@ -124,10 +124,15 @@ interface PendingBatch {
 
 /** Options of {@link HistoryLookup}. */
 export interface HistoryLookupOptions {
+  /** The Slack client the lookups call conversations.history / .replies with. */
   readonly client: SlackClient;
+  /** Where the Tier 3 pace of history pages is kept, shared by every worker. */
   readonly redis: RedisConnection;
+  /** The bridge's Redis key prefix. */
   readonly keyPrefix: string;
+  /** Where an unreadable history is warned about (once). */
   readonly logger: Logger;
+  /** Milliseconds since the epoch (pacing). */
   readonly now: () => number;
   /** Timeout of each page's call, in ms. */
   readonly timeoutMs: number;

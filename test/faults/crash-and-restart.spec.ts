@@ -303,6 +303,7 @@ describe('faults: kill -9 of worker and API, Redis restart and outage (real proc
     expect(firstPass.lost, `acknowledged but lost: ${firstPass.lostEventIds.join(', ')}`).to.equal(0);
     expect(all.lost).to.equal(0);
     expect(all.acknowledged).to.equal(sentIds.length);
+    expect(duplicates.filter((duplicate) => duplicate.action === 'slack'), 'Slack messages posted twice').to.deep.equal([]);
     expect(duplicates.filter((duplicate) => duplicate.window === null), 'duplicates outside the Redis windows').to.deep.equal([]);
   });
 });

@@ -129,6 +129,8 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
   // Whether the token may list channels, as the `x-oauth-scopes` header of an answer (the SDK's
   // response_metadata.scopes) said; undefined until an answer has come.
   let canListChannels: boolean | undefined;
+  /** The one scope check of this process (see checkScopes), once started. */
+  let scopesChecked: Promise<void> | undefined;
   const history = new HistoryLookup({ client, redis, keyPrefix, logger: deps.logger, now: deps.now, timeoutMs: config.actionTimeoutMs });
 
   return {
@@ -263,6 +265,17 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
     },
 
     async checkSetup(signal) {
+      scopesChecked ??= checkScopes(signal);
+      await scopesChecked;
+    },
+  };
+
+  /**
+   * Reads the token's scopes once per process (start-up, or the first retry that needs them) and
+   * says once when the history cannot be read. Never throws: on failure the history is probed on use.
+   */
+  async function checkScopes(signal: AbortSignal): Promise<void> {
+    {
       // auth.test needs no scope and its answer carries `x-oauth-scopes` (the SDK's
       // response_metadata.scopes, https://docs.slack.dev/authentication/tokens).
       try {
@@ -278,10 +291,12 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           );
         }
       } catch (error) {
-        deps.logger.info({ code: error instanceof Error && 'code' in error ? error.code : 'unexpected_error' }, 'Slack start-up check could not run; the history is probed on first use');
+        // Checked again by the next retry that needs it.
+        scopesChecked = undefined;
+        deps.logger.info({ code: error instanceof Error && 'code' in error ? error.code : 'unexpected_error' }, 'Slack scope check could not run; it runs again when a retry needs it');
       }
-    },
-  };
+    }
+  }
 
   /**
    * The message an earlier call of unknown outcome posted, when the channel's history shows it;
@@ -290,6 +305,10 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
    *   spent) until Slack's late completions are over.
    */
   async function lookUpEarlierCall(sent: SlackSentRecord, ctx: SlackPostContext): Promise<{ channel: string; ts: string; threadTs?: string } | null | undefined> {
+    // Whether the token may read history at all is known before waiting: a token without the
+    // scopes posts at once, as before, instead of waiting for a lookup it cannot make.
+    scopesChecked ??= checkScopes(ctx.signal);
+    await scopesChecked;
     const unavailable = history.unavailableReason(sent.channel);
     if (unavailable !== undefined) {
       ctx.logger.warn({ reason: unavailable }, 'an earlier Slack call had an unknown outcome and the history cannot be read: posting again');

@@ -189,7 +189,12 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           redis,
           key: slackPaceKey(keyPrefix, paceAs),
           intervalMs,
-          alsoBudgets: [{ key: slackWorkspacePaceKey(keyPrefix), intervalMs: workspaceIntervalMs }],
+          // A job that knows the name's ID also spends the name's budget: while the name is being
+          // resolved (a conversations.list sweep), jobs still pacing by name share it.
+          alsoBudgets: [
+            ...(isName && channelId !== undefined ? [{ key: slackPaceKey(keyPrefix, given), intervalMs }] : []),
+            { key: slackWorkspacePaceKey(keyPrefix), intervalMs: workspaceIntervalMs },
+          ],
           holdKeys,
           maxWaitMs: options.maxPaceWaitMs,
           now: deps.now,

@@ -62,6 +62,13 @@ export interface ActionRunner<P> {
    * @defaultValue none: a pause of this action's integration ends only when the next job succeeds
    */
   probe?(signal: AbortSignal): Promise<void>;
+  /**
+   * Runs once when a worker process starts: checks what the credentials allow beyond sending
+   * (Slack: whether the token may read channel history) and logs once what is missing. Never
+   * throws; the worker does not wait for it.
+   * @defaultValue none: nothing to check
+   */
+  checkSetup?(signal: AbortSignal): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import * as yup from 'yup';
+import { parseDuration } from '../infra/units.js';
 import { Secret } from '../secret.js';
 import type { BridgeConfig } from './config.js';
 
@@ -82,6 +83,24 @@ export function positiveIntegerVariable(doc: string, defaultValue: number): EnvV
     defaultValue: String(defaultValue),
     isSecret: false,
     read: (raw) => (isUnset(raw) ? defaultValue : Number(raw)),
+  };
+}
+
+/**
+ * A duration such as `30s` or `30d` (`ms`, `s`, `m`, `h`, `d`), read in milliseconds; empty means the
+ * default. The message is the one core durations (DEDUP_TTL) give.
+ */
+export function durationVariable(doc: string, defaultValue: string): EnvVariable<number> {
+  const defaultMs = parseDuration(defaultValue);
+  if (defaultMs === null) throw new TypeError(`default ${defaultValue} is not a duration`);
+  return {
+    doc,
+    schema: yup
+      .string()
+      .test('duration', '${path} must be a duration such as 500ms, 30s, 10m, 12h or 7d', (value) => isUnset(value) || parseDuration(value) !== null),
+    defaultValue,
+    isSecret: false,
+    read: (raw) => (isUnset(raw) ? defaultMs : parseDuration(raw)!),
   };
 }
 

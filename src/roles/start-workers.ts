@@ -35,6 +35,10 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
     ]),
   ) as Record<ActionName, ActionRunner<unknown>>;
   lifecycle.onStop(async () => Promise.all(Object.values(runners).map((runner) => runner.close?.())));
+  // Start-up checks run in the background: a slow API must not hold the workers back.
+  for (const runner of Object.values(runners)) {
+    void runner.checkSetup?.(AbortSignal.timeout(config.actionTimeoutMs)).catch(() => undefined);
+  }
 
   // Reconciled events enter through the webhooks' own intake: same queue, same dedup by event id.
   const eventsQueue = lifecycle.trackQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }));

@@ -33,6 +33,30 @@ import type { AddressInfo } from 'node:net';
  * - Section blocks (https://docs.slack.dev/reference/block-kit/blocks/section-block): `text` at most
  *   3,000 characters, each of `fields` at most 2,000; header text at most 150. Over a limit the call
  *   fails `ok: false, error: "invalid_blocks"` with an `errors` pointer, and nothing is posted.
+ *
+ * History, threads and updates (issue 12), each as Slack documents it:
+ * - chat.postMessage `metadata` ("JSON object with event_type and event_payload fields, presented as
+ *   a URL-encoded string", https://docs.slack.dev/messaging/message-metadata): stored with the
+ *   message; a body that is not such an object is `invalid_metadata_format`.
+ * - chat.postMessage `thread_ts` must name a message of that channel that still exists: a reply to
+ *   a deleted (or unknown) message is `thread_not_found` (slackapi/bolt-js#2307: "the parent message
+ *   no longer exists"). `reply_broadcast` also shows the reply in the channel (subtype
+ *   `thread_broadcast`, https://docs.slack.dev/reference/events/message/thread_broadcast).
+ * - an archived channel takes no message and no update: `is_archived` (chat.postMessage "Errors").
+ * - conversations.history (https://docs.slack.dev/reference/methods/conversations.history): `channel`
+ *   is a conversation ID (a name is `channel_not_found`, the less forgiving reading); needs
+ *   `channels:history` (`groups:history` for a `G…` channel), else `missing_scope`; newest first;
+ *   `oldest`/`latest` exclusive unless `inclusive`; `limit` default 100, at most 999; paging with
+ *   `cursor` and `response_metadata.next_cursor` (`has_more`); only parent messages and broadcast
+ *   replies ("conversations.history returns only parent messages", conversations.replies reference);
+ *   `metadata` only with `include_all_metadata` ("Return all metadata associated with this
+ *   message", default false). A deleted message is not listed.
+ * - conversations.replies: `ts` names the thread's parent (`thread_not_found` when it does not
+ *   exist), the parent then its replies oldest first, same paging, `oldest` and metadata rules.
+ * - chat.update (https://docs.slack.dev/reference/methods/chat.update): `channel` (an ID) and `ts`;
+ *   `message_not_found` when "no message exists with the requested timestamp" (deleted included);
+ *   keeps the metadata when none is sent.
+ * - `deleteMessage` and `archiveChannel` stand for a person deleting the root or archiving the channel.
  */
 
 /** chat.postMessage keeps this many characters of `text`; beyond, it truncates with a warning. */
@@ -54,6 +78,21 @@ export interface ReceivedSlackMessage {
   readonly unfurl_links?: boolean;
   /** Arrival time, ms since the epoch (wall clock of the fake). */
   readonly at: number;
+  // ---- History, threads and updates (issue 12) ----
+  /** The conversation ID the message went to. */
+  readonly channelId: string;
+  /** The message's ts, as answered. */
+  readonly ts: string;
+  readonly reply_broadcast?: boolean;
+  readonly metadata?: { readonly event_type: string; readonly event_payload: Record<string, unknown> };
+}
+
+/** One chat.update the fake applied. */
+export interface SlackFakeUpdate {
+  readonly channelId: string;
+  readonly ts: string;
+  readonly text?: string;
+  readonly at: number;
 }
 
 /**
@@ -65,6 +104,8 @@ interface StepScope {
   readonly times?: number;
   readonly forMs?: number;
   readonly channel?: string;
+  /** Only calls of this Web API method (`chat.postMessage`); others pass it by. @defaultValue every method */
+  readonly method?: string;
 }
 
 /** One scripted behaviour; applies to the next `times` calls, or to every call for `forMs`. */
@@ -126,6 +167,13 @@ export interface SlackFakeOptions {
    * @defaultValue none
    */
   readonly channels?: ReadonlyArray<{ readonly id: string; readonly name: string }>;
+  /**
+   * Most messages one conversations.history / .replies page holds, whatever `limit` asks: "Fewer
+   * than the requested number of items may be returned, even if the end of the conversation
+   * history hasn't been reached" (conversations.history, `limit`).
+   * @defaultValue 999, the documented maximum
+   */
+  readonly historyPageSize?: number;
 }
 
 /** What a token the fake does not accept is answered with. */
@@ -157,6 +205,15 @@ export interface SlackFake {
   authTests(): number;
   /** How many accepted messages carry each text (a count above 1 is a duplicate). */
   countByText(): Map<string, number>;
+  // ---- History, threads and updates (issue 12) ----
+  /** Every chat.update applied, in order. */
+  readonly updates: SlackFakeUpdate[];
+  /** A message's current text (after updates); undefined when unknown or deleted. */
+  currentText(channel: string, ts: string): string | undefined;
+  /** Deletes a message, as a person would in Slack. */
+  deleteMessage(channel: string, ts: string): void;
+  /** Archives a channel, as a person would in Slack. */
+  archiveChannel(channel: string): void;
   close(): Promise<void>;
 }
 
@@ -179,6 +236,11 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   let tokenRejection: SlackTokenRejection = 'invalid_auth';
   let authTestCount = 0;
   const sentPerChannel = new Map<string, number[]>();
+  // ---- History, threads and updates (issue 12) ----
+  const stored = new Map<string, StoredMessage[]>();
+  const archived = new Set<string>();
+  const updates: SlackFakeUpdate[] = [];
+  const findStored = (channelId: string, ts: string) => stored.get(channelId)?.find((message) => message.ts === ts && !message.deleted);
   const sentInWorkspace: number[] = [];
   /** Channel ID (or `*` for the workspace) → when the last Retry-After answered for it ends. */
   const retryAfterUntil = new Map<string, number>();
@@ -191,11 +253,11 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   };
 
   // The first step that applies to this call's channel; steps for other channels are passed by.
-  const nextStep = (channel: string | undefined): SlackScriptStep | undefined => {
+  const nextStep = (channel: string | undefined, path: string): SlackScriptStep | undefined => {
     const now = Date.now();
     for (let index = 0; index < steps.length; ) {
       const active = steps[index];
-      if (active.step.channel !== undefined && active.step.channel !== channel) {
+      if ((active.step.channel !== undefined && active.step.channel !== channel) || (active.step.method !== undefined && `/api/${active.step.method}` !== path)) {
         index += 1;
         continue;
       }
@@ -242,12 +304,12 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     const answer = (status: number) => {
       request.status = status;
     };
-    let step = nextStep(request.channel);
+    let step = nextStep(request.channel, path);
     let dropIfClientGone = false;
     while (step?.kind === 'delay') {
       dropIfClientGone ||= step.ifClientGone === 'drop';
       await new Promise((resolve) => setTimeout(resolve, step && step.kind === 'delay' ? step.ms : 0));
-      step = nextStep(request.channel);
+      step = nextStep(request.channel, path);
     }
     if (isClientGone && dropIfClientGone) return;
     if (step?.kind === 'drop_connection') {
@@ -286,7 +348,8 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
     answer(200);
     if (path === '/api/conversations.list') return listConversations(res, rawBody, req.headers['content-type'] ?? '');
     const isAuthTest = path === '/api/auth.test';
-    if (req.method !== 'POST' || (path !== '/api/chat.postMessage' && !isAuthTest)) {
+    const isHistoryMethod = HISTORY_METHODS.has(path);
+    if (req.method !== 'POST' || (path !== '/api/chat.postMessage' && !isAuthTest && !isHistoryMethod)) {
       return sendJson(res, 200, { ok: false, error: 'unknown_method' });
     }
     if (isAuthTest) authTestCount += 1;
@@ -312,8 +375,15 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
         is_enterprise_install: false,
       });
     }
+    if (isHistoryMethod) return handleHistoryMethod(res, path, args);
     const channel = typeof args.channel === 'string' ? args.channel : '';
     if (!channel || options.missingChannels?.includes(channel)) return sendJson(res, 200, { ok: false, error: 'channel_not_found' });
+    // ---- History, threads and updates (issue 12): archived channels, metadata, thread_ts. ----
+    if (archived.has(channelIdOf(channel))) return sendJson(res, 200, { ok: false, error: 'is_archived' });
+    const metadata = parseMetadata(args.metadata);
+    if (metadata === 'invalid') return sendJson(res, 200, { ok: false, error: 'invalid_metadata_format' });
+    const threadTs = typeof args.thread_ts === 'string' && args.thread_ts !== '' ? args.thread_ts : undefined;
+    if (threadTs !== undefined && !findStored(channelIdOf(channel), threadTs)) return sendJson(res, 200, { ok: false, error: 'thread_not_found' });
     const blocks = parseBlocks(args.blocks);
     if (blocks === 'invalid') return sendJson(res, 200, { ok: false, error: 'invalid_blocks_format' });
     const blockProblems = blocks ? blockLengthProblems(blocks) : [];
@@ -352,6 +422,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
 
     tsCounter += 1;
     const ts = `${Math.floor(Date.now() / 1000)}.${String(tsCounter).padStart(6, '0')}`;
+    const replyBroadcast = threadTs !== undefined && parseBoolean(args.reply_broadcast) === true;
     const message: ReceivedSlackMessage = {
       token: effectiveToken,
       channel,
@@ -360,14 +431,78 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       thread_ts: typeof args.thread_ts === 'string' ? args.thread_ts : undefined,
       unfurl_links: parseBoolean(args.unfurl_links),
       at: Date.now(),
+      channelId: id,
+      ts,
+      ...(replyBroadcast ? { reply_broadcast: true } : {}),
+      ...(metadata ? { metadata } : {}),
     };
     received.push(message);
+    const inChannel = stored.get(id) ?? [];
+    inChannel.push({ ts, text: text ?? '', threadTs, replyBroadcast, metadata: metadata ?? undefined, deleted: false });
+    stored.set(id, inChannel);
     sendJson(res, 200, {
       ok: true,
       channel: id,
       ts,
       message: { type: 'message', subtype: 'bot_message', text: text ?? '', ts, bot_id: 'B0FAKE', blocks: blocks ?? undefined },
       ...(warnings.length > 0 ? { warning: warnings.join(','), response_metadata: { warnings } } : {}),
+    });
+  };
+
+  // ---- History, threads and updates (issue 12): conversations.history, .replies, chat.update ----
+  const handleHistoryMethod = (res: ServerResponse, path: string, args: Record<string, unknown>) => {
+    const channel = typeof args.channel === 'string' ? args.channel : '';
+    // These methods take a conversation ID; a name is not found (the less forgiving reading).
+    if (!/^[CGD][A-Z0-9]{2,}$/.test(channel) || options.missingChannels?.includes(channel)) return sendJson(res, 200, { ok: false, error: 'channel_not_found' });
+    const messages = stored.get(channel) ?? [];
+    if (path === '/api/chat.update') {
+      if (archived.has(channel)) return sendJson(res, 200, { ok: false, error: 'is_archived' });
+      const target = typeof args.ts === 'string' ? findStored(channel, args.ts) : undefined;
+      if (!target) return sendJson(res, 200, { ok: false, error: 'message_not_found' });
+      if (typeof args.text === 'string') target.text = args.text.slice(0, SLACK_FAKE_TEXT_LIMIT);
+      const metadata = parseMetadata(args.metadata);
+      if (metadata === 'invalid') return sendJson(res, 200, { ok: false, error: 'invalid_metadata_format' });
+      if (metadata) target.metadata = metadata;
+      updates.push({ channelId: channel, ts: target.ts, text: typeof args.text === 'string' ? args.text : undefined, at: Date.now() });
+      return sendJson(res, 200, { ok: true, channel, ts: target.ts, text: target.text });
+    }
+    const needed = channel.startsWith('G') ? 'groups:history' : channel.startsWith('D') ? 'im:history' : 'channels:history';
+    if (!scopes.includes(needed)) return sendJson(res, 200, { ok: false, error: 'missing_scope', needed, provided: scopes.join(',') });
+    const isInclusive = parseBoolean(args.inclusive) === true;
+    const oldest = typeof args.oldest === 'string' && args.oldest !== '' ? Number(args.oldest) : Number.NEGATIVE_INFINITY;
+    const latest = typeof args.latest === 'string' && args.latest !== '' ? Number(args.latest) : Number.POSITIVE_INFINITY;
+    const inRange = (message: StoredMessage) => {
+      const ts = Number(message.ts);
+      return isInclusive ? ts >= oldest && ts <= latest : ts > oldest && ts < latest;
+    };
+    let listed: StoredMessage[];
+    if (path === '/api/conversations.replies') {
+      const parent = typeof args.ts === 'string' ? findStored(channel, args.ts) : undefined;
+      if (!parent || parent.threadTs !== undefined) return sendJson(res, 200, { ok: false, error: 'thread_not_found' });
+      listed = [parent, ...messages.filter((message) => message.threadTs === parent.ts && !message.deleted)].filter(
+        (message) => message === parent || inRange(message),
+      );
+    } else {
+      listed = messages.filter((message) => !message.deleted && (message.threadTs === undefined || message.replyBroadcast) && inRange(message)).reverse();
+    }
+    const start = typeof args.cursor === 'string' && args.cursor !== '' ? Number(args.cursor) : 0;
+    const limit = Math.min(999, options.historyPageSize ?? 999, Number(args.limit ?? 100) || 100);
+    const page = listed.slice(start, start + limit);
+    const hasMore = start + limit < listed.length;
+    const withMetadata = parseBoolean(args.include_all_metadata) === true;
+    return sendJson(res, 200, {
+      ok: true,
+      messages: page.map((message) => ({
+        type: 'message',
+        ...(message.threadTs !== undefined && message.replyBroadcast ? { subtype: 'thread_broadcast' } : {}),
+        text: message.text,
+        ts: message.ts,
+        bot_id: 'B0FAKE',
+        ...(message.threadTs !== undefined ? { thread_ts: message.threadTs } : {}),
+        ...(withMetadata && message.metadata ? { metadata: message.metadata } : {}),
+      })),
+      has_more: hasMore,
+      response_metadata: { next_cursor: hasMore ? String(start + limit) : '' },
     });
   };
 
@@ -420,6 +555,15 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       tokenRejection = rejectWith;
     },
     authTests: () => authTestCount,
+    updates,
+    currentText: (channel, ts) => findStored(channelIdOf(channel), ts)?.text,
+    deleteMessage(channel, ts) {
+      const message = findStored(channelIdOf(channel), ts);
+      if (message) message.deleted = true;
+    },
+    archiveChannel(channel) {
+      archived.add(channelIdOf(channel));
+    },
     countByText() {
       const counts = new Map<string, number>();
       for (const message of received) if (message.text !== undefined) counts.set(message.text, (counts.get(message.text) ?? 0) + 1);
@@ -431,6 +575,36 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
         server.close(() => resolve());
       }),
   };
+}
+
+// ---- History, threads and updates (issue 12) ----
+const HISTORY_METHODS: ReadonlySet<string> = new Set(['/api/conversations.history', '/api/conversations.replies', '/api/chat.update']);
+
+/** One message as the fake keeps it for history, replies and updates. */
+interface StoredMessage {
+  readonly ts: string;
+  text: string;
+  readonly threadTs?: string;
+  readonly replyBroadcast: boolean;
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  deleted: boolean;
+}
+
+/** `metadata` as chat.postMessage takes it: a JSON object (URL-encoded) with event_type and event_payload. */
+function parseMetadata(value: unknown): { event_type: string; event_payload: Record<string, unknown> } | null | 'invalid' {
+  if (value === undefined || value === '') return null;
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return 'invalid';
+    }
+  }
+  const candidate = parsed as { event_type?: unknown; event_payload?: unknown } | null;
+  if (!candidate || typeof candidate !== 'object' || typeof candidate.event_type !== 'string') return 'invalid';
+  if (!candidate.event_payload || typeof candidate.event_payload !== 'object' || Array.isArray(candidate.event_payload)) return 'invalid';
+  return { event_type: candidate.event_type, event_payload: candidate.event_payload as Record<string, unknown> };
 }
 
 function parseArguments(contentType: string, rawBody: string): Record<string, unknown> {

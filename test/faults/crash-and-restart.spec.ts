@@ -87,7 +87,13 @@ describe('faults: kill -9 of worker and API, Redis restart and outage (real proc
 
   before(async () => {
     report.start();
-    stack = await FaultStack.start({ appendOnly: true, rules: { 'crash.yaml': RULES } });
+    stack = await FaultStack.start({
+      appendOnly: true,
+      rules: { 'crash.yaml': RULES },
+      // Exactly once (issue 12): the token may read the channel's history to find a message whose
+      // call a kill -9 cut off; the channel has an ID (learned from the first post).
+      slack: { scopes: ['chat:write', 'channels:read', 'channels:history'], channels: [{ id: 'C0CRASH001', name: 'crash' }] },
+    });
     api = await stack.startBridge('api');
     await stack.startBridge('worker', {}, { supervised: true });
     await warmUpWorkers(() => stack.running('worker'), async (attempt) => {
@@ -198,6 +204,9 @@ describe('faults: kill -9 of worker and API, Redis restart and outage (real proc
     });
 
     expect(fault1.lost, `lost: ${fault1.lostEventIds.join(', ')}`).to.equal(0);
+    // Exactly once: a message whose call the kill cut off is found in the channel's history by
+    // its metadata, not posted again; HubSpot upserts may repeat inside the window (idempotent).
+    expect(fault1Duplicates.filter((duplicate) => duplicate.action === 'slack'), 'Slack messages posted twice').to.deep.equal([]);
     expect(fault1Duplicates.filter((duplicate) => duplicate.window === null), 'duplicates outside the crash window').to.deep.equal([]);
     expect(fault2FirstPass.lost, `acknowledged but lost: ${fault2FirstPass.lostEventIds.join(', ')}`).to.equal(0);
     expect(fault2All.lost).to.equal(0);
@@ -301,6 +310,7 @@ describe('faults: kill -9 of worker and API, Redis restart and outage (real proc
     expect(firstPass.lost, `acknowledged but lost: ${firstPass.lostEventIds.join(', ')}`).to.equal(0);
     expect(all.lost).to.equal(0);
     expect(all.acknowledged).to.equal(sentIds.length);
+    expect(duplicates.filter((duplicate) => duplicate.action === 'slack'), 'Slack messages posted twice').to.deep.equal([]);
     expect(duplicates.filter((duplicate) => duplicate.window === null), 'duplicates outside the Redis windows').to.deep.equal([]);
   });
 });

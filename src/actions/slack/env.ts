@@ -1,4 +1,4 @@
-import { positiveIntegerVariable, secretVariable, urlVariable } from '../../config/env-variable.js';
+import { durationVariable, positiveIntegerVariable, secretVariable, urlVariable } from '../../config/env-variable.js';
 
 /**
  * Default of SLACK_MESSAGES_PER_MINUTE. chat.postMessage is in Slack's "special" rate-limit tier:
@@ -22,5 +22,10 @@ export const slackEnv = {
   SLACK_MESSAGES_PER_MINUTE: positiveIntegerVariable(
     'Slack messages per minute for the whole workspace, shared by all workers (Slack allows "several hundred").',
     DEFAULT_SLACK_MESSAGES_PER_MINUTE,
+  ),
+  // Threads (issue 12): how long a rendered thread_key remembers its root.
+  SLACK_THREAD_TTL: durationVariable(
+    'How long a thread_key remembers its thread (channel and root message), shared by all workers; a later message of the key starts a new thread.',
+    '30d',
   ),
 } as const;

@@ -12,6 +12,13 @@ export interface SlackPostMessageParams {
   // --- digests (issue 12, points 6-7): see ./grouping.ts ---
   group?: SlackGroupParams;
   digest_text?: string;
+  // ---- Threads (issue 12) ----
+  /** Messages of one channel whose rendered key is the same form one thread. */
+  thread_key?: string;
+  /** With thread_key: a reply also shows in the channel. */
+  reply_broadcast?: boolean;
+  /** With thread_key: the root is edited to this rendering after each reply. */
+  root_text?: string;
 }
 
 // --- digests (issue 12, points 6-7) ---
@@ -88,16 +95,34 @@ export const slackPostMessageParams: yup.ObjectSchema<SlackPostMessageParams> = 
     group: slackGroupParams,
     digest_text: yup.string().strict().typeError('digest_text must be a template over events and count').min(1, 'digest_text must not be empty'),
     // --- end of digests ---
+    // ---- Threads (issue 12) ----
+    // An empty rendered key is allowed: the message is then posted on its own (see post-message.ts).
+    thread_key: yup.string().strict().typeError('thread_key must be a string'),
+    reply_broadcast: yup.boolean().strict().typeError('reply_broadcast must be true or false'),
+    root_text: yup.string().strict().typeError('root_text must be a string'),
   })
   .strict()
-  .noUnknown(({ unknown }) => `unknown key ${String(unknown)}: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, group, digest_text`)
+  .noUnknown(({ unknown }) => `unknown key ${String(unknown)}: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, thread_key, reply_broadcast, root_text, group, digest_text`)
   .test('text-or-blocks', 'slack.post_message needs text or blocks', (params) =>
     Boolean(params && (params.text !== undefined || params.blocks !== undefined)),
+  )
+  // ---- Threads (issue 12) ----
+  .test('thread-key-or-ts', 'thread_key and thread_ts cannot be used together: thread_key finds the thread itself', (params) =>
+    !(params?.thread_key !== undefined && params.thread_ts !== undefined),
+  )
+  .test('root-text-needs-key', 'root_text needs thread_key: it is the text of the thread\'s root', (params) =>
+    !(params?.root_text !== undefined && params.thread_key === undefined),
+  )
+  .test('broadcast-needs-thread', 'reply_broadcast needs thread_key or thread_ts: only a reply can be broadcast', (params) =>
+    !(params?.reply_broadcast !== undefined && params.thread_key === undefined && params.thread_ts === undefined),
   )
   // --- digests (issue 12, points 6-7) ---
   .test('digest-needs-group', 'digest_text needs group: it renders the digest of a group', (params) => !params || params.digest_text === undefined || params.group !== undefined)
   .test('group-needs-text', 'group needs text: a digest lists each message\'s text (blocks are not grouped)', (params) =>
     !params || params.group === undefined || (params.text !== undefined && params.blocks === undefined),
+  )
+  .test('group-or-thread', 'group cannot be used with thread_key or thread_ts: a digest is one message of its own', (params) =>
+    !params || params.group === undefined || (params.thread_key === undefined && params.thread_ts === undefined),
   )
   // The same rule for editors: the rule-file JSON Schema (rules/rule-file-schema.ts) reads it here.
   .meta({ jsonSchema: { anyOf: [{ required: ['text'] }, { required: ['blocks'] }] } }) as yup.ObjectSchema<SlackPostMessageParams>;

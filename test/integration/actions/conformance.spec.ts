@@ -28,6 +28,8 @@ import {
 /** 2024-10-03T13:45:20Z: a fixed clock, so waits until midnight UTC are exact. */
 const FIXED_NOW = Date.UTC(2024, 9, 3, 13, 45, 20);
 const MS_TO_MIDNIGHT = Date.UTC(2024, 9, 4) - FIXED_NOW;
+/** The job id of the dry-run case: a Slack request names its job in its metadata. */
+const DRY_RUN_JOB_ID = 'firstpromoter-22736304.self-referral-alert.0';
 
 interface ExpectedError {
   /** `paused`: the token is refused, the worker pauses the integration (IntegrationPausedError). */
@@ -148,7 +150,12 @@ const slackHarness: Harness = {
     method: 'POST',
     path: '/api/chat.postMessage',
     contentType: 'application/x-www-form-urlencoded',
-    body: { channel: '#affiliate-fraud', text: 'Possible self-referral: lead@example.com' },
+    // Every post carries metadata naming its job (exactly once, issue 12).
+    body: {
+      channel: '#affiliate-fraud',
+      text: 'Possible self-referral: lead@example.com',
+      metadata: { event_type: 'affiliate_bridge', event_payload: { job_id: DRY_RUN_JOB_ID } },
+    },
   }),
 };
 
@@ -328,7 +335,7 @@ describe('action conformance', () => {
       });
 
       it('runs as dry-run without credentials: the exact request, nothing sent', async () => {
-        const result = await connect({}, null).execute(harness.params, testContext(captured.logger));
+        const result = await connect({}, null).execute(harness.params, testContext(captured.logger, { jobId: DRY_RUN_JOB_ID }));
         expect(result).to.deep.equal({
           outcome: 'dry_run',
           request: harness.dryRunRequest(running),

@@ -31,24 +31,27 @@ describe('actions/slack post_message', () => {
   it('sends channel, text, blocks, thread_ts and unfurl_links with the bearer token', async () => {
     fake = await startSlackFake({ token: TOKEN });
     const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*New lead* lead@example.com' } }];
+    // thread_ts must name a message that exists (the fake answers thread_not_found otherwise).
+    const root = await connect().execute({ channel: '#affiliates', text: 'Leads today' }, testContext(logger));
+    const rootTs = (root as unknown as { detail: { ts: string } }).detail.ts;
     const result = await connect().execute(
-      { channel: '#affiliates', text: 'New lead', blocks, thread_ts: '1712345678.000100', unfurl_links: false },
+      { channel: '#affiliates', text: 'New lead', blocks, thread_ts: rootTs, unfurl_links: false },
       testContext(logger),
     );
     expect(result.outcome).to.equal('succeeded');
-    expect(fake.received).to.have.length(1);
-    expect(fake.received[0]).to.deep.include({
+    expect(fake.received).to.have.length(2);
+    expect(fake.received[1]).to.deep.include({
       token: TOKEN,
       channel: '#affiliates',
       text: 'New lead',
       blocks,
-      thread_ts: '1712345678.000100',
+      thread_ts: rootTs,
       unfurl_links: false,
     });
     // The token travels in the Authorization header only, never in the form body.
-    expect(fake.requests[0].headers.authorization).to.equal(`Bearer ${TOKEN}`);
-    expect(fake.requests[0].rawBody).not.to.include(TOKEN);
-    expect(fake.requests[0].headers['content-type']).to.equal('application/x-www-form-urlencoded');
+    expect(fake.requests[1].headers.authorization).to.equal(`Bearer ${TOKEN}`);
+    expect(fake.requests[1].rawBody).not.to.include(TOKEN);
+    expect(fake.requests[1].headers['content-type']).to.equal('application/x-www-form-urlencoded');
   });
 
   it('returns the channel and ts Slack answered', async () => {
@@ -64,14 +67,14 @@ describe('actions/slack post_message', () => {
     fake = await startSlackFake();
     const config = testConfig({ integrations: { SLACK_API_URL: fake.url, SLACK_BOT_TOKEN: null } });
     const runner = connectSlackPostMessage(testDeps({ config, redis: testRedis.redis, keyPrefix: testRedis.keyPrefix, logger }));
-    const result = await runner.execute({ channel: '#x', text: 'hello', unfurl_links: true }, testContext(logger));
+    const result = await runner.execute({ channel: '#x', text: 'hello', unfurl_links: true }, testContext(logger, { jobId: 'dry-run-job' }));
     expect(result).to.deep.equal({
       outcome: 'dry_run',
       request: {
         method: 'POST',
         path: '/api/chat.postMessage',
         contentType: 'application/x-www-form-urlencoded',
-        body: { channel: '#x', text: 'hello', unfurl_links: true },
+        body: { channel: '#x', text: 'hello', unfurl_links: true, metadata: { event_type: 'affiliate_bridge', event_payload: { job_id: 'dry-run-job' } } },
       },
     });
     expect(fake.requests).to.have.length(0);

@@ -124,7 +124,9 @@ describe('actions worker (real Redis, real Slack client against the fake)', () =
   });
 
   it('retries transient failures with backoff until they succeed', async () => {
-    slack.script({ kind: 'http_status', status: 503, times: 2 });
+    // Scoped to the post: a retry after a 503 (an unknown outcome) first reads the token's scopes
+    // with auth.test (issue 12), which must not eat the scripted failures.
+    slack.script({ kind: 'http_status', status: 503, times: 2, method: 'chat.postMessage' });
     start();
     await addSlackJob('job-flaky');
     expect(await finalState('job-flaky')).to.equal('completed');

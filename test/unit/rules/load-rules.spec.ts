@@ -42,8 +42,16 @@ describe('rules/load-rules', () => {
       ['invalid-params.yaml', [
         `${BAD}/invalid-params.yaml:5:9: slack.post_message needs text or blocks`,
         `${BAD}/invalid-params.yaml:6:20: channel must be a string`,
-        `${BAD}/invalid-params.yaml:7:11: unknown key txt: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, group, digest_text`,
+        `${BAD}/invalid-params.yaml:7:11: unknown key txt: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, thread_key, reply_broadcast, root_text, group, digest_text`,
         `${BAD}/invalid-params.yaml:11:13: property name Company must be a HubSpot internal name: lowercase letters, digits and _`,
+      ]],
+      // Threads (issue 12).
+      ['slack-thread-options.yaml', [
+        `${BAD}/slack-thread-options.yaml:5:9: root_text needs thread_key: it is the text of the thread's root`,
+        `${BAD}/slack-thread-options.yaml:12:9: thread_key and thread_ts cannot be used together: thread_key finds the thread itself`,
+        `${BAD}/slack-thread-options.yaml:20:9: reply_broadcast needs thread_key or thread_ts: only a reply can be broadcast`,
+        `${BAD}/slack-thread-options.yaml:30:23: thread_key must be a string`,
+        `${BAD}/slack-thread-options.yaml:31:28: reply_broadcast must be true or false`,
       ]],
       ['hubspot-read-only-property.yaml', [
         `${BAD}/hubspot-read-only-property.yaml:8:13: property createdate is read-only in HubSpot (HubSpot sets it itself): remove it`,

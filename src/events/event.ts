@@ -1,6 +1,13 @@
 import type { AffiliateFields, CanonicalEventType, EventOrigin } from './affiliate.js';
 import * as yup from 'yup';
 
+/**
+ * The provider type (and type suffix) of a delivery whose id was first seen with another body: the
+ * bridge stores it as a quarantined `<source>.conflicting_duplicate` event (queue/conflicting-duplicates.ts),
+ * an event type of every source that rules may name.
+ */
+export const CONFLICTING_DUPLICATE_TYPE = 'conflicting_duplicate';
+
 /** The provider-neutral event every rule sees. See ../shared/DESIGN.md, "The event every rule sees". */
 export type EventStatus = 'valid' | 'quarantined';
 

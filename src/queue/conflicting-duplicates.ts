@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BridgeEvent } from '../events/event.js';
+import { CONFLICTING_DUPLICATE_TYPE } from '../events/event.js';
 
 /**
  * Id squatting: deduplication by event id alone lets anyone who holds a source's shared secret
@@ -13,8 +14,7 @@ import type { BridgeEvent } from '../events/event.js';
  * already makes; only a conflict costs a second one.
  */
 
-/** The provider type (and type suffix) of a delivery whose id was first seen with another body. */
-export const CONFLICTING_DUPLICATE_TYPE = 'conflicting_duplicate';
+export { CONFLICTING_DUPLICATE_TYPE };
 
 /** The reason stored in a conflicting duplicate's `validationErrors`, first line. */
 export const CONFLICTING_DUPLICATE_REASON = 'conflicting_duplicate';

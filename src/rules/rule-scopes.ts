@@ -1,7 +1,7 @@
 import { Environment } from '@marcbachmann/cel-js';
 import type * as yup from 'yup';
 import { affiliateFieldsSchema, DEFAULT_EVENT_ORIGIN, emptyAffiliateFields } from '../events/affiliate.js';
-import { defineRuleEventSchema, type BridgeEvent } from '../events/event.js';
+import { CONFLICTING_DUPLICATE_TYPE, defineRuleEventSchema, type BridgeEvent } from '../events/event.js';
 import type { EventSchemas } from '../sources/check-event.js';
 import { sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { anyObject } from '../sources/schema-fields.js';
@@ -81,7 +81,9 @@ export class RuleScopeCatalog {
   constructor(readonly registry: SourceRegistry) {
     for (const source of Object.values(registry)) {
       const names: string[] = [];
-      for (const providerType of [...source.eventTypes, ...(source.testEventTypes ?? [])]) {
+      // A conflicting duplicate (events/event.ts) is a type of every source, with the delivery's
+      // payload as data: untyped, like a test delivery.
+      for (const providerType of [...source.eventTypes, ...(source.testEventTypes ?? []), CONFLICTING_DUPLICATE_TYPE]) {
         const type = `${source.name}.${providerType}`;
         if (this.types.has(type)) continue;
         this.types.set(type, { source: source.name, payloads: source.schemasFor(providerType) });
@@ -227,5 +229,7 @@ export function formatEventTypeList(registry: SourceRegistry = sourceRegistry): 
       sections.push(`${source.title} test deliveries (${source.testEventTypes.length}, \`data\` untyped): ${tests}`);
     }
   }
+  const duplicates = Object.values(registry).map((source) => `\`${source.name}.${CONFLICTING_DUPLICATE_TYPE}\``).join(', ');
+  sections.push(`Every source (\`data\` untyped): ${duplicates}, a delivery that reused a known event id with another body (quarantined: see "Conflicting duplicates" above)`);
   return sections.join('\n\n');
 }

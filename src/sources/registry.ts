@@ -1,7 +1,7 @@
 import { firstpromoter } from './firstpromoter/index.js';
 import { rewardful } from './rewardful/index.js';
 import { readSettings } from '../config/env-variable.js';
-import type { BridgeEvent } from '../events/event.js';
+import { CONFLICTING_DUPLICATE_TYPE, type BridgeEvent } from '../events/event.js';
 import type { Secret } from '../secret.js';
 import type { Source } from './source.js';
 
@@ -71,6 +71,6 @@ export function labelEventType(type: string, registry: SourceRegistry = sourceRe
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any source of the registry
   const source = registry[name] as Source<any>;
   const providerType = type.slice(dot + 1);
-  const isKnown = source.eventTypes.includes(providerType) || (source.testEventTypes ?? []).includes(providerType);
+  const isKnown = source.eventTypes.includes(providerType) || (source.testEventTypes ?? []).includes(providerType) || providerType === CONFLICTING_DUPLICATE_TYPE;
   return isKnown ? type : UNKNOWN_EVENT_TYPE_LABEL;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { loadConfig, type BridgeConfig } from '../../config/config.js';
+import { readEnvFile } from '../../config/env-file.js';
 import { ConfigError } from '../../errors.js';
 import { startBridge, type Roles, type RunningBridge } from '../../main.js';
 import { createLogger } from '../../observability/logger.js';
@@ -22,11 +23,33 @@ export function readConfigOrReport(env: NodeJS.ProcessEnv, io: CommandIo): Bridg
   }
 }
 
+/** Options of {@link runBridgeCommand}. */
+export interface RunBridgeOptions {
+  /**
+   * A `.env` file read before the configuration, when it exists (`npm start` passes `--dotenv .env`);
+   * variables already in the environment win over it. @defaultValue undefined (no file is read)
+   */
+  readonly dotenv?: string;
+}
+
+/**
+ * Adds the file's variables to process.env (the one place the process's environment is written:
+ * every later reader, the configuration included, then sees one environment) and says so in one line.
+ */
+function applyEnvFile(file: string, io: CommandIo): void {
+  const contents = readEnvFile(process.env, file);
+  if (!contents) return;
+  for (const name of contents.applied) process.env[name] = contents.variables[name];
+  const overridden = Object.keys(contents.variables).length - contents.applied.length;
+  io.stdout(`Read ${contents.applied.length} setting${contents.applied.length === 1 ? '' : 's'} from ${file}${overridden > 0 ? ` (${overridden} already set in the environment, which wins)` : ''}.`);
+}
+
 /**
  * `start`, `api`, `worker`: runs the bridge until SIGTERM/SIGINT, then shuts down within
  * SHUTDOWN_TIMEOUT and exits 0. An uncaught error is logged and exits 1 for the supervisor.
  */
-export async function runBridgeCommand(roles: Roles, io: CommandIo): Promise<number | 'running'> {
+export async function runBridgeCommand(roles: Roles, io: CommandIo, options: RunBridgeOptions = {}): Promise<number | 'running'> {
+  if (options.dotenv !== undefined) applyEnvFile(options.dotenv, io);
   const config = readConfigOrReport(process.env, io);
   if (!config) return 1;
   const logger: Logger = createLogger({ level: config.logLevel });

@@ -23,6 +23,12 @@ export function readConfigOrReport(env: NodeJS.ProcessEnv, io: CommandIo): Bridg
   }
 }
 
+/**
+ * How long past SHUTDOWN_TIMEOUT a shutdown may take before the process exits regardless: the
+ * lifecycle's own abort grace (1 s) plus a second to close servers and connections.
+ */
+const FORCED_EXIT_GRACE_MS = 2_000;
+
 /** Options of {@link runBridgeCommand}. */
 export interface RunBridgeOptions {
   /**
@@ -55,7 +61,37 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo, options: Run
   const logger: Logger = createLogger({ level: config.logLevel });
   const metrics = new BridgeMetrics({ collectProcessMetrics: true });
 
-  let bridge: RunningBridge;
+  // Signals are handled from the start, not only once start-up is done: with Redis unreachable,
+  // start-up waits on it, and a supervisor's SIGTERM must still end the process in time.
+  let bridge: RunningBridge | undefined;
+  let stopRequested: string | null = null;
+  const stopBridge = (running: RunningBridge) =>
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  const shutdown = (signal: string) => {
+    if (stopRequested !== null) return;
+    stopRequested = signal;
+    logger.info({ signal }, 'shutting down');
+    // The lifecycle returns in-flight jobs past SHUTDOWN_TIMEOUT, but closing BullMQ and Redis
+    // waits on Redis itself: whatever Redis does, the process ends by this deadline.
+    setTimeout(() => {
+      logger.error(
+        { shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'shutdown did not finish in time (Redis unreachable?): exiting anyway; jobs still locked return to their queue when their lock expires',
+      );
+      logger.flush?.();
+      process.exit(1);
+    }, config.shutdownTimeoutMs + FORCED_EXIT_GRACE_MS).unref();
+    if (bridge) void stopBridge(bridge);
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
   try {
     bridge = await startBridge({ config, roles, logger, metrics });
   } catch (error) {
@@ -68,19 +104,8 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo, options: Run
     logger.flush?.();
     return 1;
   }
-
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    bridge.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // A signal that came during start-up stops the bridge as soon as it is up.
+  if (stopRequested !== null) void stopBridge(bridge);
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception: exiting for the supervisor to restart');
     process.exit(1);

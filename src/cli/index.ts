@@ -41,10 +41,19 @@ const program = new Command('affiliate-bridge')
   .description(`Turns ${sourceTitles} webhooks into ${integrationTitles} actions, by rules.`)
   .showHelpAfterError();
 
-const runBridge = (roles: { api: boolean; workers: boolean }) => exitWith(commands.run().then(({ runBridgeCommand }) => runBridgeCommand(roles, processIo)));
-program.command('start').description('HTTP and workers in one process').action(() => runBridge({ api: true, workers: true }));
-program.command('api').description('HTTP intake only').action(() => runBridge({ api: true, workers: false }));
-program.command('worker').description('workers only (metrics on METRICS_PORT)').action(() => runBridge({ api: false, workers: true }));
+/** The options `start`, `api` and `worker` take. */
+interface RunOptions {
+  /** `--dotenv FILE`: a .env file read first when it exists. @defaultValue undefined (none read) */
+  readonly dotenv?: string;
+}
+const runBridge = (roles: { api: boolean; workers: boolean }, options: RunOptions) =>
+  exitWith(commands.run().then(({ runBridgeCommand }) => runBridgeCommand(roles, processIo, { dotenv: options.dotenv })));
+// `npm start` passes `--dotenv .env`. Not named --env-file-if-exists: Node 20.20 acts on that flag
+// even after the script name (and prints ".env not found" itself).
+const ENV_FILE_OPTION = ['--dotenv <file>', 'read this .env file first when it exists; the environment wins over it'] as const;
+program.command('start').description('HTTP and workers in one process').option(...ENV_FILE_OPTION).action((options: RunOptions) => runBridge({ api: true, workers: true }, options));
+program.command('api').description('HTTP intake only').option(...ENV_FILE_OPTION).action((options: RunOptions) => runBridge({ api: true, workers: false }, options));
+program.command('worker').description('workers only (metrics on METRICS_PORT)').option(...ENV_FILE_OPTION).action((options: RunOptions) => runBridge({ api: false, workers: true }, options));
 
 program
   .command('check')

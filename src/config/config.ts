@@ -7,7 +7,7 @@ import { hashTagOf } from '../infra/redis.js';
 import { DEFAULT_LOG_LEVEL } from '../observability/logger.js';
 import { collectStrippedFields, sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { DEFAULT_PORT, DEFAULT_RULES_DIR, positiveIntegerSchema, urlSchema, type EnvDeclaration, type EnvVariable } from './env-variable.js';
-import { parseByteSize, parseDuration } from '../infra/units.js';
+import { isBareNumber, parseByteSize, parseDuration } from '../infra/units.js';
 
 /**
  * The two lists everything else derives from. The shipped ones are the default; a test passes
@@ -100,9 +100,15 @@ export interface BridgeConfig {
 const duration = (name: string) =>
   yup
     .string()
-    .test('duration', `${name} must be a duration such as 500ms, 30s, 10m, 12h or 7d`, (value) =>
-      value === undefined ? true : parseDuration(value) !== null,
-    );
+    .test('duration', `${name} must be a duration such as 500ms, 30s, 10m, 12h or 7d`, (value, context) => {
+      if (value === undefined || parseDuration(value) !== null) return true;
+      // A bare number is the likeliest slip (`ACTION_TIMEOUT=10`): name the unit it lacks.
+      if (isBareNumber(value)) {
+        const number = value.trim();
+        return context.createError({ message: `${name}=${number} has no unit: write ${number}s or ${number}ms (a duration such as 500ms, 30s, 10m, 12h or 7d)` });
+      }
+      return false;
+    });
 
 const positiveInteger = (name: string) => positiveIntegerSchema(name);
 

@@ -32,7 +32,9 @@ export async function startHttp(
     ...deps.readinessChecks,
     checkIntegrationsRunning(deps.state, config.queuePrefix, integrations),
   ];
-  lifecycle.trackTimer(setInterval(() => void refreshQueueGauges(deps).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS));
+  // Depths that cannot be read are unknown, not what they were: dropping the series lets
+  // deploy/alerts.yml tell "Redis down" (bridge_rules_loaded present, bridge_queue_jobs absent).
+  lifecycle.trackTimer(setInterval(() => void refreshQueueGauges(deps).catch(() => metrics.queueJobs.reset()), QUEUE_GAUGE_INTERVAL_MS));
   lifecycle.trackTimer(setInterval(() => void refreshPauseGauges(deps, integrations).catch(() => undefined), QUEUE_GAUGE_INTERVAL_MS));
 
   let app: express.Express;

@@ -12,6 +12,10 @@ export interface BridgeProcessOptions {
   readonly env: Record<string, string>;
   /** @defaultValue 20 s */
   readonly startTimeoutMs?: number;
+  /** Arguments after the role, e.g. `['--dotenv', '.env']`. @defaultValue [] */
+  readonly args?: readonly string[];
+  /** Working directory of the process. @defaultValue the test's own */
+  readonly cwd?: string;
 }
 
 /**
@@ -26,7 +30,8 @@ export class BridgeProcess {
   private constructor(readonly child: ChildProcess) {}
 
   static async start(options: BridgeProcessOptions): Promise<BridgeProcess> {
-    const child = spawn(process.execPath, [BRIDGE_BIN, options.role ?? 'start'], {
+    const child = spawn(process.execPath, [BRIDGE_BIN, options.role ?? 'start', ...(options.args ?? [])], {
+      cwd: options.cwd,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', PORT: '0', METRICS_PORT: '0', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { loadConfig, type BridgeConfig } from '../../config/config.js';
+import { readEnvFile } from '../../config/env-file.js';
 import { ConfigError } from '../../errors.js';
 import { startBridge, type Roles, type RunningBridge } from '../../main.js';
 import { createLogger } from '../../observability/logger.js';
@@ -23,16 +24,74 @@ export function readConfigOrReport(env: NodeJS.ProcessEnv, io: CommandIo): Bridg
 }
 
 /**
+ * How long past SHUTDOWN_TIMEOUT a shutdown may take before the process exits regardless: the
+ * lifecycle's own abort grace (1 s) plus a second to close servers and connections.
+ */
+const FORCED_EXIT_GRACE_MS = 2_000;
+
+/** Options of {@link runBridgeCommand}. */
+export interface RunBridgeOptions {
+  /**
+   * A `.env` file read before the configuration, when it exists (`npm start` passes `--dotenv .env`);
+   * variables already in the environment win over it. @defaultValue undefined (no file is read)
+   */
+  readonly dotenv?: string;
+}
+
+/**
+ * Adds the file's variables to process.env (the one place the process's environment is written:
+ * every later reader, the configuration included, then sees one environment) and says so in one line.
+ */
+function applyEnvFile(file: string, io: CommandIo): void {
+  const contents = readEnvFile(process.env, file);
+  if (!contents) return;
+  for (const name of contents.applied) process.env[name] = contents.variables[name];
+  const overridden = Object.keys(contents.variables).length - contents.applied.length;
+  io.stdout(`Read ${contents.applied.length} setting${contents.applied.length === 1 ? '' : 's'} from ${file}${overridden > 0 ? ` (${overridden} already set in the environment, which wins)` : ''}.`);
+}
+
+/**
  * `start`, `api`, `worker`: runs the bridge until SIGTERM/SIGINT, then shuts down within
  * SHUTDOWN_TIMEOUT and exits 0. An uncaught error is logged and exits 1 for the supervisor.
  */
-export async function runBridgeCommand(roles: Roles, io: CommandIo): Promise<number | 'running'> {
+export async function runBridgeCommand(roles: Roles, io: CommandIo, options: RunBridgeOptions = {}): Promise<number | 'running'> {
+  if (options.dotenv !== undefined) applyEnvFile(options.dotenv, io);
   const config = readConfigOrReport(process.env, io);
   if (!config) return 1;
   const logger: Logger = createLogger({ level: config.logLevel });
   const metrics = new BridgeMetrics({ collectProcessMetrics: true, minRenderIntervalMs: METRICS_MIN_RENDER_INTERVAL_MS });
 
-  let bridge: RunningBridge;
+  // Signals are handled from the start, not only once start-up is done: with Redis unreachable,
+  // start-up waits on it, and a supervisor's SIGTERM must still end the process in time.
+  let bridge: RunningBridge | undefined;
+  let stopRequested: string | null = null;
+  const stopBridge = (running: RunningBridge) =>
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  const shutdown = (signal: string) => {
+    if (stopRequested !== null) return;
+    stopRequested = signal;
+    logger.info({ signal }, 'shutting down');
+    // The lifecycle returns in-flight jobs past SHUTDOWN_TIMEOUT, but closing BullMQ and Redis
+    // waits on Redis itself: whatever Redis does, the process ends by this deadline.
+    setTimeout(() => {
+      logger.error(
+        { shutdownTimeoutMs: config.shutdownTimeoutMs },
+        'shutdown did not finish in time (Redis unreachable?): exiting anyway; jobs still locked return to their queue when their lock expires',
+      );
+      logger.flush?.();
+      process.exit(1);
+    }, config.shutdownTimeoutMs + FORCED_EXIT_GRACE_MS).unref();
+    if (bridge) void stopBridge(bridge);
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
   try {
     bridge = await startBridge({ config, roles, logger, metrics });
   } catch (error) {
@@ -45,19 +104,8 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo): Promise<num
     logger.flush?.();
     return 1;
   }
-
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    bridge.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // A signal that came during start-up stops the bridge as soon as it is up.
+  if (stopRequested !== null) void stopBridge(bridge);
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception: exiting for the supervisor to restart');
     process.exit(1);

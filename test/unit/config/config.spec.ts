@@ -145,8 +145,28 @@ describe('loadConfig', () => {
   });
 });
 
+describe('durations need a unit (issue 14.3)', () => {
+  for (const name of ['ACTION_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'DEDUP_TTL', 'ACTION_BACKOFF_BASE']) {
+    it(`refuses ${name}=10 with one line naming the missing unit`, () => {
+      let error: unknown;
+      try {
+        loadConfig({ [name]: '10' });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).to.be.instanceOf(ConfigError);
+      expect((error as ConfigError).problems).to.deep.equal([`${name}=10 has no unit: write 10s or 10ms (a duration such as 500ms, 30s, 10m, 12h or 7d)`]);
+    });
+  }
+
+  it('reads the same value with its unit', () => {
+    expect(loadConfig({ ACTION_TIMEOUT: '10s' }).actionTimeoutMs).to.equal(10_000);
+    expect(loadConfig({ ACTION_TIMEOUT: '10ms' }).actionTimeoutMs).to.equal(10);
+  });
+});
+
 describe('units', () => {
-  const durations: Array<[string, number | null]> = [['500ms', 500], ['30s', 30_000], ['10m', 600_000], ['12h', 43_200_000], ['7d', 604_800_000], ['250', 250], ['0s', null], ['7 days', null], ['', null]];
+  const durations: Array<[string, number | null]> = [['500ms', 500], ['30s', 30_000], ['10m', 600_000], ['12h', 43_200_000], ['7d', 604_800_000], ['250', null], ['2.5', null], ['0s', null], ['7 days', null], ['', null]];
   for (const [text, expected] of durations) it(`parses duration ${JSON.stringify(text)} as ${expected}`, () => expect(parseDuration(text)).to.equal(expected));
   const sizes: Array<[string, number | null]> = [['1mb', 1_048_576], ['512kb', 524_288], ['100', 100], ['1.5MB', 1_572_864], ['0kb', null], ['big', null]];
   for (const [text, expected] of sizes) it(`parses size ${JSON.stringify(text)} as ${expected}`, () => expect(parseByteSize(text)).to.equal(expected));

@@ -102,7 +102,7 @@ export const slackPostMessageParams: yup.ObjectSchema<SlackPostMessageParams> = 
     root_text: yup.string().strict().typeError('root_text must be a string'),
   })
   .strict()
-  .noUnknown(({ unknown }) => `unknown key ${String(unknown)}: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, thread_key, reply_broadcast, root_text, group, digest_text`)
+  .noUnknown(({ unknown }) => `unknown key ${String(unknown)}: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, group, digest_text, thread_key, reply_broadcast, root_text`)
   .test('text-or-blocks', 'slack.post_message needs text or blocks', (params) =>
     Boolean(params && (params.text !== undefined || params.blocks !== undefined)),
   )

@@ -42,7 +42,7 @@ describe('rules/load-rules', () => {
       ['invalid-params.yaml', [
         `${BAD}/invalid-params.yaml:5:9: slack.post_message needs text or blocks`,
         `${BAD}/invalid-params.yaml:6:20: channel must be a string`,
-        `${BAD}/invalid-params.yaml:7:11: unknown key txt: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, thread_key, reply_broadcast, root_text, group, digest_text`,
+        `${BAD}/invalid-params.yaml:7:11: unknown key txt: slack.post_message takes channel, text, blocks, thread_ts, unfurl_links, group, digest_text, thread_key, reply_broadcast, root_text`,
         `${BAD}/invalid-params.yaml:11:13: property name Company must be a HubSpot internal name: lowercase letters, digits and _`,
       ]],
       // Threads (issue 12).

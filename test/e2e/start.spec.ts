@@ -37,7 +37,7 @@ describe('starting the bridge (issue 14.3, real binary)', function () {
     });
 
     it('reads ADMIN_TOKEN from .env, while PORT set in the environment wins over the file', async () => {
-      await writeFile(path.join(dir, '.env'), ['# as copied from .env.example', 'ADMIN_TOKEN=dotenv-admin-token-4f1e', 'PORT=1'].join('\n'));
+      await writeFile(path.join(dir, '.env'), ['# as copied from .env.example', 'ADMIN_TOKEN=dotenv-admin-token-4f1e-9a8b7c6d', 'PORT=1'].join('\n'));
       // bridgeTestEnv sets no ADMIN_TOKEN; BridgeProcess sets PORT=0 (a free port) in the environment.
       bridge = await BridgeProcess.start({
         cwd: dir,
@@ -46,9 +46,9 @@ describe('starting the bridge (issue 14.3, real binary)', function () {
       });
       expect(bridge.port).to.not.equal(1);
       expect(bridge.output()).to.include('Read 1 setting from .env (1 already set in the environment, which wins).');
-      const overview = await fetch(`${bridge.baseUrl}/admin/api/overview`, { headers: { authorization: 'Bearer dotenv-admin-token-4f1e' } });
+      const overview = await fetch(`${bridge.baseUrl}/admin/api/overview`, { headers: { authorization: 'Bearer dotenv-admin-token-4f1e-9a8b7c6d' } });
       expect(overview.status).to.equal(200);
-      expect(bridge.output()).to.not.include('dotenv-admin-token-4f1e');
+      expect(bridge.output()).to.not.include('dotenv-admin-token-4f1e-9a8b7c6d');
     });
 
     it('starts without a word about it when there is no .env', async () => {

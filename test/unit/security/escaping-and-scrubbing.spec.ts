@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { escapeSlackMrkdwn } from '../../../src/actions/slack/mrkdwn.js';
+import { escapeSlackMrkdwn, escapeSlackPlainText, escapeSlackTextIn } from '../../../src/actions/slack/mrkdwn.js';
 import { compileTemplateTree } from '../../../src/rules/templates.js';
 import { Secret } from '../../../src/secret.js';
 import { createSecretScrubber, REDACTED_MARKER } from '../../../src/sources/scrub-secrets.js';
@@ -26,6 +26,24 @@ describe('escaping and scrubbing: edge cases', () => {
     for (const [input, expected] of table) {
       it(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => expect(escapeSlackMrkdwn(input)).to.equal(expected));
     }
+  });
+
+  describe('escapeSlackPlainText (Block Kit plain_text)', () => {
+    const JOINER = '\u2060';
+    const table: Array<[string, string]> = [
+      ['plain & text', 'plain & text'],
+      ['<!channel>', `<${JOINER}!channel>`],
+      ['hi <@U024BE7LH> <https://evil.example|x>', `hi <${JOINER}@U024BE7LH> <${JOINER}https://evil.example|x>`],
+    ];
+    for (const [input, expected] of table) {
+      it(`${JSON.stringify(input)} keeps what the reader sees and forms no mention or link`, () => expect(escapeSlackPlainText(input)).to.equal(expected));
+    }
+
+    it('is chosen for plain_text objects only; mrkdwn objects keep the action\'s escaping', () => {
+      expect(escapeSlackTextIn({ type: 'plain_text', text: 'x' })).to.equal(escapeSlackPlainText);
+      expect(escapeSlackTextIn({ type: 'mrkdwn', text: 'x' })).to.equal(undefined);
+      expect(escapeSlackTextIn({ text: 'x' })).to.equal(undefined);
+    });
   });
 
   describe('createSecretScrubber', () => {

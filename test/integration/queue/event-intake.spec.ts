@@ -1,0 +1,83 @@
+import { Queue } from 'bullmq';
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { EVENT_RETRY_POLICY } from '../../../src/delivery/delivery-policy.js';
+import type { BridgeEvent } from '../../../src/events/event.js';
+import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { buildEventJobId, EVENT_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
+import { buildEvent } from '../../unit/rules/fixture-events.js';
+import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
+
+/**
+ * EventIntake on real Redis: the micro-batches it writes (one `addBulk`, one MULTI round trip,
+ * per batch) and the dedup decisions it takes from BullMQ's answer. The queue is the real one; a
+ * recording wrapper notes the size of each `addBulk` and lets the real call run.
+ */
+describe('EventIntake (real BullMQ queue, real Redis)', () => {
+  let prefix: string;
+  let connection: Redis;
+  let queue: Queue<EventJobData>;
+  let batchSizes: number[];
+
+  beforeEach(async () => {
+    prefix = randomPrefix('intake');
+    connection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
+    queue = new Queue<EventJobData>(EVENTS_QUEUE, { connection, prefix });
+    batchSizes = [];
+    const addBulk = queue.addBulk.bind(queue);
+    queue.addBulk = ((jobs: Parameters<typeof addBulk>[0]) => {
+      batchSizes.push(jobs.length);
+      return addBulk(jobs);
+    }) as typeof queue.addBulk;
+  });
+
+  afterEach(async () => {
+    await queue.close();
+    await deleteKeys(connection, prefix);
+    connection.disconnect();
+  });
+
+  const lead = (n: number): BridgeEvent => ({ ...buildEvent('firstpromoter.lead_signup', { id: n, email: `lead${n}@example.com` }), id: `firstpromoter-${n}` });
+
+  it('needs a queue', () => {
+    expect(() => new EventIntake({ queue: undefined as unknown as Queue<EventJobData>, dedupTtlMs: 1_000 })).to.throw(TypeError, 'EventIntake needs a queue');
+  });
+
+  it('writes deliveries that arrive together in batches of maxBatchSize, the rest at the end of the turn, and no empty batch', async () => {
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000, maxBatchSize: 3 });
+    const outcomes = await Promise.all(Array.from({ length: 7 }, (_, n) => intake.store(lead(n + 1))));
+    expect(outcomes).to.deep.equal(Array(7).fill('stored'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batchSizes).to.deep.equal([3, 3, 1]);
+    expect(await queue.count()).to.equal(7);
+  });
+
+  it('writes 200 deliveries per round trip by default', async () => {
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000 });
+    await Promise.all(Array.from({ length: 201 }, (_, n) => intake.store(lead(n + 1))));
+    expect(batchSizes).to.deep.equal([200, 1]);
+  });
+
+  it('one delivery is one write: a plain store makes no second (conflict) write', async () => {
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000 });
+    expect(await intake.store(lead(1))).to.equal('stored');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batchSizes).to.deep.equal([1]);
+  });
+
+  it('gives every event job the event retry policy by default', async () => {
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000 });
+    await intake.store(lead(1));
+    const [job] = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
+    expect(job?.opts.attempts).to.equal(EVENT_RETRY_POLICY.attempts);
+  });
+
+  it('an id held by a job stored before body digests existed: a redelivery is a plain duplicate, never a conflict', async () => {
+    const event = lead(42);
+    // The job id format before digests: `<event id>.<tag>`, with no digest in the tag.
+    await queue.add(EVENT_JOB_NAME, { event }, { jobId: buildEventJobId(event.id, 'k2x9f1'), deduplication: { id: event.id, ttl: 60_000 } });
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000 });
+    expect(await intake.store({ ...event, data: { ...event.data, email: 'other@example.com' } })).to.equal('duplicate');
+    expect(batchSizes).to.deep.equal([1]);
+  });
+});

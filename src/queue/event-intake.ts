@@ -82,9 +82,8 @@ export class EventIntake {
       this.#pending.push({ event, jobId: this.#buildJobId(event.id, bodyDigest), bodyDigest, resolve, reject });
       if (this.#pending.length >= this.#maxBatchSize) {
         void this.#flush();
-        // Stryker disable next-line ConditionalExpression,BooleanLiteral: a second scheduled flush finds the batch taken and returns (tested: no empty batch).
       } else if (!this.#flushScheduled) {
-        // Stryker disable next-line BooleanLiteral: as above.
+        // Stryker disable next-line BooleanLiteral: a second scheduled flush finds the batch taken and returns (tested: no empty batch).
         this.#flushScheduled = true;
         setImmediate(() => void this.#flush());
       }
@@ -120,7 +119,6 @@ export class EventIntake {
         // Stryker disable next-line OptionalChaining: addBulk answers one job per job given.
         const heldBy = jobs[index]?.id;
         if (heldBy === pending.jobId) pending.resolve('stored');
-        // Stryker disable next-line ConditionalExpression: as above, heldBy is always set.
         else if (heldBy !== undefined && isOtherBody(heldBy, pending)) conflicts.push(pending);
         else pending.resolve('duplicate');
       });

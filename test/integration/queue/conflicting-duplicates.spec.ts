@@ -1,21 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { Queue, type Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { actionRegistry } from '../../../src/actions/registry.js';
+import type { Queue } from 'bullmq';
 import type { BridgeEvent } from '../../../src/events/event.js';
-import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
-import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
-import { startEventsWorker } from '../../../src/queue/events-worker.js';
-import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
-import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
-import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
-import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { waitFor } from '../../support/redis.js';
+import { startEventsStack, type EventsStack } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: fraud-alert
@@ -39,45 +31,17 @@ const normalize = (body: Record<string, unknown>): BridgeEvent =>
  * events worker on real Redis, real rules.
  */
 describe('conflicting duplicates: stored apart, listed, traced and alertable (real Redis)', () => {
-  let prefix: string;
-  let redis: Redis;
-  let workerConnection: Redis;
+  let stack: EventsStack;
   let events: Queue<EventJobData>;
   let actions: Queue<ActionJobData>;
-  let worker: Worker;
   let operations: BridgeOperations;
-  const loaded = compileRuleFiles([{ file: 'rules/fraud.yaml', content: RULES }], { actions: actionRegistry });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  const ruleSet = loaded.ruleSet;
 
   beforeEach(() => {
-    prefix = randomPrefix('conflicts');
-    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
-    workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
-    events = new Queue(EVENTS_QUEUE, { connection: redis, prefix });
-    actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
-    operations = new BridgeOperations(redis, prefix);
-    worker = startEventsWorker({
-      connection: workerConnection,
-      state: redis,
-      prefix,
-      actionsQueue: actions,
-      plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
-      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-      retryPolicy: fastRetriesForTests,
-      traceTtlMs: 60_000,
-      logger: pino({ level: 'silent' }),
-      metrics: new BridgeMetrics(),
-    });
+    stack = startEventsStack({ label: 'conflicts', rules: { file: 'rules/fraud.yaml', content: RULES }, traceTtlMs: 60_000 });
+    ({ events, actions, operations } = stack);
   });
 
-  afterEach(async () => {
-    await worker.close();
-    await Promise.all([events.close(), actions.close(), operations.close()]);
-    await deleteKeys(redis, prefix);
-    redis.disconnect();
-    workerConnection.disconnect();
-  });
+  afterEach(() => stack.stop());
 
   it('plans the genuine delivery that follows a squatter under its id as an alertable conflicting duplicate, and shows it in the first trace', async () => {
     const intake = new EventIntake({ queue: events, dedupTtlMs: 60_000 });

@@ -2,20 +2,16 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
-import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import type { EventJobData } from '../../../src/queue/event-intake.js';
-import { ACTION_JOB_LOGS_KEPT, FAILED_JOBS_KEPT_SECONDS, buildActionJobOptions, fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
-import { QUARANTINED_EVENTS_KEPT, startEventsWorker } from '../../../src/queue/events-worker.js';
-import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
+import { ACTION_JOB_LOGS_KEPT, FAILED_JOBS_KEPT_SECONDS, buildActionJobOptions } from '../../../src/delivery/delivery-policy.js';
+import { QUARANTINED_EVENTS_KEPT } from '../../../src/queue/events-worker.js';
+import { bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
-import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
-import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
-import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { waitFor } from '../../support/redis.js';
+import { startEventsStack, type EventsStack } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: reward-alert
@@ -32,46 +28,20 @@ const normalize = (body: Record<string, unknown>, receivedAt = new Date(FIXED_NO
 
 /** Every key the bridge writes beside BullMQ's is capped or expires: each cap, tested. */
 describe('Redis bounds: quarantine list, replay counters, job logs (real Redis)', () => {
+  let stack: EventsStack;
   let prefix: string;
   let redis: Redis;
-  let workerConnection: Redis;
   let events: Queue<EventJobData>;
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let operations: BridgeOperations;
-  const loaded = compileRuleFiles([{ file: 'rules/rewards.yaml', content: RULES }], { actions: actionRegistry });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  const ruleSet = loaded.ruleSet;
 
   beforeEach(() => {
-    prefix = randomPrefix('bounds');
-    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
-    workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
-    events = new Queue(EVENTS_QUEUE, { connection: redis, prefix });
-    actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
-    operations = new BridgeOperations(redis, prefix);
-    worker = startEventsWorker({
-      connection: workerConnection,
-      state: redis,
-      prefix,
-      actionsQueue: actions,
-      plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
-      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-      retryPolicy: fastRetriesForTests,
-      traceTtlMs: TRACE_TTL_MS,
-      logger: pino({ level: 'silent' }),
-      metrics: new BridgeMetrics(),
-      now: () => FIXED_NOW,
-    });
+    stack = startEventsStack({ label: 'bounds', rules: { file: 'rules/rewards.yaml', content: RULES }, traceTtlMs: TRACE_TTL_MS, now: () => FIXED_NOW });
+    ({ prefix, redis, events, actions, worker, operations } = stack);
   });
 
-  afterEach(async () => {
-    await worker.close();
-    await Promise.all([events.close(), actions.close(), operations.close()]);
-    await deleteKeys(redis, prefix);
-    redis.disconnect();
-    workerConnection.disconnect();
-  });
+  afterEach(() => stack.stop());
 
   const processEvent = async (event: BridgeEvent, jobId: string) => {
     await events.add('event', { event }, { jobId });

@@ -1,0 +1,72 @@
+import { Queue, type Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { actionRegistry } from '../../src/actions/registry.js';
+import { fastRetriesForTests } from '../../src/delivery/delivery-policy.js';
+import { BridgeMetrics } from '../../src/observability/metrics.js';
+import type { ActionJobData } from '../../src/queue/action-job.js';
+import type { EventJobData } from '../../src/queue/event-intake.js';
+import { startEventsWorker } from '../../src/queue/events-worker.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../src/queue/names.js';
+import { BridgeOperations } from '../../src/queue/operations.js';
+import { compileRuleFiles } from '../../src/rules/compile-rules.js';
+import { planActions } from '../../src/rules/plan.js';
+import { sourceRegistry } from '../../src/sources/registry.js';
+import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from './redis.js';
+
+export interface EventsStackOptions {
+  /** The prefix's label, for telling test keys apart in Redis. */
+  readonly label: string;
+  /** One rule file, compiled with the shipped actions. */
+  readonly rules: { readonly file: string; readonly content: string };
+  readonly traceTtlMs: number;
+  /** The worker's clock. @defaultValue Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * The real events worker on real Redis under a fresh prefix, with its queues and operations: what
+ * a queue spec needs to store events and read what planning wrote. `stop()` closes everything and
+ * deletes the prefix's keys.
+ */
+export function startEventsStack(options: EventsStackOptions) {
+  const loaded = compileRuleFiles([options.rules], { actions: actionRegistry });
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const ruleSet = loaded.ruleSet;
+  const prefix = randomPrefix(options.label);
+  const redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
+  const workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
+  const events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+  const actions = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: redis, prefix });
+  const operations = new BridgeOperations(redis, prefix);
+  const worker: Worker = startEventsWorker({
+    connection: workerConnection,
+    state: redis,
+    prefix,
+    actionsQueue: actions,
+    plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
+    checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
+    retryPolicy: fastRetriesForTests,
+    traceTtlMs: options.traceTtlMs,
+    logger: pino({ level: 'silent' }),
+    metrics: new BridgeMetrics(),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return {
+    prefix,
+    redis,
+    events,
+    actions,
+    operations,
+    worker,
+    async stop(): Promise<void> {
+      await worker.close();
+      await Promise.all([events.close(), actions.close(), operations.close()]);
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
+      workerConnection.disconnect();
+    },
+  };
+}
+
+export type EventsStack = ReturnType<typeof startEventsStack>;

@@ -147,6 +147,19 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * The bridge's reports of its own failures (`bridge.action.failed`, queue/failure-events.ts), by
+   * stage (`run`, `plan`) and outcome: `emitted` (stored as an event), `duplicate` (stored before),
+   * `loop_suppressed` (an action of a bridge event failed: not reported, to never loop),
+   * `unavailable` (could not be stored: the job waits and reports again).
+   */
+  readonly failureEvents = new Counter({
+    name: 'bridge_failure_events_total',
+    help: 'bridge.action.failed events by stage (run, plan) and outcome (emitted, duplicate, loop_suppressed, unavailable).',
+    labelNames: ['stage', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly #pauseReasons = new Map<string, string>();
 
   /** Sets `bridge_integration_paused` for one integration: `reason` while paused, null while it runs (one series each). */

@@ -6,6 +6,7 @@ import { IntegrationPausedError, PermanentActionError, RetryableActionError } fr
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { forgetDigestItems, resolveDigest, type ResolvedDigest } from './digests.js';
+import { reportFailedActionJob, type FailureReporter } from './failure-events.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { PauseGate } from './pause-gate.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
@@ -57,6 +58,12 @@ export interface ActionsWorkerOptions {
    * @defaultValue one built from these options (startActionsWorker builds it once)
    */
   readonly pauseGate?: PauseGate;
+  /**
+   * Reports a job that fails for good (permanent error, last attempt) as a `bridge.action.failed`
+   * event before it is dead-lettered (queue/failure-events.ts).
+   * @defaultValue none: failures are only logged, counted and dead-lettered
+   */
+  readonly failureReporter?: FailureReporter;
 }
 
 /** The gate of these options: the one given, or one built from them. */
@@ -222,13 +229,16 @@ async function handleFailure(
   }
 
   await job.log(`attempt ${attempt} ${new Date((options.now ?? Date.now)()).toISOString()}: ${summary}`);
+  const isLastAttempt = attempt >= (job.opts.attempts ?? 1);
+  if (options.failureReporter && (error instanceof PermanentActionError || isLastAttempt)) {
+    await reportFailedActionJob(options.failureReporter, job, token, { error: summary, attempts: attempt, nowMs: (options.now ?? Date.now)() });
+  }
   if (error instanceof PermanentActionError) {
     options.metrics.actions.inc({ action, outcome: 'failed' });
     log.error({ code, attempt }, `action failed permanently: ${message}`);
     throw new UnrecoverableError(summary);
   }
 
-  const isLastAttempt = attempt >= (job.opts.attempts ?? 1);
   options.metrics.actions.inc({ action, outcome: isLastAttempt ? 'failed' : 'retried' });
   log.warn({ code, attempt, attempts: job.opts.attempts }, isLastAttempt ? `action failed after its last attempt: ${message}` : `action failed, will retry: ${message}`);
   throw new ActionAttemptError(summary, error instanceof RetryableActionError ? error.retryAfterMs : undefined);

@@ -20,6 +20,7 @@ import {
 import { claimActions } from './action-claims.js';
 import { addToDigests } from './digests.js';
 import type { EventJobData } from './event-intake.js';
+import { reportPlanFailures, type FailureReporter } from './failure-events.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';
 import { appendTraceRun, type TraceRun, type TraceSuppressed } from './trace.js';
@@ -73,6 +74,12 @@ export interface EventsWorkerOptions {
   readonly labelEventType?: (type: string) => string;
   /** @defaultValue DEFAULT_EVENTS_CONCURRENCY (20) */
   readonly concurrency?: number;
+  /**
+   * Reports each action that could not be planned as a `bridge.action.failed` event before the
+   * event job completes (queue/failure-events.ts).
+   * @defaultValue none: plan failures are only recorded, logged and counted
+   */
+  readonly failureReporter?: FailureReporter;
 }
 
 /**
@@ -167,6 +174,9 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
       });
     },
   });
+
+  // Reported after the trace names the failures and before the job completes: a crash in between runs the job, and reports, again.
+  if (options.failureReporter && failures.length > 0) await reportPlanFailures(options.failureReporter, failures, job.processedOn ?? nowMs);
 
   options.metrics.events.inc({
     type: (options.labelEventType ?? labelEventType)(event.type),

@@ -4,6 +4,7 @@ import type { ActionJobData } from '../queue/action-job.js';
 import { startActionsWorker } from '../queue/actions-worker.js';
 import { startEventsWorker } from '../queue/events-worker.js';
 import { EventIntake, type EventJobData } from '../queue/event-intake.js';
+import { FailureReporter } from '../queue/failure-events.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../queue/names.js';
 import { startReconcileScheduler } from '../reconcile/reconcile-scheduler.js';
 import { buildReconciler, describePartialCredentials, recordMilestoneWith } from '../reconcile/reconciler.js';
@@ -11,6 +12,7 @@ import { planActions } from '../rules/plan.js';
 import { RuleStore } from '../rules/rule-store.js';
 import { formatProblem, type RuleProblem } from '../rules/problems.js';
 import { checkSchemaOf, labelEventType } from '../sources/registry.js';
+import { collectSourceSecrets, createSecretScrubber } from '../sources/scrub-secrets.js';
 import type { BridgeDeps, WorkersRole } from './deps.js';
 
 /**
@@ -40,13 +42,23 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
     void runner.checkSetup?.(AbortSignal.timeout(config.actionTimeoutMs)).catch(() => undefined);
   }
 
-  // Reconciled events enter through the webhooks' own intake: same queue, same dedup by event id.
+  // Reconciled events and the bridge's own (bridge.action.failed) enter through the webhooks' own
+  // intake: same queue, same dedup by event id.
   const eventsQueue = lifecycle.trackQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }));
+  const intake = new EventIntake({ queue: eventsQueue, dedupTtlMs: config.dedupTtlMs });
+  const failureReporter = new FailureReporter({
+    intake,
+    // Every secret the sources and integrations declare: an error text may echo a token or a URL with one.
+    secretScrubber: createSecretScrubber(collectSourceSecrets({ ...deps.sources, ...deps.actions }, config)),
+    logger: logger.child({ role: 'failure-events' }),
+    metrics,
+    now: deps.now,
+  });
   const { ledger, reconciler } = buildReconciler({
     config,
     sources: deps.sources,
     redis: state,
-    intake: new EventIntake({ queue: eventsQueue, dedupTtlMs: config.dedupTtlMs }),
+    intake,
     logger: logger.child({ role: 'reconcile' }),
     metrics,
     now: deps.now,
@@ -70,6 +82,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       metrics,
       now: deps.now,
       concurrency: config.eventsConcurrency,
+      failureReporter,
     }),
   );
   lifecycle.trackWorker(
@@ -86,6 +99,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       metrics,
       now: deps.now,
       concurrency: config.actionsConcurrency,
+      failureReporter,
     }),
   );
   for (const warning of describePartialCredentials(deps.sources, config.integrations)) logger.warn(warning);

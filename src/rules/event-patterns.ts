@@ -1,5 +1,6 @@
 import { CANONICAL_EVENT_TYPES, CANONICAL_TYPE_NAMESPACE } from '../events/affiliate.js';
 import type { SourceName } from '../events/event.js';
+import { INTERNAL_SOURCE } from '../events/internal-events.js';
 import { sourceRegistry } from '../sources/registry.js';
 
 /**
@@ -34,9 +35,12 @@ export function parseEventPattern(text: string, knownSources: readonly SourceNam
   }
   const source = text.slice(0, text.indexOf('.'));
   if (source === CANONICAL_TYPE_NAMESPACE) return parseCanonicalPattern(text);
+  // The bridge's own events (events/internal-events.ts) exist whatever the sources; which of its types a
+  // pattern names is checked against their list, with did-you-mean, like a source's.
+  if (source === INTERNAL_SOURCE) return compilePattern(text);
   if (!knownSources.includes(source)) {
     return {
-      error: `on ${text} can never match: event types start with ${listPrefixes([...knownSources, CANONICAL_TYPE_NAMESPACE])}`,
+      error: `on ${text} can never match: event types start with ${listPrefixes([...knownSources, CANONICAL_TYPE_NAMESPACE, INTERNAL_SOURCE])}`,
     };
   }
   return compilePattern(text);
@@ -61,7 +65,7 @@ function compilePattern(text: string): EventPattern {
   return { kind: 'glob', glob: text, regex: new RegExp(`^${body}$`) };
 }
 
-/** `firstpromoter., rewardful. or affiliate.` */
+/** `firstpromoter., rewardful., affiliate. or bridge.` */
 function listPrefixes(names: readonly string[]): string {
   const prefixes = names.map((name) => `${name}.`);
   return prefixes.length <= 1 ? (prefixes[0] ?? '') : `${prefixes.slice(0, -1).join(', ')} or ${prefixes.at(-1)}`;

@@ -1,5 +1,6 @@
 import type * as yup from 'yup';
 import type { ActionCatalog, ActionName } from '../actions/action.js';
+import { INTERNAL_EVENT_TYPE_NAMES, INTERNAL_SOURCE } from '../events/internal-events.js';
 import { DURATION_PATTERN } from '../infra/units.js';
 import { sourceRegistry } from '../sources/registry.js';
 import {
@@ -34,7 +35,8 @@ export interface RuleFileSchemaOptions {
   readonly actions: ActionCatalog;
   /**
    * Every documented event type, offered for completion in `on:` (globs and other types of the
-   * known sources stay valid). @defaultValue the source registry's types, as `<source>.<type>`
+   * known sources stay valid). @defaultValue the source registry's types, as `<source>.<type>`,
+   * then the bridge's own (`bridge.action.failed`)
    */
   readonly eventTypes?: readonly string[];
   /** The source names event types may start with. @defaultValue KNOWN_SOURCES */
@@ -49,7 +51,8 @@ export interface RuleFileSchemaOptions {
  * Deterministic: the same inputs give the same JSON, so the shipped file can be compared.
  */
 export function buildRuleFileSchema(options: RuleFileSchemaOptions): JsonSchema {
-  const sources = options.sources ?? KNOWN_SOURCES;
+  // The bridge's own events (events/internal-events.ts) can be named whatever the sources.
+  const sources = [...(options.sources ?? KNOWN_SOURCES), INTERNAL_SOURCE];
   const eventTypes = options.eventTypes ?? listRegisteredEventTypes();
   const duration = { type: 'string', pattern: patternOf(DURATION_PATTERN), description: 'A duration: 500ms, 30s, 5m, 24h, 7d.' };
   const nonEmptyTemplate = { type: 'string', pattern: '\\S', description: 'A Liquid template over event and data, such as "{{ data.id }}".' };
@@ -138,9 +141,9 @@ export function buildRuleFileSchema(options: RuleFileSchemaOptions): JsonSchema 
   };
 }
 
-/** `firstpromoter.lead_signup`, … : every registered source's documented types. */
+/** `firstpromoter.lead_signup`, …, `bridge.action.failed`: every registered source's documented types, then the bridge's own. */
 function listRegisteredEventTypes(): string[] {
-  return Object.values(sourceRegistry).flatMap((source) => source.eventTypes.map((type) => `${source.name}.${type}`));
+  return [...Object.values(sourceRegistry).flatMap((source) => source.eventTypes.map((type) => `${source.name}.${type}`)), ...INTERNAL_EVENT_TYPE_NAMES];
 }
 
 type YupDescription = ReturnType<yup.Schema['describe']>;

@@ -2,6 +2,7 @@ import { Environment } from '@marcbachmann/cel-js';
 import type * as yup from 'yup';
 import { affiliateFieldsSchema, DEFAULT_EVENT_ORIGIN, emptyAffiliateFields } from '../events/affiliate.js';
 import { CONFLICTING_DUPLICATE_TYPE, defineRuleEventSchema, type BridgeEvent } from '../events/event.js';
+import { INTERNAL_EVENT_TYPES, INTERNAL_SOURCE } from '../events/internal-events.js';
 import type { EventSchemas } from '../sources/check-event.js';
 import { sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { anyObject } from '../sources/schema-fields.js';
@@ -91,14 +92,22 @@ export class RuleScopeCatalog {
       }
       this.bySource.set(source.name, names);
     }
+    // The bridge's own events (events/internal-events.ts): known whatever the registry, typed by their data schemas.
+    const internal: string[] = [];
+    for (const [providerType, declared] of Object.entries(INTERNAL_EVENT_TYPES)) {
+      const type = `${INTERNAL_SOURCE}.${providerType}`;
+      this.types.set(type, { source: INTERNAL_SOURCE, payloads: { data: declared.data } });
+      internal.push(type);
+    }
+    this.bySource.set(INTERNAL_SOURCE, internal);
   }
 
-  /** Whether `source` is one of the registry's (a toy source of a test may not be). */
+  /** Whether `source` is one of the registry's, or the bridge's own (a toy source of a test may not be). */
   hasSource(source: string): boolean {
     return this.bySource.has(source);
   }
 
-  /** Every event type of every source, in registry order: `firstpromoter.lead_signup`, … */
+  /** Every event type of every source, in registry order, then the bridge's own: `firstpromoter.lead_signup`, …, `bridge.action.failed` */
   get eventTypes(): readonly string[] {
     return [...this.types.keys()];
   }
@@ -231,5 +240,7 @@ export function formatEventTypeList(registry: SourceRegistry = sourceRegistry): 
   }
   const duplicates = Object.values(registry).map((source) => `\`${source.name}.${CONFLICTING_DUPLICATE_TYPE}\``).join(', ');
   sections.push(`Every source (\`data\` untyped): ${duplicates}, a delivery that reused a known event id with another body (quarantined: see "Conflicting duplicates" above)`);
+  const internal = Object.entries(INTERNAL_EVENT_TYPES).map(([type, declared]) => `\`${INTERNAL_SOURCE}.${type}\`, ${declared.description}`);
+  sections.push(`**The bridge itself** (${internal.length}, never a webhook): ${internal.join('; ')}`);
   return sections.join('\n\n');
 }

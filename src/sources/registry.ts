@@ -2,6 +2,7 @@ import { firstpromoter } from './firstpromoter/index.js';
 import { rewardful } from './rewardful/index.js';
 import { readSettings } from '../config/env-variable.js';
 import { CONFLICTING_DUPLICATE_TYPE, type BridgeEvent } from '../events/event.js';
+import { INTERNAL_EVENT_TYPE_NAMES } from '../events/internal-events.js';
 import type { Secret } from '../secret.js';
 import type { Source } from './source.js';
 
@@ -60,10 +61,13 @@ export const UNKNOWN_EVENT_TYPE_LABEL = 'unknown';
 
 /**
  * The `type` label of `bridge_events_total` for an event type: the type itself when a source of
- * `registry` declares it (`firstpromoter.lead_signup`), else `unknown`. Types come from payloads:
+ * `registry` declares it (`firstpromoter.lead_signup`) or it is one of the bridge's own
+ * (`bridge.action.failed`, events/internal-events.ts), else `unknown`. Types come from payloads:
  * labelled as sent, 2,000 invented types would be 2,000 series.
  */
 export function labelEventType(type: string, registry: SourceRegistry = sourceRegistry): string {
+  // The bridge's own events (`bridge.action.failed`) are declared beside the registry, not in it.
+  if (INTERNAL_EVENT_TYPE_NAMES.includes(type)) return type;
   const dot = type.indexOf('.');
   if (dot <= 0) return UNKNOWN_EVENT_TYPE_LABEL;
   const name = type.slice(0, dot);

@@ -1,6 +1,7 @@
 import type { EnvDeclaration } from '../config/env-variable.js';
 import { CANONICAL_TYPE_NAMESPACE, type AffiliateDescription, type EventOrigin } from '../events/affiliate.js';
 import type { BridgeEvent, SourceName } from '../events/event.js';
+import { INTERNAL_SOURCE } from '../events/internal-events.js';
 import type { SourceReconciliation } from '../reconcile/reconciliation.js';
 import type { Secret } from '../secret.js';
 import { checkEventAgainst, type EventSchemas } from './check-event.js';
@@ -186,6 +187,9 @@ export function defineSource<E extends EnvDeclaration>(definition: SourceDefinit
   }
   if (definition.name === CANONICAL_TYPE_NAMESPACE) {
     throw new TypeError(`source name ${definition.name} is taken: canonical event types start with ${CANONICAL_TYPE_NAMESPACE}.`);
+  }
+  if (definition.name === INTERNAL_SOURCE) {
+    throw new TypeError(`source name ${definition.name} is taken: the bridge's own event types start with ${INTERNAL_SOURCE}.`);
   }
   if (!Object.hasOwn(definition.env, definition.webhookSecret) || !definition.env[definition.webhookSecret]?.isSecret) {
     throw new TypeError(`source ${definition.name}: webhookSecret ${definition.webhookSecret} must be one of its secret variables`);

@@ -251,7 +251,7 @@ describe('what the rest of the bridge derives from a test registry', () => {
     const shipped = compileRuleFiles([file], { actions: registries.actions });
     expect(shipped.ok).to.equal(false);
     expect(shipped.problems.map((problem) => problem.message)).to.include(
-      'on toy.thing_happened can never match: event types start with firstpromoter., rewardful. or affiliate.',
+      'on toy.thing_happened can never match: event types start with firstpromoter., rewardful., affiliate. or bridge.',
     );
   });
 

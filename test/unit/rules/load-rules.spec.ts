@@ -69,7 +69,7 @@ describe('rules/load-rules', () => {
         `${BAD}/bad-on-glob.yaml:3:9: on Rewardful.Commission.* is not an event type or glob: write <source>.<type> in lowercase, such as firstpromoter.lead_signup or rewardful.commission.*`,
       ]],
       ['on-never-matches.yaml', [
-        `${BAD}/on-never-matches.yaml:3:37: on stripe.charge.* can never match: event types start with firstpromoter., rewardful. or affiliate.`,
+        `${BAD}/on-never-matches.yaml:3:37: on stripe.charge.* can never match: event types start with firstpromoter., rewardful., affiliate. or bridge.`,
       ]],
       // Issue 11: the mistakes that used to pass check and never fire.
       ['unknown-field.yaml', [`${BAD}/unknown-field.yaml:5:14: unknown field data.amont: did you mean data.amount?`]],

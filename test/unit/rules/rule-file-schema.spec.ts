@@ -116,11 +116,13 @@ describe('rules/rule-file-schema (editor support, issue 11.4)', () => {
 
   it('offers every registered event type for completion in on:, and keeps globs and lists valid', () => {
     const schema = buildRuleFileSchema({ actions: actionRegistry }) as { definitions: { eventType: { anyOf: [{ enum: string[] }] } } };
-    expect(schema.definitions.eventType.anyOf[0].enum).to.include.members(['firstpromoter.lead_signup', 'firstpromoter.referral.created', 'rewardful.referral.converted']);
+    expect(schema.definitions.eventType.anyOf[0].enum).to.include.members(['firstpromoter.lead_signup', 'firstpromoter.referral.created', 'rewardful.referral.converted', 'bridge.action.failed']);
     const withOn = (on: unknown) => ({ rules: [{ id: 'a', on, do: [{ 'slack.post_message': { channel: '#x', text: 'hi' } }] }] });
     expect(validate(withOn(['rewardful.commission.*', 'firstpromoter.test.referral.created']))).to.equal(true);
     expect(validate(withOn([]))).to.equal(false);
     expect(validate(withOn('stripe.charge.succeeded'))).to.equal(false);
+    // The bridge's own events (events/internal-events.ts), by name or glob.
+    expect(validate(withOn(['bridge.action.failed', 'bridge.action.*']))).to.equal(true);
   });
 
   it('converts yup descriptions: lists, patterns without flags, enums, and leaves out a pattern that needs a flag', () => {

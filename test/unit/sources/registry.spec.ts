@@ -65,6 +65,10 @@ describe('source descriptors', () => {
     ).to.throw(TypeError, 'source broken: webhookSecret BROKEN_URL must be one of its secret variables');
   });
 
+  it('refuses a source named bridge: the namespace of the bridge\'s own events', () => {
+    expect(() => defineSource({ ...rewardful, name: 'bridge' })).to.throw(TypeError, "source name bridge is taken: the bridge's own event types start with bridge.");
+  });
+
   it('strip by default the union of every source\'s stripped fields, defined once', () => {
     expect(DEFAULT_STRIPPED_FIELDS).to.deep.equal(['auth_token', 'temp_password']);
     expect(collectStrippedFields(sourceRegistry)).to.deep.equal(DEFAULT_STRIPPED_FIELDS);
@@ -81,6 +85,9 @@ describe('source descriptors', () => {
     ['firstpromoter.test.lead_signup', 'unknown'],
     ['rewardful.lead_signup', 'unknown'],
     ['toy.thing_happened', 'unknown'],
+    // The bridge's own events (events/internal-events.ts) count under their type; invented ones do not.
+    ['bridge.action.failed', 'bridge.action.failed'],
+    ['bridge.action.exploded', 'unknown'],
     ['constructor.lead_signup', 'unknown'],
     ['', 'unknown'],
   ];

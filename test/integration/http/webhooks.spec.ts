@@ -227,6 +227,10 @@ describe('POST /webhooks/<source> (real app, real Redis)', function () {
       expect(response.status).to.equal(404);
       const polluted = await fetch(`${app.baseUrl}/webhooks/__proto__`, { method: 'POST', body: '{}' });
       expect(polluted.status).to.equal(404);
+      // The bridge's own events (bridge.action.failed) are not a source: nobody can post one.
+      const internal = await fetch(`${app.baseUrl}/webhooks/bridge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event":{"id":"1","type":"action.failed"},"data":{}}' });
+      expect(internal.status).to.equal(404);
+      expect(await storedJobs()).to.have.length(0);
     });
   });
 

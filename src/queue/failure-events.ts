@@ -117,6 +117,7 @@ export interface FailureReporterOptions {
    * @defaultValue none: errors are stored as the dead-letter list shows them
    */
   readonly secretScrubber?: SecretScrubber | null;
+  /** Where each report is logged (info), one that could not be stored (warn), and one suppressed by the loop guard (error). */
   readonly logger: Logger;
   /** Where `bridge_failure_events_total` is counted. */
   readonly metrics: BridgeMetrics;

@@ -107,6 +107,14 @@ describe('bridge.action.failed for rule authors (issue 14, point 7)', () => {
     ]);
   });
 
+  it('an error that echoes payload text cannot ping the ops channel: it is escaped like any payload value', () => {
+    const loaded = compileRuleFiles([{ file: 'rules/ops.yaml', content: readDocumentedOpsRule() }], { actions: actionRegistry });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    const event = buildActionFailedEvent({ ...runFailure, error: 'invalid_email: <!channel> & <https://evil.example|click>' }, { receivedAtMs: 0 });
+    const [action] = planActions(loaded.ruleSet, event).actions;
+    expect(action.params.text).to.contain('invalid_email: &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;.');
+  });
+
   describe('the event (buildActionFailedEvent)', () => {
     it('carries the failure as typed data, under an id derived from the dead letter and the run', () => {
       const event = buildActionFailedEvent(runFailure, { receivedAtMs: runFailure.failedAtMs + 5 });

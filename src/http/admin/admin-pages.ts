@@ -416,7 +416,8 @@ ${lookup ? renderTrace(lookup) : ''}
 
 /** One row of the events list and of a search's results; `data-event-id` lets the live tail mark new rows. */
 function renderEventRow(event: RecentEventSummary): SafeHtml {
-  const promoter = event.promoter.email ?? event.promoter.name ?? event.promoter.id;
+  const { id, email, name } = event.promoter;
+  const promoter = [name, email].filter((part) => part !== null).join(' · ') || id;
   return html`<tr data-event-id="${event.eventId}"><td>${eventLink(event.eventId)}</td><td>${event.type ?? '—'}</td><td>${
     event.status ? badge(event.status) : html`<span class="muted">expired</span>`
   }</td><td class="matched-rules">${
@@ -443,7 +444,7 @@ export function describeSearchResult(result: EventSearchResult, cap: number): st
   const matches = `${result.events.length} match${result.events.length === 1 ? '' : 'es'}`;
   const searched = `searched the newest ${result.searched} event${result.searched === 1 ? '' : 's'}`;
   return result.isCapped
-    ? `First ${cap} matches, newest first: ${searched}; older events may match too (narrow the search).`
+    ? `First ${cap} match${cap === 1 ? '' : 'es'}, newest first: ${searched}; older events may match too (narrow the search).`
     : `${matches}: ${searched}.`;
 }
 

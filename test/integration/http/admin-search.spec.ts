@@ -241,14 +241,16 @@ describe('/admin events search, live refresh and rule-file problems (real intake
     it('are listed at the top of the page as check prints them while they fail, and gone once fixed', async () => {
       expect(await page('')).to.contain('<div data-live="rule-files" hidden></div>');
       const broken = path.join(rulesDir, 'broken.yaml');
-      await writeFile(broken, 'rules:\n  - id: lead-alert\n    on: firstpromoter.lead_signup\n    do:\n      - slack.post_mesage: { channel: "#x", text: "<b>" }\n');
+      // An action name made of markup: the problem's message quotes it.
+      await writeFile(broken, 'rules:\n  - id: lead-alert\n    on: firstpromoter.lead_signup\n    do:\n      - slack.<img src=x onerror=alert(9)>: { channel: "#x", text: "x" }\n');
       await store.reload();
       expect(store.problems.length).to.be.at.least(1);
       const html = await page('');
       const top = html.slice(html.indexOf('<main>'), html.indexOf('<section id="queues"'));
       expect(top).to.contain(`<h2>Rule files do not load <span class="count">${store.problems.length}</span></h2>`);
       for (const problem of store.problems) expect(top).to.contain(`<li><code>${escapeHtml(formatProblem(problem))}</code></li>`);
-      expect(top).to.contain(`${broken}:5:9: `);
+      expect(top).to.contain(`${broken}:5:9: unknown action slack.&lt;img src=x onerror=alert(9)&gt;: known actions are`);
+      expect(html).not.to.contain('<img src=x');
       const live = await readJson(await fetch(`${baseUrl}/admin/api/live`, { headers: bearer }));
       expect(live.ruleProblems.map((problem: { text: string }) => problem.text)).to.deep.equal(store.problems.map((problem) => formatProblem(problem)));
       expect(live.sections['rule-files']).to.contain('<section id="rule-files" class="problems" data-live="rule-files" role="alert">');

@@ -200,12 +200,12 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     const countPoll = (request: { url(): string }) => {
       if (request.url().endsWith('/admin/api/live')) polls.push(Date.now());
     };
+    // What the browser does when the tab goes to the background (headless tabs are never hidden).
+    // As a string: tsx would wrap a named function in a helper the page does not have.
+    const setHidden = (hidden: boolean) =>
+      page.evaluate(`Object.defineProperty(document, 'hidden', { configurable: true, value: ${hidden} }); document.dispatchEvent(new Event('visibilitychange'));`);
     page.on('request', countPoll);
     try {
-      // What the browser does when the tab goes to the background (headless tabs are never hidden).
-      // As a string: tsx would wrap a named function in a helper the page does not have.
-      const setHidden = (hidden: boolean) =>
-        page.evaluate(`Object.defineProperty(document, 'hidden', { configurable: true, value: ${hidden} }); document.dispatchEvent(new Event('visibilitychange'));`);
       await setHidden(true);
       const hiddenAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 11_000));
@@ -216,6 +216,8 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
       await waitFor(() => polls.some((at) => at >= shownAt), 2_000);
     } finally {
       page.off('request', countPoll);
+      // Shown again whatever happened: the tests after this one need a live page.
+      await setHidden(false);
     }
   });
 

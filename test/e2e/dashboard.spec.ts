@@ -172,7 +172,7 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
 
   it('updates itself without navigation: a webhook posted after the page opened tops the events list, and its dead letter appears', async () => {
     // A reload or a navigation would lose this mark.
-    await page.evaluate(() => Object.assign(window, { openedOnce: true }));
+    await page.evaluate('window.openedOnce = true');
     const lead = await readFixture('lead_signup');
     lead.event.id = 99_100_003;
     lead.data.email = 'live.tail@example.com';
@@ -190,7 +190,7 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     await page.locator(`#failed-table tr[data-job-id="${LIVE_JOB_ID}"]`).waitFor({ timeout: 20_000 });
     await page.locator('td[data-queue="actions"][data-state="failed"]', { hasText: '2' }).waitFor({ timeout: 10_000 });
     expect(await page.textContent('#events-5m')).to.equal('4');
-    expect(await page.evaluate(() => (window as unknown as { openedOnce?: boolean }).openedOnce)).to.equal(true);
+    expect(await page.evaluate('window.openedOnce')).to.equal(true);
     expect(new URL(page.url()).pathname).to.equal('/admin');
     expect(pageProblems).to.deep.equal([]);
   });
@@ -233,7 +233,7 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     expect(await section.locator('h2').textContent()).to.equal('Rule files do not load 1');
     expect(await section.locator('li').allTextContents()).to.deep.equal(expected);
     // At the top: before the queues.
-    expect(await page.evaluate(() => document.querySelector('main')!.firstElementChild!.id)).to.equal('rule-files');
+    expect(await page.locator('main > :first-child').getAttribute('id')).to.equal('rule-files');
 
     await rm(broken);
     await section.waitFor({ state: 'detached', timeout: 20_000 });

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { actionRegistry } from '../../../src/actions/registry.js';
@@ -15,6 +16,7 @@ import { escapeHtml } from '../../../src/http/admin/html.js';
 import { createApp } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import { EventIntake } from '../../../src/queue/event-intake.js';
+import { ACTIONS_QUEUE } from '../../../src/queue/names.js';
 import { formatProblem } from '../../../src/rules/problems.js';
 import { RuleStore } from '../../../src/rules/rule-store.js';
 import { Secret } from '../../../src/secret.js';
@@ -234,6 +236,37 @@ describe('/admin events search, live refresh and rule-file problems (real intake
       }
       expect(live.sections.recent).not.to.contain('<script>alert');
       expect(live.sections.recent).to.contain(escapeHtml(HOSTILE_EMAIL));
+    });
+  });
+
+  describe("an event's actions: Retry only where a retry can succeed", () => {
+    it('offers Retry on a failed action job, and on a plan failure queued by an older version says to fix the rule and replay', async () => {
+      // Both failed for good by a real BullMQ worker; the old versions queued a plan failure as a job with `planError`.
+      const provenance = { eventId: LEAD, ruleId: 'lead-alert', ruleFile: 'rules/alerts.yaml', ruleFileHash: 'abc', actionIndex: 0 };
+      const data = { action: 'slack.post_message' as const, params: { channel: '#leads', text: 'x' }, provenance, eventType: 'firstpromoter.lead_signup', eventReceivedAt: new Date().toISOString(), backoffBaseMs: 100 };
+      const [sendable, legacy] = [`${LEAD}.sendable.9`, `${LEAD}.legacy.9`];
+      await stack.actions.add('slack.post_message', data, { jobId: sendable });
+      await stack.actions.add('slack.post_message', { ...data, params: {}, planError: 'params invalid once rendered' } as typeof data, { jobId: legacy });
+      const worker = new Worker(ACTIONS_QUEUE, async (job) => {
+        if (job.id === sendable || job.id === legacy) throw new UnrecoverableError('channel_not_found');
+      }, { connection: stack.redis.duplicate(), prefix: stack.prefix });
+      try {
+        await waitFor(async () => (await stack.actions.getJob(sendable))?.failedReason && (await stack.actions.getJob(legacy))?.failedReason);
+      } finally {
+        await worker.close();
+      }
+      const trace = (await stack.operations.getEventTrace(LEAD))!;
+      const statuses = await stack.operations.getActionStatuses({ ...trace, runs: [{ ...trace.runs[0], actionJobIds: [sendable, legacy] }] });
+      expect(statuses.map((status) => [status.jobId, status.kind, status.state])).to.deep.equal([[sendable, 'action', 'failed'], [legacy, 'plan', 'failed']]);
+      // The page's trace reads the stored trace; point its run at these two jobs.
+      await stack.redis.set(`${stack.prefix}:trace:${LEAD}`, JSON.stringify({ ...trace, runs: [{ ...trace.runs[0], actionJobIds: [sendable, legacy] }] }), 'KEEPTTL');
+      const html = await page(`event=${LEAD}`);
+      const rowOf = (jobId: string) => html.slice(html.indexOf(`<tr data-job-id="${jobId}">`), html.indexOf('</tr>', html.indexOf(`<tr data-job-id="${jobId}">`)));
+      expect(rowOf(sendable)).to.contain(`data-url="/admin/api/failed/${sendable}/retry"`);
+      expect(rowOf(legacy)).not.to.contain('<button');
+      expect(rowOf(legacy)).to.contain(`Fix the rule, then replay the event: <code>affiliate-bridge events replay ${LEAD}</code>`);
+      await stack.redis.set(`${stack.prefix}:trace:${LEAD}`, JSON.stringify(trace), 'KEEPTTL');
+      await Promise.all([stack.actions.remove(sendable), stack.actions.remove(legacy)]);
     });
   });
 

@@ -17,6 +17,7 @@ import { createApp } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import { EventIntake } from '../../../src/queue/event-intake.js';
 import { ACTIONS_QUEUE } from '../../../src/queue/names.js';
+import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { formatProblem } from '../../../src/rules/problems.js';
 import { RuleStore } from '../../../src/rules/rule-store.js';
 import { Secret } from '../../../src/secret.js';
@@ -243,7 +244,7 @@ describe('/admin events search, live refresh and rule-file problems (real intake
     it('offers Retry on a failed action job, and on a plan failure queued by an older version says to fix the rule and replay', async () => {
       // Both failed for good by a real BullMQ worker; the old versions queued a plan failure as a job with `planError`.
       const provenance = { eventId: LEAD, ruleId: 'lead-alert', ruleFile: 'rules/alerts.yaml', ruleFileHash: 'abc', actionIndex: 0 };
-      const data = { action: 'slack.post_message' as const, params: { channel: '#leads', text: 'x' }, provenance, eventType: 'firstpromoter.lead_signup', eventReceivedAt: new Date().toISOString(), backoffBaseMs: 100 };
+      const data: ActionJobData = { action: 'slack.post_message', params: { channel: '#leads', text: 'x' }, provenance, eventType: 'firstpromoter.lead_signup', eventReceivedAt: new Date().toISOString(), backoffBaseMs: 100 };
       const [sendable, legacy] = [`${LEAD}.sendable.9`, `${LEAD}.legacy.9`];
       await stack.actions.add('slack.post_message', data, { jobId: sendable });
       await stack.actions.add('slack.post_message', { ...data, params: {}, planError: 'params invalid once rendered' } as typeof data, { jobId: legacy });

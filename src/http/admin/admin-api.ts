@@ -5,8 +5,7 @@ import { describeMissingEvent, type BridgeOperations } from '../../queue/operati
 import { loadEventDetail, loadLiveView, loadOverview, loadRecentEvents, parseLimit } from './admin-data.js';
 import { describeSearchResult, renderLiveSections } from './admin-pages.js';
 import { compileEventSearch, SEARCH_RESULTS_CAP } from '../../queue/event-search.js';
-import type { RuleProblem } from '../../rules/problems.js';
-import { formatProblem } from '../../rules/problems.js';
+import { formatProblem, type RuleProblem } from '../../rules/problems.js';
 
 /** Options of {@link createAdminApiRouter}. */
 export interface AdminApiOptions {

@@ -72,7 +72,7 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
       now: options.now ?? Date.now,
     };
     const workers = roles.workers ? await startWorkers(deps) : { readinessChecks: [] };
-    const port = await startHttp(roles.api ? 'api' : 'worker', { ...deps, readinessChecks: workers.readinessChecks });
+    const port = await startHttp(roles.api ? 'api' : 'worker', { ...deps, ...workers });
     logger.info({ port, roles, rulesDir: roles.workers ? config.rulesDir : undefined }, 'affiliate-bridge started');
     return { port, stop: (timeoutMs = config.shutdownTimeoutMs) => lifecycle.stop(timeoutMs) };
   } catch (error) {

@@ -9,6 +9,7 @@ import { FAILED_JOBS_KEPT_SECONDS, RETRY_WITH_FRESH_ATTEMPTS, buildEventJobOptio
 import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys, buildReplayJobId } from './names.js';
 import { listPlanFailures, readPlanFailure } from './plan-failures.js';
 import { readEventTrace, type EventTrace } from './trace.js';
+import { readRecentEventSummaries, searchRecentEvents, type CompiledEventSearch, type EventSearchResult, type EventSummary } from './event-search.js';
 
 /** Why an event id finds nothing: the one sentence the CLI, the API and the page all show. */
 export function describeMissingEvent(eventId: string): string {
@@ -54,6 +55,8 @@ export interface FailedEvent {
 
 /** One action of an event, as the trace shows it. */
 export interface ActionStatus {
+  /** `plan`: a job queued by older versions for an action that could not be planned (it never runs); else `action`. */
+  readonly kind: 'action' | 'plan';
   readonly jobId: string;
   readonly action: string;
   readonly ruleId: string;
@@ -225,9 +228,10 @@ export class BridgeOperations {
       jobIds.map(async (jobId) => {
         const job = await this.#actions.getJob(jobId);
         if (!job) {
-          return { jobId, action: '?', ruleId: '?', state: 'removed', params: {}, attemptsMade: 0, error: null, result: null, history: [] };
+          return { kind: 'action' as const, jobId, action: '?', ruleId: '?', state: 'removed', params: {}, attemptsMade: 0, error: null, result: null, history: [] };
         }
         return {
+          kind: isLegacyPlanFailure(job) ? ('plan' as const) : ('action' as const),
           jobId,
           action: job.data.action,
           ruleId: job.data.provenance.ruleId,
@@ -286,6 +290,19 @@ export class BridgeOperations {
   /** The most recent event ids, newest first. */
   async listRecentEventIds(limit = 50): Promise<string[]> {
     return this.#redis.zrevrange(bridgeKeys(this.#prefix).recentEvents, 0, limit - 1);
+  }
+
+  /** The newest events, newest first, each summarized from its trace (matched rules, lead, promoter). */
+  async listRecentEvents(limit = 50): Promise<EventSummary[]> {
+    return readRecentEventSummaries(this.#redis, this.#prefix, 0, limit);
+  }
+
+  /**
+   * The newest events that match `search`, newest first: reads the recent-events index (the newest
+   * 10,000 ids) in pages until `cap` matches (see searchRecentEvents).
+   */
+  async searchEvents(search: CompiledEventSearch, cap?: number): Promise<EventSearchResult> {
+    return searchRecentEvents(this.#redis, this.#prefix, search, cap);
   }
 
   /**

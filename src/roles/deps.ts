@@ -8,6 +8,7 @@ import type { RetryPolicy } from '../delivery/delivery-policy.js';
 import type { BridgeOperations } from '../queue/operations.js';
 import type { ConnectionRole, RedisConnection } from '../infra/redis.js';
 import type { SourceRegistry } from '../sources/registry.js';
+import type { RuleProblem } from '../rules/problems.js';
 
 export type { SourceRegistry };
 
@@ -34,7 +35,9 @@ export interface BridgeDeps {
   readonly now: () => number;
 }
 
-/** What the workers role adds to /readyz. */
+/** What the workers role adds to /readyz and the dashboard. */
 export interface WorkersRole {
   readonly readinessChecks: readonly ReadinessCheck[];
+  /** The problems of the rule files the live rules were last (re)loaded from; empty while they load. @defaultValue none: no workers here */
+  readonly readRuleProblems?: () => readonly RuleProblem[];
 }

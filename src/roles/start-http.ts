@@ -11,7 +11,7 @@ import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
 import { describePause, integrationsOf, readPauses } from '../actions/pause.js';
 import { listReconciledSources } from '../reconcile/reconciler.js';
-import type { BridgeDeps } from './deps.js';
+import type { BridgeDeps, WorkersRole } from './deps.js';
 
 /** How often queue depths are read into `bridge_queue_jobs`. */
 const QUEUE_GAUGE_INTERVAL_MS = 5_000;
@@ -23,7 +23,7 @@ const QUEUE_GAUGE_INTERVAL_MS = 5_000;
  */
 export async function startHttp(
   role: 'api' | 'worker',
-  deps: BridgeDeps & { readonly readinessChecks: readonly ReadinessCheck[] },
+  deps: BridgeDeps & WorkersRole,
 ): Promise<number> {
   const { config, logger, metrics, lifecycle, operations } = deps;
   const integrations = integrationsOf(Object.keys(deps.actions));
@@ -68,6 +68,8 @@ export async function startHttp(
               sessions: new AdminSessions(deps.state, config.queuePrefix),
               throttle: new AdminThrottle(deps.state, config.queuePrefix),
               cookieSecure: config.adminCookieSecure,
+              // Where this process runs the workers too (`start`): the rule store's problems.
+              readRuleProblems: deps.readRuleProblems,
             }),
           ]
         : [],

@@ -121,6 +121,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
     readinessChecks: [
       async () => (store.isCurrent ? null : describeStaleRules(store.problems)),
     ],
+    readRuleProblems: () => store.problems,
   };
 }
 

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSlackFake, type SlackFake } from '../fakes/slack-fake.js';
-import { BridgeProcess } from '../support/bridge-process.js';
+import { BridgeProcess, runCli } from '../support/bridge-process.js';
 import { postFirstPromoter, readJson } from '../support/intake-app.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
 import { bridgeTestEnv } from '../support/bridge-env.js';
@@ -28,6 +28,12 @@ const SLACK_TOKEN = 'xoxb-dashboard-e2e-token-1234abcd';
 const LEAD_EVENT_ID = 'firstpromoter-99100001';
 const LEAD_JOB_ID = `${LEAD_EVENT_ID}.dashboard-lead-to-ops.0`;
 const QUARANTINED_EVENT_ID = 'firstpromoter-99100002';
+/** A reward whose HubSpot action cannot be planned (no email in the payload): a plan failure. */
+const REWARD_EVENT_ID = 'firstpromoter-22737431';
+const PLAN_FAILURE_ID = `${REWARD_EVENT_ID}.dashboard-reward-to-hubspot.0`;
+/** A lead posted once the page is open: the live tail shows it, and its dead letter. */
+const LIVE_EVENT_ID = 'firstpromoter-99100003';
+const LIVE_JOB_ID = `${LIVE_EVENT_ID}.dashboard-lead-to-ops.0`;
 
 /** A rule that posts every lead to a channel that does not exist yet, and two that do not match. */
 const RULES = `rules:
@@ -45,7 +51,13 @@ const RULES = `rules:
       - slack.post_message:
           channel: "#affiliate-fraud"
           text: "Suspicious lead {{ data.email }}"
+  - id: dashboard-reward-to-hubspot
+    on: firstpromoter.reward_created
+    do:
+      - hubspot.upsert_contact: { email: "{{ data['missing_email_field'] }}" }
 `;
+
+const readFixture = async (name: string) => JSON.parse(await readFile(new URL(`../fixtures/deliveries/firstpromoter/${name}.json`, import.meta.url), 'utf8'));
 
 describe('admin dashboard in a real browser (Debian chromium, real bridge process)', function () {
   this.timeout(60_000);
@@ -115,7 +127,7 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
   });
 
   it('a lead whose Slack channel is missing ends in the dead-letter list; a hostile unknown event is quarantined', async () => {
-    const lead = JSON.parse(await readFile(new URL('../fixtures/deliveries/firstpromoter/lead_signup.json', import.meta.url), 'utf8'));
+    const lead = await readFixture('lead_signup');
     lead.event.id = 99_100_001;
     lead.data.email = 'dash.lead@example.com';
     expect((await postFirstPromoter(bridge.baseUrl, JSON.stringify(lead))).status).to.equal(202);
@@ -125,12 +137,14 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
       data: { email: '<img src=x onerror=alert(1)>', note: '<script>alert("pwned")</script>' },
     };
     expect((await postFirstPromoter(bridge.baseUrl, JSON.stringify(hostile))).status).to.equal(202);
+    expect((await postFirstPromoter(bridge.baseUrl, JSON.stringify(await readFixture('reward_created')))).status).to.equal(202);
 
     const api = (route: string) => fetch(`${bridge.baseUrl}/admin/api/${route}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
     await waitFor(async () => (await readJson(await api('failed'))).failed.some((entry: { jobId: string }) => entry.jobId === LEAD_JOB_ID));
+    await waitFor(async () => (await readJson(await api('failed'))).failed.some((entry: { jobId: string }) => entry.jobId === PLAN_FAILURE_ID));
     await waitFor(async () => (await readJson(await api('quarantined'))).quarantined.length === 1);
-    // Both event jobs finished (the quarantine entry is written just before the job completes).
-    await waitFor(async () => (await readJson(await api('overview'))).queues.events.completed === 2);
+    // Every event job finished (the quarantine entry is written just before the job completes).
+    await waitFor(async () => (await readJson(await api('overview'))).queues.events.completed === 3);
   });
 
   it('logs in through the form and shows the queue depths and throughput', async () => {
@@ -141,8 +155,89 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     await page.waitForURL(`${bridge.baseUrl}/admin`);
 
     expect(await page.textContent('td[data-queue="actions"][data-state="failed"]')).to.equal('1');
-    expect(await page.textContent('td[data-queue="events"][data-state="completed"]')).to.equal('2');
-    expect(await page.textContent('#events-5m')).to.equal('2');
+    expect(await page.textContent('td[data-queue="events"][data-state="completed"]')).to.equal('3');
+    expect(await page.textContent('#events-5m')).to.equal('3');
+  });
+
+  it('offers Retry on a failed action job, and on a plan failure says what to do instead: fix the rule, then replay', async () => {
+    expect(await page.locator(`#failed-table tr[data-job-id="${LEAD_JOB_ID}"] button.js-post`).textContent()).to.equal('Retry');
+    const planRow = page.locator(`#failed-table tr[data-job-id="${PLAN_FAILURE_ID}"]`);
+    expect(await planRow.locator('button').count()).to.equal(0);
+    expect(await planRow.locator('.advice').textContent()).to.equal(
+      `Could not be planned: a retry would fail the same way. Fix the rule, then replay the event: affiliate-bridge events replay ${REWARD_EVENT_ID} (or Replay on ${REWARD_EVENT_ID}).`,
+    );
+    // Retry all retries what can succeed: the one action job.
+    expect(await page.locator('#dead-letters button[data-url="/admin/api/failed/retry-all"]').getAttribute('data-confirm')).to.equal('Retry all 1 failed action(s)?');
+  });
+
+  it('updates itself without navigation: a webhook posted after the page opened tops the events list, and its dead letter appears', async () => {
+    // A reload or a navigation would lose this mark.
+    await page.evaluate('window.openedOnce = true');
+    const lead = await readFixture('lead_signup');
+    lead.event.id = 99_100_003;
+    lead.data.email = 'live.tail@example.com';
+    expect((await postFirstPromoter(bridge.baseUrl, JSON.stringify(lead))).status).to.equal(202);
+
+    const row = page.locator(`#recent-table tr[data-event-id="${LIVE_EVENT_ID}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await page.locator('#recent-table tbody tr').first().getAttribute('data-event-id')).to.equal(LIVE_EVENT_ID);
+    expect(await row.getAttribute('class')).to.equal('is-new');
+    expect(await row.locator('td.matched-rules').textContent()).to.equal('dashboard-lead-to-ops');
+    expect(await row.textContent()).to.contain('live.tail@example.com');
+    // The rows that were there already are not new.
+    expect(await page.locator(`#recent-table tr[data-event-id="${LEAD_EVENT_ID}"]`).getAttribute('class')).to.equal(null);
+
+    await page.locator(`#failed-table tr[data-job-id="${LIVE_JOB_ID}"]`).waitFor({ timeout: 20_000 });
+    await page.locator('td[data-queue="actions"][data-state="failed"]', { hasText: '2' }).waitFor({ timeout: 10_000 });
+    expect(await page.textContent('#events-5m')).to.equal('4');
+    expect(await page.evaluate('window.openedOnce')).to.equal(true);
+    expect(new URL(page.url()).pathname).to.equal('/admin');
+    expect(pageProblems).to.deep.equal([]);
+  });
+
+  it('stops polling while the tab is hidden and refreshes as soon as it is shown', async () => {
+    const polls: number[] = [];
+    const countPoll = (request: { url(): string }) => {
+      if (request.url().endsWith('/admin/api/live')) polls.push(Date.now());
+    };
+    // What the browser does when the tab goes to the background (headless tabs are never hidden).
+    // As a string: tsx would wrap a named function in a helper the page does not have.
+    const setHidden = (hidden: boolean) =>
+      page.evaluate(`Object.defineProperty(document, 'hidden', { configurable: true, value: ${hidden} }); document.dispatchEvent(new Event('visibilitychange'));`);
+    page.on('request', countPoll);
+    try {
+      await setHidden(true);
+      const hiddenAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      expect(polls.filter((at) => at > hiddenAt + 100)).to.deep.equal([]);
+      expect(await page.textContent('#live-status')).to.equal('Live updates paused while the tab is hidden');
+      const shownAt = Date.now();
+      await setHidden(false);
+      await waitFor(() => polls.some((at) => at >= shownAt), 2_000);
+    } finally {
+      page.off('request', countPoll);
+      // Shown again whatever happened: the tests after this one need a live page.
+      await setHidden(false);
+    }
+  });
+
+  it('shows broken rule files at the top, as check prints them, while they fail to load, and not once fixed', async () => {
+    const broken = path.join(rulesDir, 'broken.yaml');
+    await writeFile(broken, 'rules:\n  - id: dashboard-broken\n    on: firstpromoter.lead_signup\n    do:\n      - slack.post_mesage: { channel: "#x", text: "x" }\n');
+    const check = await runCli(['check', '--rules', rulesDir]);
+    const expected = check.stderr.split('\n').filter((line) => line.startsWith(broken));
+    expect(expected).to.deep.equal([`${broken}:5:9: unknown action slack.post_mesage: known actions are slack.post_message, hubspot.upsert_contact`]);
+
+    const section = page.locator('#rule-files');
+    await section.waitFor({ timeout: 20_000 });
+    expect(await section.locator('h2').textContent()).to.equal('Rule files do not load 1');
+    expect(await section.locator('li').allTextContents()).to.deep.equal(expected);
+    // At the top: before the queues.
+    expect(await page.locator('main > :first-child').getAttribute('id')).to.equal('rule-files');
+
+    await rm(broken);
+    await section.waitFor({ state: 'detached', timeout: 20_000 });
+    expect(pageProblems).to.deep.equal([]);
   });
 
   it('finds the event by id and shows its trace: matched and unmatched rules, rendered params, the failed action', async () => {
@@ -190,8 +285,9 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     // The script waits for the job to settle, then reloads the page with a note.
     await page.locator('#flash', { hasText: `Action ${LEAD_JOB_ID} retried: completed.` }).waitFor({ timeout: 15_000 });
     expect(await page.locator(`#actions-table tr[data-job-id="${LEAD_JOB_ID}"] .js-state`).textContent()).to.equal('completed');
-    expect(await page.locator('#dead-letters .empty').textContent()).to.equal('No failed actions.');
-    expect(await page.textContent('td[data-queue="actions"][data-state="failed"]')).to.equal('0');
+    expect(await page.locator(`#failed-table tr[data-job-id="${LEAD_JOB_ID}"]`).count()).to.equal(0);
+    expect(await page.locator('#failed-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-job-id')))).to.have.members([LIVE_JOB_ID, PLAN_FAILURE_ID]);
+    expect(await page.textContent('td[data-queue="actions"][data-state="failed"]')).to.equal('1');
     expect(pageProblems).to.deep.equal([]);
 
     // Into a temporary file: a test run never changes a tracked file. `npm run docs:dashboard`

@@ -2,7 +2,10 @@ import { Router, type Response } from 'express';
 import { NotFoundError, StateConflictError } from '../../errors.js';
 import type { Logger } from 'pino';
 import { describeMissingEvent, type BridgeOperations } from '../../queue/operations.js';
-import { loadEventDetail, loadOverview, loadRecentEvents, parseLimit } from './admin-data.js';
+import { loadEventDetail, loadLiveView, loadOverview, loadRecentEvents, parseLimit } from './admin-data.js';
+import { describeSearchResult, renderLiveSections } from './admin-pages.js';
+import { compileEventSearch, SEARCH_RESULTS_CAP } from '../../queue/event-search.js';
+import { formatProblem, type RuleProblem } from '../../rules/problems.js';
 
 /** Options of {@link createAdminApiRouter}. */
 export interface AdminApiOptions {
@@ -16,6 +19,8 @@ export interface AdminApiOptions {
   readonly integrations?: readonly string[];
   /** The sources reconciled from their APIs, whose last success the overview shows. @defaultValue none */
   readonly reconciledSources?: readonly string[];
+  /** The rule store's problems, where this process runs the workers. @defaultValue none known */
+  readonly readRuleProblems?: () => readonly RuleProblem[];
 }
 
 /** Answers an operator error with 404 or 409 and its sentence; false for any other error. */
@@ -36,6 +41,26 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
 
   router.get('/overview', async (_request, response) => {
     response.json(await loadOverview(operations, options.now(), options.integrations, options.reconciledSources));
+  });
+
+  /**
+   * What the page's script refreshes every few seconds: the overview, dead letters, failed event
+   * jobs, newest events and rule-file problems as data, and each live part of the page rendered
+   * by the page's own functions (`sections`, by their `data-live` name), so the script only swaps
+   * them in and never builds markup from data.
+   */
+  router.get('/live', async (_request, response) => {
+    const view = await loadLiveView(operations, {
+      now: options.now(), integrations: options.integrations, reconciledSources: options.reconciledSources, readRuleProblems: options.readRuleProblems,
+    });
+    response.json({
+      overview: view.overview,
+      failed: view.failed,
+      failedEvents: view.failedEvents,
+      events: view.recent,
+      ruleProblems: view.ruleProblems.map((problem) => ({ ...problem, text: formatProblem(problem) })),
+      sections: renderLiveSections(view),
+    });
   });
 
   router.get('/failed', async (request, response) => {
@@ -91,6 +116,18 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
   // Before `/events/:eventId`, so "recent" is never read as an event id.
   router.get('/events/recent', async (request, response) => {
     response.json({ events: await loadRecentEvents(operations, parseLimit(request.query.limit, 50, 500)) });
+  });
+
+  // Before `/events/:eventId`, so "search" is never read as an event id.
+  router.get('/events/search', async (request, response) => {
+    const compiled = compileEventSearch(request.query as Record<string, unknown>);
+    if ('error' in compiled) {
+      response.status(400).json({ error: compiled.error });
+      return;
+    }
+    const cap = parseLimit(request.query.limit, SEARCH_RESULTS_CAP, 500);
+    const result = await operations.searchEvents(compiled, cap);
+    response.json({ ...result, summary: describeSearchResult(result, cap) });
   });
 
   router.get('/events/:eventId', async (request, response) => {

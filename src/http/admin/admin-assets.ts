@@ -65,12 +65,27 @@ input { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-r
 .flash[hidden] { display: none; }
 section.login { max-width: 420px; margin: 48px auto; }
 section.login form { display: grid; gap: 8px; }
+.live-status { font-size: 12px; color: #aeb7c8; }
+.live-status.live-error { color: #ffb4ab; }
+section.problems { border-color: var(--bad); background: var(--bad-bg); }
+section.problems h2 { color: var(--bad); }
+ul.problem-list code { font-size: 13px; white-space: pre-wrap; word-break: break-word; }
+.advice { margin: 0; color: var(--warn); font-size: 12.5px; }
+form.search { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; margin-bottom: 6px; }
+form.search label { display: grid; gap: 2px; font-size: 12px; color: var(--muted); }
+.search-summary { font-weight: 600; }
+td.matched-rules ul { padding-left: 0; list-style: none; }
+tr.is-new td { animation: arrived 6s ease-out; }
+@keyframes arrived { from { background: var(--info-bg); } to { background: transparent; } }
 `;
 
 /**
  * Vanilla script: turns `button.js-post` into same-origin POSTs (with the header the server's
  * CSRF check wants), waits for a retried action to settle, and reloads the server-rendered page.
- * Text from the server is only ever set with `textContent`.
+ * It also keeps the page's live parts (`data-live`) current: see `refreshLive`. Text from the
+ * server is only ever set with `textContent`; the live parts are markup the page's own renderer
+ * escaped, parsed inertly with DOMParser (scripts in it never run, and the CSP forbids inline
+ * script anyway).
  */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
 (function () {
@@ -151,6 +166,99 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       button.textContent = button.getAttribute('data-label') || 'Retry';
       showFlash(error.message, true);
     });
+  }
+
+  /*
+   * Live refresh. The page polls GET /admin/api/live every LIVE_INTERVAL_MS while the tab is
+   * visible, rather than holding a Server-Sent Events stream: the server has nothing to push from
+   * (events are planned by workers, maybe in other processes, and BullMQ's state lives in Redis),
+   * so a stream would poll Redis on the server anyway; one short request every few seconds per
+   * open tab is cheap, needs no long-lived connection counted against HTTP_MAX_CONNECTIONS, passes
+   * every proxy, and goes through the same session check as every other request. A hidden tab
+   * stops polling and refreshes as soon as it is shown again.
+   */
+  var LIVE_INTERVAL_MS = 5000;
+  var liveTimer = null;
+  var lastSections = {};
+
+  function setLiveStatus(text, isError) {
+    var status = document.getElementById('live-status');
+    if (!status) return;
+    status.textContent = text;
+    status.className = isError ? 'live-status live-error' : 'live-status';
+    status.hidden = false;
+  }
+
+  function parseFragment(markup) {
+    return new DOMParser().parseFromString('<!doctype html><body>' + markup, 'text/html').body.firstElementChild;
+  }
+
+  /** Marks the rows of events the list did not show before: the live tail's new arrivals. */
+  function markNewRows(current, next) {
+    var known = {};
+    var rows = current.querySelectorAll('tr[data-event-id]');
+    for (var i = 0; i < rows.length; i += 1) known[rows[i].getAttribute('data-event-id')] = true;
+    var fresh = next.querySelectorAll('tr[data-event-id]');
+    for (var j = 0; j < fresh.length; j += 1) {
+      if (!known[fresh[j].getAttribute('data-event-id')]) fresh[j].classList.add('is-new');
+    }
+  }
+
+  /** Keeps the <details> an operator opened in a row open across a swap. */
+  function keepOpenDetails(current, next) {
+    var open = current.querySelectorAll('[data-job-id] details[open]');
+    for (var i = 0; i < open.length; i += 1) {
+      var jobId = open[i].closest('[data-job-id]').getAttribute('data-job-id');
+      var rows = next.querySelectorAll('[data-job-id]');
+      for (var j = 0; j < rows.length; j += 1) {
+        var details = rows[j].getAttribute('data-job-id') === jobId ? rows[j].querySelector('details') : null;
+        if (details) details.open = true;
+      }
+    }
+  }
+
+  function swapSection(name, markup) {
+    if (lastSections[name] === markup) return;
+    var current = document.querySelector('[data-live="' + name + '"]');
+    var next = current ? parseFragment(markup) : null;
+    if (!next || next.getAttribute('data-live') !== name) return;
+    lastSections[name] = markup;
+    if (name === 'recent') markNewRows(current, next);
+    keepOpenDetails(current, next);
+    current.replaceWith(document.importNode(next, true));
+  }
+
+  function scheduleLive(delayMs) {
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(refreshLive, delayMs);
+  }
+
+  function refreshLive() {
+    if (document.hidden) return;
+    // An operator's retry or replay is under way: its button must not be swapped out under it.
+    if (document.querySelector('button.js-post:disabled')) { scheduleLive(LIVE_INTERVAL_MS); return; }
+    requestJson('GET', '/admin/api/live').then(function (body) {
+      var sections = body.sections || {};
+      Object.keys(sections).forEach(function (name) { swapSection(name, String(sections[name])); });
+      setLiveStatus('Live: updated ' + new Date().toLocaleTimeString(), false);
+    }).catch(function (error) {
+      setLiveStatus('Live updates failing (' + error.message + '); trying again', true);
+    }).then(function () {
+      if (!document.hidden) scheduleLive(LIVE_INTERVAL_MS);
+    });
+  }
+
+  if (document.querySelector('[data-live]')) {
+    document.addEventListener('visibilitychange', function () {
+      if (document.hidden) {
+        clearTimeout(liveTimer);
+        setLiveStatus('Live updates paused while the tab is hidden', false);
+      } else {
+        refreshLive();
+      }
+    });
+    setLiveStatus('Live: every ' + (LIVE_INTERVAL_MS / 1000) + ' s', false);
+    scheduleLive(LIVE_INTERVAL_MS);
   }
 
   document.addEventListener('click', function (event) {

@@ -1,5 +1,7 @@
 import { describePause } from '../../actions/pause.js';
-import type { ActionStatus, BridgeOperations } from '../../queue/operations.js';
+import type { EventSummary } from '../../queue/event-search.js';
+import type { ActionStatus, BridgeOperations, FailedAction, FailedEvent } from '../../queue/operations.js';
+import type { RuleProblem } from '../../rules/problems.js';
 import type { EventTrace } from '../../queue/trace.js';
 import type { ReconcileStatus } from '../../reconcile/ledger.js';
 
@@ -31,13 +33,31 @@ export interface IntegrationStatus {
   readonly pausedSince?: string;
 }
 
-/** One line of the recent-events list. */
-export interface RecentEventSummary {
-  readonly eventId: string;
-  /** `null` when the trace has expired since the id was indexed. */
-  readonly type: string | null;
-  readonly status: string | null;
-  readonly receivedAt: string | null;
+/** One line of the recent-events list (and of a search's results): see EventSummary. */
+export type RecentEventSummary = EventSummary;
+
+/** The recent-events list on the page and in the live refresh: enough to find what just happened. */
+export const RECENT_EVENTS_SHOWN = 25;
+
+/** The parts of the page the dashboard's script refreshes in place (`GET /admin/api/live`). */
+export interface LiveView {
+  readonly overview: AdminOverview;
+  readonly failed: readonly FailedAction[];
+  readonly failedEvents: readonly FailedEvent[];
+  readonly recent: readonly RecentEventSummary[];
+  /** The problems of the rule files the live rules were last (re)loaded from; empty while they load. */
+  readonly ruleProblems: readonly RuleProblem[];
+}
+
+/** Options of {@link loadLiveView}. */
+export interface LiveViewOptions {
+  readonly now: Date;
+  /** @defaultValue none */
+  readonly integrations?: readonly string[];
+  /** @defaultValue none */
+  readonly reconciledSources?: readonly string[];
+  /** The rule store's problems, where this process runs the workers. @defaultValue none known */
+  readonly readRuleProblems?: () => readonly RuleProblem[];
 }
 
 /** An event's trace and the current state of every action its runs planned. */
@@ -77,14 +97,20 @@ export async function loadOverview(
   return { queues, throughput: { eventsLast5Minutes, eventsLast60Minutes }, integrations: statuses, reconciliation, generatedAt: now.toISOString() };
 }
 
-/** The newest event ids with their type and status, newest first. */
+/** The newest events with their type, status and matched rules, newest first. */
 export async function loadRecentEvents(operations: BridgeOperations, limit: number): Promise<RecentEventSummary[]> {
-  const ids = await operations.listRecentEventIds(limit);
-  const traces = await Promise.all(ids.map((id) => operations.getEventTrace(id)));
-  return ids.map((eventId, index) => {
-    const event = traces[index]?.event;
-    return { eventId, type: event?.type ?? null, status: event?.status ?? null, receivedAt: event?.receivedAt ?? null };
-  });
+  return operations.listRecentEvents(limit);
+}
+
+/** What the page's live parts show now: read for the page and for each refresh alike. */
+export async function loadLiveView(operations: BridgeOperations, options: LiveViewOptions): Promise<LiveView> {
+  const [overview, failed, failedEvents, recent] = await Promise.all([
+    loadOverview(operations, options.now, options.integrations, options.reconciledSources),
+    operations.listFailedActions(100),
+    operations.listFailedEvents(100),
+    loadRecentEvents(operations, RECENT_EVENTS_SHOWN),
+  ]);
+  return { overview, failed, failedEvents, recent, ruleProblems: options.readRuleProblems?.() ?? [] };
 }
 
 /** The trace of one event with its actions' states; `null` when no trace is kept. */

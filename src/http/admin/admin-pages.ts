@@ -1,6 +1,8 @@
+import { EVENT_SEARCH_FIELDS, type EventSearchResult } from '../../queue/event-search.js';
 import type { ActionStatus, FailedAction, FailedEvent, QuarantinedEvent, RuleErrorSummary } from '../../queue/operations.js';
 import type { TraceGrouped, TraceRun, TraceSuppressed } from '../../queue/trace.js';
-import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
+import { formatProblem, type RuleProblem } from '../../rules/problems.js';
+import type { AdminOverview, EventDetail, LiveView, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import { html, type SafeHtml } from './html.js';
 
@@ -19,7 +21,26 @@ export interface DashboardView {
   readonly recent: readonly RecentEventSummary[];
   /** The event asked for with `?event=`, and its detail (`null` when no trace is kept). */
   readonly lookup: { readonly eventId: string; readonly detail: EventDetail | null } | null;
+  /** Problems of the rule files that did not (re)load: the live rules are older than the files. @defaultValue none */
+  readonly ruleProblems?: readonly RuleProblem[];
+  /** An events search (`?email=…&promoter=…&rule=…&type=…`): the terms as typed, and what it found or why it was refused. @defaultValue none */
+  readonly search?: EventSearchView | null;
 }
+
+/** An events search as the page shows it. */
+export interface EventSearchView {
+  /** The terms as typed (shown back in the form, escaped). */
+  readonly terms: Readonly<Partial<Record<(typeof EVENT_SEARCH_FIELDS)[number], string>>>;
+  readonly outcome: { readonly result: EventSearchResult; readonly cap: number } | { readonly error: string };
+}
+
+/** The form's label and example per search field. */
+const SEARCH_FIELD_LABELS: Record<(typeof EVENT_SEARCH_FIELDS)[number], { readonly label: string; readonly example: string }> = {
+  email: { label: 'Lead email', example: 'jane@example.com' },
+  promoter: { label: 'Promoter (id, email or name)', example: 'promoter@example.com' },
+  rule: { label: 'Rule id', example: 'new-lead-to-slack' },
+  type: { label: 'Type (or glob)', example: 'affiliate.lead.*' },
+};
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 
@@ -90,7 +111,7 @@ function layout(title: string, body: SafeHtml, options: { signedIn: boolean }): 
 <body>
 <header class="top">
 <h1><a href="/admin">affiliate-bridge</a> <span class="subtitle">admin</span></h1>
-${options.signedIn ? html`<nav><a href="/admin">Refresh</a><form method="post" action="/admin/logout"><button type="submit" class="link">Log out</button></form></nav>` : ''}
+${options.signedIn ? html`<nav><span id="live-status" class="live-status" role="status" hidden></span><a href="/admin">Refresh</a><form method="post" action="/admin/logout"><button type="submit" class="link">Log out</button></form></nav>` : ''}
 </header>
 <p id="flash" class="flash" role="status" hidden></p>
 <main>
@@ -126,7 +147,7 @@ function renderQueues(overview: AdminOverview): SafeHtml {
       (state) => html`<td class="num${state === 'failed' && (counts[state] ?? 0) > 0 ? ' alert' : ''}" data-queue="${queue}" data-state="${state}">${counts[state] ?? 0}</td>`,
     )}</tr>`,
   );
-  return html`<section id="queues">
+  return html`<section id="queues" data-live="queues">
 <h2>Queues</h2>
 <table class="grid queues">
 <thead><tr><th>queue</th>${QUEUE_STATES.map((state) => html`<th class="num">${state}</th>`)}</tr></thead>
@@ -179,21 +200,40 @@ function renderFailed(failed: readonly FailedAction[]): SafeHtml {
           }</details></td>
 <td class="num">${entry.attemptsMade}</td>
 <td class="nowrap">${formatTime(entry.failedAt)}</td>
-<td>${entry.kind === 'plan' ? html`<span class="muted">could not be planned: fix the rule, then replay the event</span>` : retryButton(entry.jobId, entry.eventId)}</td>
+<td>${canRetrySucceed(entry) ? retryButton(entry.jobId, entry.eventId) : renderPlanFailureAdvice(entry.eventId)}</td>
 </tr>`,
         )}</tbody>
 </table>`;
-  return html`<section id="dead-letters">
+  // Retry all skips plan failures (see retryAllFailedActions): the count is what it would retry.
+  const retryable = failed.filter(canRetrySucceed).length;
+  return html`<section id="dead-letters" data-live="dead-letters">
 <div class="section-head"><h2>Dead letters <span class="count">${failed.length}</span></h2>
-${failed.length > 0 ? postButton('Retry all', '/admin/api/failed/retry-all', { confirm: `Retry all ${failed.length} failed action(s)?` }) : ''}</div>
+${retryable > 0 ? postButton('Retry all', '/admin/api/failed/retry-all', { confirm: `Retry all ${retryable} failed action(s)?` }) : ''}</div>
 ${body}
 </section>`;
 }
 
+/**
+ * Whether sending an action again can succeed, so a Retry button makes sense. An action job that
+ * failed (a missing channel, a refused token, a vendor outage) can, once its cause is fixed: its
+ * rendered params are kept and sent again. A plan failure cannot: it has no job, and what failed
+ * is the rule (a template, params that do not validate) on this payload, which a retry would meet
+ * again; the rule must change, then the event be replayed.
+ */
+export function canRetrySucceed(entry: { readonly kind: 'action' | 'plan' }): boolean {
+  return entry.kind === 'action';
+}
+
+/** What to do instead of retrying a plan failure: the exact command, and the trace with its Replay button. */
+function renderPlanFailureAdvice(eventId: string): SafeHtml {
+  return html`<p class="advice">Could not be planned: a retry would fail the same way. Fix the rule, then replay the event: <code>affiliate-bridge events replay ${eventId}</code> (or Replay on ${eventLink(eventId)}).</p>`;
+}
+
 /** Shown only when an event job failed for good: planning it needs only Redis, so this is rare and urgent. */
-function renderFailedEvents(failed: readonly FailedEvent[]): SafeHtml | '' {
-  if (failed.length === 0) return '';
-  return html`<section id="failed-events">
+function renderFailedEvents(failed: readonly FailedEvent[]): SafeHtml {
+  // An empty placeholder keeps the place where a refresh puts the section when one fails.
+  if (failed.length === 0) return html`<div data-live="failed-events" hidden></div>`;
+  return html`<section id="failed-events" data-live="failed-events">
 <div class="section-head"><h2>Failed event jobs <span class="count">${failed.length}</span></h2>
 ${postButton('Retry all', '/admin/api/failed-events/retry-all', { confirm: `Retry all ${failed.length} failed event job(s)?` })}</div>
 <p class="muted">Events stored but not planned: every attempt failed (usually Redis trouble). Retrying plans them with the current rules.</p>
@@ -279,7 +319,7 @@ ${
   run.failures.length > 0
     ? html`<p><strong>Could not plan:</strong></p><ul class="plain">${run.failures.map(
         (failure) => html`<li><code>${failure.ruleId}</code> ${failure.action}: <span class="error-text">${failure.error}</span></li>`,
-      )}</ul>`
+      )}</ul><p class="advice">A retry would fail the same way: fix the rule, then replay the event (Replay with current rules, above).</p>`
     : ''
 }
 ${renderSuppressed(run.suppressed ?? [])}
@@ -319,7 +359,7 @@ function renderActions(actions: readonly ActionStatus[], eventId: string): SafeH
 <td>${action.history.length > 0 ? html`<ol class="history">${action.history.map((line) => html`<li>${line}</li>`)}</ol>` : ''}${
       action.error ? html`<p class="error-text">${action.error}</p>` : ''
     }${action.result ? prettyJson(action.result) : ''}</td>
-<td>${action.state === 'failed' ? retryButton(action.jobId, eventId) : ''}</td>
+<td>${action.state !== 'failed' ? '' : canRetrySucceed(action) ? retryButton(action.jobId, eventId) : renderPlanFailureAdvice(eventId)}</td>
 </tr>`,
   )}</tbody>
 </table>`;
@@ -374,33 +414,102 @@ ${lookup ? renderTrace(lookup) : ''}
 </section>`;
 }
 
-function renderRecent(recent: readonly RecentEventSummary[]): SafeHtml {
-  const body =
-    recent.length === 0
-      ? html`<p class="empty">No events yet.</p>`
-      : html`<table class="grid" id="recent-table">
-<thead><tr><th>event</th><th>type</th><th>status</th><th>received</th></tr></thead>
-<tbody>${recent.map(
-          (event) => html`<tr><td>${eventLink(event.eventId)}</td><td>${event.type ?? '—'}</td><td>${event.status ? badge(event.status) : html`<span class="muted">expired</span>`}</td><td class="nowrap">${formatTime(event.receivedAt)}</td></tr>`,
-        )}</tbody>
+/** One row of the events list and of a search's results; `data-event-id` lets the live tail mark new rows. */
+function renderEventRow(event: RecentEventSummary): SafeHtml {
+  const { id, email, name } = event.promoter;
+  const promoter = [name, email].filter((part) => part !== null).join(' · ') || id;
+  return html`<tr data-event-id="${event.eventId}"><td>${eventLink(event.eventId)}</td><td>${event.type ?? '—'}</td><td>${
+    event.status ? badge(event.status) : html`<span class="muted">expired</span>`
+  }</td><td class="matched-rules">${
+    event.matchedRules.length > 0 ? html`<ul class="plain">${event.matchedRules.map((ruleId) => html`<li><code>${ruleId}</code></li>`)}</ul>` : html`<span class="muted">none</span>`
+  }</td><td>${event.email ?? ''}</td><td>${promoter ?? ''}</td><td class="nowrap">${formatTime(event.receivedAt)}</td></tr>`;
+}
+
+function renderEventTable(events: readonly RecentEventSummary[], id: string): SafeHtml {
+  return html`<table class="grid" id="${id}">
+<thead><tr><th>event</th><th>type</th><th>status</th><th>matched rules</th><th>lead</th><th>promoter</th><th>received</th></tr></thead>
+<tbody>${events.map(renderEventRow)}</tbody>
 </table>`;
+}
+
+/** The newest events, refreshed in place by the dashboard's script: the live tail. */
+function renderRecentList(recent: readonly RecentEventSummary[]): SafeHtml {
+  return html`<div id="recent-list" data-live="recent">${
+    recent.length === 0 ? html`<p class="empty">No events yet.</p>` : renderEventTable(recent, 'recent-table')
+  }</div>`;
+}
+
+/** The sentence above a search's results: how many, and how far back it looked. */
+export function describeSearchResult(result: EventSearchResult, cap: number): string {
+  const matches = `${result.events.length} match${result.events.length === 1 ? '' : 'es'}`;
+  const searched = `searched the newest ${result.searched} event${result.searched === 1 ? '' : 's'}`;
+  return result.isCapped
+    ? `First ${cap} match${cap === 1 ? '' : 'es'}, newest first: ${searched}; older events may match too (narrow the search).`
+    : `${matches}: ${searched}.`;
+}
+
+function renderSearchOutcome(search: EventSearchView): SafeHtml {
+  if ('error' in search.outcome) return html`<p class="error" role="alert" id="search-summary">${search.outcome.error}</p>`;
+  const { result, cap } = search.outcome;
+  return html`<p class="search-summary" id="search-summary">${describeSearchResult(result, cap)} <a href="/admin#recent">Back to the live list</a></p>
+${result.events.length > 0 ? renderEventTable(result.events, 'search-table') : html`<p class="empty">No event matches.</p>`}`;
+}
+
+function renderEvents(recent: readonly RecentEventSummary[], search: EventSearchView | null): SafeHtml {
+  const terms = search?.terms ?? {};
   return html`<section id="recent">
-<h2>Recent events</h2>
-${body}
+<h2>${search ? 'Events: search' : 'Recent events'}</h2>
+<form method="get" action="/admin#recent" class="search" id="event-search">
+${EVENT_SEARCH_FIELDS.map(
+    (field) => html`<label>${SEARCH_FIELD_LABELS[field].label} <input name="${field}" type="search" value="${terms[field] ?? ''}" placeholder="${SEARCH_FIELD_LABELS[field].example}" spellcheck="false"></label>`,
+  )}
+<button type="submit">Search</button>
+</form>
+<p class="muted">Searches the newest events the dashboard indexes (10,000 at most), newest first; every filled field must match. Email, promoter email and name match any part, any case; ids and rules match whole; a rule finds the events it was evaluated on, matched or not.</p>
+${search ? renderSearchOutcome(search) : renderRecentList(recent)}
 </section>`;
+}
+
+/**
+ * Rule files that do not load: at the top, since until they are fixed the bridge runs older rules
+ * than the files say. Each problem as `check` prints it (`file:line:col: message`).
+ */
+function renderRuleProblems(problems: readonly RuleProblem[]): SafeHtml {
+  if (problems.length === 0) return html`<div data-live="rule-files" hidden></div>`;
+  return html`<section id="rule-files" class="problems" data-live="rule-files" role="alert">
+<h2>Rule files do not load <span class="count">${problems.length}</span></h2>
+<p>The last good rules stay live; the edit is not applied until the files load. <code>affiliate-bridge check</code> lists the same problems.</p>
+<ul class="plain problem-list">${problems.map((problem) => html`<li><code>${formatProblem(problem)}</code></li>`)}</ul>
+</section>`;
+}
+
+/**
+ * The page's live parts, each as the page renders it, by its `data-live` name: what
+ * `GET /admin/api/live` sends and the script swaps in. One renderer for the page and its
+ * refreshes, so both escape alike.
+ */
+export function renderLiveSections(view: LiveView): Record<string, string> {
+  return {
+    'rule-files': renderRuleProblems(view.ruleProblems).value,
+    queues: renderQueues(view.overview).value,
+    'dead-letters': renderFailed(view.failed).value,
+    'failed-events': renderFailedEvents(view.failedEvents).value,
+    recent: renderRecentList(view.recent).value,
+  };
 }
 
 /** The dashboard page. Every value from Redis (payloads, errors, ids) goes through `html`, so it is escaped. */
 export function renderDashboardPage(view: DashboardView): string {
   return layout(
     view.lookup ? `${view.lookup.eventId} · affiliate-bridge admin` : 'affiliate-bridge admin',
-    html`${renderQueues(view.overview)}
+    html`${renderRuleProblems(view.ruleProblems ?? [])}
+${renderQueues(view.overview)}
 ${renderLookup(view.lookup)}
 ${renderFailed(view.failed)}
 ${renderFailedEvents(view.failedEvents ?? [])}
 ${renderQuarantined(view.quarantined)}
 ${renderRuleErrors(view.ruleErrors ?? [])}
-${renderRecent(view.recent)}`,
+${renderEvents(view.recent, view.search ?? null)}`,
     { signedIn: true },
   );
 }

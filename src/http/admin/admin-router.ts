@@ -13,8 +13,10 @@ import {
   type AdminCredential,
 } from './admin-auth.js';
 import type { AdminSessions, AdminThrottle } from './admin-sessions.js';
-import { loadEventDetail, loadOverview, loadRecentEvents } from './admin-data.js';
-import { renderDashboardPage, renderLoginPage } from './admin-pages.js';
+import { loadEventDetail, loadLiveView } from './admin-data.js';
+import { renderDashboardPage, renderLoginPage, type EventSearchView } from './admin-pages.js';
+import { compileEventSearch, EVENT_SEARCH_FIELDS, isEmptySearch, SEARCH_RESULTS_CAP } from '../../queue/event-search.js';
+import type { RuleProblem } from '../../rules/problems.js';
 
 export interface AdminRouterOptions {
   /** ADMIN_TOKEN. The dashboard is off when it is unset: the composition root does not mount this router. */
@@ -39,6 +41,12 @@ export interface AdminRouterOptions {
    * @defaultValue false
    */
   readonly cookieSecure?: boolean;
+  /**
+   * The problems of the rule files the live rules were last (re)loaded from (the rule store's,
+   * as /readyz reads them): shown at the top of the page while the files do not load. Only a
+   * process that runs the workers has a rule store. @defaultValue none known
+   */
+  readonly readRuleProblems?: () => readonly RuleProblem[];
 }
 
 /**
@@ -57,15 +65,12 @@ const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join('; ');
 
-/** The recent-events list on the page: enough to find what just happened. */
-const RECENT_EVENTS_SHOWN = 25;
-
 /**
  * The operator dashboard and its JSON API, at /admin (mount it with `app.use(router)`):
  *
  * - `GET /admin` the page (`?event=<id>` adds that event's trace); `GET /admin/login`,
  *   `POST /admin/login` (form field `token`), `POST /admin/logout`; `GET /admin/assets/*`.
- * - `GET /admin/api/overview | failed | quarantined | events/recent | events/:eventId`,
+ * - `GET /admin/api/overview | live | failed | quarantined | events/recent | events/search | events/:eventId`,
  *   `POST /admin/api/failed/:jobId/retry | failed/retry-all | events/:eventId/replay`,
  *   `GET /admin/api/failed-events`, `POST /admin/api/failed-events/:jobId/retry | failed-events/retry-all`.
  *
@@ -198,22 +203,30 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     next();
   });
 
-  admin.use('/api', createAdminApiRouter({ operations, logger, now, integrations: options.integrations, reconciledSources: options.reconciledSources }));
+  const liveViewOptions = () => ({ now: now(), integrations: options.integrations, reconciledSources: options.reconciledSources, readRuleProblems: options.readRuleProblems });
+  admin.use('/api', createAdminApiRouter({ operations, logger, now, integrations: options.integrations, reconciledSources: options.reconciledSources, readRuleProblems: options.readRuleProblems }));
 
   admin.get('/', async (request, response) => {
     const asked = typeof request.query.event === 'string' ? request.query.event.trim() : '';
-    const [overview, failed, failedEvents, quarantined, ruleErrors, recent, detail] = await Promise.all([
-      loadOverview(operations, now(), options.integrations, options.reconciledSources),
-      operations.listFailedActions(100),
-      operations.listFailedEvents(100),
+    const [live, quarantined, ruleErrors, detail, search] = await Promise.all([
+      loadLiveView(operations, liveViewOptions()),
       operations.listQuarantinedEvents(100),
       operations.listRuleErrors(100),
-      loadRecentEvents(operations, RECENT_EVENTS_SHOWN),
       asked === '' ? Promise.resolve(null) : loadEventDetail(operations, asked),
+      runPageSearch(request.query as Record<string, unknown>),
     ]);
     const lookup = asked === '' ? null : { eventId: asked, detail };
-    response.type('html').send(renderDashboardPage({ overview, failed, failedEvents, quarantined, ruleErrors, recent, lookup }));
+    response.type('html').send(renderDashboardPage({ ...live, quarantined, ruleErrors, lookup, search }));
   });
+
+  /** The events search of the page's query (`?email=…`), or null when it asks for none. */
+  async function runPageSearch(query: Record<string, unknown>): Promise<EventSearchView | null> {
+    const terms = Object.fromEntries(EVENT_SEARCH_FIELDS.flatMap((field) => (typeof query[field] === 'string' && query[field] !== '' ? [[field, query[field]]] : [])));
+    const compiled = compileEventSearch(terms);
+    if ('error' in compiled) return { terms, outcome: { error: compiled.error } };
+    if (isEmptySearch(compiled.search)) return null;
+    return { terms, outcome: { result: await operations.searchEvents(compiled, SEARCH_RESULTS_CAP), cap: SEARCH_RESULTS_CAP } };
+  }
 
   const router = Router();
   router.use('/admin', admin);

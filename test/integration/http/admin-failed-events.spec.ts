@@ -109,7 +109,7 @@ describe('admin: failed event jobs and conflicting duplicates (real app, real Re
     expect(listed.failed).to.have.length(1);
     expect(listed.failed[0]).to.deep.include({ jobId: JOB_ID, eventId: EVENT_ID, type: 'firstpromoter.lead_signup', attemptsMade: 1, error: 'Connection is closed.' });
     const page = await (await get('/admin')).text();
-    expect(page).to.contain('<section id="failed-events">');
+    expect(page).to.contain('<section id="failed-events" data-live="failed-events">');
     expect(page).to.contain(`data-url="/admin/api/failed-events/${encodeURIComponent(JOB_ID)}/retry"`);
     expect(page).to.contain('data-url="/admin/api/failed-events/retry-all"');
   });

@@ -312,7 +312,13 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
       });
       const page = await (await get('/admin', bearer())).text();
       expect(page).to.contain(`<tr data-job-id="${PLAN_FAILURE_ID}">`);
-      expect(page).to.contain('could not be planned: fix the rule, then replay the event');
+      // No Retry button for it (nor a Retry all that would skip it): what to do instead, with the command.
+      const row = page.slice(page.indexOf(`<tr data-job-id="${PLAN_FAILURE_ID}">`), page.indexOf('</tr>', page.indexOf(`<tr data-job-id="${PLAN_FAILURE_ID}">`)));
+      expect(row).not.to.contain('<button');
+      expect(row).to.contain(
+        `<p class="advice">Could not be planned: a retry would fail the same way. Fix the rule, then replay the event: <code>affiliate-bridge events replay ${EVENT_ID}</code> (or Replay on <a class="event-link" href="/admin?event=${EVENT_ID}#trace">${EVENT_ID}</a>).</p>`,
+      );
+      expect(page).not.to.contain('data-url="/admin/api/failed/retry-all"');
     });
 
     it('lists quarantined and recent events, and gives a trace with its actions', async () => {

@@ -27,7 +27,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   store.on('reloaded', () => metrics.rulesLoaded.set(store.current.size));
   store.on('reload_failed', () => metrics.rulesReloadErrors.inc());
 
-  const actionsQueue = lifecycle.trackQueue(new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix: config.queuePrefix }));
+  const actionsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix: config.queuePrefix }), ACTIONS_QUEUE));
   const runners = Object.fromEntries(
     Object.entries(deps.actions).map(([name, action]) => [
       name,
@@ -41,7 +41,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   }
 
   // Reconciled events enter through the webhooks' own intake: same queue, same dedup by event id.
-  const eventsQueue = lifecycle.trackQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }));
+  const eventsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }), EVENTS_QUEUE));
   const { ledger, reconciler } = buildReconciler({
     config,
     sources: deps.sources,
@@ -53,7 +53,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   });
 
   lifecycle.trackWorker(
-    startEventsWorker({
+    deps.redisHealth.watchWorker(startEventsWorker({
       connection: deps.connect('worker'),
       state,
       prefix: config.queuePrefix,
@@ -70,10 +70,10 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       metrics,
       now: deps.now,
       concurrency: config.eventsConcurrency,
-    }),
+    })),
   );
   lifecycle.trackWorker(
-    startActionsWorker({
+    deps.redisHealth.watchWorker(startActionsWorker({
       connection: deps.connect('worker'),
       state,
       prefix: config.queuePrefix,
@@ -86,7 +86,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       metrics,
       now: deps.now,
       concurrency: config.actionsConcurrency,
-    }),
+    })),
   );
   for (const warning of describePartialCredentials(deps.sources, config.integrations)) logger.warn(warning);
   const reconciled = reconciler.configuredSources();
@@ -99,8 +99,8 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       reconciler,
       logger,
     });
-    lifecycle.trackQueue(scheduler.queue);
-    lifecycle.trackWorker(scheduler.worker);
+    lifecycle.trackQueue(deps.redisHealth.watchQueue(scheduler.queue, 'reconcile'));
+    lifecycle.trackWorker(deps.redisHealth.watchWorker(scheduler.worker));
     logger.info({ sources: reconciled.map((source) => source.name), intervalMs: config.reconcileIntervalMs, windowMs: config.reconcileWindowMs }, 'reconciliation scheduled');
   }
   return {

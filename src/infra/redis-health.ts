@@ -80,6 +80,7 @@ export class RedisHealth {
   readonly #now: () => number;
   readonly #connections: RedisConnection[] = [];
   #down: { readonly since: number; readonly reason: string } | null = null;
+  #hasBeenReachable = false;
 
   constructor(options: RedisHealthOptions) {
     if (!options.logger) throw new TypeError('RedisHealth needs a logger');
@@ -135,10 +136,13 @@ export class RedisHealth {
 
   /** A connection (re)connected: Redis answers. */
   connectionReady(): void {
+    const wasReachable = this.#hasBeenReachable;
+    this.#hasBeenReachable = true;
     if (this.#down === null) return;
     const seconds = Math.round((this.#now() - this.#down.since) / 1000);
     this.#down = null;
-    this.#logger.info({ redis: this.#url }, `Redis reachable again after ${seconds} s`);
+    // A Redis that was not there at start-up (deployments start it later) is not "back".
+    this.#logger.info({ redis: this.#url }, `Redis reachable ${wasReachable ? 'again ' : ''}after ${seconds} s`);
   }
 
   /** Whether the last state change was Redis going away. */

@@ -26,6 +26,7 @@ describe('RedisHealth (one line per Redis state change)', () => {
     const { logger, lines } = createCapturingLogger();
     let now = Date.parse('2026-12-07T12:00:00.000Z');
     const health = new RedisHealth({ url: 'redis://user:s3cr3t-pw@127.0.0.1:6379', logger, now: () => now });
+    health.connectionReady();
     expect(health.describe()).to.equal(null);
     for (let retry = 0; retry < 12; retry += 1) {
       expect(health.report(refused())).to.equal(true);
@@ -38,6 +39,16 @@ describe('RedisHealth (one line per Redis state change)', () => {
     expect(messages).to.deep.equal(['Redis unreachable at redis://127.0.0.1:6379 (ECONNREFUSED); retrying', 'Redis reachable again after 24 s']);
     expect(lines().join('\n')).to.not.include('s3cr3t-pw');
     expect(health.describe()).to.equal(null);
+  });
+
+  it('says "reachable after" (not "again") for a Redis that was not there at start-up', () => {
+    const { logger, lines } = createCapturingLogger();
+    let now = 0;
+    const health = new RedisHealth({ url: 'redis://127.0.0.1:6379', logger, now: () => now });
+    health.report(refused());
+    now = 9_600;
+    health.connectionReady();
+    expect(lines().map((line) => (JSON.parse(line) as { msg: string }).msg)).to.deep.equal(['Redis unreachable at redis://127.0.0.1:6379 (ECONNREFUSED); retrying', 'Redis reachable after 10 s']);
   });
 
   it('leaves other errors to the caller to log', () => {

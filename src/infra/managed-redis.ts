@@ -163,7 +163,11 @@ export class ManagedRedis {
     })();
     const failure = await Promise.race([answered, exited]);
     settled = true;
-    if (failure === null) return redis;
+    if (failure === null) {
+      // Start-up warnings (memory overcommit…) are no reason for a later exit: only later lines are.
+      redis.#output.length = 0;
+      return redis;
+    }
     await redis.stop(2_000);
     return { failure };
   }

@@ -8,10 +8,11 @@ import type { RedisConnection } from './redis.js';
 const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /**
- * What ioredis says when a command meets a closed connection (it carries no code), and its error
+ * What ioredis says when a command meets a closed connection (it carries no code; the intake's
+ * connections fail fast instead of queueing, with the second message), and its error
  * once a command has used up its reconnection attempts while Redis stays away.
  */
-const CONNECTION_ERROR_MESSAGES = new Set(['Connection is closed.']);
+const CONNECTION_ERROR_MESSAGES = new Set(['Connection is closed.', "Stream isn't writeable and enableOfflineQueue options is false"]);
 const CONNECTION_ERROR_NAMES = new Set(['MaxRetriesPerRequestError']);
 
 /**

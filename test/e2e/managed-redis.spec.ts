@@ -101,6 +101,22 @@ describe('start with REDIS_URL unset and no Redis at the default address (real b
     }
   });
 
+  it('a managed redis-server that dies while the bridge runs: one warning line', async () => {
+    const bridge = await BridgeProcess.start({ runUnder: [ip, 'netns', 'exec', namespace], cwd: workDir, env: { RULES_DIR } });
+    const redisPid = Number(bridge.logs.find((entry) => String(entry.msg).startsWith('Started '))?.redisPid);
+    try {
+      process.kill(redisPid, 'SIGKILL');
+      const died = `The managed redis-server (pid ${redisPid}) exited (signal SIGKILL) while the bridge runs: restart the bridge to start it again`;
+      await waitFor(() => bridge.logs.some((entry) => entry.msg === died && entry.level === 40) || null);
+      await waitFor(() => bridge.logs.some((entry) => entry.msg === 'Redis unreachable at redis://127.0.0.1:6379 (ECONNREFUSED); retrying') || null);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const lines = bridge.logs.filter((entry) => /redis/i.test(String(entry.msg))).map((entry) => JSON.stringify(entry));
+      expect(lines, lines.join("\n")).to.have.length(3);
+    } finally {
+      await bridge.stop('SIGKILL');
+    }
+  });
+
   it('without redis-server on the PATH: one line saying what was tried and how to fix it, and exit 1', async () => {
     // A PATH with node alone: the bridge runs, and finds no redis-server.
     await symlink(process.execPath, path.join(workDir, 'node'));

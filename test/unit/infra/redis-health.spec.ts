@@ -10,6 +10,7 @@ describe('RedisHealth (one line per Redis state change)', () => {
     expect(describeRedisConnectionError(refused())).to.equal('ECONNREFUSED');
     expect(describeRedisConnectionError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).to.equal('ECONNRESET');
     expect(describeRedisConnectionError(new Error('Connection is closed.'))).to.equal('connection closed');
+    expect(describeRedisConnectionError(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).to.equal('connection closed');
     expect(describeRedisConnectionError(new AggregateError([refused(), refused()]))).to.equal('ECONNREFUSED');
     expect(describeRedisConnectionError(new Error('WRONGPASS invalid username-password pair'))).to.equal(null);
     expect(describeRedisConnectionError(new Error('ERR Error running script'))).to.equal(null);

@@ -22,6 +22,7 @@ export interface StartDescriptionOptions {
  */
 export function describeStart({ baseUrl, config, sources, actions }: StartDescriptionOptions): string[] {
   const secrets = readWebhookSecrets(config, sources);
+  const refusing = Object.values(sources).filter((source) => secrets[source.name] === null && !config.allowUnsignedWebhooks);
   const webhookRows = Object.values(sources).map((source) => {
     const variable = source.webhookSecret;
     let state: string;
@@ -50,7 +51,10 @@ export function describeStart({ baseUrl, config, sources, actions }: StartDescri
     '',
     config.adminToken ? `Dashboard: ${baseUrl}/admin (sign in with ADMIN_TOKEN)` : 'Dashboard: off (set ADMIN_TOKEN to turn it on)',
     '',
-    'Next: run `npm run demo` in another terminal to send the example deliveries, and watch them arrive here.',
+    refusing.length === 0
+      ? 'Next: run `npm run demo` in another terminal to send the example deliveries, and watch them arrive here.'
+      : // The demo signs its deliveries with the same variables: without them it only collects 401s.
+        `Next: export ${refusing.map((source) => source.webhookSecret).join(' and ')} in this terminal and in another one (README: "Send the seed events"), start again, then run \`npm run demo\` in the other one to send the example deliveries.`,
   ];
 }
 

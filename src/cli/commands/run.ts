@@ -135,7 +135,7 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo, options: Run
   if (stopRequested !== null) void stopBridge(bridge);
   // On a terminal, someone just ran `npm start`: words about what to do next. Piped or collected,
   // the output stays JSON lines only.
-  if (process.stdout.isTTY) {
+  if (process.stdout.isTTY && stopRequested === null) {
     io.stdout(describeStart({ baseUrl: `http://localhost:${bridge.port}`, config, sources: sourceRegistry, actions: actionRegistry }).join('\n'));
   }
   process.on('uncaughtException', (error) => {

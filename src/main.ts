@@ -6,6 +6,7 @@ import type { BridgeMetrics } from './observability/metrics.js';
 import { resolveRetryPolicy } from './delivery/delivery-policy.js';
 import { BridgeOperations } from './queue/operations.js';
 import { createRedisConnection, type ConnectionRole } from './infra/redis.js';
+import { RedisHealth } from './infra/redis-health.js';
 import type { BridgeDeps } from './roles/deps.js';
 import { warnAboutUnsetSecrets } from './roles/warn-about-secrets.js';
 import { startHttp } from './roles/start-http.js';
@@ -57,19 +58,20 @@ export async function startBridge(options: StartOptions): Promise<RunningBridge>
     const sources = options.sources ?? sourceRegistry;
     const actions = options.actions ?? actionRegistry;
     warnAboutUnsetSecrets({ config, roles, logger, sources, actions });
-    const connect = (role: ConnectionRole) => {
-      const connection = createRedisConnection(config.redisUrl, role, {}, { cluster: config.redisCluster });
-      connection.on('error', (error) => logger.warn({ err: { message: error.message } }, `redis (${role}) connection error`));
-      return lifecycle.trackConnection(connection);
-    };
+    const now = options.now ?? Date.now;
+    // One tracker for every connection of the process: one line when Redis goes away, one when it
+    // is back, instead of one per connection per retry.
+    const redisHealth = new RedisHealth({ url: config.redisUrl, logger, now });
+    const connect = (role: ConnectionRole) =>
+      lifecycle.trackConnection(redisHealth.watch(createRedisConnection(config.redisUrl, role, {}, { cluster: config.redisCluster }), role));
     const state = connect('state');
     const deps: BridgeDeps = {
-      config, logger, metrics, lifecycle, connect, state,
+      config, logger, metrics, lifecycle, connect, state, redisHealth,
       sources,
       actions,
       operations: lifecycle.trackQueue(new BridgeOperations(state, config.queuePrefix)),
       retryPolicy: resolveRetryPolicy(config),
-      now: options.now ?? Date.now,
+      now,
     };
     const workers = roles.workers ? await startWorkers(deps) : { readinessChecks: [] };
     const port = await startHttp(roles.api ? 'api' : 'worker', { ...deps, ...workers });

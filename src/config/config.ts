@@ -23,12 +23,20 @@ export interface Registries {
 /** The registries the bridge ships with. */
 export const shippedRegistries: Registries = Object.freeze({ sources: sourceRegistry, actions: actionRegistry });
 
+/** Where the bridge looks for Redis when REDIS_URL is unset (and where `start` runs its managed one). */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 /** The bridge's validated configuration. Built once, from the environment, in main.ts. */
 export interface BridgeConfig {
   /** HTTP port. @defaultValue DEFAULT_PORT (3000) */
   readonly port: number;
   /** Redis for BullMQ and state. @defaultValue redis://127.0.0.1:6379 */
   readonly redisUrl: string;
+  /**
+   * REDIS_URL was set (not defaulted). Only when it was not may `start` run a managed redis-server
+   * of its own; a set URL names a Redis someone else runs, and the bridge waits for it. @defaultValue false
+   */
+  readonly isRedisUrlSet: boolean;
   /** BullMQ prefix; use a `{hash tag}` on Redis Cluster. @defaultValue bridge */
   readonly queuePrefix: string;
   /** REDIS_URL is a seed node of a Redis Cluster (QUEUE_PREFIX must then hold a `{hash tag}`). @defaultValue false */
@@ -291,7 +299,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
   }
   return {
     port: Number(or(env.PORT, String(DEFAULT_PORT))),
-    redisUrl: or(env.REDIS_URL, 'redis://127.0.0.1:6379'),
+    redisUrl: or(env.REDIS_URL, DEFAULT_REDIS_URL),
+    isRedisUrlSet: env.REDIS_URL !== undefined && env.REDIS_URL !== '',
     queuePrefix: or(env.QUEUE_PREFIX, DEFAULT_QUEUE_PREFIX),
     redisCluster: ['true', '1'].includes(env.REDIS_CLUSTER ?? ''),
     rulesDir: or(env.RULES_DIR, DEFAULT_RULES_DIR),

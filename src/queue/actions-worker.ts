@@ -10,6 +10,7 @@ import { reportFailedActionJob, type FailureReporter } from './failure-events.js
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { PauseGate } from './pause-gate.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
+import { isRedisConnectionError } from '../infra/redis-health.js';
 
 export interface ActionsWorkerOptions {
   /** The worker's own BullMQ connection (role `worker`: blocking commands, no retry limit). */
@@ -277,7 +278,10 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
       },
     },
   );
-  worker.on('error', (error) => options.logger.error({ err: error }, 'actions worker error'));
+  // Redis being unreachable is logged once per outage by RedisHealth (src/infra/redis-health.ts), not per retry.
+  worker.on('error', (error) => {
+    if (!isRedisConnectionError(error)) options.logger.error({ err: error }, 'actions worker error');
+  });
   const probeTimer = setInterval(() => {
     gate.probeAll().catch((error: unknown) => options.logger.debug({ err: { message: String(error) } }, 'pause probe could not run'));
   }, gate.probeIntervalMs);

@@ -24,6 +24,7 @@ import { reportPlanFailures, type FailureReporter } from './failure-events.js';
 import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';
 import { appendTraceRun, type TraceRun, type TraceSuppressed } from './trace.js';
+import { isRedisConnectionError } from '../infra/redis-health.js';
 
 /** Plans an event against the live rules; pure. Whether it is planned at all is the delivery policy's call. */
 export type EventPlanner = (event: BridgeEvent) => Plan;
@@ -342,6 +343,9 @@ export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJob
     options.metrics.events.inc({ type: (options.labelEventType ?? labelEventType)(job?.data.event.type ?? ''), outcome: 'failed' });
     options.logger.error({ err: error, jobId: job?.id, eventId: job?.data.event.id }, 'event job failed');
   });
-  worker.on('error', (error) => options.logger.error({ err: error }, 'events worker error'));
+  // Redis being unreachable is logged once per outage by RedisHealth (src/infra/redis-health.ts), not per retry.
+  worker.on('error', (error) => {
+    if (!isRedisConnectionError(error)) options.logger.error({ err: error }, 'events worker error');
+  });
   return worker;
 }

@@ -97,6 +97,9 @@ export class BridgeOperations {
     this.#prefix = prefix;
     this.#events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     this.#actions = new Queue<ActionJobData, ActionJobResult>(ACTIONS_QUEUE, { connection: redis, prefix });
+    // A queue re-emits its connection's errors, which the connection's owner reports; without a
+    // listener BullMQ prints every one of them (one stack trace per queue per retry).
+    for (const queue of [this.#events, this.#actions]) queue.on('error', () => undefined);
   }
 
   /** Each integration's pause (null: running), as the actions workers recorded it. */

@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisConnection } from '../infra/redis.js';
 import type { Reconciler } from './reconciler.js';
+import { isRedisConnectionError } from '../infra/redis-health.js';
 
 /** The queue of scheduled reconciliation runs, beside `events` and `actions`. */
 export const RECONCILE_QUEUE = 'reconcile';
@@ -43,6 +44,9 @@ export async function startReconcileScheduler(options: ReconcileSchedulerOptions
     prefix: options.prefix,
     concurrency: 1,
   });
-  worker.on('error', (error) => options.logger.error({ err: error }, 'reconcile worker error'));
+  // Redis being unreachable is logged once per outage by RedisHealth (src/infra/redis-health.ts), not per retry.
+  worker.on('error', (error) => {
+    if (!isRedisConnectionError(error)) options.logger.error({ err: error }, 'reconcile worker error');
+  });
   return { queue, worker };
 }

@@ -7,6 +7,7 @@ import type { BridgeMetrics } from '../observability/metrics.js';
 import type { RetryPolicy } from '../delivery/delivery-policy.js';
 import type { BridgeOperations } from '../queue/operations.js';
 import type { ConnectionRole, RedisConnection } from '../infra/redis.js';
+import type { RedisHealth } from '../infra/redis-health.js';
 import type { SourceRegistry } from '../sources/registry.js';
 import type { RuleProblem } from '../rules/problems.js';
 
@@ -27,6 +28,8 @@ export interface BridgeDeps {
   readonly connect: (role: ConnectionRole) => RedisConnection;
   /** The shared connection for the bridge's own keys (traces, completion records, pacing). */
   readonly state: RedisConnection;
+  /** Whether Redis answers, shared by every connection `connect` opens (and the workers' errors). */
+  readonly redisHealth: RedisHealth;
   /** Reads and retries for the dashboard, and queue depths for the gauges. */
   readonly operations: BridgeOperations;
   /** The retry policy that runs (the delivery policy's default with the environment's overrides). */

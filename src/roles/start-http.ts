@@ -28,7 +28,8 @@ export async function startHttp(
   const { config, logger, metrics, lifecycle, operations } = deps;
   const integrations = integrationsOf(Object.keys(deps.actions));
   const readinessChecks: ReadinessCheck[] = [
-    async () => ((await pingWithin(deps.state, 1_000)) ? null : 'Redis does not answer'),
+    // While the health tracker knows Redis is away, it says since when and why; otherwise a ping.
+    async () => deps.redisHealth.describe() ?? ((await pingWithin(deps.state, 1_000)) ? null : 'Redis does not answer'),
     ...deps.readinessChecks,
     checkIntegrationsRunning(deps.state, config.queuePrefix, integrations),
   ];
@@ -39,9 +40,7 @@ export async function startHttp(
 
   let app: express.Express;
   if (role === 'api') {
-    const eventsQueue = lifecycle.trackQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: deps.connect('intake'), prefix: config.queuePrefix }));
-    // BullMQ's own connection errors are reported on the connection; keep the queue quiet.
-    eventsQueue.on('error', () => undefined);
+    const eventsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: deps.connect('intake'), prefix: config.queuePrefix }), EVENTS_QUEUE));
     app = createApp({
       sources: deps.sources,
       integrations: config.integrations,

@@ -29,7 +29,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   store.on('reloaded', () => metrics.rulesLoaded.set(store.current.size));
   store.on('reload_failed', () => metrics.rulesReloadErrors.inc());
 
-  const actionsQueue = lifecycle.trackQueue(new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix: config.queuePrefix }));
+  const actionsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix: config.queuePrefix }), ACTIONS_QUEUE));
   const runners = Object.fromEntries(
     Object.entries(deps.actions).map(([name, action]) => [
       name,
@@ -44,7 +44,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
 
   // Reconciled events and the bridge's own (bridge.action.failed) enter through the webhooks' own
   // intake: same queue, same dedup by event id.
-  const eventsQueue = lifecycle.trackQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }));
+  const eventsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }), EVENTS_QUEUE));
   const intake = new EventIntake({ queue: eventsQueue, dedupTtlMs: config.dedupTtlMs });
   const failureReporter = new FailureReporter({
     intake,
@@ -65,7 +65,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   });
 
   lifecycle.trackWorker(
-    startEventsWorker({
+    deps.redisHealth.watchWorker(startEventsWorker({
       connection: deps.connect('worker'),
       state,
       prefix: config.queuePrefix,
@@ -83,10 +83,10 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       now: deps.now,
       concurrency: config.eventsConcurrency,
       failureReporter,
-    }),
+    })),
   );
   lifecycle.trackWorker(
-    startActionsWorker({
+    deps.redisHealth.watchWorker(startActionsWorker({
       connection: deps.connect('worker'),
       state,
       prefix: config.queuePrefix,
@@ -100,7 +100,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       now: deps.now,
       concurrency: config.actionsConcurrency,
       failureReporter,
-    }),
+    })),
   );
   for (const warning of describePartialCredentials(deps.sources, config.integrations)) logger.warn(warning);
   const reconciled = reconciler.configuredSources();
@@ -113,8 +113,8 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       reconciler,
       logger,
     });
-    lifecycle.trackQueue(scheduler.queue);
-    lifecycle.trackWorker(scheduler.worker);
+    lifecycle.trackQueue(deps.redisHealth.watchQueue(scheduler.queue, 'reconcile'));
+    lifecycle.trackWorker(deps.redisHealth.watchWorker(scheduler.worker));
     logger.info({ sources: reconciled.map((source) => source.name), intervalMs: config.reconcileIntervalMs, windowMs: config.reconcileWindowMs }, 'reconciliation scheduled');
   }
   return {

@@ -16,6 +16,8 @@ export interface BridgeProcessOptions {
   readonly args?: readonly string[];
   /** Working directory of the process. @defaultValue the test's own */
   readonly cwd?: string;
+  /** A command node runs under, e.g. `['/usr/sbin/ip', 'netns', 'exec', 'ns1']` (it must exec node, keeping the pid). @defaultValue none */
+  readonly runUnder?: readonly string[];
 }
 
 /**
@@ -30,7 +32,8 @@ export class BridgeProcess {
   private constructor(readonly child: ChildProcess) {}
 
   static async start(options: BridgeProcessOptions): Promise<BridgeProcess> {
-    const child = spawn(process.execPath, [BRIDGE_BIN, options.role ?? 'start', ...(options.args ?? [])], {
+    const [command, ...args] = [...(options.runUnder ?? []), process.execPath, BRIDGE_BIN, options.role ?? 'start', ...(options.args ?? [])];
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', PORT: '0', METRICS_PORT: '0', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,10 +2,14 @@ import type { Logger } from 'pino';
 import { loadConfig, type BridgeConfig } from '../../config/config.js';
 import { readEnvFile } from '../../config/env-file.js';
 import { ConfigError } from '../../errors.js';
+import { describeManagedRedisStarted, ensureRedis, type ManagedRedis } from '../../infra/managed-redis.js';
 import { startBridge, type Roles, type RunningBridge } from '../../main.js';
 import { createLogger } from '../../observability/logger.js';
 import { BridgeMetrics, METRICS_MIN_RENDER_INTERVAL_MS } from '../../observability/metrics.js';
 import { RuleLoadError } from '../../rules/problems.js';
+import { actionRegistry } from '../../actions/registry.js';
+import { describeStart } from '../../roles/describe-start.js';
+import { sourceRegistry } from '../../sources/registry.js';
 import type { CommandIo } from '../io.js';
 
 /**
@@ -64,12 +68,18 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo, options: Run
   // Signals are handled from the start, not only once start-up is done: with Redis unreachable,
   // start-up waits on it, and a supervisor's SIGTERM must still end the process in time.
   let bridge: RunningBridge | undefined;
+  let managedRedis: ManagedRedis | undefined;
   let stopRequested: string | null = null;
+  // The managed Redis stops last: the bridge's shutdown still writes to it.
   const stopBridge = (running: RunningBridge) =>
     running.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
+      async () => {
+        await managedRedis?.stop();
+        process.exit(0);
+      },
+      async (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
+        await managedRedis?.stop();
         process.exit(1);
       },
     );
@@ -85,12 +95,28 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo, options: Run
         'shutdown did not finish in time (Redis unreachable?): exiting anyway; jobs still locked return to their queue when their lock expires',
       );
       logger.flush?.();
+      managedRedis?.stopNow();
       process.exit(1);
     }, config.shutdownTimeoutMs + FORCED_EXIT_GRACE_MS).unref();
     if (bridge) void stopBridge(bridge);
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+
+  // `start` is the one-command trial: with REDIS_URL unset and no Redis at the default address, it
+  // runs a redis-server of its own rather than retrying a Redis that will never come.
+  if (roles.api && roles.workers) {
+    const redis = await ensureRedis({ url: config.redisUrl, isUrlSet: config.isRedisUrlSet });
+    if (redis.kind === 'failed') {
+      io.stderr(redis.line);
+      return 1;
+    }
+    if (redis.kind === 'managed') {
+      managedRedis = redis.redis;
+      logger.info({ redisPid: managedRedis.pid, redis: managedRedis.url }, describeManagedRedisStarted(managedRedis.binary, managedRedis.pid, managedRedis.url));
+      managedRedis.onUnexpectedExit((reason) => logger.warn({ redisPid: managedRedis?.pid }, `The managed redis-server (pid ${managedRedis?.pid ?? 0}) exited (${reason}) while the bridge runs: restart the bridge to start it again`));
+    }
+  }
 
   try {
     bridge = await startBridge({ config, roles, logger, metrics });
@@ -102,16 +128,24 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo, options: Run
       logger.fatal({ err: error }, 'start-up failed');
     }
     logger.flush?.();
+    await managedRedis?.stop();
     return 1;
   }
   // A signal that came during start-up stops the bridge as soon as it is up.
   if (stopRequested !== null) void stopBridge(bridge);
+  // On a terminal, someone just ran `npm start`: words about what to do next. Piped or collected,
+  // the output stays JSON lines only.
+  if (process.stdout.isTTY && stopRequested === null) {
+    io.stdout(describeStart({ baseUrl: `http://localhost:${bridge.port}`, config, sources: sourceRegistry, actions: actionRegistry }).join('\n'));
+  }
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception: exiting for the supervisor to restart');
+    managedRedis?.stopNow();
     process.exit(1);
   });
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled rejection: exiting for the supervisor to restart');
+    managedRedis?.stopNow();
     process.exit(1);
   });
   return 'running';

@@ -28,6 +28,12 @@ describe('loadConfig', () => {
     expect(config.strippedFields).to.deep.equal(['auth_token', 'temp_password']);
   });
 
+  it('knows whether REDIS_URL was set or defaulted (only a defaulted one lets `start` run its own Redis)', () => {
+    expect(loadConfig({})).to.include({ redisUrl: 'redis://127.0.0.1:6379', isRedisUrlSet: false });
+    expect(loadConfig({ REDIS_URL: '' })).to.include({ redisUrl: 'redis://127.0.0.1:6379', isRedisUrlSet: false });
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).to.include({ redisUrl: 'redis://127.0.0.1:6379', isRedisUrlSet: true });
+  });
+
   it('reads every variable it is given', () => {
     const config = loadConfig({
       PORT: '8080',

@@ -1,4 +1,4 @@
-import type { ActionStatus, FailedAction, FailedEvent, QuarantinedEvent, RuleErrorSummary } from '../../queue/operations.js';
+import { DRY_RUN_STATUS, type ActionStatus, type FailedAction, type FailedEvent, type QuarantinedEvent, type RuleErrorSummary } from '../../queue/operations.js';
 import type { TraceGrouped, TraceRun, TraceSuppressed } from '../../queue/trace.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
@@ -29,6 +29,8 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as 
  */
 const BADGE_CLASSES: Record<string, string> = {
   completed: 'badge-ok',
+  // A dry-run completed without sending anything: never the green of a delivered action.
+  'dry-run': 'badge-warn',
   valid: 'badge-ok',
   matched: 'badge-ok',
   failed: 'badge-bad',
@@ -313,7 +315,7 @@ function renderActions(actions: readonly ActionStatus[], eventId: string): SafeH
 <td><code>${action.jobId}</code></td>
 <td>${action.action}</td>
 <td>${action.ruleId}</td>
-<td class="js-state">${badge(action.state)}</td>
+<td class="js-state">${badge(action.status)}${action.status === DRY_RUN_STATUS ? html` <span class="muted">nothing sent: no credentials</span>` : ''}</td>
 <td class="num">${action.attemptsMade}</td>
 <td>${prettyJson(action.params)}</td>
 <td>${action.history.length > 0 ? html`<ol class="history">${action.history.map((line) => html`<li>${line}</li>`)}</ol>` : ''}${

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import type { ActionName, GroupPlacement } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
+import type { FalseConditionPart } from './condition-explanation.js';
 import type { Rule, RuleAction } from './rule.js';
 import { readRuleScope } from './rule-scopes.js';
 import type { RuleSet } from './rule-set.js';
@@ -68,6 +69,12 @@ export interface UnmatchedRule {
   readonly reason: 'condition_false' | 'condition_error';
   /** The evaluation error, for `condition_error`. */
   readonly error?: string;
+  /**
+   * For `condition_false`: the parts that were false (rules/condition-explanation.ts): the first
+   * false conjunct of an `&&`, every disjunct of an `||`, else the whole condition; each with the
+   * fields it reads. Absent in traces written before it existed.
+   */
+  readonly falseParts?: readonly FalseConditionPart[];
 }
 
 /** What a set of rules does with one event. */
@@ -119,7 +126,7 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
         }
         unmatched.push(
           outcome === false
-            ? { ruleId: rule.id, file: rule.file, reason: 'condition_false' }
+            ? { ruleId: rule.id, file: rule.file, reason: 'condition_false', falseParts: rule.condition.explainFalse(scope) }
             : { ruleId: rule.id, file: rule.file, reason: 'condition_error', error: outcome.error },
         );
         continue;

@@ -1,6 +1,7 @@
 import { createRedisConnection } from '../../infra/redis.js';
 import { actionRegistry } from '../../actions/registry.js';
 import { BridgeOperations, DRY_RUN_STATUS, describeAmbiguousProviderId, describeMissingEvent } from '../../queue/operations.js';
+import { describeFalseParts } from '../../rules/condition-explanation.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import type { CommandIo } from '../io.js';
 import { readConfigOrReport } from './run.js';
@@ -170,7 +171,10 @@ export function runEventsTraceCommand(requestedId: string, options: { json?: boo
       io.stdout(`run ${run.generation === 0 ? '(first)' : `replay ${run.generation}`} at ${run.at}${run.quarantined ? ' (quarantined)' : ''}`);
       if (run.duplicateOf) io.stdout(`  not planned: the same milestone of this provider object was already announced by ${run.duplicateOf} (see: affiliate-bridge events trace ${run.duplicateOf})`);
       for (const rule of run.matched) io.stdout(`  matched     ${rule.ruleId} (${rule.file})`);
-      for (const rule of run.unmatched) io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${rule.error ? `: ${rule.error}` : ''}`);
+      for (const rule of run.unmatched) {
+        const why = rule.error ?? (rule.falseParts && rule.falseParts.length > 0 ? describeFalseParts(rule.falseParts) : null);
+        io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${why ? `: ${why}` : ''}`);
+      }
       for (const failure of run.failures) io.stdout(`  not planned ${failure.ruleId} ${failure.action}: ${failure.error}`);
       for (const entry of run.grouped ?? []) {
         io.stdout(`  grouped     ${entry.ruleId} ${entry.action}: carried by digest ${entry.digest}`);

@@ -1,6 +1,7 @@
 import { DRY_RUN_STATUS, type ActionStatus, type FailedAction, type FailedEvent, type QuarantinedEvent, type RuleErrorSummary } from '../../queue/operations.js';
 import type { TraceGrouped, TraceRun, TraceSuppressed } from '../../queue/trace.js';
 import type { AdminOverview, EventDetail, RecentEventSummary } from './admin-data.js';
+import { describeFalseParts } from '../../rules/condition-explanation.js';
 import { sourceRegistry } from '../../sources/registry.js';
 import { html, type SafeHtml } from './html.js';
 
@@ -267,7 +268,10 @@ function renderRun(run: TraceRun): SafeHtml {
   const rules = [
     ...run.matched.map((rule) => html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge('matched')}</td><td></td></tr>`),
     ...run.unmatched.map(
-      (rule) => html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge(rule.reason)}</td><td class="error-text">${rule.error ?? ''}</td></tr>`,
+      (rule) =>
+        rule.error !== undefined
+          ? html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge(rule.reason)}</td><td class="error-text">${rule.error}</td></tr>`
+          : html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge(rule.reason)}</td><td class="false-parts">${rule.falseParts && rule.falseParts.length > 0 ? describeFalseParts(rule.falseParts) : ''}</td></tr>`,
     ),
   ];
   return html`<div class="run">

@@ -243,7 +243,9 @@ describe('affiliate-bridge schema, diff and coverage (the real binary, a running
   });
 });
 
-/** Issue 14.6 through the built binary: events trace on a running bridge with no Slack or HubSpot token. */
+const TRACE_ADMIN_TOKEN = 'admin-trace-e2e-token-5e4d3c2b1a09';
+
+/** Issue 14.6 through the built binary: events trace (and the dashboard's event page) on a running bridge with no Slack or HubSpot token. */
 describe('affiliate-bridge events trace (the real binary, a running bridge without tokens, real Redis)', function () {
   this.timeout(60_000);
   const prefix = randomPrefix('trace-e2e');
@@ -256,7 +258,7 @@ describe('affiliate-bridge events trace (the real binary, a running bridge witho
   before(async () => {
     redis = new Redis(SHARED_REDIS_URL);
     operations = new BridgeOperations(redis, prefix);
-    env = bridgeTestEnv({ prefix, rulesDir: 'rules' });
+    env = bridgeTestEnv({ prefix, rulesDir: 'rules', extra: { ADMIN_TOKEN: TRACE_ADMIN_TOKEN } });
     bridge = await BridgeProcess.start({ env });
     for (const name of ['reward_created', 'lead_signup']) {
       expect((await postFirstPromoter(bridge.baseUrl, JSON.stringify(await fixture(`firstpromoter/${name}`)))).status).to.equal(202);
@@ -308,6 +310,22 @@ describe('affiliate-bridge events trace (the real binary, a running bridge witho
     expect(bare.code, bare.stderr).to.equal(0);
     expect(bare.stdout).to.equal(full.stdout);
     expect(bare.stdout.split('\n')[0]).to.match(/^firstpromoter-22736304 {2}firstpromoter\.lead_signup {2}valid {2}received /);
+  });
+
+  it('the dashboard\'s event page: the dry-run action in its own (not green) badge, and the false part of the condition', async () => {
+    const page = async (eventId: string) => {
+      const response = await fetch(`${bridge.baseUrl}/admin?event=${eventId}`, { headers: { authorization: `Bearer ${TRACE_ADMIN_TOKEN}` } });
+      expect(response.status).to.equal(200);
+      return response.text();
+    };
+    const reward = await page('firstpromoter-22737431');
+    const row = /<tr data-job-id="firstpromoter-22737431\.reward-approved\.0">[\s\S]*?<\/tr>/.exec(reward)![0];
+    expect(row).to.contain('<td class="js-state"><span class="badge badge-warn">dry-run</span> <span class="muted">nothing sent: no credentials</span></td>');
+    expect(row).not.to.contain('badge-ok');
+    const lead = await page('firstpromoter-22736304');
+    expect(lead).to.contain(
+      '<td class="false-parts">data.suspicion != &quot;no_suspicion&quot; is false (data.suspicion = &quot;no_suspicion&quot;)</td>',
+    );
   });
 
   it('a bare id that several sources have: lists them, exit 1; an id nobody has: the not-found line, exit 1', async () => {

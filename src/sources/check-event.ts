@@ -41,8 +41,8 @@ export function applySchemaCheck(source: Pick<Source, 'checkSchema'>, event: Bri
  */
 export function recheckForReplay(source: Pick<Source, 'checkSchema'>, event: BridgeEvent): BridgeEvent {
   if (event.status !== 'quarantined' || event.quarantinedBy !== 'schema' || event.conflict !== undefined) return event;
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- dropped: the check below decides them afresh
-  const { validationErrors, quarantinedBy, ...unchecked } = event;
+  // The earlier verdict is dropped: the check below decides it afresh.
+  const { validationErrors: _earlierProblems, quarantinedBy: _earlierCheck, ...unchecked } = event;
   return applySchemaCheck(source, { ...unchecked, status: 'valid' });
 }
 

@@ -13,7 +13,7 @@ import { StateConflictError } from '../../../src/errors.js';
 import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
 import { startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/events-worker.js';
 import { checkEventAgainst } from '../../../src/sources/check-event.js';
-import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import type { EventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';

@@ -93,6 +93,12 @@ export interface Plan {
 export interface PlanOptions {
   /** A missing template variable fails the action (as `test` wants) instead of rendering empty. @defaultValue false */
   readonly strictTemplates?: boolean;
+  /**
+   * Records which part of each false condition was false (`falseParts`): a few more evaluations
+   * per rule that does not match. Off for tools that plan many stored events and never show why
+   * (`diff`, `coverage`). @defaultValue true
+   */
+  readonly explainFalseConditions?: boolean;
 }
 
 /**
@@ -114,6 +120,7 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   // One scope per event, shared by every condition and template of every rule.
   const scope = readRuleScope(event);
   const isStrict = options.strictTemplates === true;
+  const isExplaining = options.explainFalseConditions !== false;
   for (let r = 0; r < rules.length; r += 1) {
     const rule = rules[r];
     if (rule.condition) {
@@ -126,7 +133,9 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
         }
         unmatched.push(
           outcome === false
-            ? { ruleId: rule.id, file: rule.file, reason: 'condition_false', falseParts: rule.condition.explainFalse(scope) }
+            ? isExplaining
+              ? { ruleId: rule.id, file: rule.file, reason: 'condition_false', falseParts: rule.condition.explainFalse(scope) }
+              : { ruleId: rule.id, file: rule.file, reason: 'condition_false' }
             : { ruleId: rule.id, file: rule.file, reason: 'condition_error', error: outcome.error },
         );
         continue;

@@ -78,14 +78,15 @@ export class ConditionExplainer {
    * runs out), the whole condition is the part.
    */
   explain(values: Record<string, unknown>): FalseConditionPart[] {
-    this.#tree ??= this.#split(this.#ast, true);
     try {
+      this.#tree ??= this.#split(this.#ast, true);
       const parts = this.#explainNode(this.#tree, values);
       if (parts !== null) return parts;
     } catch {
       // A budget error or anything cel-js throws: fall back to the whole condition.
     }
-    return [this.#describe({ kind: 'part', text: this.#source.trim(), fields: collectFieldPaths(this.#ast, this.#variables) }, values)];
+    const whole = this.#tree?.kind === 'part' ? this.#tree : { kind: 'part' as const, text: this.#source.trim(), fields: collectFieldPaths(this.#ast, this.#variables) };
+    return [this.#describe(whole, values)];
   }
 
   #explainNode(node: PartNode, values: Record<string, unknown>): FalseConditionPart[] | null {

@@ -9,7 +9,9 @@
  *
  * A second table, "matching only", runs the same rules against events for which every condition is
  * false (and gives the fifth of rules with no `if` one too): the cost of rules that are considered
- * but do not fire, with no rendering at all. The first table minus the second is rendering.
+ * but do not fire, with no rendering at all. The first table minus the second is rendering. A third
+ * runs it again without explaining the false conditions (`explainFalseConditions: false`): the
+ * second minus the third is what recording which part was false costs.
  *
  * These are figures to watch, not a target: conditions and templates run only through cel-js and
  * liquidjs (issue 9), and the budget that matters is the events worker's throughput
@@ -20,7 +22,7 @@ import os from 'node:os';
 import type { BridgeEvent } from '../src/events/event.js';
 import { actionRegistry } from '../src/actions/registry.js';
 import { compileRuleFiles } from '../src/rules/compile-rules.js';
-import { planActions } from '../src/rules/plan.js';
+import { planActions, type PlanOptions } from '../src/rules/plan.js';
 import { formatProblem } from '../src/rules/problems.js';
 
 const TYPE_COUNT = 50;
@@ -125,7 +127,7 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function measure(scenario: Scenario): string[][] {
+function measure(scenario: Scenario, options: PlanOptions = {}): string[][] {
   const rows: string[][] = [];
   for (const size of [10, 100, 1_000, 10_000]) {
     const random = createRandom(size);
@@ -135,7 +137,7 @@ function measure(scenario: Scenario): string[][] {
     if (!compiled.ok) throw new Error(compiled.problems.slice(0, 5).map((problem) => formatProblem(problem)).join('\n'));
     const ruleSet = compiled.ruleSet;
     const events = buildEvents(EVENTS_PER_SIZE, random, scenario);
-    for (const event of events.slice(0, WARM_UP_EVENTS)) planActions(ruleSet, event);
+    for (const event of events.slice(0, WARM_UP_EVENTS)) planActions(ruleSet, event, options);
 
     const timings = new Float64Array(events.length);
     let considered = 0;
@@ -144,7 +146,7 @@ function measure(scenario: Scenario): string[][] {
     let errors = 0;
     for (const [i, event] of events.entries()) {
       const start = process.hrtime.bigint();
-      const plan = planActions(ruleSet, event);
+      const plan = planActions(ruleSet, event, options);
       timings[i] = Number(process.hrtime.bigint() - start) / 1_000;
       considered += plan.matched.length + plan.unmatched.length;
       matched += plan.matched.length;
@@ -182,4 +184,7 @@ console.log(`load average ${os.loadavg().map((load) => load.toFixed(1)).join(' '
 console.log(`${TYPE_COUNT} event types, ${EVENTS_PER_SIZE.toLocaleString('en-US')} events per size (node ${process.version})`);
 printTable('full planning (the realistic mix): matching and rendering', measure('full'));
 console.log();
-printTable('matching only (every condition false for the event): no rendering', measure('matchingOnly'));
+printTable('matching only (every condition false for the event): no rendering; each false condition explained (falseParts)', measure('matchingOnly'));
+console.log();
+// The difference with the table above is what recording which part was false costs (issue 14.6).
+printTable('matching only, false conditions not explained (as diff and coverage plan)', measure('matchingOnly', { explainFalseConditions: false }));

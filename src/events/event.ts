@@ -55,6 +55,14 @@ export interface BridgeEvent {
   /** Why a quarantined event failed its schema (or that its type is unknown); absent when valid. */
   readonly validationErrors?: string[];
   /**
+   * `schema` when the events worker quarantined the event for its payload's schema (then its
+   * `validationErrors` are the schema's, and a replay checks the payload again with the current
+   * schemas: sources/check-event.ts). Absent for a valid event, and for one quarantined at intake
+   * (unknown type, unreadable envelope field, a payload too deep or an array too long to check)
+   * or stored before this field existed: no replay changes what those were found to be.
+   */
+  readonly quarantinedBy?: 'schema';
+  /**
    * Envelope fields other than the payload, kept for rules and traces (FirstPromoter v2 `action`,
    * `entity_type`, `entity_id`, `changes`; Rewardful `request`). Secrets stripped.
    */

@@ -6,7 +6,7 @@ import type { BridgeEvent } from '../events/event.js';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import { isPlannedDespiteHolder, type LedgerClaim } from '../reconcile/ledger.js';
 import type { Plan, PlannedAction } from '../rules/plan.js';
-import { applySchemaCheck } from '../sources/check-event.js';
+import { applySchemaCheck, recheckForReplay } from '../sources/check-event.js';
 import { labelEventType } from '../sources/registry.js';
 import type { ActionJobData } from './action-job.js';
 import {
@@ -96,8 +96,9 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
   const now = options.now ?? Date.now;
   const keys = bridgeKeys(options.prefix);
   const isReplay = replayGeneration > 0;
-  // A replay plans the event as stored: the operator asked for it, schema problems and all.
-  const event = isReplay ? job.data.event : applySchemaCheck({ checkSchema: options.checkSchema }, job.data.event);
+  // A replay checks a schema-quarantined payload again (a fixed schema makes it valid), and plans
+  // the event even when it is still invalid: the operator asked for it, schema problems and all.
+  const event = (isReplay ? recheckForReplay : applySchemaCheck)({ checkSchema: options.checkSchema }, job.data.event);
   const log = options.logger.child({ eventId: event.id, eventType: event.type, jobId: job.id });
   // A replay is the operator's explicit request: it never consults the ledger.
   const claim = isReplay || !options.recordMilestone ? null : await options.recordMilestone(event);
@@ -162,7 +163,9 @@ export async function processEventJob(job: Job<EventJobData>, options: EventsWor
     ttlMs: options.traceTtlMs,
     receivedAtMs,
     extra: (multi, earlierRuns) => {
-      if (isQuarantined || (event.conflict !== undefined && !isReplay)) queueQuarantineWrites(multi, options.prefix, event.id, { receivedAtMs, nowMs, ttlMs: options.traceTtlMs });
+      // Listed while quarantined: a first delivery that was, and a replay of an event still invalid
+      // (planned anyway, at the operator's request); a replay that found it valid takes it off.
+      if (event.status === 'quarantined') queueQuarantineWrites(multi, options.prefix, event.id, { receivedAtMs, nowMs, ttlMs: options.traceTtlMs });
       else if (isReplay) multi.zrem(keys.quarantined, event.id);
       queueRuleErrorWrites(multi, keys, ruleErrorsOf(plan), event.id, nowMs);
       if (event.conflict !== undefined) queueConflictWrites(multi, options.prefix, event.conflict.eventId, event.id, { receivedAtMs, nowMs, ttlMs: options.traceTtlMs });

@@ -24,6 +24,27 @@ export function describeUnretryablePlanFailure(id: string, eventId: string, erro
   return `Action ${id} could not be planned (${error}): retrying it cannot succeed as is. Fix the rule, then run: affiliate-bridge events replay ${eventId}`;
 }
 
+/** The status of a job that completed as a dry-run: its integration had no credentials, so nothing was sent. */
+export const DRY_RUN_STATUS = 'dry-run';
+
+/**
+ * An action job's status as operators read it: its BullMQ state, except that a job that completed
+ * as a dry-run (the actions worker's result `outcome: 'dry_run'`) is {@link DRY_RUN_STATUS}, not
+ * `completed`: nothing reached Slack or HubSpot.
+ */
+export function describeActionStatus(state: string, result: Pick<ActionJobResult, 'outcome'> | null): string {
+  return state === 'completed' && result?.outcome === 'dry_run' ? DRY_RUN_STATUS : state;
+}
+
+/** What `events trace` answers when a bare provider id matches events of several sources. */
+export function describeAmbiguousProviderId(providerId: string, eventIds: readonly string[]): string[] {
+  return [
+    `Provider id ${providerId} matches ${eventIds.length} stored events:`,
+    ...eventIds.map((id) => `  ${id}`),
+    'Name one: affiliate-bridge events trace <event id>',
+  ];
+}
+
 /** One entry of the dead-letter list. */
 export interface FailedAction {
   /** `action`: a job that failed; `plan`: an action that could not be planned (no job; fixed by a replay). */
@@ -60,7 +81,10 @@ export interface ActionStatus {
   readonly jobId: string;
   readonly action: string;
   readonly ruleId: string;
+  /** The job's BullMQ state (`completed`, `failed`, `delayed`…, or `removed`). */
   readonly state: string;
+  /** What an operator reads: the state, except `dry-run` for a job that completed without sending (see {@link describeActionStatus}). */
+  readonly status: string;
   readonly params: Record<string, unknown>;
   readonly attemptsMade: number;
   readonly error: string | null;
@@ -224,6 +248,25 @@ export class BridgeOperations {
     return readEventTrace(this.#redis, this.#prefix, eventId);
   }
 
+  /**
+   * The stored events whose provider id is `providerId`, as the provider shows it (`22736304` for
+   * `firstpromoter-22736304`): one exact lookup per source of `sources`, in one round trip. A
+   * reconciled event's provider id (`reconciled.referral.2429153.converted`) is found the same way.
+   * @returns their event ids, in the order of `sources`; empty when none is stored.
+   */
+  async findEventIdsByProviderId(providerId: string, sources: readonly string[]): Promise<string[]> {
+    const candidates = sources.map((source) => `${source}-${providerId}`);
+    const keys = bridgeKeys(this.#prefix);
+    const pipeline = this.#redis.pipeline();
+    for (const candidate of candidates) pipeline.exists(keys.trace(candidate));
+    const answers = (await pipeline.exec()) ?? [];
+    return candidates.filter((_candidate, i) => {
+      const [error, found] = answers[i] ?? [null, 0];
+      if (error) throw error;
+      return found === 1;
+    });
+  }
+
   /** Every action job the event's runs planned, with its current state; a digest that carried one of its actions too. */
   async getActionStatuses(trace: EventTrace): Promise<ActionStatus[]> {
     const jobIds = trace.runs.flatMap((run) => [...run.actionJobIds, ...(run.grouped ?? []).map((entry) => entry.digest)]);
@@ -231,18 +274,21 @@ export class BridgeOperations {
       jobIds.map(async (jobId) => {
         const job = await this.#actions.getJob(jobId);
         if (!job) {
-          return { kind: 'action' as const, jobId, action: '?', ruleId: '?', state: 'removed', params: {}, attemptsMade: 0, error: null, result: null, history: [] };
+          return { kind: 'action' as const, jobId, action: '?', ruleId: '?', state: 'removed', status: 'removed', params: {}, attemptsMade: 0, error: null, result: null, history: [] };
         }
+        const state = await job.getState();
+        const result = job.returnvalue ?? null;
         return {
           kind: isLegacyPlanFailure(job) ? ('plan' as const) : ('action' as const),
           jobId,
           action: job.data.action,
           ruleId: job.data.provenance.ruleId,
-          state: await job.getState(),
+          state,
+          status: describeActionStatus(state, result),
           params: job.data.params,
           attemptsMade: job.attemptsMade,
           error: job.failedReason ?? null,
-          result: job.returnvalue ?? null,
+          result,
           history: (await this.#actions.getJobLogs(jobId)).logs,
         };
       }),

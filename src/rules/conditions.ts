@@ -8,6 +8,7 @@ import {
   meterValue,
   warnAboutConditionShape,
 } from './condition-budget.js';
+import { ConditionExplainer, type FalseConditionPart } from './condition-explanation.js';
 import { RULE_VARIABLE_NAMES, shippedScopeCatalog, type RuleScopeCatalog } from './rule-scopes.js';
 
 /**
@@ -33,6 +34,13 @@ export interface Condition {
    * budget (condition-budget.ts). Never throws.
    */
   evaluate(scope: ConditionScope): boolean | ConditionError;
+  /**
+   * Which parts made the condition false on `scope` (condition-explanation.ts), each part
+   * evaluated by cel-js on the same values and within the same budget. Call it only after
+   * `evaluate` returned false: it costs a few evaluations, so a true condition never pays for it.
+   * Never throws; the whole condition is the one part when none can be singled out.
+   */
+  explainFalse(scope: ConditionScope): FalseConditionPart[];
 }
 
 /** A condition that could not be evaluated. */
@@ -88,6 +96,8 @@ export function compileCondition(source: string, scopes: RuleScopeCatalog = ship
   // Only conditions that iterate read the payload through the metering view (condition-budget.ts):
   // the others cost at most their own size, and pay nothing.
   const prepare = shape.comprehensionNesting > 0 ? meterScope : (values: Record<string, unknown>) => values;
+  // Built on the first false evaluation: most conditions of a rule set are never explained.
+  let explainer: ConditionExplainer | null = null;
   // The parsed program is cel-js's fastest entry point (it skips type-checking once check() ran).
   // Only the library evaluates: a condition means what cel-js says it means.
   return {
@@ -103,7 +113,22 @@ export function compileCondition(source: string, scopes: RuleScopeCatalog = ship
         return describeEvaluationError(error);
       }
     },
+    explainFalse(scope) {
+      explainer ??= new ConditionExplainer(source, program.ast, parsePart, RULE_VARIABLE_NAMES);
+      // One metered view for the whole explanation: its parts share one budget, as the condition's reads do.
+      return explainer.explain(prepare(typedScopeOf(scope, scopes)));
+    },
   };
+}
+
+/** A part of a condition, parsed and checked in the conditions' environment; null when it does not stand alone. */
+function parsePart(text: string): ParseResult | null {
+  try {
+    const part = conditionEnvironment.parse(text);
+    return part.check().valid ? part : null;
+  } catch {
+    return null;
+  }
 }
 
 /** One conversion per event (and catalog), shared by every condition of every rule that reads it. */

@@ -1,6 +1,7 @@
 import * as yup from 'yup';
 import type { ActionName, GroupPlacement } from '../actions/action.js';
 import type { BridgeEvent } from '../events/event.js';
+import type { FalseConditionPart } from './condition-explanation.js';
 import type { Rule, RuleAction } from './rule.js';
 import { readRuleScope } from './rule-scopes.js';
 import type { RuleSet } from './rule-set.js';
@@ -68,6 +69,12 @@ export interface UnmatchedRule {
   readonly reason: 'condition_false' | 'condition_error';
   /** The evaluation error, for `condition_error`. */
   readonly error?: string;
+  /**
+   * For `condition_false`: the parts that were false (rules/condition-explanation.ts): the first
+   * false conjunct of an `&&`, every disjunct of an `||`, else the whole condition; each with the
+   * fields it reads. Absent in traces written before it existed.
+   */
+  readonly falseParts?: readonly FalseConditionPart[];
 }
 
 /** What a set of rules does with one event. */
@@ -86,6 +93,12 @@ export interface Plan {
 export interface PlanOptions {
   /** A missing template variable fails the action (as `test` wants) instead of rendering empty. @defaultValue false */
   readonly strictTemplates?: boolean;
+  /**
+   * Records which part of each false condition was false (`falseParts`): a few more evaluations
+   * per rule that does not match. Off for tools that plan many stored events and never show why
+   * (`diff`, `coverage`). @defaultValue true
+   */
+  readonly explainFalseConditions?: boolean;
 }
 
 /**
@@ -107,6 +120,7 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
   // One scope per event, shared by every condition and template of every rule.
   const scope = readRuleScope(event);
   const isStrict = options.strictTemplates === true;
+  const isExplaining = options.explainFalseConditions !== false;
   for (let r = 0; r < rules.length; r += 1) {
     const rule = rules[r];
     if (rule.condition) {
@@ -119,7 +133,9 @@ export function planActions(ruleSet: RuleSet, event: BridgeEvent, options: PlanO
         }
         unmatched.push(
           outcome === false
-            ? { ruleId: rule.id, file: rule.file, reason: 'condition_false' }
+            ? isExplaining
+              ? { ruleId: rule.id, file: rule.file, reason: 'condition_false', falseParts: rule.condition.explainFalse(scope) }
+              : { ruleId: rule.id, file: rule.file, reason: 'condition_false' }
             : { ruleId: rule.id, file: rule.file, reason: 'condition_error', error: outcome.error },
         );
         continue;

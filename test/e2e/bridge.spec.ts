@@ -100,6 +100,21 @@ describe('affiliate-bridge end to end (real process, real Redis, fake Slack and 
     expect(slack.received.filter((m) => m.channel === '#affiliates')).to.have.length(1);
   });
 
+  it('events trace: with a Slack token the sent message reads completed (not dry-run)', async () => {
+    const statusOf = async () => {
+      const { stdout } = await runCli(['events', 'trace', 'firstpromoter-22737431', '--json'], env);
+      const actions = (JSON.parse(stdout) as { actions: Array<{ jobId: string; state: string; status: string }> }).actions;
+      return actions.find((action) => action.jobId === 'firstpromoter-22737431.reward-approved.0');
+    };
+    const action = await waitFor(async () => {
+      const found = await statusOf();
+      return found?.state === 'completed' ? found : undefined;
+    });
+    expect(action.status).to.equal('completed');
+    const { stdout } = await runCli(['events', 'trace', 'firstpromoter-22737431'], env);
+    expect(stdout).to.contain('action firstpromoter-22737431.reward-approved.0: completed after 1 attempt(s)\n');
+  });
+
   it('promoter_signed_up and promoter_accepted → HubSpot contacts with affiliate properties', async () => {
     for (const name of ['promoter_signed_up', 'promoter_accepted']) {
       const response = await postFirstPromoter(bridge.baseUrl, JSON.stringify(await readFixture(`firstpromoter/${name}.json`)));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { bridgeTestEnv } from '../support/bridge-env.js';
+import { BridgeOperations } from '../../src/queue/operations.js';
 import { BridgeProcess, runCli } from '../support/bridge-process.js';
 import { postFirstPromoter, postRewardful } from '../support/intake-app.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../support/redis.js';
@@ -239,5 +240,106 @@ describe('affiliate-bridge schema, diff and coverage (the real binary, a running
     expect(result.silentRules).to.deep.include({ id: 'suspicious-lead-alert', eventsOfItsTypes: 1 });
     const total = result.unhandledTypes.reduce((sum, entry) => sum + entry.count, 0);
     expect(total).to.be.at.most(4);
+  });
+});
+
+const TRACE_ADMIN_TOKEN = 'admin-trace-e2e-token-5e4d3c2b1a09';
+
+/** Issue 14.6 through the built binary: events trace (and the dashboard's event page) on a running bridge with no Slack or HubSpot token. */
+describe('affiliate-bridge events trace (the real binary, a running bridge without tokens, real Redis)', function () {
+  this.timeout(60_000);
+  const prefix = randomPrefix('trace-e2e');
+  let redis: Redis;
+  let bridge: BridgeProcess;
+  let env: Record<string, string>;
+  let operations: BridgeOperations;
+  const fixture = async (name: string) => JSON.parse(await readFile(`test/fixtures/deliveries/${name}.json`, 'utf8'));
+
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL);
+    operations = new BridgeOperations(redis, prefix);
+    env = bridgeTestEnv({ prefix, rulesDir: 'rules', extra: { ADMIN_TOKEN: TRACE_ADMIN_TOKEN } });
+    bridge = await BridgeProcess.start({ env });
+    for (const name of ['reward_created', 'lead_signup']) {
+      expect((await postFirstPromoter(bridge.baseUrl, JSON.stringify(await fixture(`firstpromoter/${name}`)))).status).to.equal(202);
+    }
+    // A Rewardful event whose id is FirstPromoter's reward's: the bare id 22737431 names two events.
+    const colliding = await fixture('rewardful/referral.converted');
+    colliding.event.id = '22737431';
+    expect((await postRewardful(bridge.baseUrl, JSON.stringify(colliding))).status).to.equal(200);
+    const ids = ['firstpromoter-22737431', 'firstpromoter-22736304', 'rewardful-22737431'];
+    await waitFor(async () => (await Promise.all(ids.map((id) => redis.exists(`${prefix}:trace:${id}`)))).every((found) => found === 1));
+    // Every action of the reward has run (as a dry-run: no token).
+    await waitFor(async () => {
+      const trace = await operations.getEventTrace('firstpromoter-22737431');
+      const actions = trace ? await operations.getActionStatuses(trace) : [];
+      return actions.length > 0 && actions.every((action) => action.state === 'completed');
+    });
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await operations?.close();
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('a dry-run action reads dry-run, not completed, with why nothing was sent; --json has it as its status', async () => {
+    const text = await runCli(['events', 'trace', 'firstpromoter-22737431'], env);
+    expect(text.code, text.stderr).to.equal(0);
+    expect(text.stdout).to.contain(
+      'action firstpromoter-22737431.reward-approved.0: dry-run after 1 attempt(s): nothing sent (SLACK_BOT_TOKEN was not set in the worker that ran it)\n',
+    );
+    expect(text.stdout).not.to.match(/: completed after/);
+    const json = await runCli(['events', 'trace', 'firstpromoter-22737431', '--json'], env);
+    const actions = (JSON.parse(json.stdout) as { actions: Array<{ jobId: string; state: string; status: string }> }).actions;
+    expect(actions.map(({ jobId, state, status }) => ({ jobId, state, status }))).to.deep.equal([
+      { jobId: 'firstpromoter-22737431.reward-approved.0', state: 'completed', status: 'dry-run' },
+    ]);
+  });
+
+  it('a rule not matched says which part of its condition was false, and the field it read', async () => {
+    const { code, stdout } = await runCli(['events', 'trace', 'firstpromoter-22736304'], env);
+    expect(code).to.equal(0);
+    expect(stdout).to.contain('  not matched suspicious-lead-alert: condition_false: data.suspicion != "no_suspicion" is false (data.suspicion = "no_suspicion")\n');
+  });
+
+  it('accepts the provider\'s bare id when one source has it: the same trace as the full id', async () => {
+    const bare = await runCli(['events', 'trace', '22736304'], env);
+    const full = await runCli(['events', 'trace', 'firstpromoter-22736304'], env);
+    expect(bare.code, bare.stderr).to.equal(0);
+    expect(bare.stdout).to.equal(full.stdout);
+    expect(bare.stdout.split('\n')[0]).to.match(/^firstpromoter-22736304 {2}firstpromoter\.lead_signup {2}valid {2}received /);
+  });
+
+  it('the dashboard\'s event page: the dry-run action in its own (not green) badge, and the false part of the condition', async () => {
+    const page = async (eventId: string) => {
+      const response = await fetch(`${bridge.baseUrl}/admin?event=${eventId}`, { headers: { authorization: `Bearer ${TRACE_ADMIN_TOKEN}` } });
+      expect(response.status).to.equal(200);
+      return response.text();
+    };
+    const reward = await page('firstpromoter-22737431');
+    const row = /<tr data-job-id="firstpromoter-22737431\.reward-approved\.0">[\s\S]*?<\/tr>/.exec(reward)![0];
+    expect(row).to.contain('<td class="js-state"><span class="badge badge-warn">dry-run</span> <span class="muted">nothing sent: no credentials</span></td>');
+    expect(row).not.to.contain('badge-ok');
+    const lead = await page('firstpromoter-22736304');
+    expect(lead).to.contain(
+      '<td class="false-parts">data.suspicion != &quot;no_suspicion&quot; is false (data.suspicion = &quot;no_suspicion&quot;)</td>',
+    );
+  });
+
+  it('a bare id that several sources have: lists them, exit 1; an id nobody has: the not-found line, exit 1', async () => {
+    const several = await runCli(['events', 'trace', '22737431'], env);
+    expect(several.code).to.equal(1);
+    expect(several.stdout).to.equal('');
+    expect(several.stderr.trim().split('\n')).to.deep.equal([
+      'Provider id 22737431 matches 2 stored events:',
+      '  firstpromoter-22737431',
+      '  rewardful-22737431',
+      'Name one: affiliate-bridge events trace <event id>',
+    ]);
+    const none = await runCli(['events', 'trace', '99999999'], env);
+    expect(none.code).to.equal(1);
+    expect(none.stderr.trim()).to.equal('No stored event 99999999 (unknown id, not processed yet, or older than DEDUP_TTL)');
   });
 });

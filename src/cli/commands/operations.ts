@@ -1,5 +1,8 @@
 import { createRedisConnection } from '../../infra/redis.js';
-import { BridgeOperations, describeMissingEvent } from '../../queue/operations.js';
+import { actionRegistry } from '../../actions/registry.js';
+import { BridgeOperations, DRY_RUN_STATUS, describeAmbiguousProviderId, describeMissingEvent } from '../../queue/operations.js';
+import { describeFalseParts } from '../../rules/condition-explanation.js';
+import { sourceRegistry } from '../../sources/registry.js';
 import type { CommandIo } from '../io.js';
 import { readConfigOrReport } from './run.js';
 
@@ -130,12 +133,28 @@ export function runEventsRetryCommand(jobId: string | undefined, options: { all?
   });
 }
 
-/** `events trace <event id> [--json]`: the event, which rules matched or not and why, each action's state. */
-export function runEventsTraceCommand(eventId: string, options: { json?: boolean }, io: CommandIo): Promise<number> {
+/**
+ * `events trace <event id> [--json]`: the event, which rules matched or not and why, each action's
+ * state. The provider's bare id (`22736304`) finds the event too, when one source has it; when
+ * several have, they are listed and the command fails.
+ */
+export function runEventsTraceCommand(requestedId: string, options: { json?: boolean }, io: CommandIo): Promise<number> {
   return withOperations(io, async (operations) => {
-    const trace = await operations.getEventTrace(eventId);
+    let eventId = requestedId;
+    let trace = await operations.getEventTrace(eventId);
     if (!trace) {
-      io.stderr(describeMissingEvent(eventId));
+      const matches = await operations.findEventIdsByProviderId(requestedId, Object.keys(sourceRegistry));
+      if (matches.length > 1) {
+        for (const line of describeAmbiguousProviderId(requestedId, matches)) io.stderr(line);
+        return 1;
+      }
+      if (matches.length === 1) {
+        eventId = matches[0];
+        trace = await operations.getEventTrace(eventId);
+      }
+    }
+    if (!trace) {
+      io.stderr(describeMissingEvent(requestedId));
       return 1;
     }
     const actions = await operations.getActionStatuses(trace);
@@ -152,7 +171,10 @@ export function runEventsTraceCommand(eventId: string, options: { json?: boolean
       io.stdout(`run ${run.generation === 0 ? '(first)' : `replay ${run.generation}`} at ${run.at}${run.quarantined ? ' (quarantined)' : ''}`);
       if (run.duplicateOf) io.stdout(`  not planned: the same milestone of this provider object was already announced by ${run.duplicateOf} (see: affiliate-bridge events trace ${run.duplicateOf})`);
       for (const rule of run.matched) io.stdout(`  matched     ${rule.ruleId} (${rule.file})`);
-      for (const rule of run.unmatched) io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${rule.error ? `: ${rule.error}` : ''}`);
+      for (const rule of run.unmatched) {
+        const why = rule.error ?? (rule.falseParts && rule.falseParts.length > 0 ? describeFalseParts(rule.falseParts) : null);
+        io.stdout(`  not matched ${rule.ruleId}: ${rule.reason}${why ? `: ${why}` : ''}`);
+      }
       for (const failure of run.failures) io.stdout(`  not planned ${failure.ruleId} ${failure.action}: ${failure.error}`);
       for (const entry of run.grouped ?? []) {
         io.stdout(`  grouped     ${entry.ruleId} ${entry.action}: carried by digest ${entry.digest}`);
@@ -163,8 +185,15 @@ export function runEventsTraceCommand(eventId: string, options: { json?: boolean
       for (const warning of run.warnings) io.stdout(`  warning     ${warning}`);
     }
     for (const action of actions) {
-      io.stdout(`action ${action.jobId}: ${action.state} after ${action.attemptsMade} attempt(s)${action.error ? `: ${action.error}` : ''}`);
+      const dryRun = action.status === DRY_RUN_STATUS ? `: ${describeDryRun(action.action)}` : '';
+      io.stdout(`action ${action.jobId}: ${action.status} after ${action.attemptsMade} attempt(s)${dryRun}${action.error ? `: ${action.error}` : ''}`);
     }
     return 0;
   });
+}
+
+/** Why a dry-run sent nothing: the integration's credential was unset in the worker that ran it. */
+function describeDryRun(action: string): string {
+  const credential = Object.hasOwn(actionRegistry, action) ? actionRegistry[action as keyof typeof actionRegistry].credential : null;
+  return credential ? `nothing sent (${credential} was not set in the worker that ran it)` : 'nothing sent';
 }

@@ -1,6 +1,7 @@
 import { EVENT_SEARCH_FIELDS, type EventSearchResult } from '../../queue/event-search.js';
-import type { ActionStatus, FailedAction, FailedEvent, QuarantinedEvent, RuleErrorSummary } from '../../queue/operations.js';
+import { DRY_RUN_STATUS, type ActionStatus, type FailedAction, type FailedEvent, type QuarantinedEvent, type RuleErrorSummary } from '../../queue/operations.js';
 import type { TraceGrouped, TraceRun, TraceSuppressed } from '../../queue/trace.js';
+import { describeFalseParts } from '../../rules/condition-explanation.js';
 import { formatProblem, type RuleProblem } from '../../rules/problems.js';
 import type { AdminOverview, EventDetail, LiveView, RecentEventSummary } from './admin-data.js';
 import { sourceRegistry } from '../../sources/registry.js';
@@ -50,6 +51,8 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as 
  */
 const BADGE_CLASSES: Record<string, string> = {
   completed: 'badge-ok',
+  // A dry-run completed without sending anything: never the green of a delivered action.
+  'dry-run': 'badge-warn',
   valid: 'badge-ok',
   matched: 'badge-ok',
   failed: 'badge-bad',
@@ -305,7 +308,10 @@ function renderRun(run: TraceRun): SafeHtml {
   const rules = [
     ...run.matched.map((rule) => html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge('matched')}</td><td></td></tr>`),
     ...run.unmatched.map(
-      (rule) => html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge(rule.reason)}</td><td class="error-text">${rule.error ?? ''}</td></tr>`,
+      (rule) =>
+        rule.error !== undefined
+          ? html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge(rule.reason)}</td><td class="error-text">${rule.error}</td></tr>`
+          : html`<tr><td>${rule.ruleId}</td><td>${rule.file}</td><td>${badge(rule.reason)}</td><td class="false-parts">${rule.falseParts && rule.falseParts.length > 0 ? describeFalseParts(rule.falseParts) : ''}</td></tr>`,
     ),
   ];
   return html`<div class="run">
@@ -353,7 +359,7 @@ function renderActions(actions: readonly ActionStatus[], eventId: string): SafeH
 <td><code>${action.jobId}</code></td>
 <td>${action.action}</td>
 <td>${action.ruleId}</td>
-<td class="js-state">${badge(action.state)}</td>
+<td class="js-state">${badge(action.status)}${action.status === DRY_RUN_STATUS ? html` <span class="muted">nothing sent: no credentials</span>` : ''}</td>
 <td class="num">${action.attemptsMade}</td>
 <td>${prettyJson(action.params)}</td>
 <td>${action.history.length > 0 ? html`<ol class="history">${action.history.map((line) => html`<li>${line}</li>`)}</ol>` : ''}${

@@ -38,7 +38,7 @@ export class RuleCoverageCounter {
       return;
     }
     for (const rule of rules) this.#eventsOfTypes.set(rule.id, (this.#eventsOfTypes.get(rule.id) ?? 0) + 1);
-    const { plan } = planUnlessQuarantined(event, 'first', (planned) => planActions(this.#ruleSet, planned, { strictTemplates: false }));
+    const { plan } = planUnlessQuarantined(event, 'first', (planned) => planActions(this.#ruleSet, planned, { strictTemplates: false, explainFalseConditions: false }));
     for (const rule of plan.matched) this.#matched.add(rule.ruleId);
   }
 

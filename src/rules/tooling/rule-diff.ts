@@ -164,7 +164,7 @@ export function diffRuleSets(live: RuleSet, candidate: RuleSet, events: Iterable
 
 /** What the events worker does with a stored event on its first run: the same two calls. */
 function planAsWorkersDo(ruleSet: RuleSet, event: BridgeEvent): Plan {
-  return planUnlessQuarantined(event, 'first', (planned) => planActions(ruleSet, planned, { strictTemplates: false })).plan;
+  return planUnlessQuarantined(event, 'first', (planned) => planActions(ruleSet, planned, { strictTemplates: false, explainFalseConditions: false })).plan;
 }
 
 /** Each action's outcome, keyed `<rule id>\n<index>`. */

@@ -5,6 +5,7 @@ import type { ActionCatalog } from '../../actions/action.js';
 import { planUnlessQuarantined } from '../../delivery/delivery-policy.js';
 import { describeAffiliateEvent } from '../../sources/source.js';
 import { buildEventFromPayload, setEventPath, type PayloadNormalizers } from './event-from-payload.js';
+import { describeFalseParts } from '../condition-explanation.js';
 import { KNOWN_SOURCES } from '../event-patterns.js';
 import { loadRules, isRuleFileName } from '../load-rules.js';
 import { planActions, type Plan, type PlannedAction } from '../plan.js';
@@ -293,6 +294,12 @@ function compareWithExpectation(plan: Plan, expect: RuleTestCase['expect'], quar
     const actual = [...new Set(fired)].sort();
     if (expected.join('\n') !== actual.join('\n')) {
       reasons.push(`expected ${expected.length === 0 ? 'no rules' : listRules(expected)} to fire, but ${actual.length === 0 ? 'none' : listRules(actual)} fired`);
+      // Why each expected rule that did not fire had a false condition: the part that was false.
+      for (const rule of plan.unmatched) {
+        if (rule.reason === 'condition_false' && expected.includes(rule.ruleId) && rule.falseParts && rule.falseParts.length > 0) {
+          reasons.push(`rule ${rule.ruleId} condition: ${describeFalseParts(rule.falseParts)}`);
+        }
+      }
     }
   }
   if (expect.actions) reasons.push(...compareActions(plan.actions, expect.actions));

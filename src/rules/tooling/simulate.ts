@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { DEFAULT_EVENT_ORIGIN } from '../../events/affiliate.js';
 import type { BridgeEvent } from '../../events/event.js';
+import { describeFalseParts } from '../condition-explanation.js';
 import type { Plan, PlannedAction } from '../plan.js';
 import { displayPath } from '../problems.js';
 
@@ -81,7 +82,7 @@ export function formatSimulationReport(report: SimulationReport): string[] {
   for (const rule of report.unmatched) {
     lines.push(
       rule.reason === 'condition_false'
-        ? `✗ ${rule.ruleId} (${displayPath(rule.file)}) not matched: condition false`
+        ? `✗ ${rule.ruleId} (${displayPath(rule.file)}) not matched: condition false${rule.falseParts && rule.falseParts.length > 0 ? `: ${describeFalseParts(rule.falseParts)}` : ''}`
         : `✗ ${rule.ruleId} (${displayPath(rule.file)}) not matched: condition error: ${rule.error}`,
     );
   }

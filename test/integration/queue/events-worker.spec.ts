@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import * as yup from 'yup';
 import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
@@ -10,8 +11,9 @@ import type { ActionJobData } from '../../../src/queue/action-job.js';
 import type { EventJobData } from '../../../src/queue/event-intake.js';
 import { StateConflictError } from '../../../src/errors.js';
 import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
-import { startEventsWorker } from '../../../src/queue/events-worker.js';
-import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
+import { startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/events-worker.js';
+import { checkEventAgainst } from '../../../src/sources/check-event.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import type { EventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
@@ -66,19 +68,21 @@ describe('events worker (real Redis, real rules)', () => {
     actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
     operations = new BridgeOperations(redis, prefix);
     metrics = new BridgeMetrics();
-    worker = startEventsWorker({
-      connection: workerConnection,
-      state: redis,
-      prefix,
-      actionsQueue: actions,
-      plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
-      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-      retryPolicy: fastRetriesForTests,
-      traceTtlMs: 60_000,
-      logger: pino({ level: 'silent' }),
-      metrics,
-      now: () => FIXED_NOW,
-    });
+    worker = startEventsWorker(workerOptions());
+  });
+
+  const workerOptions = (): EventsWorkerOptions => ({
+    connection: workerConnection,
+    state: redis,
+    prefix,
+    actionsQueue: actions,
+    plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
+    checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
+    retryPolicy: fastRetriesForTests,
+    traceTtlMs: 60_000,
+    logger: pino({ level: 'silent' }),
+    metrics,
+    now: () => FIXED_NOW,
   });
 
   afterEach(async () => {
@@ -190,7 +194,7 @@ describe('events worker (real Redis, real rules)', () => {
     expect(await metrics.registry.metrics()).to.contain('bridge_actions_total{action="hubspot.upsert_contact",outcome="failed"} 1');
   });
 
-  it('quarantines a schema-invalid event, plans nothing, and lists it; a replay plans it anyway', async () => {
+  it('quarantines a schema-invalid event, plans nothing, and lists it; a replay plans it anyway and keeps it listed while still invalid', async () => {
     const body = structuredClone(delivery);
     body.data.amount = 'two hundred';
     const event = normalize(body);
@@ -207,8 +211,45 @@ describe('events worker (real Redis, real rules)', () => {
     // Planned: a waiting job, or (the amount is still not a number, so money fails) a dead letter.
     const ids = [...(await actions.getJobs(['waiting', 'failed'])).map((job) => job.id), ...(await operations.listFailedActions()).map((entry) => entry.jobId)];
     expect(ids).to.include('firstpromoter-22737431.reward-alert.0.replay1');
-    expect(await redis.zcard(bridgeKeys(prefix).quarantined)).to.equal(0);
+    // Still invalid: still listed, with the problems found by this replay's check.
+    const afterReplay = await operations.listQuarantinedEvents();
+    expect(afterReplay.map((q) => [q.eventId, q.validationErrors])).to.deep.equal([[event.id, ['data.amount must be a number']]]);
     const trace = (await operations.getEventTrace(event.id))!;
     expect(trace.runs.map((run) => [run.generation, run.quarantined])).to.deep.equal([[0, true], [1, true]]);
+    expect(trace.event.status).to.equal('quarantined');
+  });
+
+  it('a replay after the schema accepts the payload makes the event valid and takes it off the quarantine list', async () => {
+    const body = structuredClone(delivery);
+    body.data.amount = '200';
+    const event = normalize(body);
+    await processEvent(event, `${event.id}.a`);
+    expect((await operations.listQuarantinedEvents()).map((q) => q.eventId)).to.deep.equal([event.id]);
+
+    // The fix: a bridge whose schema takes the amount as text (as a newer provider API might send it).
+    await worker.close();
+    const shipped = sourceRegistry.firstpromoter.schemasFor('reward_created')!;
+    const fixed = { ...shipped, data: (shipped.data as yup.AnyObjectSchema).shape({ amount: yup.string().required() }) };
+    worker = startEventsWorker({ ...workerOptions(), checkSchema: (stored) => checkEventAgainst(fixed, stored) });
+    await operations.replayEvent(event.id);
+    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+
+    expect(await operations.listQuarantinedEvents()).to.deep.equal([]);
+    const trace = (await operations.getEventTrace(event.id))!;
+    expect(trace.runs.map((run) => [run.generation, run.quarantined])).to.deep.equal([[0, true], [1, false]]);
+    expect(trace.event.status).to.equal('valid');
+    expect(trace.event.validationErrors).to.equal(undefined);
+  });
+
+  it('a replay of an event quarantined at intake (unknown type) keeps it listed', async () => {
+    const body = structuredClone(delivery);
+    body.event.type = 'reward_invented';
+    const event = normalize(body);
+    expect(event.status).to.equal('quarantined');
+    await processEvent(event, `${event.id}.a`);
+    await operations.replayEvent(event.id);
+    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    const listed = await operations.listQuarantinedEvents();
+    expect(listed.map((q) => [q.eventId, q.validationErrors])).to.deep.equal([[event.id, ['Unknown FirstPromoter event type "reward_invented"']]]);
   });
 });

@@ -83,7 +83,14 @@ describe('rules on the one affiliate event model', () => {
       'recovered-from-api',
     ]);
     const webhook = planActions(ruleSet, deliveredEvent('firstpromoter/lead_signup.json'));
-    expect(webhook.unmatched).to.deep.equal([{ ruleId: 'recovered-from-api', file: 'test/fixtures/rules/affiliate/affiliate.yaml', reason: 'condition_false' }]);
+    expect(webhook.unmatched).to.deep.equal([
+      {
+        ruleId: 'recovered-from-api',
+        file: 'test/fixtures/rules/affiliate/affiliate.yaml',
+        reason: 'condition_false',
+        falseParts: [{ text: 'event.origin == "reconciled"', fields: [{ path: 'event.origin', value: '"webhook"' }] }],
+      },
+    ]);
   });
 
   it('an event stored before the model existed: a webhook, matched by its provider type, affiliate fields null', () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { describeFalseParts } from '../../../src/rules/condition-explanation.js';
 import { compileCondition, isConditionProblem, type Condition } from '../../../src/rules/conditions.js';
 import { buildEvent } from './fixture-events.js';
 
@@ -144,4 +145,90 @@ describe('what cel-js decides on awkward payloads', () => {
       expect(compiled(expression).evaluate({ event, data: payloads[payload] as Record<string, unknown> })).to.deep.equal(outcome);
     });
   }
+});
+
+describe('which part of a false condition was false (issue 14.6)', () => {
+  const pending = buildEvent('firstpromoter.reward_created', {
+    status: 'pending',
+    amount: 200,
+    rate: 0.2,
+    suspicion: null,
+    tags: ['vip', 'eu'],
+    promoter: { email: 'promoter@example.com' },
+  });
+  const pendingScope = { event: pending, data: pending.data };
+  const explained = (source: string) => {
+    const condition = compiled(source);
+    expect(condition.evaluate(pendingScope), source).to.equal(false);
+    return condition.explainFalse(pendingScope);
+  };
+
+  const table: Array<[expression: string, sentence: string]> = [
+    // &&: the first conjunct that is false, wherever it stands in the chain.
+    ['data.status == "approved" && data.amount > 100', 'data.status == "approved" is false (data.status = "pending")'],
+    ['data.amount > 100 && data.rate < 1.0 && data.status == "approved"', 'data.status == "approved" is false (data.status = "pending")'],
+    // ||: every disjunct was false, each listed.
+    [
+      'data.status == "approved" || data.amount > 1000',
+      'each is false: data.status == "approved" (data.status = "pending"); data.amount > 1000 (data.amount = 200)',
+    ],
+    // Nested parentheses: the false conjunct is itself an ||, explained in turn; text as written.
+    [
+      '(data.amount > 100 && (data.status == "approved" || data.status == "paid"))',
+      'each is false: data.status == "approved" (data.status = "pending"); data.status == "paid" (data.status = "pending")',
+    ],
+    [
+      'data.amount > 100 && (!(data.status == "pending"))',
+      '!(data.status == "pending") is false (data.status = "pending")',
+    ],
+    ['data.amount > 0 && ( data.status  ==  "x" )', 'data.status  ==  "x" is false (data.status = "pending")'],
+    // has() guards: the guard is the false part, and the field it tests is absent.
+    ['has(data.lead) && data.lead.email == "x"', 'has(data.lead) is false (data.lead is absent)'],
+    ['has(data.promoter.name) || data.promoter.email == ""', 'each is false: has(data.promoter.name) (data.promoter.name is absent); data.promoter.email == "" (data.promoter.email = "promoter@example.com")'],
+    // A conjunct that errors does not decide an &&: the false one after it does (CEL's semantics).
+    ['data.lead.email == "x" && data.amount > 500', 'data.amount > 500 is false (data.amount = 200)'],
+    // Other shapes are one part: the whole condition, with every field it reads.
+    ['data.status == "pending" ? data.amount > 500 : true', 'data.status == "pending" ? data.amount > 500 : true is false (data.status = "pending", data.amount = 200)'],
+    // A comprehension's loop variable is not a field; its receiver is.
+    ['"vip" in data.tags && data.tags.exists(t, t == "us")', 'data.tags.exists(t, t == "us") is false (data.tags = ["vip", "eu"])'],
+    [
+      'event.type == "firstpromoter.lead_signup" || event.occurredAt < timestamp("2000-01-01T00:00:00Z")',
+      'each is false: event.type == "firstpromoter.lead_signup" (event.type = "firstpromoter.reward_created"); event.occurredAt < timestamp("2000-01-01T00:00:00Z") (event.occurredAt = timestamp("2024-10-03T13:45:20.103Z"))',
+    ],
+  ];
+  for (const [expression, sentence] of table) {
+    it(expression, () => {
+      expect(describeFalseParts(explained(expression))).to.equal(sentence);
+    });
+  }
+
+  it('records each part with its text and fields, as the trace keeps it', () => {
+    expect(explained('data.amount >= 100 && data.status in ["approved", "paid"]')).to.deep.equal([
+      { text: 'data.status in ["approved", "paid"]', fields: [{ path: 'data.status', value: '"pending"' }] },
+    ]);
+  });
+
+  it('a condition that fails to evaluate is an error, not a false part', () => {
+    const condition = compiled('data.lead.email == "x" || data.amount > 500');
+    expect(condition.evaluate(pendingScope)).to.deep.equal({ error: 'No such key: lead' });
+  });
+
+  it('explains within the same budget as the condition: past it, the whole condition is the part', () => {
+    const withTags = (count: number) => {
+      const event = buildEvent('firstpromoter.reward_created', { status: 'pending', tags: Array.from({ length: count }, (_, i) => `t${i}`) });
+      return { event, data: event.data };
+    };
+    const condition = compiled('(data.tags.exists(t, t == "x") && true) || false');
+    // 9,000 tags: the condition reads 9,000 items; its explanation, with a budget of its own, 18,000
+    // (the && chain, then its false part): within the budget.
+    expect(condition.evaluate(withTags(9_000))).to.equal(false);
+    expect(describeFalseParts(condition.explainFalse(withTags(9_000)))).to.equal(
+      'each is false: data.tags.exists(t, t == "x") (data.tags = ["t0", "t1", "t2", "t3", "t4", …]); false',
+    );
+    // 11,000: the condition still fits the 20,000 budget, its explanation does not.
+    expect(condition.evaluate(withTags(11_000))).to.equal(false);
+    expect(describeFalseParts(condition.explainFalse(withTags(11_000)))).to.equal(
+      '(data.tags.exists(t, t == "x") && true) || false is false (data.tags: condition exceeded its evaluation budget of 20,000 list items and map keys read)',
+    );
+  });
 });

@@ -163,6 +163,23 @@ describe('rules/plan', () => {
     });
   });
 
+  it('records which part of a false condition was false, and not for an error; explainFalseConditions: false leaves it out', () => {
+    const plan = planActions(ruleSet, lead);
+    expect(plan.unmatched.find((rule) => rule.ruleId === 'suspicious-lead')).to.deep.equal({
+      ruleId: 'suspicious-lead',
+      file: 'test/fixtures/rules/match/leads.yaml',
+      reason: 'condition_false',
+      falseParts: [{ text: 'data.suspicion != "no_suspicion"', fields: [{ path: 'data.suspicion', value: '"no_suspicion"' }] }],
+    });
+    expect(plan.unmatched.find((rule) => rule.ruleId === 'lead-with-website')).not.to.have.property('falseParts');
+    const unexplained = planActions(ruleSet, lead, { explainFalseConditions: false });
+    expect(unexplained.unmatched.find((rule) => rule.ruleId === 'suspicious-lead')).to.deep.equal({
+      ruleId: 'suspicious-lead',
+      file: 'test/fixtures/rules/match/leads.yaml',
+      reason: 'condition_false',
+    });
+  });
+
   it('an email HubSpot would refuse (the scraped seed\'s "[email protected]") is a plan failure naming the field', () => {
     const plan = planActions(ruleSet, eventFromFixture('../negative/rewardful/referral.converted.obfuscated-email.json'));
     expect(plan.actions).to.deep.equal([]);

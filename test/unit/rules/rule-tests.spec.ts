@@ -21,6 +21,7 @@ describe('rules/rule-tests', () => {
       '✓ tests/leads.yaml › passes',
       '✗ tests/leads.yaml › wrong rules',
       '    expected suspicious-lead to fire, but none fired',
+      '    rule suspicious-lead condition: data.suspicion != "no_suspicion" is false (data.suspicion = "no_suspicion")',
       '✗ tests/leads.yaml › wrong text',
       '    expected action 1 (slack.post_message): text is "Possible same_ip: goqucugo@mailinator.com", not "Possible self_referral: goqucugo@mailinator.com"',
       '✗ tests/leads.yaml › something fired',

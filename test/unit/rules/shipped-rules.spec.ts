@@ -58,9 +58,9 @@ describe('check, simulate commands', () => {
       '    slack.post_message',
       '      channel: "#big-campaigns"',
       '      text: Main Campaign has sold $2,010.00',
-      '✗ suspicious-lead (test/fixtures/rules/match/leads.yaml) not matched: condition false',
+      '✗ suspicious-lead (test/fixtures/rules/match/leads.yaml) not matched: condition false: data.suspicion != "no_suspicion" is false (data.suspicion = "no_suspicion")',
       "✗ lead-with-website (test/fixtures/rules/match/leads.yaml) not matched: condition error: found no matching overload for 'null.startsWith(string)'",
-      '✗ any-firstpromoter-event (test/fixtures/rules/match/money.yaml) not matched: condition false',
+      '✗ any-firstpromoter-event (test/fixtures/rules/match/money.yaml) not matched: condition false: event.type.endsWith("_created") is false (event.type = "firstpromoter.lead_signup")',
       '2 rules matched, 2 actions planned (nothing sent)',
     ]);
   });

@@ -143,8 +143,9 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     await waitFor(async () => (await readJson(await api('failed'))).failed.some((entry: { jobId: string }) => entry.jobId === LEAD_JOB_ID));
     await waitFor(async () => (await readJson(await api('failed'))).failed.some((entry: { jobId: string }) => entry.jobId === PLAN_FAILURE_ID));
     await waitFor(async () => (await readJson(await api('quarantined'))).quarantined.length === 1);
-    // Every event job finished (the quarantine entry is written just before the job completes).
-    await waitFor(async () => (await readJson(await api('overview'))).queues.events.completed === 3);
+    // Every event job finished (the quarantine entry is written just before the job completes): the
+    // 3 deliveries and the bridge.action.failed reports of the dead letter and of the plan failure.
+    await waitFor(async () => (await readJson(await api('overview'))).queues.events.completed === 5);
   });
 
   it('logs in through the form and shows the queue depths and throughput', async () => {
@@ -155,8 +156,9 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     await page.waitForURL(`${bridge.baseUrl}/admin`);
 
     expect(await page.textContent('td[data-queue="actions"][data-state="failed"]')).to.equal('1');
-    expect(await page.textContent('td[data-queue="events"][data-state="completed"]')).to.equal('3');
-    expect(await page.textContent('#events-5m')).to.equal('3');
+    // 3 deliveries and 2 bridge.action.failed reports (events like any other: traced and counted).
+    expect(await page.textContent('td[data-queue="events"][data-state="completed"]')).to.equal('5');
+    expect(await page.textContent('#events-5m')).to.equal('5');
   });
 
   it('offers Retry on a failed action job, and on a plan failure says what to do instead: fix the rule, then replay', async () => {
@@ -180,7 +182,9 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
 
     const row = page.locator(`#recent-table tr[data-event-id="${LIVE_EVENT_ID}"]`);
     await row.waitFor({ timeout: 20_000 });
-    expect(await page.locator('#recent-table tbody tr').first().getAttribute('data-event-id')).to.equal(LIVE_EVENT_ID);
+    // Newest first: above every earlier delivery (the bridge's own report of its dead letter may come later still).
+    const rowIds = await page.locator('#recent-table tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-event-id')));
+    expect(rowIds.filter((id) => !id?.startsWith('bridge-'))[0]).to.equal(LIVE_EVENT_ID);
     expect(await row.getAttribute('class')).to.equal('is-new');
     expect(await row.locator('td.matched-rules').textContent()).to.equal('dashboard-lead-to-ops');
     expect(await row.textContent()).to.contain('live.tail@example.com');
@@ -189,7 +193,8 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
 
     await page.locator(`#failed-table tr[data-job-id="${LIVE_JOB_ID}"]`).waitFor({ timeout: 20_000 });
     await page.locator('td[data-queue="actions"][data-state="failed"]', { hasText: '2' }).waitFor({ timeout: 10_000 });
-    expect(await page.textContent('#events-5m')).to.equal('4');
+    // One more delivery and the report of its dead letter.
+    await page.locator('#events-5m', { hasText: '7' }).waitFor({ timeout: 10_000 });
     expect(await page.evaluate('window.openedOnce')).to.equal(true);
     expect(new URL(page.url()).pathname).to.equal('/admin');
     expect(pageProblems).to.deep.equal([]);

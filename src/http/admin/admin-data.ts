@@ -51,6 +51,7 @@ export interface LiveView {
 
 /** Options of {@link loadLiveView}. */
 export interface LiveViewOptions {
+  /** The time the view is read at (the throughput windows end there). */
   readonly now: Date;
   /** @defaultValue none */
   readonly integrations?: readonly string[];

@@ -8,17 +8,24 @@
  *     both scaled up by SCALE: drain time against the theoretical minimum, 429s, lost, duplicated,
  *     and HubSpot calls made.
  *
+ * The burst also prints CPU per event (user + system time of the bridge and of its redis-server, from
+ * /proc, over the drain): on a shared machine it moves less with the load than the drain time does.
+ * So that Redis's CPU is the bridge's alone, the bench starts a redis-server of its own on a free
+ * port unless REDIS_URL is set.
+ *
  *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25]
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startHubspotFake } from '../test/fakes/hubspot-fake.js';
 import { startSlackFake } from '../test/fakes/slack-fake.js';
 import { BridgeProcess } from '../test/support/bridge-process.js';
 import { deleteKeys } from '../test/support/redis.js';
+import { OwnRedisServer } from '../test/support/redis-server.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -29,7 +36,8 @@ const latencyEvents = option('latency-events', 300);
 const burstEvents = option('burst-events', 5000);
 const SCALE = option('scale', 25);
 const CHANNELS = 20;
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ownRedis = process.env.REDIS_URL ? undefined : await OwnRedisServer.start();
+const redisUrl = process.env.REDIS_URL ?? ownRedis!.url;
 const token = `bench-${randomBytes(6).toString('hex')}`;
 
 const RULES = `rules:
@@ -63,6 +71,17 @@ async function post(baseUrl: string, body: string): Promise<{ status: number; ac
   });
   await response.arrayBuffer();
   return { status: response.status, ackedAt: Date.now() };
+}
+
+/** User + system CPU of these processes so far, in ms (fields 14 and 15 of /proc/<pid>/stat, USER_HZ 100). */
+function cpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10;
 }
 
 const percentile = (values: number[], p: number) => {
@@ -118,6 +137,8 @@ try {
   const slackRateLimitedBefore = slack.rateLimited();
   const hubspotRateLimitedBefore = hubspot.rateLimited();
   const hubspotCallsBefore = hubspot.calls.length;
+  const measuredPids = [bridge.child.pid!, ...(ownRedis?.pid !== undefined ? [ownRedis.pid] : [])];
+  const cpuBefore = cpuMs(measuredPids);
   const burstStart = Date.now();
   let acknowledged = 0;
   const ids: number[] = Array.from({ length: burstEvents }, () => (nextId += 1));
@@ -138,6 +159,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const drain = (Date.now() - burstStart) / 1000;
+  const cpuPerEvent = (cpuMs(measuredPids) - cpuBefore) / burstEvents;
   const texts = slack.received.map((m) => m.text);
   const unique = new Set(texts);
   const expected = new Set(ids.map((id) => `lead firstpromoter-${id}`));
@@ -149,6 +171,7 @@ try {
   console.log(`   Slack ${SCALE} msg/s per channel, HubSpot ${100 * SCALE} requests / 10 s; bridge paced at ${SCALE}/s and ${90 * SCALE}/10 s`);
   console.log(`   acknowledged ${acknowledged}/${burstEvents} in ${sentIn.toFixed(1)} s`);
   console.log(`   drain time ${drain.toFixed(1)} s; theoretical minimum ${Math.max(theoreticalSlack, theoreticalHubspot).toFixed(1)} s (Slack ${theoreticalSlack.toFixed(1)} s, HubSpot ${theoreticalHubspot.toFixed(1)} s)`);
+  console.log(`   CPU per event ${cpuPerEvent.toFixed(2)} ms (the bridge${ownRedis ? ' and its own redis-server' : ' only: REDIS_URL is shared'}, webhook to both actions done); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
   console.log(`   HubSpot: ${contactsDone()} contacts upserted, ${upsertInputs.length} batch calls (vs ${burstEvents} upserts), ${hubspot.rateLimited() - hubspotRateLimitedBefore} 429s received`);
 } finally {
@@ -159,4 +182,5 @@ try {
   const redis = new Redis(redisUrl);
   await deleteKeys(redis, prefix);
   redis.disconnect();
+  await ownRedis?.destroy();
 }

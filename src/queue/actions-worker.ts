@@ -8,7 +8,7 @@ import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { forgetDigestItems, resolveDigest, type ResolvedDigest } from './digests.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { PauseGate } from './pause-gate.js';
-import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
+import { DEFAULT_ACTIONS_CONCURRENCY, STALLED_CHECK_INTERVAL_MS, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
 
 export interface ActionsWorkerOptions {
   /** The worker's own BullMQ connection (role `worker`: blocking commands, no retry limit). */
@@ -253,8 +253,8 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
       concurrency: options.concurrency ?? DEFAULT_ACTIONS_CONCURRENCY,
       lockDuration: lockDurationFor(options.actionTimeoutMs),
       // A live worker renews its locks every lockDuration / 2; a dead worker's jobs come back
-      // after their lock expires and the next stalled check: 30–45 s with the defaults.
-      stalledInterval: 15_000,
+      // after their lock expires and the next stalled check: 15–45 s with the defaults.
+      stalledInterval: STALLED_CHECK_INTERVAL_MS,
       // Completed jobs are kept as long as their completion records; failed ones are the
       // dead-letter list and stay until retried or 30 days old.
       ...jobRetention('actions', options.completionTtlMs),

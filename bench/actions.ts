@@ -139,6 +139,7 @@ try {
   const hubspotCallsBefore = hubspot.calls.length;
   const measuredPids = [bridge.child.pid!, ...(ownRedis?.pid !== undefined ? [ownRedis.pid] : [])];
   const cpuBefore = cpuMs(measuredPids);
+  const logsBefore = bridge.logs.length;
   const burstStart = Date.now();
   let acknowledged = 0;
   const ids: number[] = Array.from({ length: burstEvents }, () => (nextId += 1));
@@ -171,6 +172,8 @@ try {
   console.log(`   Slack ${SCALE} msg/s per channel, HubSpot ${100 * SCALE} requests / 10 s; bridge paced at ${SCALE}/s and ${90 * SCALE}/10 s`);
   console.log(`   acknowledged ${acknowledged}/${burstEvents} in ${sentIn.toFixed(1)} s`);
   console.log(`   drain time ${drain.toFixed(1)} s; theoretical minimum ${Math.max(theoreticalSlack, theoreticalHubspot).toFixed(1)} s (Slack ${theoreticalSlack.toFixed(1)} s, HubSpot ${theoreticalHubspot.toFixed(1)} s)`);
+  const pacedDelays = bridge.logs.slice(logsBefore).filter((entry) => entry.code === 'paced').length;
+  console.log(`   jobs handed back by the bridge's own pacer (delayed, no attempt spent): ${pacedDelays}`);
   console.log(`   CPU per event ${cpuPerEvent.toFixed(2)} ms (the bridge${ownRedis ? ' and its own redis-server' : ' only: REDIS_URL is shared'}, webhook to both actions done); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
   console.log(`   HubSpot: ${contactsDone()} contacts upserted, ${upsertInputs.length} batch calls (vs ${burstEvents} upserts), ${hubspot.rateLimited() - hubspotRateLimitedBefore} 429s received`);

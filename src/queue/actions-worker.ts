@@ -160,7 +160,7 @@ export async function processActionJob(
     if (shutdownSignal?.aborted && !timeout.aborted) {
       // Shutdown ran out of time and aborted the call: hand the job back to the queue at once,
       // without spending an attempt, instead of leaving it locked until the lock expires and
-      // another worker's stalled check finds it (30–45 s with the defaults).
+      // another worker's stalled check finds it (15–45 s with the defaults).
       log.warn('shutdown aborted the call: job returned to the queue');
       await job.moveToWait(token);
       throw new WaitingError();

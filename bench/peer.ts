@@ -28,10 +28,13 @@
  * Node-RED is a dev-only install of its own, outside the root package.json and lockfile:
  *
  *   npm --prefix bench/node-red ci
- *   npm run build && npx tsx bench/peer.ts [--duration 20] [--rates 200,500] [--cpu-prof DIR]
+ *   npm run build && npx tsx bench/peer.ts [--duration 20] [--rates 200,500] [--channels 20] [--slack-per-second 1000]
+ *     [--cpu-prof DIR] [--bridge-bin PATH]
  *
- * `--cpu-prof DIR` starts the bridge with `node --cpu-prof --cpu-prof-dir DIR` (a profile is written
- * when the bridge stops).
+ * `--slack-per-second` sets the per-channel limit of the fake and of the bridge's pacing (the
+ * workspace limit follows); `--cpu-prof DIR` starts the bridge with `node --cpu-prof --cpu-prof-dir
+ * DIR` (a profile is written when the bridge stops); `--bridge-bin` runs another build of the bridge
+ * (an older checkout's bin/affiliate-bridge.js, built, for a before/after in one session).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -53,10 +56,14 @@ const optionText = (name: string): string | undefined => {
 const durationSeconds = Number(optionText('duration') ?? 20);
 const rates = (optionText('rates') ?? '200,500').split(',').map(Number);
 const cpuProfileDir = optionText('cpu-prof');
+/** Another build of the bridge to run (an older checkout's bin/affiliate-bridge.js, for before/after). */
+const bridgeBin = optionText('bridge-bin') ? path.resolve(optionText('bridge-bin')!) : BRIDGE_BIN;
+/** Slack's per-channel limit, in the fake and in the bridge's pacing. */
+const SLACK_PER_CHANNEL_PER_SECOND = Number(optionText('slack-per-second') ?? 1_000);
 
-const CHANNELS = 20;
-/** Slack's limits scaled far above the load: per channel per second, and per workspace per minute. */
-const SLACK_PER_CHANNEL_PER_SECOND = 1_000;
+/** The leads go to this many channels, `#bench-0`, `#bench-1`… in turn. */
+const CHANNELS = Number(optionText('channels') ?? 20);
+/** Slack's workspace limit, scaled like the channels' so that it never binds first. */
 const SLACK_WORKSPACE_PER_MINUTE = 60 * SLACK_PER_CHANNEL_PER_SECOND * CHANNELS;
 const NODE_RED_DIR = fileURLToPath(new URL('./node-red/', import.meta.url));
 const NODE_RED_BIN = path.join(NODE_RED_DIR, 'node_modules/node-red/red.js');
@@ -66,7 +73,7 @@ if (!existsSync(NODE_RED_BIN)) {
   console.error('Node-RED is not installed for the bench. Install it (outside the root package.json) with:\n  npm --prefix bench/node-red ci');
   process.exit(1);
 }
-if (!existsSync(path.join(path.dirname(BRIDGE_BIN), '../dist/main.js'))) {
+if (!existsSync(path.join(path.dirname(bridgeBin), '../dist/main.js'))) {
   console.error('The bridge is not built. Run: npm run build');
   process.exit(1);
 }
@@ -287,7 +294,7 @@ try {
   const bridgePort = await findFreePort();
   const bridgeLog = path.join(workDir, 'bridge.log');
   const bridge = spawnServer(
-    [...(cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfileDir)] : []), BRIDGE_BIN, 'start'],
+    [...(cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfileDir)] : []), bridgeBin, 'start'],
     {
       PORT: String(bridgePort),
       METRICS_PORT: '0',

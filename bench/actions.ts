@@ -13,7 +13,10 @@
  * So that Redis's CPU is the bridge's alone, the bench starts a redis-server of its own on a free
  * port unless REDIS_URL is set.
  *
- *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25]
+ * `--workers N` runs the bridge as one `api` process and N `worker` processes (the roles a
+ * deployment may split it into) instead of one `start` process.
+ *
+ *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25] [--workers N]
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -35,6 +38,7 @@ const option = (name: string, fallback: number) => {
 const latencyEvents = option('latency-events', 300);
 const burstEvents = option('burst-events', 5000);
 const SCALE = option('scale', 25);
+const workerProcesses = option('workers', 0);
 const CHANNELS = 20;
 const ownRedis = process.env.REDIS_URL ? undefined : await OwnRedisServer.start();
 const redisUrl = process.env.REDIS_URL ?? ownRedis!.url;
@@ -94,25 +98,27 @@ await writeFile(path.join(rulesDir, 'bench.yaml'), RULES);
 const prefix = `bench-actions-${randomBytes(4).toString('hex')}`;
 const slack = await startSlackFake({ perChannelLimit: { messagesPerSecond: SCALE, retryAfterSeconds: 1 } });
 const hubspot = await startHubspotFake({ windowLimit: { maxRequests: 100 * SCALE, windowMs: 10_000, retryAfterSeconds: 1 } });
-const bridge = await BridgeProcess.start({
-  env: {
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: prefix,
-    RULES_DIR: rulesDir,
-    LOG_LEVEL: 'info',
-    FIRSTPROMOTER_WEBHOOK_TOKEN: token,
-    REWARDFUL_SIGNING_SECRET: token,
-    SLACK_BOT_TOKEN: 'xoxb-bench',
-    SLACK_API_URL: slack.url,
-    HUBSPOT_ACCESS_TOKEN: 'pat-bench',
-    HUBSPOT_BASE_URL: hubspot.url,
-    SLACK_MESSAGES_PER_SECOND: String(SCALE),
-    // The workspace budget scaled like the channel limit, so it never binds before the channels do
-    // (the burst's minimum is set by the per-channel limit of the fake).
-    SLACK_MESSAGES_PER_MINUTE: String(60 * SCALE * CHANNELS),
-    HUBSPOT_REQUESTS_PER_10_SECONDS: String(90 * SCALE),
-  },
-});
+const bridgeEnv: Record<string, string> = {
+  REDIS_URL: redisUrl,
+  QUEUE_PREFIX: prefix,
+  RULES_DIR: rulesDir,
+  LOG_LEVEL: 'info',
+  FIRSTPROMOTER_WEBHOOK_TOKEN: token,
+  REWARDFUL_SIGNING_SECRET: token,
+  SLACK_BOT_TOKEN: 'xoxb-bench',
+  SLACK_API_URL: slack.url,
+  HUBSPOT_ACCESS_TOKEN: 'pat-bench',
+  HUBSPOT_BASE_URL: hubspot.url,
+  SLACK_MESSAGES_PER_SECOND: String(SCALE),
+  // The workspace budget scaled like the channel limit, so it never binds before the channels do
+  // (the burst's minimum is set by the per-channel limit of the fake).
+  SLACK_MESSAGES_PER_MINUTE: String(60 * SCALE * CHANNELS),
+  HUBSPOT_REQUESTS_PER_10_SECONDS: String(90 * SCALE),
+};
+// One `start` process, or an `api` process and `--workers` worker processes.
+const bridge = await BridgeProcess.start({ role: workerProcesses > 0 ? 'api' : 'start', env: bridgeEnv });
+const workers = await Promise.all(Array.from({ length: workerProcesses }, () => BridgeProcess.start({ role: 'worker', env: bridgeEnv })));
+const bridgeProcesses = [bridge, ...workers];
 
 try {
   // 1. Latency at 10 events/s.
@@ -137,9 +143,9 @@ try {
   const slackRateLimitedBefore = slack.rateLimited();
   const hubspotRateLimitedBefore = hubspot.rateLimited();
   const hubspotCallsBefore = hubspot.calls.length;
-  const measuredPids = [bridge.child.pid!, ...(ownRedis?.pid !== undefined ? [ownRedis.pid] : [])];
+  const measuredPids = [...bridgeProcesses.map((process) => process.child.pid!), ...(ownRedis?.pid !== undefined ? [ownRedis.pid] : [])];
   const cpuBefore = cpuMs(measuredPids);
-  const logsBefore = bridge.logs.length;
+  const logsBefore = bridgeProcesses.map((process) => process.logs.length);
   const burstStart = Date.now();
   let acknowledged = 0;
   const ids: number[] = Array.from({ length: burstEvents }, () => (nextId += 1));
@@ -172,13 +178,13 @@ try {
   console.log(`   Slack ${SCALE} msg/s per channel, HubSpot ${100 * SCALE} requests / 10 s; bridge paced at ${SCALE}/s and ${90 * SCALE}/10 s`);
   console.log(`   acknowledged ${acknowledged}/${burstEvents} in ${sentIn.toFixed(1)} s`);
   console.log(`   drain time ${drain.toFixed(1)} s; theoretical minimum ${Math.max(theoreticalSlack, theoreticalHubspot).toFixed(1)} s (Slack ${theoreticalSlack.toFixed(1)} s, HubSpot ${theoreticalHubspot.toFixed(1)} s)`);
-  const pacedDelays = bridge.logs.slice(logsBefore).filter((entry) => entry.code === 'paced').length;
+  const pacedDelays = bridgeProcesses.flatMap((process, index) => process.logs.slice(logsBefore[index])).filter((entry) => entry.code === 'paced').length;
   console.log(`   jobs handed back by the bridge's own pacer (delayed, no attempt spent): ${pacedDelays}`);
-  console.log(`   CPU per event ${cpuPerEvent.toFixed(2)} ms (the bridge${ownRedis ? ' and its own redis-server' : ' only: REDIS_URL is shared'}, webhook to both actions done); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`   CPU per event ${cpuPerEvent.toFixed(2)} ms (the bridge${workerProcesses > 0 ? `'s api and ${workerProcesses} worker processes` : ''}${ownRedis ? ' and its own redis-server' : ' only: REDIS_URL is shared'}, webhook to both actions done); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
   console.log(`   HubSpot: ${contactsDone()} contacts upserted, ${upsertInputs.length} batch calls (vs ${burstEvents} upserts), ${hubspot.rateLimited() - hubspotRateLimitedBefore} 429s received`);
 } finally {
-  await bridge.stop();
+  await Promise.all(bridgeProcesses.map((process) => process.stop()));
   await slack.close();
   await hubspot.close();
   await rm(rulesDir, { recursive: true, force: true });

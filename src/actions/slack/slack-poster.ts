@@ -91,7 +91,7 @@ export interface SlackPosterOptions {
   /**
    * Longest a job sleeps for its channel's next send (or root update) slot, in ms; further away,
    * the job is handed back to the worker as `paced` (delayed without spending an attempt).
-   * @defaultValue 5 × the channel interval (see `waitForSlot`)
+   * @defaultValue 5 × the channel interval, at least 50 ms (see `waitForSlot`)
    */
   readonly maxPaceWaitMs?: number;
 }

@@ -58,6 +58,12 @@ export default tseslint.config(
   },
   // Plain-JavaScript tool scripts run by Node (the mutation-testing preload): Node's globals.
   { files: ['stryker/**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { process: 'readonly' } } },
+  // Node-RED's settings for bench/peer.ts: Node-RED loads them with require(), so CommonJS.
+  {
+    files: ['bench/node-red/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // Tests and benchmarks poke at parsed JSON fixtures; typing every fixture adds nothing there.
   { files: ['test/**', 'bench/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   { files: ['**/*.js'], languageOptions: { globals: { console: 'readonly', process: 'readonly' } } },

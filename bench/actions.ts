@@ -8,17 +8,27 @@
  *     both scaled up by SCALE: drain time against the theoretical minimum, 429s, lost, duplicated,
  *     and HubSpot calls made.
  *
- *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25]
+ * The burst also prints CPU per event (user + system time of the bridge and of its redis-server, from
+ * /proc, over the drain): on a shared machine it moves less with the load than the drain time does.
+ * So that Redis's CPU is the bridge's alone, the bench starts a redis-server of its own on a free
+ * port unless REDIS_URL is set.
+ *
+ * `--workers N` runs the bridge as one `api` process and N `worker` processes (the roles a
+ * deployment may split it into) instead of one `start` process.
+ *
+ *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25] [--workers N]
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startHubspotFake } from '../test/fakes/hubspot-fake.js';
 import { startSlackFake } from '../test/fakes/slack-fake.js';
 import { BridgeProcess } from '../test/support/bridge-process.js';
 import { deleteKeys } from '../test/support/redis.js';
+import { OwnRedisServer } from '../test/support/redis-server.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -28,8 +38,10 @@ const option = (name: string, fallback: number) => {
 const latencyEvents = option('latency-events', 300);
 const burstEvents = option('burst-events', 5000);
 const SCALE = option('scale', 25);
+const workerProcesses = option('workers', 0);
 const CHANNELS = 20;
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ownRedis = process.env.REDIS_URL ? undefined : await OwnRedisServer.start();
+const redisUrl = process.env.REDIS_URL ?? ownRedis!.url;
 const token = `bench-${randomBytes(6).toString('hex')}`;
 
 const RULES = `rules:
@@ -65,6 +77,17 @@ async function post(baseUrl: string, body: string): Promise<{ status: number; ac
   return { status: response.status, ackedAt: Date.now() };
 }
 
+/** User + system CPU of these processes so far, in ms (fields 14 and 15 of /proc/<pid>/stat, USER_HZ 100). */
+function cpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10;
+}
+
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -75,25 +98,27 @@ await writeFile(path.join(rulesDir, 'bench.yaml'), RULES);
 const prefix = `bench-actions-${randomBytes(4).toString('hex')}`;
 const slack = await startSlackFake({ perChannelLimit: { messagesPerSecond: SCALE, retryAfterSeconds: 1 } });
 const hubspot = await startHubspotFake({ windowLimit: { maxRequests: 100 * SCALE, windowMs: 10_000, retryAfterSeconds: 1 } });
-const bridge = await BridgeProcess.start({
-  env: {
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: prefix,
-    RULES_DIR: rulesDir,
-    LOG_LEVEL: 'info',
-    FIRSTPROMOTER_WEBHOOK_TOKEN: token,
-    REWARDFUL_SIGNING_SECRET: token,
-    SLACK_BOT_TOKEN: 'xoxb-bench',
-    SLACK_API_URL: slack.url,
-    HUBSPOT_ACCESS_TOKEN: 'pat-bench',
-    HUBSPOT_BASE_URL: hubspot.url,
-    SLACK_MESSAGES_PER_SECOND: String(SCALE),
-    // The workspace budget scaled like the channel limit, so it never binds before the channels do
-    // (the burst's minimum is set by the per-channel limit of the fake).
-    SLACK_MESSAGES_PER_MINUTE: String(60 * SCALE * CHANNELS),
-    HUBSPOT_REQUESTS_PER_10_SECONDS: String(90 * SCALE),
-  },
-});
+const bridgeEnv: Record<string, string> = {
+  REDIS_URL: redisUrl,
+  QUEUE_PREFIX: prefix,
+  RULES_DIR: rulesDir,
+  LOG_LEVEL: 'info',
+  FIRSTPROMOTER_WEBHOOK_TOKEN: token,
+  REWARDFUL_SIGNING_SECRET: token,
+  SLACK_BOT_TOKEN: 'xoxb-bench',
+  SLACK_API_URL: slack.url,
+  HUBSPOT_ACCESS_TOKEN: 'pat-bench',
+  HUBSPOT_BASE_URL: hubspot.url,
+  SLACK_MESSAGES_PER_SECOND: String(SCALE),
+  // The workspace budget scaled like the channel limit, so it never binds before the channels do
+  // (the burst's minimum is set by the per-channel limit of the fake).
+  SLACK_MESSAGES_PER_MINUTE: String(60 * SCALE * CHANNELS),
+  HUBSPOT_REQUESTS_PER_10_SECONDS: String(90 * SCALE),
+};
+// One `start` process, or an `api` process and `--workers` worker processes.
+const bridge = await BridgeProcess.start({ role: workerProcesses > 0 ? 'api' : 'start', env: bridgeEnv });
+const workers = await Promise.all(Array.from({ length: workerProcesses }, () => BridgeProcess.start({ role: 'worker', env: bridgeEnv })));
+const bridgeProcesses = [bridge, ...workers];
 
 try {
   // 1. Latency at 10 events/s.
@@ -118,6 +143,9 @@ try {
   const slackRateLimitedBefore = slack.rateLimited();
   const hubspotRateLimitedBefore = hubspot.rateLimited();
   const hubspotCallsBefore = hubspot.calls.length;
+  const measuredPids = [...bridgeProcesses.map((process) => process.child.pid!), ...(ownRedis?.pid !== undefined ? [ownRedis.pid] : [])];
+  const cpuBefore = cpuMs(measuredPids);
+  const logsBefore = bridgeProcesses.map((process) => process.logs.length);
   const burstStart = Date.now();
   let acknowledged = 0;
   const ids: number[] = Array.from({ length: burstEvents }, () => (nextId += 1));
@@ -138,6 +166,7 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const drain = (Date.now() - burstStart) / 1000;
+  const cpuPerEvent = (cpuMs(measuredPids) - cpuBefore) / burstEvents;
   const texts = slack.received.map((m) => m.text);
   const unique = new Set(texts);
   const expected = new Set(ids.map((id) => `lead firstpromoter-${id}`));
@@ -149,14 +178,18 @@ try {
   console.log(`   Slack ${SCALE} msg/s per channel, HubSpot ${100 * SCALE} requests / 10 s; bridge paced at ${SCALE}/s and ${90 * SCALE}/10 s`);
   console.log(`   acknowledged ${acknowledged}/${burstEvents} in ${sentIn.toFixed(1)} s`);
   console.log(`   drain time ${drain.toFixed(1)} s; theoretical minimum ${Math.max(theoreticalSlack, theoreticalHubspot).toFixed(1)} s (Slack ${theoreticalSlack.toFixed(1)} s, HubSpot ${theoreticalHubspot.toFixed(1)} s)`);
+  const pacedDelays = bridgeProcesses.flatMap((process, index) => process.logs.slice(logsBefore[index])).filter((entry) => entry.code === 'paced').length;
+  console.log(`   jobs handed back by the bridge's own pacer (delayed, no attempt spent): ${pacedDelays}`);
+  console.log(`   CPU per event ${cpuPerEvent.toFixed(2)} ms (the bridge${workerProcesses > 0 ? `'s api and ${workerProcesses} worker processes` : ''}${ownRedis ? ' and its own redis-server' : ' only: REDIS_URL is shared'}, webhook to both actions done); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
   console.log(`   HubSpot: ${contactsDone()} contacts upserted, ${upsertInputs.length} batch calls (vs ${burstEvents} upserts), ${hubspot.rateLimited() - hubspotRateLimitedBefore} 429s received`);
 } finally {
-  await bridge.stop();
+  await Promise.all(bridgeProcesses.map((process) => process.stop()));
   await slack.close();
   await hubspot.close();
   await rm(rulesDir, { recursive: true, force: true });
   const redis = new Redis(redisUrl);
   await deleteKeys(redis, prefix);
   redis.disconnect();
+  await ownRedis?.destroy();
 }

@@ -15,6 +15,17 @@ import { RetryableActionError } from '../errors.js';
 export const DEFAULT_MAX_WAIT_INTERVALS = 5;
 
 /**
+ * The least wait a call sleeps through by default, in ms, however short the interval. Handing a job
+ * back costs far more than a short sleep (a delayed job, its promotion, and up to 250 ms of jitter
+ * so a crowd does not return at once), and with a small interval (a limit far above the traffic)
+ * 5 intervals is a fraction of a millisecond: the few calls that reserve in the same millisecond,
+ * as a worker's concurrent jobs do, were refused and delayed by hundreds of ms although the rate
+ * was far under the limit. 50 ms covers the worker's default concurrency (50) reserving at once at
+ * 1 ms spacing. Slots are still spaced by the interval exactly; only what waits for them changes.
+ */
+export const MIN_DEFAULT_MAX_WAIT_MS = 50;
+
+/**
  * How long a pacing key outlives its last reserved slot, in ms. After `next` has passed the key means
  * nothing; the margin only absorbs clock differences between workers.
  */
@@ -253,7 +264,8 @@ export interface PaceOptions {
   /**
    * Longest wait this process sleeps for a slot, in ms; a slot further away is refused and the job
    * is delayed by the worker instead of holding a concurrency slot.
-   * @defaultValue {@link DEFAULT_MAX_WAIT_INTERVALS} × intervalMs
+   * @defaultValue {@link DEFAULT_MAX_WAIT_INTERVALS} × intervalMs (the interval in force, a floor
+   *   learned from the remote side included), and at least {@link MIN_DEFAULT_MAX_WAIT_MS}
    */
   readonly maxWaitMs?: number;
   /** The clock (ms since the epoch). */
@@ -274,7 +286,7 @@ export interface PaceOptions {
 export async function waitForSlot(options: PaceOptions): Promise<void> {
   const { redis, key, intervalMs, now, signal } = options;
   const holdKeys = options.holdKeys ?? [];
-  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_INTERVALS * intervalMs;
+  const maxWaitMs = options.maxWaitMs ?? Math.max(DEFAULT_MAX_WAIT_INTERVALS * intervalMs, MIN_DEFAULT_MAX_WAIT_MS);
   // By default the wait scales with the interval in force (a floor learned from the remote side).
   const maxWaitIntervals = options.maxWaitMs === undefined ? DEFAULT_MAX_WAIT_INTERVALS : 0;
   const budgets = [{ key, intervalMs, intervalFloorKey: options.intervalFloorKey }, ...(options.alsoBudgets ?? [])];

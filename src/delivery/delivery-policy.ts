@@ -52,6 +52,14 @@ export const DEFAULT_EVENTS_CONCURRENCY = 20;
 /** Actions worker concurrency per process, unless ACTIONS_CONCURRENCY says otherwise. */
 export const DEFAULT_ACTIONS_CONCURRENCY = 50;
 
+/**
+ * How often both workers look for stalled jobs (a dead worker's), in ms. A job's lock outlives a
+ * dead worker by up to its lockDuration (30 s, renewed every 15 s), and the first check after that
+ * hands the job to a live worker: a killed worker's events and actions come back within 15–45 s.
+ * BullMQ's default (30 s) would make that up to 60 s.
+ */
+export const STALLED_CHECK_INTERVAL_MS = 15_000;
+
 /** The environment's overrides of the default policy (ACTION_ATTEMPTS, ACTION_BACKOFF_BASE). */
 export interface RetryOverrides {
   /** @defaultValue the base policy's attempts */

@@ -9,7 +9,7 @@ import { forgetDigestItems, resolveDigest, type ResolvedDigest } from './digests
 import { reportFailedActionJob, type FailureReporter } from './failure-events.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { PauseGate } from './pause-gate.js';
-import { DEFAULT_ACTIONS_CONCURRENCY, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
+import { DEFAULT_ACTIONS_CONCURRENCY, STALLED_CHECK_INTERVAL_MS, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
 import { isRedisConnectionError } from '../infra/redis-health.js';
 
 export interface ActionsWorkerOptions {
@@ -168,7 +168,7 @@ export async function processActionJob(
     if (shutdownSignal?.aborted && !timeout.aborted) {
       // Shutdown ran out of time and aborted the call: hand the job back to the queue at once,
       // without spending an attempt, instead of leaving it locked until the lock expires and
-      // another worker's stalled check finds it (30–45 s with the defaults).
+      // another worker's stalled check finds it (15–45 s with the defaults).
       log.warn('shutdown aborted the call: job returned to the queue');
       await job.moveToWait(token);
       throw new WaitingError();
@@ -264,8 +264,8 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
       concurrency: options.concurrency ?? DEFAULT_ACTIONS_CONCURRENCY,
       lockDuration: lockDurationFor(options.actionTimeoutMs),
       // A live worker renews its locks every lockDuration / 2; a dead worker's jobs come back
-      // after their lock expires and the next stalled check: 30–45 s with the defaults.
-      stalledInterval: 15_000,
+      // after their lock expires and the next stalled check: 15–45 s with the defaults.
+      stalledInterval: STALLED_CHECK_INTERVAL_MS,
       // Completed jobs are kept as long as their completion records; failed ones are the
       // dead-letter list and stay until retried or 30 days old.
       ...jobRetention('actions', options.completionTtlMs),

@@ -11,6 +11,7 @@ import { labelEventType } from '../sources/registry.js';
 import type { ActionJobData } from './action-job.js';
 import {
   DEFAULT_EVENTS_CONCURRENCY,
+  STALLED_CHECK_INTERVAL_MS,
   buildActionJobOptions,
   jobRetention,
   planUnlessQuarantined,
@@ -340,6 +341,8 @@ export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJob
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY,
+    // A dead worker's events come back as its actions do (see STALLED_CHECK_INTERVAL_MS).
+    stalledInterval: STALLED_CHECK_INTERVAL_MS,
     ...jobRetention('events', options.traceTtlMs),
   });
   worker.on('failed', (job, error) => {

@@ -85,7 +85,7 @@ describe('faults: kill -9 of the worker while digest groups are open (real proce
     const digestTexts = () => stack.slack.received.filter((message) => message.channel === '#digest').map((message) => message.text ?? '');
     await stack.waitFor('every event in a digest', () => eventIds.every((eventId) => countEventsInDigests(digestTexts()).has(eventId)), 150_000);
     // The killed worker's event jobs come back only after their lock expires and a stalled check
-    // (30-60 s, README "Limits"); they re-run, find their membership, and join nothing twice.
+    // (15–45 s, README "Limits"); they re-run, find their membership, and join nothing twice.
     // A digest still due would arrive after its wait: give it that long to show a duplicate.
     await sleep(4_000);
     // Grouping itself: every event in exactly one digest (distinct digests; the same digest posted

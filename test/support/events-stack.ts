@@ -22,6 +22,8 @@ export interface EventsStackOptions {
   readonly traceTtlMs: number;
   /** The worker's clock. @defaultValue Date.now */
   readonly now?: () => number;
+  /** The queues' prefix, for a spec that stores jobs before the worker starts. @defaultValue a random one for `label` */
+  readonly prefix?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export function startEventsStack(options: EventsStackOptions) {
   const loaded = compileRuleFiles([options.rules], { actions: actionRegistry });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const ruleSet = loaded.ruleSet;
-  const prefix = randomPrefix(options.label);
+  const prefix = options.prefix ?? randomPrefix(options.label);
   const redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
   const workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
   const events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Client } from '@hubspot/api-client';
@@ -77,25 +76,25 @@ type AgentWithAddRequest = http.Agent & { addRequest(request: http.ClientRequest
  * - the access token stays inside the SDK's Authorization header; errors are rebuilt without it.
  */
 export function createHubspotClient(options: HubspotClientOptions): HubspotClient {
-  const callState = new AsyncLocalStorage<HubspotCallState>();
   const isHttps = new URL(options.baseUrl).protocol === 'https:';
   const agent = (isHttps ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true })) as AgentWithAddRequest;
 
-  // node-fetch calls http.request synchronously inside the call's async context, and
   // http.ClientRequest hands itself to agent.addRequest in its constructor: the one place where the
-  // request object and the call's signal meet.
-  const addRequest = agent.addRequest.bind(agent);
-  agent.addRequest = (request, requestOptions) => {
-    const signal = callState.getStore()?.signal;
-    if (signal) {
+  // request object and the call's signal meet. Each call gets a view of the shared keep-alive agent
+  // whose addRequest knows the call's signal (its sockets stay the shared agent's). Not
+  // AsyncLocalStorage: on Node 20 it turns on async hooks for every promise of the process.
+  const agentFor = (signal: AbortSignal): http.Agent => {
+    const view = Object.create(agent) as AgentWithAddRequest;
+    view.addRequest = (request, requestOptions) => {
       const onAbort = () => request.destroy(new Error('request aborted'));
       if (signal.aborted) onAbort();
       else {
         signal.addEventListener('abort', onAbort, { once: true });
         request.once('close', () => signal.removeEventListener('abort', onAbort));
       }
-    }
-    addRequest(request, requestOptions);
+      agent.addRequest(request, requestOptions);
+    };
+    return view;
   };
 
   // The SDK is imported now, in the background, and awaited by the first call (see sdk.ts).
@@ -125,7 +124,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
     middleware: [
       {
         pre: async (context) => {
-          (context as { setAgent(agent: http.Agent): void }).setAgent(agent);
+          (context as { setAgent(agent: http.Agent): void }).setAgent(agentFor(state.signal));
           return context;
         },
         post: async (context) => {
@@ -167,7 +166,7 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
       const combined = AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]);
       const state: HubspotCallState = { signal: combined, observe };
       try {
-        return await callState.run(state, () => fn(sdk, callOptionsFor(state)));
+        return await fn(sdk, callOptionsFor(state));
       } catch (error) {
         const evidence = { status: state.status, headers: state.headers, rawBody: state.rawBody, isAborted: combined.aborted };
         const mapped = mapHubspotError(error, evidence, options.now());

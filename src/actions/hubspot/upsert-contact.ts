@@ -37,7 +37,7 @@ export interface HubspotUpsertContactOptions {
    * Longest a batch sleeps for the account's next send slot, in ms; further away, its jobs are handed
    * back to the worker as `paced` (delayed without spending an attempt).
    * @defaultValue `DEFAULT_MAX_WAIT_INTERVALS` (5) × the account interval (about 0.56 s at the
-   *   default 90 requests per 10 s), applied by {@link waitForSlot}
+   *   default 90 requests per 10 s), at least 50 ms, applied by {@link waitForSlot}
    */
   readonly maxPaceWaitMs?: number;
   /**

@@ -19,7 +19,7 @@ export interface SlackPostMessageOptions {
    * Longest a job sleeps for its channel's next send slot, in ms; further away, the job is handed
    * back to the worker as `paced` (delayed without spending an attempt).
    * @defaultValue `DEFAULT_MAX_WAIT_INTERVALS` (5) × the channel interval (5 s at the default
-   *   1 message/s), applied by {@link waitForSlot}
+   *   1 message/s), at least `MIN_DEFAULT_MAX_WAIT_MS` (50 ms), applied by {@link waitForSlot}
    */
   readonly maxPaceWaitMs?: number;
   /**

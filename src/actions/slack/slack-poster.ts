@@ -91,7 +91,7 @@ export interface SlackPosterOptions {
   /**
    * Longest a job sleeps for its channel's next send (or root update) slot, in ms; further away,
    * the job is handed back to the worker as `paced` (delayed without spending an attempt).
-   * @defaultValue 5 × the channel interval (see `waitForSlot`)
+   * @defaultValue 5 × the channel interval, at least 50 ms (see `waitForSlot`)
    */
   readonly maxPaceWaitMs?: number;
 }
@@ -136,7 +136,15 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
   return {
     async post(message, ctx) {
       const given = message.args.channel;
-      const posted = await readJson<SlackPostedRecord>(slackPostedKey(keyPrefix, ctx.jobId));
+      const isName = !isSlackChannelId(given);
+      // One round trip reads what an earlier attempt left (posted, or sent with an unknown outcome)
+      // and the cached ID of a channel name: each is a step of the webhook → Slack latency.
+      const [postedJson, sentJson, cachedId] = await redis.mget(
+        slackPostedKey(keyPrefix, ctx.jobId),
+        slackSentKey(keyPrefix, ctx.jobId),
+        ...(isName ? [slackChannelIdKey(keyPrefix, given)] : []),
+      );
+      const posted = postedJson ? (JSON.parse(postedJson) as SlackPostedRecord) : undefined;
       if (posted) {
         ctx.logger.info({ channel: posted.channel, ts: posted.ts }, 'slack message already in Slack: not posted again');
         return { channel: posted.channel, ts: posted.ts, ...threadDetail(posted.threadTs), ...(await afterPosted(message, posted, ctx)) };
@@ -144,13 +152,12 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
 
       // Pacing is by channel ID, so a name and its ID share one budget; a name not resolved yet is
       // paced (and posted) as given. A bot with only chat:write never resolves more than its posts tell.
-      const isName = !isSlackChannelId(given);
-      let channelId = isName ? await cachedChannelId(given) : given;
+      let channelId = isName ? (cachedId && isSlackChannelId(cachedId) ? cachedId : undefined) : given;
       if (isName && channelId === undefined && canListChannels) channelId = await sweepChannels(given, ctx.signal);
       const paceAs = channelId ?? given;
 
       // ---- Exactly once: a previous call of unknown outcome may have posted. ----
-      let sent = await readJson<SlackSentRecord>(slackSentKey(keyPrefix, ctx.jobId));
+      let sent = sentJson ? (JSON.parse(sentJson) as SlackSentRecord) : undefined;
       if (sent) {
         const found = await lookUpEarlierCall(sent, ctx);
         if (found) {
@@ -249,7 +256,8 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
         const scopes = result.response_metadata?.scopes;
         if (scopes) canListChannels = scopes.includes('channels:read');
         const postedChannel = typeof result.channel === 'string' && isSlackChannelId(result.channel) ? result.channel : paceAs;
-        if (isName && postedChannel !== given) await learnChannelId(given, postedChannel, channelId === undefined);
+        // A name whose ID was already cached as this one needs no write (the cache's TTL is long).
+        if (isName && postedChannel !== given && postedChannel !== channelId) await learnChannelId(given, postedChannel, channelId === undefined);
         const ts = String(result.ts);
         const record: SlackPostedRecord = { channel: postedChannel, ts, ...(replyTo ? { threadTs: replyTo.ts } : {}), via: 'posted' };
         await writePosted(ctx.jobId, record);
@@ -394,11 +402,6 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
 
   function threadDetail(threadTs: string | undefined): Record<string, unknown> {
     return threadTs ? { thread: 'reply', thread_ts: threadTs } : {};
-  }
-
-  async function readJson<T>(key: string): Promise<T | undefined> {
-    const value = await redis.get(key);
-    return value ? (JSON.parse(value) as T) : undefined;
   }
 
   async function writePosted(jobId: string, record: SlackPostedRecord): Promise<void> {

@@ -62,8 +62,8 @@ export function slackChannelSweepKey(keyPrefix: string): string {
 }
 
 /**
- * How long a learned name → ID pair is kept, in ms. Renames are rare, and every successful post
- * re-learns the pair from chat.postMessage's `channel`; a day bounds a stale pair after a rename.
+ * How long a learned name → ID pair is kept, in ms. Renames are rare, and a successful post whose
+ * `channel` differs from the cached ID re-learns the pair; a day bounds a stale pair after a rename.
  */
 export const SLACK_CHANNEL_ID_TTL_MS = 24 * 3600 * 1000;
 

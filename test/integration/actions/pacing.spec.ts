@@ -103,6 +103,28 @@ describe('actions/pacing', () => {
       expect(error).to.include({ code: 'paced', isRateLimit: true, retryAfterMs: 60 });
     });
 
+    it('sleeps through a crowd of calls reserving at once when the limit is far above the rate: none is handed back', async () => {
+      // 10,000 messages/s (0.1 ms apart): 5 intervals would be 0.5 ms, and the sixth call of the
+      // same millisecond was refused and delayed by the worker although the traffic was far under it.
+      const key = `${testRedis.keyPrefix}:pace:crowd`;
+      const now = () => 4_000_000;
+      const options = { redis: testRedis.redis, key, intervalMs: 0.1, now };
+      const outcomes = await Promise.allSettled(Array.from({ length: 50 }, () => waitForSlot(options)));
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected')).to.deep.equal([]);
+      // The limit still holds: the 50 slots took 50 consecutive intervals.
+      expect(Number(await testRedis.redis.get(key))).to.be.closeTo(4_000_000 + 50 * 0.1, 0.001);
+    });
+
+    it('hands a call back once its slot is further than the default floor of 50 ms, however short the interval', async () => {
+      const key = `${testRedis.keyPrefix}:pace:floor`;
+      const now = () => 5_000_000;
+      const options = { redis: testRedis.redis, key, intervalMs: 1, now };
+      // Slots at 0, 1, ..., 50 ms are within the 50 ms floor; the 52nd is 51 ms away.
+      await Promise.all(Array.from({ length: 51 }, () => waitForSlot(options)));
+      const error = await rejectionOf(waitForSlot(options));
+      expect(error).to.include({ code: 'paced', isRateLimit: true, retryAfterMs: 51 });
+    });
+
     it('stops waiting when the signal aborts, with a retryable timeout', async () => {
       const key = `${testRedis.keyPrefix}:pace:abort`;
       const options = { redis: testRedis.redis, key, intervalMs: 5_000, now: () => Date.now() };

@@ -159,14 +159,21 @@ export const RETRY_WITH_FRESH_ATTEMPTS = { resetAttemptsMade: true, resetAttempt
 /** Failed jobs stay this long (the actions' dead-letter list, the events' failed list), in seconds. */
 export const FAILED_JOBS_KEPT_SECONDS = 30 * 24 * 3600;
 
+/** Completed action jobs kept at most (the newest), whatever their age. */
+export const COMPLETED_ACTION_JOBS_KEPT = 100_000;
+
 /**
- * How long finished jobs of a queue stay in Redis. Completed ones stay as long as the records that
- * go with them (traces, completion records: the dedup window), capped in number; failed ones stay
- * 30 days, until retried.
+ * How long finished jobs of a queue stay in Redis.
+ *
+ * A completed event job is removed at once: by then its trace holds the event (the one stored copy
+ * of its payload) and what every run of it planned, so the job would be a second copy. Its dedup
+ * key is BullMQ's own key with its own TTL and outlives the job. Completed action jobs stay as long
+ * as the records that go with them (completion records: the dedup window), capped in number.
+ * Failed jobs of both queues stay 30 days, until retried: the dead-letter list and `events failed`.
  */
 export function jobRetention(queue: 'events' | 'actions', keepMs: number): { removeOnComplete: KeepJobs; removeOnFail: KeepJobs } {
   return {
-    removeOnComplete: { age: Math.ceil(keepMs / 1000), count: queue === 'events' ? 50_000 : 100_000 },
+    removeOnComplete: queue === 'events' ? { count: 0 } : { age: Math.ceil(keepMs / 1000), count: COMPLETED_ACTION_JOBS_KEPT },
     removeOnFail: { age: FAILED_JOBS_KEPT_SECONDS },
   };
 }

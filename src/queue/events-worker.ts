@@ -321,8 +321,10 @@ function buildActionJob(event: BridgeEvent, planned: PlannedAction, generation: 
 }
 
 /** Starts the events worker. The caller closes it. */
-export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJobData, TraceRun> {
-  const worker = new Worker<EventJobData, TraceRun>(EVENTS_QUEUE, (job) => processEventJob(job, options), {
+export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJobData, void> {
+  // The run is kept in the trace: returned to BullMQ it would be copied into the job and its
+  // `completed` stream entry for nothing (the job is removed once completed).
+  const worker = new Worker<EventJobData, void>(EVENTS_QUEUE, async (job) => void (await processEventJob(job, options)), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY,

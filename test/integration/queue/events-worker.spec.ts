@@ -18,6 +18,7 @@ import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
 import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { isEventJobDone } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: reward-alert
@@ -91,7 +92,7 @@ describe('events worker (real Redis, real rules)', () => {
 
   const processEvent = async (event: BridgeEvent, jobId: string, replayGeneration?: number) => {
     await events.add('event', { event, ...(replayGeneration ? { replayGeneration } : {}) }, { jobId });
-    await waitFor(async () => (await events.getJobState(jobId)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, jobId));
   };
 
   it('plans one action job per action with deterministic ids and provenance, and keeps a trace', async () => {
@@ -174,7 +175,7 @@ describe('events worker (real Redis, real rules)', () => {
     const event = normalize(delivery);
     await processEvent(event, `${event.id}.a`);
     await operations.replayEvent(event.id);
-    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
     // The rule is unchanged, so the replay fails the same way, under its own id.
     expect((await operations.listFailedActions()).map((entry) => entry.jobId)).to.deep.equal(['firstpromoter-22737431.needs-lead-email.0.replay1']);
   });
@@ -203,7 +204,7 @@ describe('events worker (real Redis, real rules)', () => {
 
     const generation = await operations.replayEvent(event.id);
     expect(generation).to.equal(1);
-    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
     // Planned: a waiting job, or (the amount is still not a number, so money fails) a dead letter.
     const ids = [...(await actions.getJobs(['waiting', 'failed'])).map((job) => job.id), ...(await operations.listFailedActions()).map((entry) => entry.jobId)];
     expect(ids).to.include('firstpromoter-22737431.reward-alert.0.replay1');

@@ -122,6 +122,31 @@ describe('events worker (real Redis, real rules)', () => {
     expect(run.at).to.equal(new Date(FIXED_NOW).toISOString());
   });
 
+  it('stores the payload once: the planned event job is removed, the trace (readable JSON) holds the event, action jobs hold rendered params only', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    expect(await events.getJob(`${event.id}.a`)).to.equal(undefined);
+    const traceJson = (await redis.get(bridgeKeys(prefix).trace(event.id)))!;
+    expect((JSON.parse(traceJson) as EventTrace).event).to.deep.equal(event);
+
+    // Every value under the prefix, read whatever its type: the payload occurs in one of them, once.
+    const payload = JSON.stringify(event.data);
+    const values: string[] = [];
+    for (const key of await redis.keys(`${prefix}:*`)) {
+      const type = await redis.type(key);
+      if (type === 'string') values.push((await redis.get(key))!);
+      else if (type === 'hash') values.push(...Object.values(await redis.hgetall(key)));
+      else if (type === 'list') values.push(...(await redis.lrange(key, 0, -1)));
+      else if (type === 'zset' || type === 'set') values.push(...(type === 'zset' ? await redis.zrange(key, 0, -1) : await redis.smembers(key)));
+      else if (type === 'stream') values.push(...(await redis.xrange(key, '-', '+')).flatMap(([, fields]) => fields));
+    }
+    const copies = values.reduce((count, value) => count + value.split(payload).length - 1, 0);
+    expect(copies).to.equal(1);
+    expect(traceJson.split(payload)).to.have.length(2);
+    const [actionJob] = await actions.getJobs(['waiting']);
+    expect(Object.keys(actionJob.data).sort()).to.deep.equal(['action', 'backoffBaseMs', 'eventReceivedAt', 'eventType', 'params', 'provenance']);
+  });
+
   it('counts a condition or template that fails on a real event per rule: metric, trace and the dashboard\'s list (issue 11.3)', async () => {
     const event = normalize(delivery);
     await processEvent(event, `${event.id}.a`);

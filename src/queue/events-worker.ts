@@ -73,6 +73,8 @@ export interface EventsWorkerOptions {
   readonly labelEventType?: (type: string) => string;
   /** @defaultValue DEFAULT_EVENTS_CONCURRENCY (20) */
   readonly concurrency?: number;
+  /** How long a failed event job stays in `events failed`, in ms (FAILED_JOBS_TTL). @defaultValue FAILED_JOBS_KEPT_SECONDS (30 days) */
+  readonly failedJobsTtlMs?: number;
 }
 
 /**
@@ -328,7 +330,7 @@ export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJob
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY,
-    ...jobRetention('events', options.traceTtlMs),
+    ...jobRetention('events', { completedMs: options.traceTtlMs, failedMs: options.failedJobsTtlMs }),
   });
   worker.on('failed', (job, error) => {
     options.metrics.events.inc({ type: (options.labelEventType ?? labelEventType)(job?.data.event.type ?? ''), outcome: 'failed' });

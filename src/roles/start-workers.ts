@@ -70,6 +70,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       metrics,
       now: deps.now,
       concurrency: config.eventsConcurrency,
+      failedJobsTtlMs: config.failedJobsTtlMs,
     }),
   );
   lifecycle.trackWorker(
@@ -86,6 +87,8 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       metrics,
       now: deps.now,
       concurrency: config.actionsConcurrency,
+      failedJobsTtlMs: config.failedJobsTtlMs,
+      completedJobsKept: config.completedActionsKept,
     }),
   );
   for (const warning of describePartialCredentials(deps.sources, config.integrations)) logger.warn(warning);

@@ -145,7 +145,9 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     await page.waitForURL(`${bridge.baseUrl}/admin`);
 
     expect(await page.textContent('td[data-queue="actions"][data-state="failed"]')).to.equal('1');
-    expect(await page.textContent('td[data-queue="events"][data-state="completed"]')).to.equal('2');
+    // A planned event job is removed (its trace is the record of the event): the events queue keeps
+    // no completed jobs, and the planned events are counted from the recent-events index instead.
+    expect(await page.textContent('td[data-queue="events"][data-state="completed"]')).to.equal('0');
     expect(await page.textContent('#events-5m')).to.equal('2');
   });
 

@@ -2,7 +2,13 @@ import * as yup from 'yup';
 import { actionRegistry, type ActionRegistry } from '../actions/registry.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
-import { DEFAULT_ACTIONS_CONCURRENCY, DEFAULT_EVENTS_CONCURRENCY, DEFAULT_RETRY_POLICY } from '../delivery/delivery-policy.js';
+import {
+  COMPLETED_ACTION_JOBS_KEPT,
+  DEFAULT_ACTIONS_CONCURRENCY,
+  DEFAULT_EVENTS_CONCURRENCY,
+  DEFAULT_RETRY_POLICY,
+  FAILED_JOBS_KEPT_SECONDS,
+} from '../delivery/delivery-policy.js';
 import { hashTagOf } from '../infra/redis.js';
 import { DEFAULT_LOG_LEVEL } from '../observability/logger.js';
 import { collectStrippedFields, sourceRegistry, type SourceRegistry } from '../sources/registry.js';
@@ -47,6 +53,10 @@ export interface BridgeConfig {
   readonly allowUnsignedWebhooks: boolean;
   /** How long a delivered event id is remembered, in ms. @defaultValue 7d */
   readonly dedupTtlMs: number;
+  /** How long failed jobs stay (the dead-letter list, `events failed`), in ms (FAILED_JOBS_TTL). @defaultValue 30d */
+  readonly failedJobsTtlMs: number;
+  /** Completed action jobs kept at most, whatever their age (COMPLETED_ACTIONS_KEPT). @defaultValue COMPLETED_ACTION_JOBS_KEPT (100000) */
+  readonly completedActionsKept: number;
   /** Largest accepted webhook body, in bytes. @defaultValue DEFAULT_BODY_LIMIT (64kb) */
   readonly bodyLimitBytes: number;
   /** pino level. @defaultValue DEFAULT_LOG_LEVEL (info) */
@@ -184,6 +194,8 @@ const coreFields = {
   RULES_DIR: yup.string(),
   ALLOW_UNSIGNED_WEBHOOKS: booleanFlag('ALLOW_UNSIGNED_WEBHOOKS'),
   DEDUP_TTL: duration('DEDUP_TTL'),
+  FAILED_JOBS_TTL: duration('FAILED_JOBS_TTL'),
+  COMPLETED_ACTIONS_KEPT: positiveInteger('COMPLETED_ACTIONS_KEPT'),
   BODY_LIMIT: yup
     .string()
     .test('size', 'BODY_LIMIT must be a size such as 512kb or 1mb', (v) => v === undefined || parseByteSize(v) !== null),
@@ -306,6 +318,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     rulesDir: or(env.RULES_DIR, DEFAULT_RULES_DIR),
     allowUnsignedWebhooks: ['true', '1'].includes(env.ALLOW_UNSIGNED_WEBHOOKS ?? ''),
     dedupTtlMs: parseDuration(or(env.DEDUP_TTL, '7d'))!,
+    failedJobsTtlMs: env.FAILED_JOBS_TTL ? parseDuration(env.FAILED_JOBS_TTL)! : FAILED_JOBS_KEPT_SECONDS * 1000,
+    completedActionsKept: env.COMPLETED_ACTIONS_KEPT ? Number(env.COMPLETED_ACTIONS_KEPT) : COMPLETED_ACTION_JOBS_KEPT,
     bodyLimitBytes: parseByteSize(or(env.BODY_LIMIT, DEFAULT_BODY_LIMIT))!,
     logLevel: or(env.LOG_LEVEL, DEFAULT_LOG_LEVEL),
     strippedFields: or(env.STRIPPED_FIELDS, collectStrippedFields(registries.sources).join(','))

@@ -167,15 +167,34 @@ export const RETRY_WITH_FRESH_ATTEMPTS = { resetAttemptsMade: true, resetAttempt
 /** Failed jobs stay this long (the actions' dead-letter list, the events' failed list), in seconds. */
 export const FAILED_JOBS_KEPT_SECONDS = 30 * 24 * 3600;
 
+/** Completed action jobs kept at most (the newest), whatever their age, unless COMPLETED_ACTIONS_KEPT says otherwise. */
+export const COMPLETED_ACTION_JOBS_KEPT = 100_000;
+
+/** How long finished jobs stay: completed ones (action jobs), failed ones (both queues), and the cap on completed action jobs. */
+export interface JobRetentionSettings {
+  /** How long a completed action job stays, in ms (the dedup window: as long as its completion record). */
+  readonly completedMs: number;
+  /** How long a failed job stays, in ms (FAILED_JOBS_TTL). @defaultValue FAILED_JOBS_KEPT_SECONDS (30 days) */
+  readonly failedMs?: number;
+  /** Completed action jobs kept at most (COMPLETED_ACTIONS_KEPT). @defaultValue COMPLETED_ACTION_JOBS_KEPT (100,000) */
+  readonly completedActionsKept?: number;
+}
+
 /**
- * How long finished jobs of a queue stay in Redis. Completed ones stay as long as the records that
- * go with them (traces, completion records: the dedup window), capped in number; failed ones stay
- * 30 days, until retried.
+ * How long finished jobs of a queue stay in Redis.
+ *
+ * A completed event job is removed at once: by then its trace holds the event (the one stored copy
+ * of its payload) and what every run of it planned, so the job would be a second copy. Its dedup
+ * key is BullMQ's own key with its own TTL and outlives the job. Completed action jobs stay as long
+ * as the records that go with them (completion records: the dedup window), capped in number.
+ * Failed jobs of both queues stay 30 days by default, until retried: the dead-letter list and
+ * `events failed`.
  */
-export function jobRetention(queue: 'events' | 'actions', keepMs: number): { removeOnComplete: KeepJobs; removeOnFail: KeepJobs } {
+export function jobRetention(queue: 'events' | 'actions', settings: JobRetentionSettings): { removeOnComplete: KeepJobs; removeOnFail: KeepJobs } {
   return {
-    removeOnComplete: { age: Math.ceil(keepMs / 1000), count: queue === 'events' ? 50_000 : 100_000 },
-    removeOnFail: { age: FAILED_JOBS_KEPT_SECONDS },
+    removeOnComplete:
+      queue === 'events' ? { count: 0 } : { age: Math.ceil(settings.completedMs / 1000), count: settings.completedActionsKept ?? COMPLETED_ACTION_JOBS_KEPT },
+    removeOnFail: { age: settings.failedMs === undefined ? FAILED_JOBS_KEPT_SECONDS : Math.ceil(settings.failedMs / 1000) },
   };
 }
 

@@ -42,6 +42,10 @@ export interface ActionsWorkerOptions {
   readonly actions?: ActionCatalog;
   /** @defaultValue DEFAULT_ACTIONS_CONCURRENCY (50) */
   readonly concurrency?: number;
+  /** How long a failed action job stays in the dead-letter list, in ms (FAILED_JOBS_TTL). @defaultValue FAILED_JOBS_KEPT_SECONDS (30 days) */
+  readonly failedJobsTtlMs?: number;
+  /** Completed action jobs kept at most (COMPLETED_ACTIONS_KEPT). @defaultValue COMPLETED_ACTION_JOBS_KEPT (100,000) */
+  readonly completedJobsKept?: number;
   /** Milliseconds since the epoch. @defaultValue Date.now */
   readonly now?: () => number;
   /** Randomness for retry jitter. @defaultValue Math.random */
@@ -267,8 +271,8 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
       // after their lock expires and the next stalled check: 15–45 s with the defaults.
       stalledInterval: STALLED_CHECK_INTERVAL_MS,
       // Completed jobs are kept as long as their completion records; failed ones are the
-      // dead-letter list and stay until retried or 30 days old.
-      ...jobRetention('actions', options.completionTtlMs),
+      // dead-letter list and stay until retried or FAILED_JOBS_TTL old (30 days by default).
+      ...jobRetention('actions', { completedMs: options.completionTtlMs, failedMs: options.failedJobsTtlMs, completedActionsKept: options.completedJobsKept }),
       settings: {
         backoffStrategy: createActionBackoffStrategy(
           options.retryPolicy,

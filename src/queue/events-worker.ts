@@ -82,6 +82,8 @@ export interface EventsWorkerOptions {
    * @defaultValue none: plan failures are only recorded, logged and counted
    */
   readonly failureReporter?: FailureReporter;
+  /** How long a failed event job stays in `events failed`, in ms (FAILED_JOBS_TTL). @defaultValue FAILED_JOBS_KEPT_SECONDS (30 days) */
+  readonly failedJobsTtlMs?: number;
 }
 
 /**
@@ -336,14 +338,16 @@ function buildActionJob(event: BridgeEvent, planned: PlannedAction, generation: 
 }
 
 /** Starts the events worker. The caller closes it. */
-export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJobData, TraceRun> {
-  const worker = new Worker<EventJobData, TraceRun>(EVENTS_QUEUE, (job) => processEventJob(job, options), {
+export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJobData, void> {
+  // The run is kept in the trace: returned to BullMQ it would be copied into the job and its
+  // `completed` stream entry for nothing (the job is removed once completed).
+  const worker = new Worker<EventJobData, void>(EVENTS_QUEUE, async (job) => void (await processEventJob(job, options)), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY,
     // A dead worker's events come back as its actions do (see STALLED_CHECK_INTERVAL_MS).
     stalledInterval: STALLED_CHECK_INTERVAL_MS,
-    ...jobRetention('events', options.traceTtlMs),
+    ...jobRetention('events', { completedMs: options.traceTtlMs, failedMs: options.failedJobsTtlMs }),
   });
   worker.on('failed', (job, error) => {
     options.metrics.events.inc({ type: (options.labelEventType ?? labelEventType)(job?.data.event.type ?? ''), outcome: 'failed' });

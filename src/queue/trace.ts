@@ -63,8 +63,16 @@ export interface EventTrace {
   readonly runs: TraceRun[];
 }
 
-/** Keeps the recent-events index to this many ids. */
-const RECENT_EVENTS_KEPT = 10_000;
+/** Keeps the recent-events index to this many ids (give or take one trim interval's worth). */
+export const RECENT_EVENTS_KEPT = 10_000;
+
+/**
+ * The recent-events index is trimmed on one trace write in this many (per process), not on every
+ * one: a trim per event is a Redis command per event for a cap that only needs to hold roughly.
+ */
+export const RECENT_EVENTS_TRIM_INTERVAL = 100;
+
+let writesSinceTrim = 0;
 
 export async function readEventTrace(redis: RedisConnection, prefix: string, eventId: string): Promise<EventTrace | null> {
   const stored = await redis.get(bridgeKeys(prefix).trace(eventId));
@@ -81,26 +89,74 @@ export interface AppendTraceRunOptions {
   readonly ttlMs: number;
   /** Sorts the event into the recent-events index (ms since the epoch). */
   readonly receivedAtMs: number;
-  /** More writes for the same MULTI (quarantine list, plan failures). @defaultValue none: only the trace and the recent-events index are written */
+  /**
+   * More writes for the same round trip (quarantine list, plan failures). They must be idempotent
+   * (or, like rule-error counts, accept being counted again when a job runs again): a first run's
+   * writes are sent with the trace before Redis says whether a run was already kept.
+   * @defaultValue none: only the trace and the recent-events index are written
+   */
   readonly extra?: (multi: ChainableCommander, previousRuns: readonly TraceRun[]) => void;
 }
 
 /**
- * Adds `run` to the event's trace, in one MULTI with `extra`'s writes. A run of a generation the
- * trace already has (the same job run again after a stall or a crash before its ack) replaces it.
+ * Adds `run` to the event's trace. A run of a generation the trace already has (the same job run
+ * again after a stall or a crash before its ack) replaces it.
+ *
+ * The trace is the one stored copy of the event (the event job is removed once planned), kept as
+ * readable JSON `{ event, runs }`.
+ *
+ * Redis work: an event's first run (generation 0) is written with `SET … NX` beside the index and
+ * `extra`'s writes, in one pipeline (no MULTI) and without reading the trace first: almost always
+ * there is none. Every write there is idempotent, so when one fails the job fails and its next
+ * attempt writes them all again. When a trace exists (the job ran before), the runs are merged
+ * and written again in one MULTI. A replay reads the earlier runs first, since its `extra` needs them.
  * @returns whether the trace already had a run of this generation.
  */
 export async function appendTraceRun(event: BridgeEvent, run: TraceRun, options: AppendTraceRunOptions): Promise<{ readonly isRerun: boolean }> {
   const keys = bridgeKeys(options.prefix);
+  const traceKey = keys.trace(event.id);
+  if (run.generation === 0) {
+    const pipeline = options.state.pipeline().set(traceKey, JSON.stringify({ event, runs: [run] }), 'PX', options.ttlMs, 'NX');
+    queueRecentEventWrites(pipeline, keys.recentEvents, event.id, options.receivedAtMs);
+    options.extra?.(pipeline, []);
+    const results = throwFirstError(await pipeline.exec());
+    if (results[0]?.[1] === 'OK') return { isRerun: false };
+    // A trace exists: merge this run into it (extra's writes are done already).
+    return writeMergedTrace(event, run, options, () => undefined);
+  }
+  return writeMergedTrace(event, run, options, options.extra);
+}
+
+async function writeMergedTrace(
+  event: BridgeEvent,
+  run: TraceRun,
+  options: AppendTraceRunOptions,
+  extra: AppendTraceRunOptions['extra'],
+): Promise<{ readonly isRerun: boolean }> {
+  const keys = bridgeKeys(options.prefix);
   const existing = await readEventTrace(options.state, options.prefix, event.id);
   const previousRuns = existing?.runs ?? [];
   const runs = previousRuns.filter((previous) => previous.generation !== run.generation);
-  const multi = options.state
-    .multi()
-    .set(keys.trace(event.id), JSON.stringify({ event, runs: [...runs, run] }), 'PX', options.ttlMs)
-    .zadd(keys.recentEvents, options.receivedAtMs, event.id)
-    .zremrangebyrank(keys.recentEvents, 0, -RECENT_EVENTS_KEPT - 1);
-  options.extra?.(multi, runs);
-  await multi.exec();
+  const multi = options.state.multi().set(keys.trace(event.id), JSON.stringify({ event, runs: [...runs, run] }), 'PX', options.ttlMs);
+  queueRecentEventWrites(multi, keys.recentEvents, event.id, options.receivedAtMs);
+  extra?.(multi, runs);
+  throwFirstError(await multi.exec());
   return { isRerun: runs.length !== previousRuns.length };
+}
+
+function queueRecentEventWrites(multi: ChainableCommander, key: string, eventId: string, receivedAtMs: number): void {
+  multi.zadd(key, receivedAtMs, eventId);
+  writesSinceTrim += 1;
+  if (writesSinceTrim >= RECENT_EVENTS_TRIM_INTERVAL) {
+    writesSinceTrim = 0;
+    multi.zremrangebyrank(key, 0, -RECENT_EVENTS_KEPT - 1);
+  }
+}
+
+/** The replies of a pipeline or MULTI, or its first command's error thrown (a failed write fails the job, which runs again). */
+function throwFirstError(results: [error: Error | null, result: unknown][] | null): [error: Error | null, result: unknown][] {
+  if (results === null) throw new Error('the trace transaction was aborted');
+  const failed = results.find(([error]) => error !== null);
+  if (failed) throw failed[0]!;
+  return results;
 }

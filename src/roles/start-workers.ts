@@ -83,6 +83,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       now: deps.now,
       concurrency: config.eventsConcurrency,
       failureReporter,
+      failedJobsTtlMs: config.failedJobsTtlMs,
     })),
   );
   lifecycle.trackWorker(
@@ -100,6 +101,8 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       now: deps.now,
       concurrency: config.actionsConcurrency,
       failureReporter,
+      failedJobsTtlMs: config.failedJobsTtlMs,
+      completedJobsKept: config.completedActionsKept,
     })),
   );
   for (const warning of describePartialCredentials(deps.sources, config.integrations)) logger.warn(warning);

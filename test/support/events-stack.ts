@@ -72,3 +72,13 @@ export function startEventsStack(options: EventsStackOptions) {
 }
 
 export type EventsStack = ReturnType<typeof startEventsStack>;
+
+/**
+ * Whether an event job has been planned: the events worker removes a completed event job at once
+ * (its trace is the record), so the job is gone; `completed` counts too, for queues that keep them.
+ * Call it only for a job already added (an id never added is gone too).
+ */
+export async function isEventJobDone(events: Queue, jobId: string): Promise<boolean> {
+  const state = await events.getJobState(jobId);
+  return state === 'unknown' || state === 'completed';
+}

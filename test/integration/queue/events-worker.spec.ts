@@ -13,13 +13,14 @@ import { StateConflictError } from '../../../src/errors.js';
 import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
 import { startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/events-worker.js';
 import { checkEventAgainst } from '../../../src/sources/check-event.js';
-import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
+import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import type { EventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
 import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { isEventJobDone } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: reward-alert
@@ -95,7 +96,7 @@ describe('events worker (real Redis, real rules)', () => {
 
   const processEvent = async (event: BridgeEvent, jobId: string, replayGeneration?: number) => {
     await events.add('event', { event, ...(replayGeneration ? { replayGeneration } : {}) }, { jobId });
-    await waitFor(async () => (await events.getJobState(jobId)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, jobId));
   };
 
   it('plans one action job per action with deterministic ids and provenance, and keeps a trace', async () => {
@@ -123,6 +124,31 @@ describe('events worker (real Redis, real rules)', () => {
     expect(run.unmatched[0]).to.include({ ruleId: 'big-rewards', reason: 'condition_error' });
     expect(run.failures.map((f) => f.ruleId)).to.deep.equal(['needs-lead-email']);
     expect(run.at).to.equal(new Date(FIXED_NOW).toISOString());
+  });
+
+  it('stores the payload once: the planned event job is removed, the trace (readable JSON) holds the event, action jobs hold rendered params only', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    expect(await events.getJob(`${event.id}.a`)).to.equal(undefined);
+    const traceJson = (await redis.get(bridgeKeys(prefix).trace(event.id)))!;
+    expect((JSON.parse(traceJson) as EventTrace).event).to.deep.equal(event);
+
+    // Every value under the prefix, read whatever its type: the payload occurs in one of them, once.
+    const payload = JSON.stringify(event.data);
+    const values: string[] = [];
+    for (const key of await redis.keys(`${prefix}:*`)) {
+      const type = await redis.type(key);
+      if (type === 'string') values.push((await redis.get(key))!);
+      else if (type === 'hash') values.push(...Object.values(await redis.hgetall(key)));
+      else if (type === 'list') values.push(...(await redis.lrange(key, 0, -1)));
+      else if (type === 'zset' || type === 'set') values.push(...(type === 'zset' ? await redis.zrange(key, 0, -1) : await redis.smembers(key)));
+      else if (type === 'stream') values.push(...(await redis.xrange(key, '-', '+')).flatMap(([, fields]) => fields));
+    }
+    const copies = values.reduce((count, value) => count + value.split(payload).length - 1, 0);
+    expect(copies).to.equal(1);
+    expect(traceJson.split(payload)).to.have.length(2);
+    const [actionJob] = await actions.getJobs(['waiting']);
+    expect(Object.keys(actionJob.data).sort()).to.deep.equal(['action', 'backoffBaseMs', 'eventReceivedAt', 'eventType', 'params', 'provenance']);
   });
 
   it('counts a condition or template that fails on a real event per rule: metric, trace and the dashboard\'s list (issue 11.3)', async () => {
@@ -178,7 +204,7 @@ describe('events worker (real Redis, real rules)', () => {
     const event = normalize(delivery);
     await processEvent(event, `${event.id}.a`);
     await operations.replayEvent(event.id);
-    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
     // The rule is unchanged, so the replay fails the same way, under its own id.
     expect((await operations.listFailedActions()).map((entry) => entry.jobId)).to.deep.equal(['firstpromoter-22737431.needs-lead-email.0.replay1']);
   });
@@ -207,7 +233,7 @@ describe('events worker (real Redis, real rules)', () => {
 
     const generation = await operations.replayEvent(event.id);
     expect(generation).to.equal(1);
-    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
     // Planned: a waiting job, or (the amount is still not a number, so money fails) a dead letter.
     const ids = [...(await actions.getJobs(['waiting', 'failed'])).map((job) => job.id), ...(await operations.listFailedActions()).map((entry) => entry.jobId)];
     expect(ids).to.include('firstpromoter-22737431.reward-alert.0.replay1');

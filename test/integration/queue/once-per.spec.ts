@@ -16,6 +16,7 @@ import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { createCapturingLogger } from '../../support/log-capture.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { isEventJobDone } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: reward-to-fulfil
@@ -90,7 +91,7 @@ describe('once_per and throttle through the events worker (real Redis, real rule
 
   const processEvent = async (event: BridgeEvent, jobId: string, replayGeneration?: number) => {
     await events.add('event', { event, ...(replayGeneration ? { replayGeneration } : {}) }, { jobId });
-    await waitFor(async () => (await events.getJobState(jobId)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, jobId));
   };
   const actionJobIds = async () => (await actions.getJobs(['waiting', 'delayed', 'failed'])).map((job) => job.id!).sort();
   const lastRun = async (eventId: string) => (await operations.getEventTrace(eventId))!.runs.at(-1)!;
@@ -189,7 +190,7 @@ describe('once_per and throttle through the events worker (real Redis, real rule
     await processEvent(first, `${first.id}.a`);
     await processEvent(second, `${second.id}.a`);
     const generation = await operations.replayEvent(second.id);
-    await waitFor(async () => (await events.getJobState(`${second.id}.replay${generation}`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${second.id}.replay${generation}`));
     const replay = await lastRun(second.id);
     expect(replay.generation).to.equal(1);
     expect(replay.suppressed).to.deep.equal([]);

@@ -11,7 +11,7 @@ import { bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { waitFor } from '../../support/redis.js';
-import { startEventsStack, type EventsStack } from '../../support/events-stack.js';
+import { isEventJobDone, startEventsStack, type EventsStack } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: reward-alert
@@ -45,7 +45,7 @@ describe('Redis bounds: quarantine list, replay counters, job logs (real Redis)'
 
   const processEvent = async (event: BridgeEvent, jobId: string) => {
     await events.add('event', { event }, { jobId });
-    await waitFor(async () => (await events.getJobState(jobId)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, jobId));
   };
   const quarantinedEvent = (id: number) => normalize({ ...delivery, event: { ...delivery.event, id }, data: { ...delivery.data, amount: 'two hundred' } });
 
@@ -74,7 +74,7 @@ describe('Redis bounds: quarantine list, replay counters, job logs (real Redis)'
     const pending = await redis.pttl(counter);
     expect(pending).to.be.greaterThan(FAILED_JOBS_KEPT_SECONDS * 1000 - 60_000).and.at.most(FAILED_JOBS_KEPT_SECONDS * 1000);
     worker.resume();
-    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
     const renewed = await redis.pttl(counter);
     expect(renewed).to.be.greaterThan(0).and.at.most(TRACE_TTL_MS);
     expect(await redis.get(counter)).to.equal('1');

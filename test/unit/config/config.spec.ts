@@ -177,3 +177,17 @@ describe('units', () => {
   const sizes: Array<[string, number | null]> = [['1mb', 1_048_576], ['512kb', 524_288], ['100', 100], ['1.5MB', 1_572_864], ['0kb', null], ['big', null]];
   for (const [text, expected] of sizes) it(`parses size ${JSON.stringify(text)} as ${expected}`, () => expect(parseByteSize(text)).to.equal(expected));
 });
+
+describe('retention settings (issue 14, point 9)', () => {
+  it('keeps failed jobs 30 days and 100,000 completed action jobs by default; FAILED_JOBS_TTL and COMPLETED_ACTIONS_KEPT change them', () => {
+    expect(loadConfig({})).to.include({ failedJobsTtlMs: 30 * 24 * 3600 * 1000, completedActionsKept: 100_000 });
+    expect(loadConfig({ FAILED_JOBS_TTL: '14d', COMPLETED_ACTIONS_KEPT: '5000' })).to.include({ failedJobsTtlMs: 14 * 24 * 3600 * 1000, completedActionsKept: 5000 });
+  });
+
+  it('refuses a retention setting that is not a duration or a positive integer', () => {
+    expect(() => loadConfig({ FAILED_JOBS_TTL: 'a month', COMPLETED_ACTIONS_KEPT: '-1' }))
+      .to.throw(ConfigError)
+      .with.property('problems')
+      .that.includes.members(['FAILED_JOBS_TTL must be a duration such as 500ms, 30s, 10m, 12h or 7d', 'COMPLETED_ACTIONS_KEPT must be a positive integer']);
+  });
+});

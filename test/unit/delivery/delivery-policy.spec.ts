@@ -3,6 +3,9 @@ import { actionRegistry } from '../../../src/actions/registry.js';
 import { loadConfig } from '../../../src/config/config.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import {
+  COMPLETED_ACTION_JOBS_KEPT,
+  FAILED_JOBS_KEPT_SECONDS,
+  jobRetention,
   ACTION_JOB_LOGS_KEPT,
   ACTION_BACKOFF_TYPE,
   DEFAULT_ACTIONS_CONCURRENCY,
@@ -112,5 +115,24 @@ describe('delivery policy: plan or quarantine', () => {
     expect(decideEventDisposition({ ...suspiciousLead, status: 'quarantined' }, 'replay')).to.deep.equal({ kind: 'plan' });
     expect(decideEventDisposition({ ...suspiciousLead, status: 'quarantined' }, 'first').kind).to.equal('quarantine');
     expect(planUnlessQuarantined(suspiciousLead, 'first', plan).isQuarantined).to.equal(false);
+  });
+});
+
+describe('delivery policy: how long finished jobs stay (issue 14, point 9)', () => {
+  it('removes a completed event job at once (its trace is the record) and keeps failed ones 30 days', () => {
+    expect(jobRetention('events', { completedMs: 7 * 24 * 3600 * 1000 })).to.deep.equal({ removeOnComplete: { count: 0 }, removeOnFail: { age: FAILED_JOBS_KEPT_SECONDS } });
+    expect(FAILED_JOBS_KEPT_SECONDS).to.equal(30 * 24 * 3600);
+  });
+
+  it('keeps completed action jobs for the dedup window, at most COMPLETED_ACTIONS_KEPT of them; FAILED_JOBS_TTL for failed ones', () => {
+    expect(jobRetention('actions', { completedMs: 3_600_000 })).to.deep.equal({
+      removeOnComplete: { age: 3600, count: COMPLETED_ACTION_JOBS_KEPT },
+      removeOnFail: { age: FAILED_JOBS_KEPT_SECONDS },
+    });
+    expect(COMPLETED_ACTION_JOBS_KEPT).to.equal(100_000);
+    expect(jobRetention('actions', { completedMs: 3_600_000, failedMs: 86_400_000, completedActionsKept: 500 })).to.deep.equal({
+      removeOnComplete: { age: 3600, count: 500 },
+      removeOnFail: { age: 86_400 },
+    });
   });
 });

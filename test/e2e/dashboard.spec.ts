@@ -165,6 +165,7 @@ describe('admin dashboard in a real browser (Debian chromium, real bridge proces
     // no completed jobs, and the planned events are counted from the recent-events index instead:
     // 3 deliveries and 2 bridge.action.failed reports (events like any other: traced and counted).
     expect(await page.textContent('td[data-queue="events"][data-state="completed"]')).to.equal('0');
+    expect(await page.textContent('#events-completed-note')).to.contain('A planned event leaves the events queue');
     expect(await page.textContent('#events-5m')).to.equal('5');
   });
 

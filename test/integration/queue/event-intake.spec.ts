@@ -9,9 +9,9 @@ import { buildEvent } from '../../unit/rules/fixture-events.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
 
 /**
- * EventIntake on real Redis: the micro-batches it writes (one `addBulk`, one MULTI round trip,
- * per batch) and the dedup decisions it takes from BullMQ's answer. The queue is the real one; a
- * recording wrapper notes the size of each `addBulk` and lets the real call run.
+ * EventIntake on real Redis: the micro-batches it writes (one script, one round trip, per batch)
+ * and the dedup decisions it takes from the script's answer. The queue is the real one; a
+ * recording wrapper on the connection notes the size of each script call and lets it run.
  */
 describe('EventIntake (real BullMQ queue, real Redis)', () => {
   let prefix: string;
@@ -24,11 +24,12 @@ describe('EventIntake (real BullMQ queue, real Redis)', () => {
     connection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
     queue = new Queue<EventJobData>(EVENTS_QUEUE, { connection, prefix });
     batchSizes = [];
-    const addBulk = queue.addBulk.bind(queue);
-    queue.addBulk = ((jobs: Parameters<typeof addBulk>[0]) => {
-      batchSizes.push(jobs.length);
-      return addBulk(jobs);
-    }) as typeof queue.addBulk;
+    // Each batch is one script call (event-job-store.ts) whose KEYS are 4 queue keys and 2 per job.
+    const evalsha = connection.evalsha.bind(connection);
+    connection.evalsha = ((sha: string, numberOfKeys: number, ...rest: (string | number)[]) => {
+      batchSizes.push((numberOfKeys - 4) / 2);
+      return evalsha(sha, numberOfKeys, ...rest);
+    }) as typeof connection.evalsha;
   });
 
   afterEach(async () => {

@@ -25,6 +25,7 @@
  * script giving each request a new event id: a load generator in C leaves the most CPU to the server.
  *
  *   npx tsx bench/intake.ts [--duration 10] [--connections 50] [--rounds 2] [--redis-url redis://…]
+ *                           [--scenarios queue-add,bridge,bare-node]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -48,8 +49,12 @@ const rounds = Number(option('rounds', '2'));
 const externalRedisUrl = option('redis-url', '');
 const token = `bench-${randomBytes(8).toString('hex')}`;
 const prefix = `bench-intake-${randomBytes(4).toString('hex')}`;
-const SCENARIOS = ['bare', 'queue-add', 'bridge'] as const;
-type Scenario = (typeof SCENARIOS)[number];
+const ALL_SCENARIOS = ['bare', 'queue-add', 'bridge', 'bare-node'] as const;
+type Scenario = (typeof ALL_SCENARIOS)[number];
+// `bare` always runs first: every ratio is against it. `bare-node` (Node's http without Express) is
+// there on request, to see the floor under both.
+const SCENARIOS = ['bare', ...option('scenarios', 'queue-add,bridge').split(',').filter((name) => name !== 'bare')] as Scenario[];
+for (const name of SCENARIOS) if (!ALL_SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}: ${ALL_SCENARIOS.join(', ')}`);
 
 const WRK = '/usr/bin/wrk';
 if (!existsSync(WRK)) {

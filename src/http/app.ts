@@ -76,8 +76,9 @@ export function createApp(options: AppOptions): Express {
   // Secure flag) come from the X-Forwarded-* headers of the proxies trusted here, and no others.
   app.set('trust proxy', options.trustProxy ?? false);
 
-  app.use(createOperationalRouter(options));
+  // Webhooks first: they are nearly all of the traffic, and no operational path is under /webhooks/.
   app.use(createWebhookRouter(options));
+  app.use(createOperationalRouter(options));
   for (const router of options.extraRouters ?? []) app.use(router);
 
   app.use((_request, response) => {

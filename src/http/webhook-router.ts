@@ -61,10 +61,10 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
     seenApiVersions: new Map(),
   };
 
-  router.post('/webhooks/:source', (request: Request, response: Response, next: NextFunction) => {
-    const source = options.sources[request.params.source as string];
-    if (!source || !Object.hasOwn(options.sources, request.params.source as string)) {
-      response.status(404).json({ error: `Unknown source: ${String(request.params.source).slice(0, 64)}` });
+  const deliver = (sourceName: string, request: Request, response: Response, next: NextFunction) => {
+    const source = options.sources[sourceName];
+    if (!source || !Object.hasOwn(options.sources, sourceName)) {
+      writeJson(response, 404, { error: `Unknown source: ${String(sourceName).slice(0, 64)}` });
       return;
     }
     const secret = readWebhookSecret(source, context);
@@ -74,19 +74,55 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
       // Nothing of the body was read. A body of a size the bridge could accept is drained and
       // dropped by Node (no buffering, and at most HTTP_REQUEST_TIMEOUT), so the answer reaches
       // the sender cleanly; a larger or undeclared one closes the connection instead of reading on.
-      if (!isDeclaredWithin(request, options.bodyLimitBytes)) response.set('Connection', 'close');
+      if (!isDeclaredWithin(request, options.bodyLimitBytes)) response.setHeader('Connection', 'close');
       return answerError(error, source.name, response, options);
     }
     readRawBody(request, response, (error?: unknown) => {
       if (error) {
         // Too large or unreadable: whatever is left of the body is not worth reading either.
-        response.set('Connection', 'close');
+        response.setHeader('Connection', 'close');
         return answerError(error, source.name, response, options);
       }
       handleDelivery(source, request, response, secret, context).catch(next);
     });
+  };
+
+  // The intake's hot path: `POST /webhooks/<source>` spelled exactly as a source is named goes
+  // straight to the delivery, without the route's path matching and parameter decoding (a large
+  // part of Express's cost per request). Any other spelling (a trailing slash, capitals,
+  // percent-encoding, an unknown name) takes the route below, with Express's usual handling.
+  router.use((request: Request, response: Response, next: NextFunction) => {
+    const sourceName = request.method === 'POST' ? readExactSourceName(request.url, options.sources) : null;
+    if (sourceName === null) return next();
+    deliver(sourceName, request, response, next);
+  });
+  router.post('/webhooks/:source', (request: Request, response: Response, next: NextFunction) => {
+    deliver(request.params.source as string, request, response, next);
   });
   return router;
+}
+
+const WEBHOOK_PATH_PREFIX = '/webhooks/';
+
+/**
+ * The source named by a URL `/webhooks/<name>` or `/webhooks/<name>?<query>` when `<name>` is
+ * exactly one of `sources`' own names, else null.
+ */
+export function readExactSourceName(url: string, sources: Readonly<Record<string, Source>>): string | null {
+  if (!url.startsWith(WEBHOOK_PATH_PREFIX)) return null;
+  const queryAt = url.indexOf('?', WEBHOOK_PATH_PREFIX.length);
+  const name = url.slice(WEBHOOK_PATH_PREFIX.length, queryAt === -1 ? undefined : queryAt);
+  return Object.hasOwn(sources, name) ? name : null;
+}
+
+/**
+ * Answers JSON as Express's `response.status(status).json(body)` does (same headers, one write),
+ * without its content negotiation and freshness checks: the webhook answers are always JSON.
+ */
+function writeJson(response: Response, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
 }
 
 /** Whether the request declares a Content-Length no larger than `limitBytes`. */
@@ -161,7 +197,7 @@ async function handleDelivery(source: Source, request: Request, response: Respon
       source.successStatusFor && outcome !== 'conflicting_duplicate'
         ? source.successStatusFor(event, options.settings.get(source.name) ?? {})
         : source.successStatus;
-    response.status(status).json({ eventId: event.id, outcome });
+    writeJson(response, status, { eventId: event.id, outcome });
   } catch (error) {
     answerError(error, source.name, response, options);
   }
@@ -205,6 +241,6 @@ function answerError(error: unknown, sourceName: SourceName, response: Response,
   } else {
     options.logger.info({ source: sourceName, status: answer.status, reason: code ?? answer.body.error }, 'webhook rejected');
   }
-  if (answer.headers) response.set(answer.headers);
-  response.status(answer.status).json(answer.body);
+  if (answer.headers) for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
+  writeJson(response, answer.status, answer.body);
 }

@@ -230,6 +230,53 @@ describe('POST /webhooks/<source> (real app, real Redis)', function () {
     });
   });
 
+  describe('the hot path and the route: every spelling of the URL gets the same answers', () => {
+    // `Authorization: null`: none sent (the token is in the query).
+    const post = (path: string, body: string, headers: Record<string, string | null> = {}) =>
+      fetch(`${app.baseUrl}${path}`, {
+        method: 'POST',
+        headers: Object.fromEntries(
+          Object.entries({ 'Content-Type': 'application/json', Authorization: `Bearer ${TEST_FIRSTPROMOTER_TOKEN}`, ...headers }).filter((entry): entry is [string, string] => entry[1] !== null),
+        ),
+        body,
+      });
+    const delivery = (id: number) => fixture('firstpromoter/lead_signup.json').replace('"id": 22736304', `"id": ${id}`);
+
+    it('stores through the exact path, the query string, a trailing slash and percent-encoding alike, with the same headers', async () => {
+      expect(delivery(1)).to.not.equal(fixture('firstpromoter/lead_signup.json'));
+      const answers = [
+        await post('/webhooks/firstpromoter', delivery(1)),
+        await post(`/webhooks/firstpromoter?token=${TEST_FIRSTPROMOTER_TOKEN}`, delivery(2), { Authorization: null }),
+        await post('/webhooks/firstpromoter/', delivery(3)),
+        await post('/webhooks/%66irstpromoter', delivery(4)),
+      ];
+      expect(answers.map((response) => response.status)).to.deep.equal([202, 202, 202, 202]);
+      for (const response of answers) {
+        expect(response.headers.get('content-type')).to.equal('application/json; charset=utf-8');
+        const text = await response.text();
+        expect(response.headers.get('content-length')).to.equal(String(Buffer.byteLength(text)));
+        expect(JSON.parse(text)).to.have.property('outcome', 'stored');
+      }
+      expect((await storedEvents()).map((event) => event.id).sort()).to.deep.equal(['firstpromoter-1', 'firstpromoter-2', 'firstpromoter-3', 'firstpromoter-4']);
+    });
+
+    it('refuses alike on both: a wrong token (401), a wrong query token (401), an unknown or differently cased source (404)', async () => {
+      const statuses = [
+        (await post('/webhooks/firstpromoter', delivery(1), { Authorization: 'Bearer wrong-token-0123456789' })).status,
+        (await post('/webhooks/firstpromoter/', delivery(1), { Authorization: 'Bearer wrong-token-0123456789' })).status,
+        (await post('/webhooks/firstpromoter?token=wrong-token-0123456789', delivery(1), { Authorization: null })).status,
+      ];
+      expect(statuses).to.deep.equal([401, 401, 401]);
+      const cased = await post('/webhooks/FirstPromoter', delivery(1));
+      expect([cased.status, await readJson(cased)]).to.deep.equal([404, { error: 'Unknown source: FirstPromoter' }]);
+      const hasOwn = await post('/webhooks/hasOwnProperty', delivery(1));
+      expect([hasOwn.status, await readJson(hasOwn)]).to.deep.equal([404, { error: 'Unknown source: hasOwnProperty' }]);
+      // Not a POST: not a delivery, on either path.
+      expect((await fetch(`${app.baseUrl}/webhooks/firstpromoter`)).status).to.equal(404);
+      expect(await storedJobs()).to.have.length(0);
+    });
+  });
+
   describe('hostile bodies', () => {
     it('survives 10,000-deep nesting and keeps serving', async () => {
       const deep = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);

@@ -292,7 +292,7 @@ function printRound(round: number, results: Figures[], load: { before: number[];
         fixed(totalCpu(figures), 3).padStart(5),
         `${(totalCpu(figures) / totalCpu(bare)).toFixed(2)}×`.padStart(7),
         figures.redisCommandsPerRequest.toFixed(1).padStart(13),
-        figures.redisBytesPerRequest.toFixed(0).padStart(11),
+        (Math.round(figures.redisBytesPerRequest) + 0).toFixed(0).padStart(11), // + 0: no `-0`
         figures.rssMb.toFixed(0).padStart(6),
       ].join('  '),
     );

@@ -12,6 +12,7 @@ import type { Secret } from '../secret.js';
 import { collectSourceSecrets, createSecretScrubber, type SecretScrubber } from '../sources/scrub-secrets.js';
 import type { RawDelivery, Source } from '../sources/source.js';
 import { mapErrorToAnswer } from './error-status.js';
+import { readRequestBody } from './read-body.js';
 
 /** Options of {@link createWebhookRouter}. */
 export interface WebhookRouterOptions {
@@ -69,9 +70,6 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
 /** {@link createWebhookRouter}, and the same deliveries served by a hot path outside Express. */
 export function createWebhookHandlers(options: WebhookRouterOptions): WebhookHandlers {
   const router = express.Router();
-  // `inflate: false`: a compressed body is never inflated (it is refused before this runs, and
-  // body-parser would refuse it too). Providers do not compress.
-  const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes, inflate: false });
   const context: DeliveryContext = {
     ...options,
     // Read once: a settings error (a config loaded without these sources) stops the app here.
@@ -99,15 +97,13 @@ export function createWebhookHandlers(options: WebhookRouterOptions): WebhookHan
       if (!isDeclaredWithin(request, options.bodyLimitBytes)) response.setHeader('Connection', 'close');
       return answerError(error, source.name, response, options);
     }
-    // body-parser reads Node's request as well as Express's, and leaves the bytes in `body`.
-    readRawBody(request as Request, response as Response, (error?: unknown) => {
+    // Read whatever the Content-Type claims; a compressed body was refused above (never inflated).
+    readRequestBody(request, options.bodyLimitBytes, (error, rawBody) => {
       if (error) {
         // Too large or unreadable: whatever is left of the body is not worth reading either.
         response.setHeader('Connection', 'close');
         return answerError(error, source.name, response, options);
       }
-      const body = (request as { body?: unknown }).body;
-      const rawBody = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
       handleDelivery(source, { rawBody, headers: request.headers, query }, response, secret, context).catch(onUnexpected);
     });
   };

@@ -82,8 +82,9 @@ export interface EventJobRecord {
  */
 export function encodeEventJobOptions(opts: JobsOptions, dedupId: string, dedupTtlMs: number): string {
   const stored: Record<string, unknown> = {};
+  // An undefined option is left out by JSON.stringify, as by BullMQ's encoding.
   for (const [name, value] of Object.entries({ ...opts, deduplication: { id: dedupId, ttl: dedupTtlMs } })) {
-    if (value !== undefined) stored[(optsEncodeMap as Record<string, string>)[name] ?? name] = value;
+    stored[(optsEncodeMap as Record<string, string>)[name] ?? name] = value;
   }
   return JSON.stringify(stored);
 }

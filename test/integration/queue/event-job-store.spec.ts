@@ -155,11 +155,21 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     const queue = openQueue();
     // A wrong-typed dedup key makes SET fail inside the script for the second job.
     await connection.hset(`${queue.keys.de}:firstpromoter-2`, 'x', '1');
+    // The script is cached in Redis after one use; after that, only a missing script is worth
+    // sending the script for: count the sends.
+    await storeEventJobs(queue, [record('firstpromoter-3.c', { ...event, id: 'firstpromoter-3' })], DEDUP_TTL_MS);
+    let scriptSends = 0;
+    const send = connection.eval.bind(connection);
+    connection.eval = ((...args: Parameters<typeof send>) => {
+      scriptSends += 1;
+      return send(...args);
+    }) as typeof connection.eval;
     const error = await storeEventJobs(queue, [record(`${event.id}.a`), record('firstpromoter-2.b', { ...event, id: 'firstpromoter-2' })], DEDUP_TTL_MS).then(
       () => null,
       (caught: unknown) => caught,
     );
     expect(error).to.be.instanceOf(Error).with.property('message').that.matches(/WRONGTYPE/);
+    expect(scriptSends).to.equal(0);
     // Redis does not roll a script back: what ran before the error stays. The intake answers 503
     // for the whole batch, so the senders retry and the first job's deliveries become duplicates.
     expect(await connection.get(`${queue.keys.de}:${event.id}`)).to.equal(`${event.id}.a`);
@@ -184,6 +194,11 @@ describe('serializeEventJob: the event job data, serialised once', () => {
   it('gives the digest of digestEventBody, so job ids written before stay comparable', () => {
     for (const event of events) expect(serializeEventJob(event).bodyDigest).to.equal(digestEventBody(event)).and.match(/^[0-9a-f]{16}$/);
     expect(serializeEventJob(events[0]!).bodyDigest).to.not.equal(serializeEventJob(events[1]!).bodyDigest);
+  });
+
+  it('serialises an object holding data alone', () => {
+    const event = { data: { a: 1 } } as unknown as BridgeEvent;
+    expect(serializeEventJob(event).dataJson).to.equal('{"event":{"data":{"a":1}}}');
   });
 
   it('keeps an event without data readable and digestible', () => {

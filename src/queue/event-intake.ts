@@ -87,7 +87,6 @@ export class EventIntake {
       this.#pending.push({ event, jobId: this.#buildJobId(event.id, bodyDigest), bodyDigest, dataJson, resolve, reject });
       if (this.#pending.length >= this.#maxBatchSize) {
         void this.#flush();
-        // Stryker disable next-line ConditionalExpression: an extra scheduled flush finds the batch taken and returns (tested: no empty batch).
       } else if (!this.#flushScheduled) {
         // Stryker disable next-line BooleanLiteral: a second scheduled flush finds the batch taken and returns (tested: no empty batch).
         this.#flushScheduled = true;
@@ -125,7 +124,6 @@ export class EventIntake {
       batch.forEach((pending, index) => {
         const heldBy = heldByIds[index];
         if (heldBy === pending.jobId) pending.resolve('stored');
-        // Stryker disable next-line ConditionalExpression: the script answers one job id per job given.
         else if (heldBy !== undefined && isOtherBody(heldBy, pending)) conflicts.push(pending);
         else pending.resolve('duplicate');
       });

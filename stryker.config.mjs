@@ -21,7 +21,13 @@ export default {
   // The specs are TypeScript run through tsx, as `npm test` runs them.
   testRunnerNodeArgs: ['--require', './stryker/resolve-cjs.cjs', '--import', 'tsx'],
   mochaOptions: {
-    spec: ['test/unit/**/*.spec.ts', 'test/integration/http/*.spec.ts'],
+    spec: [
+      'test/unit/**/*.spec.ts',
+      'test/integration/http/*.spec.ts',
+      // The intake's batching, dedup decisions and its Redis script, on real Redis.
+      'test/integration/queue/event-intake.spec.ts',
+      'test/integration/queue/event-job-store.spec.ts',
+    ],
     // It starts the built binary (dist/), which holds no mutant: it would only slow every run.
     ignore: ['test/integration/http/intake-bounds.spec.ts'],
     // .mocharc.json still gives the timeout; its node-option (tsx) does not reach an in-process
@@ -35,6 +41,7 @@ export default {
     'src/sources/strip-secrets.ts',
     'src/actions/slack/mrkdwn.ts',
     'src/queue/event-intake.ts',
+    'src/queue/event-job-store.ts',
     // The sandbox: the engine's options and the tags it removes.
     linesOfFunction('src/rules/templates.ts', 'createEngine'),
   ],

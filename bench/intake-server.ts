@@ -4,6 +4,7 @@
  * plain `queue.add`), `bridge` (the real app: auth, schema, batched intake with dedup).
  * Prints `listening <port>` when ready.
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import express from 'express';
@@ -19,12 +20,24 @@ import { loadConfig } from '../src/config/config.js';
 const [scenario, prefix, token] = process.argv.slice(2);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-let app: express.Express;
+let app: express.Express | undefined;
 if (scenario === 'bare') {
   app = express();
   app.post('/webhooks/firstpromoter', express.json({ limit: '1mb' }), (_request, response) => {
     response.status(202).json({ ok: true });
   });
+} else if (scenario === 'bare-node') {
+  // Not Express: Node's own http server reading the body and parsing it. The floor under both.
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      response.writeHead(202, { 'content-type': 'application/json; charset=utf-8' }).end('{"ok":true}');
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`));
+  process.on('SIGTERM', () => process.exit(0));
 } else if (scenario === 'queue-add') {
   const queue = new Queue(EVENTS_QUEUE, { connection: createRedisConnection(redisUrl, 'intake'), prefix });
   let sequence = 0;
@@ -52,7 +65,9 @@ if (scenario === 'bare') {
   throw new Error(`unknown scenario ${scenario}`);
 }
 
-const server = app.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
+if (scenario !== 'bare-node') {
+  const server = app!.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+  });
+  process.on('SIGTERM', () => process.exit(0));
+}

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 
 /**
@@ -36,7 +36,22 @@ export class Secret {
  * (A string is hashed as UTF-8, `update`'s default.)
  */
 export function isSameSecret(given: string, expected: string): boolean {
-  const givenDigest = createHash('sha256').update(given).digest();
-  const expectedDigest = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(givenDigest, expectedDigest);
+  return timingSafeEqual(hash('sha256', given, 'buffer'), digestExpected(expected));
+}
+
+/**
+ * Digests of expected values: the configured secrets, few and compared on every webhook (twice:
+ * before the body and in `verify`). Kept, they cost one hash per comparison instead of two. The
+ * values themselves are in memory anyway; the cap only bounds a caller comparing many.
+ */
+const expectedDigests = new Map<string, Buffer>();
+const MAX_KEPT_EXPECTED_DIGESTS = 32;
+
+function digestExpected(expected: string): Buffer {
+  const kept = expectedDigests.get(expected);
+  // Stryker disable next-line ConditionalExpression: hashing again gives the same digest; keeping it only saves the work.
+  if (kept) return kept;
+  const digest = hash('sha256', expected, 'buffer');
+  if (expectedDigests.size < MAX_KEPT_EXPECTED_DIGESTS) expectedDigests.set(expected, digest);
+  return digest;
 }

@@ -1,8 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import type { BridgeMetrics } from '../observability/metrics.js';
 import { isSameSecret, type Secret } from '../secret.js';
-import { createWebhookRouter, type WebhookRouterOptions } from './webhook-router.js';
+import { createWebhookHandlers, type WebhookRouterOptions } from './webhook-router.js';
 
 /** One readiness check: `null` when fine, else the reason shown by /readyz. */
 export type ReadinessCheck = () => Promise<string | null>;
@@ -76,8 +77,10 @@ export function createApp(options: AppOptions): Express {
   // Secure flag) come from the X-Forwarded-* headers of the proxies trusted here, and no others.
   app.set('trust proxy', options.trustProxy ?? false);
 
+  const webhooks = createWebhookHandlers(options);
+  // Webhooks first: they are nearly all of the traffic, and no operational path is under /webhooks/.
+  app.use(webhooks.router);
   app.use(createOperationalRouter(options));
-  app.use(createWebhookRouter(options));
   for (const router of options.extraRouters ?? []) app.use(router);
 
   app.use((_request, response) => {
@@ -95,6 +98,15 @@ export function createApp(options: AppOptions): Express {
     options.logger.error({ err: error }, 'unhandled error in HTTP handler');
     if (!response.headersSent) response.status(500).json({ error: 'Internal error' });
   });
+  // The intake's hot path runs before Express sees the request. Express's app is a function that
+  // hands every request to `app.handle` (express/lib/express.js), whether it is served by
+  // `app.listen`, `http.createServer(app)` or a test client, so this is its one entry point.
+  // (Not in Express's type definitions; an Express without it fails here, at start-up.)
+  const entry = app as unknown as { handle(request: IncomingMessage, response: ServerResponse, callback?: unknown): void };
+  const handleWithExpress = entry.handle.bind(app);
+  entry.handle = (request, response, callback) => {
+    if (!webhooks.tryDelivery(request, response)) handleWithExpress(request, response, callback);
+  };
   return app;
 }
 

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import querystring from 'node:querystring';
 import express, { type Request, type Response, type NextFunction, type Router } from 'express';
 import type { Logger } from 'pino';
 import { AuthError, UnsupportedEncodingError } from '../errors.js';
@@ -8,8 +10,9 @@ import type { BridgeEvent } from '../events/event.js';
 import { readSettings } from '../config/env-variable.js';
 import type { Secret } from '../secret.js';
 import { collectSourceSecrets, createSecretScrubber, type SecretScrubber } from '../sources/scrub-secrets.js';
-import type { Source } from '../sources/source.js';
+import type { RawDelivery, Source } from '../sources/source.js';
 import { mapErrorToAnswer } from './error-status.js';
+import { readRequestBody } from './read-body.js';
 
 /** Options of {@link createWebhookRouter}. */
 export interface WebhookRouterOptions {
@@ -42,15 +45,31 @@ export interface WebhookRouterOptions {
   readonly now: () => Date;
 }
 
+/** What serves `POST /webhooks/<source>`: a hot path outside Express, and Express's route. */
+export interface WebhookHandlers {
+  /** Express's route, for every spelling of `/webhooks/:source` the hot path leaves. */
+  readonly router: Router;
+  /**
+   * The intake's hot path, on Node's own request and response: answers `POST /webhooks/<name>`
+   * (optionally with a query string) when `<name>` is exactly a source's name, and returns true;
+   * returns false, having touched nothing, for any other request. Express's per-request machinery
+   * (prototypes, the router, parameter decoding) costs more CPU than the rest of an
+   * acknowledgement but Redis and the payload's own JSON work (bench/intake.ts, `bare-node`).
+   */
+  tryDelivery(request: IncomingMessage, response: ServerResponse): boolean;
+}
+
 /**
  * `POST /webhooks/:source`. The body is read raw (whatever the Content-Type claims) because
  * authentication works on the exact bytes; the source parses it only after verifying them.
  */
 export function createWebhookRouter(options: WebhookRouterOptions): Router {
+  return createWebhookHandlers(options).router;
+}
+
+/** {@link createWebhookRouter}, and the same deliveries served by a hot path outside Express. */
+export function createWebhookHandlers(options: WebhookRouterOptions): WebhookHandlers {
   const router = express.Router();
-  // `inflate: false`: a compressed body is never inflated (it is refused before this runs, and
-  // body-parser would refuse it too). Providers do not compress.
-  const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes, inflate: false });
   const context: DeliveryContext = {
     ...options,
     // Read once: a settings error (a config loaded without these sources) stops the app here.
@@ -61,36 +80,86 @@ export function createWebhookRouter(options: WebhookRouterOptions): Router {
     seenApiVersions: new Map(),
   };
 
-  router.post('/webhooks/:source', (request: Request, response: Response, next: NextFunction) => {
-    const source = options.sources[request.params.source as string];
-    if (!source || !Object.hasOwn(options.sources, request.params.source as string)) {
-      response.status(404).json({ error: `Unknown source: ${String(request.params.source).slice(0, 64)}` });
+  /** One delivery, whichever path it came by; `onUnexpected` gets what is not a delivery's fault. */
+  const deliver = (sourceName: string, request: IncomingMessage, response: ServerResponse, query: DeliveryQuery, onUnexpected: (error: unknown) => void) => {
+    const source = options.sources[sourceName];
+    if (!source || !Object.hasOwn(options.sources, sourceName)) {
+      writeJson(response, 404, { error: `Unknown source: ${String(sourceName).slice(0, 64)}` });
       return;
     }
     const secret = readWebhookSecret(source, context);
     try {
-      checkBeforeReadingBody(source, request, secret, context);
+      checkBeforeReadingBody(source, request.headers, query, secret, context);
     } catch (error) {
       // Nothing of the body was read. A body of a size the bridge could accept is drained and
       // dropped by Node (no buffering, and at most HTTP_REQUEST_TIMEOUT), so the answer reaches
       // the sender cleanly; a larger or undeclared one closes the connection instead of reading on.
-      if (!isDeclaredWithin(request, options.bodyLimitBytes)) response.set('Connection', 'close');
+      if (!isDeclaredWithin(request, options.bodyLimitBytes)) response.setHeader('Connection', 'close');
       return answerError(error, source.name, response, options);
     }
-    readRawBody(request, response, (error?: unknown) => {
+    // Read whatever the Content-Type claims; a compressed body was refused above (never inflated).
+    readRequestBody(request, options.bodyLimitBytes, (error, rawBody) => {
       if (error) {
         // Too large or unreadable: whatever is left of the body is not worth reading either.
-        response.set('Connection', 'close');
+        response.setHeader('Connection', 'close');
         return answerError(error, source.name, response, options);
       }
-      handleDelivery(source, request, response, secret, context).catch(next);
+      handleDelivery(source, { rawBody, headers: request.headers, query }, response, secret, context).catch(onUnexpected);
     });
+  };
+
+  router.post('/webhooks/:source', (request: Request, response: Response, next: NextFunction) => {
+    deliver(request.params.source as string, request, response, request.query as DeliveryQuery, next);
   });
-  return router;
+
+  return {
+    router,
+    tryDelivery(request, response) {
+      const sourceName = request.method === 'POST' ? readExactSourceName(request.url ?? '', options.sources) : null;
+      if (sourceName === null) return false;
+      deliver(sourceName, request, response, readQuery(request.url!), (error) => {
+        // What Express's error handler (app.ts) does with an error of a handler.
+        options.logger.error({ err: error }, 'unhandled error in HTTP handler');
+        if (!response.headersSent) writeJson(response, 500, { error: 'Internal error' });
+      });
+      return true;
+    },
+  };
+}
+
+type DeliveryQuery = Record<string, unknown>;
+
+/** The query string parsed as the app's `simple` query parser does (Node's querystring: flat). */
+function readQuery(url: string): DeliveryQuery {
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? Object.create(null) : querystring.parse(url.slice(queryAt + 1));
+}
+
+const WEBHOOK_PATH_PREFIX = '/webhooks/';
+
+/**
+ * The source named by a URL `/webhooks/<name>` or `/webhooks/<name>?<query>` when `<name>` is
+ * exactly one of `sources`' own names, else null.
+ */
+export function readExactSourceName(url: string, sources: Readonly<Record<string, Source>>): string | null {
+  if (!url.startsWith(WEBHOOK_PATH_PREFIX)) return null;
+  const queryAt = url.indexOf('?', WEBHOOK_PATH_PREFIX.length);
+  const name = url.slice(WEBHOOK_PATH_PREFIX.length, queryAt === -1 ? undefined : queryAt);
+  return Object.hasOwn(sources, name) ? name : null;
+}
+
+/**
+ * Answers JSON as Express's `response.status(status).json(body)` does (same headers, one write),
+ * without its content negotiation and freshness checks: the webhook answers are always JSON.
+ */
+function writeJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
 }
 
 /** Whether the request declares a Content-Length no larger than `limitBytes`. */
-function isDeclaredWithin(request: Request, limitBytes: number): boolean {
+function isDeclaredWithin(request: IncomingMessage, limitBytes: number): boolean {
   const declared = request.headers['content-length'];
   return declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) <= limitBytes;
 }
@@ -108,14 +177,14 @@ function readWebhookSecret(source: Source, context: DeliveryContext): Secret | n
  * 3. a compressed body: inflating is how a few bytes become megabytes, and providers never compress.
  * @throws AuthError (401) or UnsupportedEncodingError (415).
  */
-function checkBeforeReadingBody(source: Source, request: Request, secret: Secret | null, context: DeliveryContext): void {
+function checkBeforeReadingBody(source: Source, headers: IncomingHttpHeaders, query: DeliveryQuery, secret: Secret | null, context: DeliveryContext): void {
   if (secret === null && !context.allowUnsignedWebhooks) {
     throw new AuthError('source_not_configured', `${source.name} has no secret set`);
   }
   if (secret !== null && source.verifyBeforeBody) {
-    source.verifyBeforeBody({ headers: request.headers, query: request.query as Record<string, unknown> }, secret);
+    source.verifyBeforeBody({ headers, query }, secret);
   }
-  const encoding = request.headers['content-encoding'];
+  const encoding = headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity' && encoding.trim() !== '') {
     throw new UnsupportedEncodingError(
       'content_encoding_refused',
@@ -135,10 +204,9 @@ function readSourceSettings(source: Source, integrations: Readonly<Record<string
   return readSettings({ integrations }, source.env) as Record<string, unknown>;
 }
 
-async function handleDelivery(source: Source, request: Request, response: Response, secret: Secret | null, options: DeliveryContext): Promise<void> {
+async function handleDelivery(source: Source, delivery: RawDelivery, response: ServerResponse, secret: Secret | null, options: DeliveryContext): Promise<void> {
   try {
-    const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const body = source.verify({ rawBody, headers: request.headers, query: request.query as Record<string, unknown> }, secret);
+    const body = source.verify(delivery, secret);
     const event = source.normalize(body, {
       receivedAt: options.now(),
       strippedFields: options.strippedFields,
@@ -161,7 +229,7 @@ async function handleDelivery(source: Source, request: Request, response: Respon
       source.successStatusFor && outcome !== 'conflicting_duplicate'
         ? source.successStatusFor(event, options.settings.get(source.name) ?? {})
         : source.successStatus;
-    response.status(status).json({ eventId: event.id, outcome });
+    writeJson(response, status, { eventId: event.id, outcome });
   } catch (error) {
     answerError(error, source.name, response, options);
   }
@@ -193,7 +261,7 @@ function warnAboutNewApiVersion(source: Source, event: BridgeEvent, options: Del
   );
 }
 
-function answerError(error: unknown, sourceName: SourceName, response: Response, options: WebhookRouterOptions): void {
+function answerError(error: unknown, sourceName: SourceName, response: ServerResponse, options: WebhookRouterOptions): void {
   const answer = mapErrorToAnswer(error);
   options.metrics.webhooks.inc({ source: sourceName, outcome: answer.outcome });
   const code = (error as { code?: unknown } | null)?.code;
@@ -205,6 +273,6 @@ function answerError(error: unknown, sourceName: SourceName, response: Response,
   } else {
     options.logger.info({ source: sourceName, status: answer.status, reason: code ?? answer.body.error }, 'webhook rejected');
   }
-  if (answer.headers) response.set(answer.headers);
-  response.status(answer.status).json(answer.body);
+  if (answer.headers) for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
+  writeJson(response, answer.status, answer.body);
 }

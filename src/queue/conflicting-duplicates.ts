@@ -28,8 +28,20 @@ const DIGEST_LENGTH = 16;
  * `request`) is left out, so a provider's redelivery of the same event stays a duplicate.
  */
 export function digestEventBody(event: BridgeEvent): string {
+  return digestSerializedEventBody(event, JSON.stringify(event.data));
+}
+
+/**
+ * {@link digestEventBody} from the event's data already serialised (`JSON.stringify(event.data)`,
+ * as the intake stores it): the same digest, without serialising the payload a second time. The
+ * bytes hashed are those of `JSON.stringify([type, occurredAt, data])`, so digests stay comparable
+ * with those in job ids written before.
+ */
+export function digestSerializedEventBody(event: Pick<BridgeEvent, 'type' | 'occurredAt'>, dataJson: string | undefined): string {
   return createHash('sha256')
-    .update(JSON.stringify([event.type, event.occurredAt, event.data]))
+    .update(`[${JSON.stringify(event.type) ?? 'null'},${JSON.stringify(event.occurredAt) ?? 'null'},`)
+    .update(dataJson ?? 'null')
+    .update(']')
     .digest('hex')
     .slice(0, DIGEST_LENGTH);
 }

@@ -1,7 +1,15 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { EventJobData } from '../../../src/queue/event-intake.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { createWebhookHandlers } from '../../../src/http/webhook-router.js';
+import { BridgeMetrics } from '../../../src/observability/metrics.js';
+import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { sourceRegistry } from '../../../src/sources/registry.js';
+import { createCapturingLogger } from '../../support/log-capture.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
 import { dumpAllValues } from '../../support/redis-dump.js';
 import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
@@ -230,6 +238,87 @@ describe('POST /webhooks/<source> (real app, real Redis)', function () {
       // The bridge's own events (bridge.action.failed) are not a source: nobody can post one.
       const internal = await fetch(`${app.baseUrl}/webhooks/bridge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"event":{"id":"1","type":"action.failed"},"data":{}}' });
       expect(internal.status).to.equal(404);
+      expect(await storedJobs()).to.have.length(0);
+    });
+  });
+
+  describe('the hot path and the route: every spelling of the URL gets the same answers', () => {
+    // `Authorization: null`: none sent (the token is in the query).
+    const post = (path: string, body: string, headers: Record<string, string | null> = {}) =>
+      fetch(`${app.baseUrl}${path}`, {
+        method: 'POST',
+        headers: Object.fromEntries(
+          Object.entries({ 'Content-Type': 'application/json', Authorization: `Bearer ${TEST_FIRSTPROMOTER_TOKEN}`, ...headers }).filter((entry): entry is [string, string] => entry[1] !== null),
+        ),
+        body,
+      });
+    const delivery = (id: number) => fixture('firstpromoter/lead_signup.json').replace('"id": 22736304', `"id": ${id}`);
+
+    it('stores through the exact path, the query string, a trailing slash and percent-encoding alike, with the same headers', async () => {
+      expect(delivery(1)).to.not.equal(fixture('firstpromoter/lead_signup.json'));
+      const answers = [
+        await post('/webhooks/firstpromoter', delivery(1)),
+        await post(`/webhooks/firstpromoter?token=${TEST_FIRSTPROMOTER_TOKEN}`, delivery(2), { Authorization: null }),
+        await post('/webhooks/firstpromoter/', delivery(3)),
+        await post('/webhooks/%66irstpromoter', delivery(4)),
+      ];
+      expect(answers.map((response) => response.status)).to.deep.equal([202, 202, 202, 202]);
+      for (const response of answers) {
+        expect(response.headers.get('content-type')).to.equal('application/json; charset=utf-8');
+        const text = await response.text();
+        expect(response.headers.get('content-length')).to.equal(String(Buffer.byteLength(text)));
+        expect(JSON.parse(text)).to.have.property('outcome', 'stored');
+      }
+      expect((await storedEvents()).map((event) => event.id).sort()).to.deep.equal(['firstpromoter-1', 'firstpromoter-2', 'firstpromoter-3', 'firstpromoter-4']);
+    });
+
+    it('the hot path serves a delivery on Node’s own server, without Express, and leaves every other request alone', async () => {
+      const { logger } = createCapturingLogger();
+      const handlers = createWebhookHandlers({
+        sources: sourceRegistry,
+        integrations: loadConfig({ FIRSTPROMOTER_WEBHOOK_TOKEN: TEST_FIRSTPROMOTER_TOKEN }).integrations,
+        allowUnsignedWebhooks: false,
+        strippedFields: ['auth_token', 'temp_password'],
+        bodyLimitBytes: 1024 * 1024,
+        intake: new EventIntake({ queue: app.queue, dedupTtlMs: 60_000 }),
+        metrics: new BridgeMetrics(),
+        logger,
+        now: () => new Date(),
+      });
+      const server = createServer((request, response) => {
+        if (!handlers.tryDelivery(request, response)) response.writeHead(599).end();
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const stored = await fetch(`${base}/webhooks/firstpromoter?token=${TEST_FIRSTPROMOTER_TOKEN}`, { method: 'POST', body: delivery(7) });
+        expect([stored.status, await readJson(stored)]).to.deep.equal([202, { eventId: 'firstpromoter-7', outcome: 'stored' }]);
+        const refused = await fetch(`${base}/webhooks/firstpromoter?token=wrong-token-0123456789`, { method: 'POST', body: delivery(8) });
+        expect([refused.status, await readJson(refused)]).to.deep.equal([401, { error: 'Unauthorized' }]);
+        for (const [method, path] of [['POST', '/webhooks/firstpromoter/'], ['GET', '/webhooks/firstpromoter'], ['POST', '/healthz']]) {
+          expect((await fetch(`${base}${path}`, { method, body: method === 'POST' ? delivery(9) : undefined })).status, `${method} ${path}`).to.equal(599);
+        }
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+      expect((await storedEvents()).map((event) => event.id)).to.deep.equal(['firstpromoter-7']);
+    });
+
+    it('refuses alike on both: a wrong token (401), a wrong query token (401), an unknown or differently cased source (404)', async () => {
+      const statuses = [
+        (await post('/webhooks/firstpromoter', delivery(1), { Authorization: 'Bearer wrong-token-0123456789' })).status,
+        (await post('/webhooks/firstpromoter/', delivery(1), { Authorization: 'Bearer wrong-token-0123456789' })).status,
+        (await post('/webhooks/firstpromoter?token=wrong-token-0123456789', delivery(1), { Authorization: null })).status,
+      ];
+      expect(statuses).to.deep.equal([401, 401, 401]);
+      const cased = await post('/webhooks/FirstPromoter', delivery(1));
+      expect([cased.status, await readJson(cased)]).to.deep.equal([404, { error: 'Unknown source: FirstPromoter' }]);
+      const hasOwn = await post('/webhooks/hasOwnProperty', delivery(1));
+      expect([hasOwn.status, await readJson(hasOwn)]).to.deep.equal([404, { error: 'Unknown source: hasOwnProperty' }]);
+      // Not a POST: not a delivery, on either path.
+      expect((await fetch(`${app.baseUrl}/webhooks/firstpromoter`)).status).to.equal(404);
       expect(await storedJobs()).to.have.length(0);
     });
   });

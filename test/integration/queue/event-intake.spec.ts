@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { EVENT_RETRY_POLICY } from '../../../src/delivery/delivery-policy.js';
+import { StorageUnavailableError } from '../../../src/errors.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
 import { buildEventJobId, EVENT_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
@@ -9,9 +10,9 @@ import { buildEvent } from '../../unit/rules/fixture-events.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
 
 /**
- * EventIntake on real Redis: the micro-batches it writes (one `addBulk`, one MULTI round trip,
- * per batch) and the dedup decisions it takes from BullMQ's answer. The queue is the real one; a
- * recording wrapper notes the size of each `addBulk` and lets the real call run.
+ * EventIntake on real Redis: the micro-batches it writes (one script, one round trip, per batch)
+ * and the dedup decisions it takes from the script's answer. The queue is the real one; a
+ * recording wrapper on the connection notes the size of each script call and lets it run.
  */
 describe('EventIntake (real BullMQ queue, real Redis)', () => {
   let prefix: string;
@@ -24,11 +25,12 @@ describe('EventIntake (real BullMQ queue, real Redis)', () => {
     connection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
     queue = new Queue<EventJobData>(EVENTS_QUEUE, { connection, prefix });
     batchSizes = [];
-    const addBulk = queue.addBulk.bind(queue);
-    queue.addBulk = ((jobs: Parameters<typeof addBulk>[0]) => {
-      batchSizes.push(jobs.length);
-      return addBulk(jobs);
-    }) as typeof queue.addBulk;
+    // Each batch is one script call (event-job-store.ts) whose KEYS are 4 queue keys and 2 per job.
+    const evalsha = connection.evalsha.bind(connection);
+    connection.evalsha = ((sha: string, numberOfKeys: number, ...rest: (string | number)[]) => {
+      batchSizes.push((numberOfKeys - 4) / 2);
+      return evalsha(sha, numberOfKeys, ...rest);
+    }) as typeof connection.evalsha;
   });
 
   afterEach(async () => {
@@ -70,6 +72,27 @@ describe('EventIntake (real BullMQ queue, real Redis)', () => {
     await intake.store(lead(1));
     const [job] = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
     expect(job?.opts.attempts).to.equal(EVENT_RETRY_POLICY.attempts);
+  });
+
+  it('gives every event job the retry policy it was given instead', async () => {
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000, eventRetryPolicy: { attempts: 3, baseDelayMs: 250, maxDelayMs: 1_000 } });
+    await intake.store(lead(1));
+    const [job] = await queue.getJobs(['waiting']);
+    expect(job?.opts).to.deep.include({ attempts: 3, backoff: { type: 'exponential', delay: 250, jitter: 0.5 } });
+  });
+
+  it('rejects every delivery of a batch Redis did not store with StorageUnavailableError, the cause attached', async () => {
+    // A dedup key of the wrong type makes the batch's script fail in Redis.
+    await connection.hset(`${queue.keys.de}:firstpromoter-2`, 'x', '1');
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000 });
+    const outcomes = await Promise.allSettled([intake.store(lead(1)), intake.store(lead(2))]);
+    for (const outcome of outcomes) {
+      expect(outcome.status).to.equal('rejected');
+      const error = (outcome as PromiseRejectedResult).reason as StorageUnavailableError;
+      expect(error).to.be.instanceOf(StorageUnavailableError);
+      expect([error.code, error.message]).to.deep.equal(['storage_unavailable', 'The event could not be stored in Redis']);
+      expect((error.cause as Error).message).to.match(/^WRONGTYPE/);
+    }
   });
 
   it('an id held by a job stored before body digests existed: a redelivery is a plain duplicate, never a conflict', async () => {

@@ -66,6 +66,18 @@ describe('constant-time credential checks (security notes: "in constant time")',
         expect(comparisons).to.deep.equal([{ lengths: [32, 32], result: expected }]);
       });
     }
+
+    it('answers alike for expected values whose digest is kept and for those past the cap, every time', () => {
+      const expectedValues = Array.from({ length: 40 }, (_, n) => `secret-${n}-${'s'.repeat(n)}`);
+      for (let round = 0; round < 2; round += 1) {
+        for (const [n, expected] of expectedValues.entries()) {
+          expect(isSameSecret(expected, expected), `${n}`).to.equal(true);
+          expect(isSameSecret(expectedValues[(n + 1) % 40]!, expected), `${n}`).to.equal(false);
+          expect(isSameSecret(TOKEN, expected), `${n}`).to.equal(false);
+        }
+      }
+      expect(isSameSecret(TOKEN, TOKEN)).to.equal(true);
+    });
   });
 
   describe('FirstPromoter token', () => {

@@ -19,11 +19,11 @@
  *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25] [--workers N]
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { cpuMs, percentile } from './support/proc.js';
 import { startHubspotFake } from '../test/fakes/hubspot-fake.js';
 import { startSlackFake } from '../test/fakes/slack-fake.js';
 import { BridgeProcess } from '../test/support/bridge-process.js';
@@ -76,22 +76,6 @@ async function post(baseUrl: string, body: string): Promise<{ status: number; ac
   await response.arrayBuffer();
   return { status: response.status, ackedAt: Date.now() };
 }
-
-/** User + system CPU of these processes so far, in ms (fields 14 and 15 of /proc/<pid>/stat, USER_HZ 100). */
-function cpuMs(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10;
-}
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
 
 const rulesDir = await mkdtemp(path.join(tmpdir(), 'bench-rules-'));
 await writeFile(path.join(rulesDir, 'bench.yaml'), RULES);

@@ -26,9 +26,9 @@
  *   npm run build && npx tsx bench/footprint.ts [--events 2000] [--warm-up 2500] [--connections 50] [--dry-run] [--fixture-as-is]
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
+import { readRssKb } from './support/proc.js';
 import { startHubspotFake } from '../test/fakes/hubspot-fake.js';
 import { startSlackFake } from '../test/fakes/slack-fake.js';
 import { BridgeProcess } from '../test/support/bridge-process.js';
@@ -87,10 +87,6 @@ async function readUsedMemory(redis: Redis): Promise<number> {
   return Number((await readInfo(redis, 'memory')).get('used_memory'));
 }
 
-async function readRssKb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-}
 
 /** Every key in Redis (the server is this bench's own). */
 async function scanKeys(redis: Redis): Promise<string[]> {
@@ -214,7 +210,7 @@ async function runPhase(label: string, suspicion: string, messagesPerEvent: numb
 
   let peakRssKb = 0;
   const rssTimer = setInterval(() => {
-    readRssKb(pid).then((kb) => (peakRssKb = Math.max(peakRssKb, kb)), () => undefined);
+    peakRssKb = Math.max(peakRssKb, readRssKb(pid));
   }, 100);
   const ids = Array.from({ length: eventCount }, () => (nextId += 1));
   const queue = [...ids];
@@ -239,7 +235,7 @@ async function runPhase(label: string, suspicion: string, messagesPerEvent: numb
   const callsAfter = await readCommandCalls(redis);
   const usedAfter = await readUsedMemory(redis);
   const keysAfter = await measureKeys(redis);
-  const rssAfterKb = await readRssKb(pid);
+  const rssAfterKb = readRssKb(pid);
 
   const added = [...keysAfter].map(([kind, after]) => {
     const before = keysBefore.get(kind) ?? { keys: 0, bytes: 0 };

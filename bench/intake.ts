@@ -27,7 +27,7 @@
  *   npx tsx bench/intake.ts [--duration 10] [--connections 50] [--rounds 2] [--redis-url redis://…]
  *                           [--scenarios queue-add,bridge,bare-node]
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -35,6 +35,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { readCpuMs, readRssKb } from './support/proc.js';
 import { deleteKeys } from '../test/support/redis.js';
 import { findFreePort } from '../test/support/redis-server.js';
 
@@ -61,7 +62,6 @@ if (!existsSync(WRK)) {
   console.error('bench/intake.ts needs wrk: apt-get install wrk');
   process.exit(1);
 }
-const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 // A realistic ~3.7 KB delivery: the lead_signup seed, with its promoter's promotions filled in.
 const seed = JSON.parse(readFileSync(new URL('../test/fixtures/deliveries/firstpromoter/lead_signup.json', import.meta.url), 'utf8'));
@@ -122,27 +122,6 @@ async function startServer(scenario: Scenario, redisUrl: string): Promise<{ chil
   throw new Error(`${scenario} server did not start`);
 }
 
-/** CPU time a process has used so far (user + system), in ms; null when it is not on this machine. */
-function readCpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    // Fields after the `(comm)`: state is field 3, utime 14 and stime 15 (proc(5)).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
-}
-
-function readRssMb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 async function readRedisInfo(redis: Redis): Promise<{ pid: number; commands: number; usedMemory: number }> {
   const text = await redis.info();
@@ -228,7 +207,7 @@ async function measure(scenario: Scenario, redisUrl: string): Promise<Figures> {
   const nodeCpuBefore = readCpuMs(child.pid)!;
   const redisCpuBefore = readCpuMs(redisPid);
   let rssMb = 0;
-  const figures = await runWrk(port, durationSeconds, firstId + 10_000_000, () => (rssMb = Math.max(rssMb, readRssMb(child.pid!))));
+  const figures = await runWrk(port, durationSeconds, firstId + 10_000_000, () => (rssMb = Math.max(rssMb, readRssKb(child.pid!) / 1024)));
   const nodeCpuAfter = readCpuMs(child.pid)!;
   const redisCpuAfter = readCpuMs(redisPid);
   const redisAfter = await readRedisInfo(redis);

@@ -44,6 +44,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs, percentile } from './support/proc.js';
 import { startSlackFake, type SlackFake } from '../test/fakes/slack-fake.js';
 import { BRIDGE_BIN } from '../test/support/bridge-process.js';
 import { OwnRedisServer, findFreePort } from '../test/support/redis-server.js';
@@ -67,7 +68,6 @@ const CHANNELS = Number(optionText('channels') ?? 20);
 const SLACK_WORKSPACE_PER_MINUTE = 60 * SLACK_PER_CHANNEL_PER_SECOND * CHANNELS;
 const NODE_RED_DIR = fileURLToPath(new URL('./node-red/', import.meta.url));
 const NODE_RED_BIN = path.join(NODE_RED_DIR, 'node_modules/node-red/red.js');
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture Node supports.
 
 if (!existsSync(NODE_RED_BIN)) {
   console.error('Node-RED is not installed for the bench. Install it (outside the root package.json) with:\n  npm --prefix bench/node-red ci');
@@ -96,23 +96,6 @@ function delivery(id: number): string {
   });
 }
 
-/** User + system CPU of these processes so far, in ms (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuMs(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
-const percentile = (values: readonly number[], p: number) => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
 
 /** Spawns a server with its output to a file (not parsed here: this process must stay light). */
 function spawnServer(command: string[], env: Record<string, string>, logFile: string): ChildProcess {

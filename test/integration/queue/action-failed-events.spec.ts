@@ -126,12 +126,19 @@ describe('bridge.action.failed (real Redis, real workers, real Slack client agai
     return intake;
   };
 
-  /** The bridge's own events stored so far (any state), oldest first. */
-  const storedBridgeEvents = async (): Promise<BridgeEvent[]> =>
-    (await events.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']))
-      .map((job) => job.data.event)
-      .filter((event) => event.source === 'bridge')
-      .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  /**
+   * The bridge's own events stored so far, oldest first: those still in the events queue, and the
+   * planned ones (a planned event job is removed; its trace, in the recent-events index, is the record).
+   */
+  const storedBridgeEvents = async (): Promise<BridgeEvent[]> => {
+    const byId = new Map<string, BridgeEvent>();
+    for (const job of await events.getJobs(['waiting', 'active', 'delayed', 'failed'])) byId.set(job.data.event.id, job.data.event);
+    for (const id of await operations.listRecentEventIds(10_000)) {
+      const trace = await operations.getEventTrace(id);
+      if (trace) byId.set(id, trace.event);
+    }
+    return [...byId.values()].filter((event) => event.source === 'bridge').sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  };
 
   const opsMessages = () => slack.received.filter((message) => message.channel === '#affiliate-ops').map((message) => message.text);
 

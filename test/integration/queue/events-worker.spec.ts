@@ -258,7 +258,7 @@ describe('events worker (real Redis, real rules)', () => {
     const fixed = { ...shipped, data: (shipped.data as yup.AnyObjectSchema).shape({ amount: yup.string().required() }) };
     worker = startEventsWorker({ ...workerOptions(), checkSchema: (stored) => checkEventAgainst(fixed, stored) });
     await operations.replayEvent(event.id);
-    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
 
     expect(await operations.listQuarantinedEvents()).to.deep.equal([]);
     const trace = (await operations.getEventTrace(event.id))!;
@@ -274,7 +274,7 @@ describe('events worker (real Redis, real rules)', () => {
     expect(event.status).to.equal('quarantined');
     await processEvent(event, `${event.id}.a`);
     await operations.replayEvent(event.id);
-    await waitFor(async () => (await events.getJobState(`${event.id}.replay1`)) === 'completed');
+    await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
     const listed = await operations.listQuarantinedEvents();
     expect(listed.map((q) => [q.eventId, q.validationErrors])).to.deep.equal([[event.id, ['Unknown FirstPromoter event type "reward_invented"']]]);
   });

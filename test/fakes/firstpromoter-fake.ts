@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProviderApiFake } from './provider-api-fake.js';
 
 /**
  * FirstPromoter as a webhook *sender*: posts deliveries to an endpoint URL the way FirstPromoter
@@ -192,62 +192,28 @@ export interface FirstPromoterApiFakeOptions {
   readonly requestsPerMinute?: number;
 }
 
-export class FirstPromoterApiFake {
-  readonly #server: Server;
+export class FirstPromoterApiFake extends ProviderApiFake<FirstPromoterCollection> {
   readonly #options: FirstPromoterApiFakeOptions;
-  readonly #objects: Record<FirstPromoterCollection, Record<string, unknown>[]> = { referrals: [], commissions: [], promoters: [], payouts: [] };
-  /** Every request, for assertions: path with query, and the status answered. */
-  readonly requests: Array<{ url: string; status: number }> = [];
-  /** Webhooks the fake posted (or "lost"), with the bridge's answer. */
-  readonly deliveries: Array<{ eventId: string; type: string; status: number | 'lost' }> = [];
-  readonly #failures: number[] = [];
-  readonly #recent: number[] = [];
-  /** Where `deliver` posts (the bridge's webhook URL); a restarted bridge may have a new port. */
-  webhookUrl: string | undefined;
 
-  private constructor(server: Server, options: FirstPromoterApiFakeOptions) {
-    this.#server = server;
+  private constructor(options: FirstPromoterApiFakeOptions) {
+    super(['referrals', 'commissions', 'promoters', 'payouts'], options.webhookUrl);
     this.#options = options;
-    this.webhookUrl = options.webhookUrl;
   }
 
-  static async start(options: FirstPromoterApiFakeOptions): Promise<FirstPromoterApiFake> {
-    const holder: { fake?: FirstPromoterApiFake } = {};
-    const server = createServer((request, response) => holder.fake!.handle(request, response));
-    const fake = new FirstPromoterApiFake(server, options);
-    holder.fake = fake;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return fake;
+  static start(options: FirstPromoterApiFakeOptions): Promise<FirstPromoterApiFake> {
+    return new FirstPromoterApiFake(options).listen();
   }
 
   /** FIRSTPROMOTER_API_URL for the bridge. */
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/api/v2/company`;
-  }
-
-  /** The next requests answer these statuses instead (e.g. 429, 503), one each, in order. */
-  failNext(...statuses: number[]): void {
-    this.#failures.push(...statuses);
-  }
-
-  add(collection: FirstPromoterCollection, object: Record<string, unknown>): Record<string, unknown> {
-    this.#objects[collection].push(object);
-    return object;
-  }
-
-  /** Replaces an object's fields (a state change in FirstPromoter). */
-  update(collection: FirstPromoterCollection, id: number, changes: Record<string, unknown>): Record<string, unknown> {
-    const object = this.#objects[collection].find((candidate) => candidate.id === id);
-    if (!object) throw new Error(`no ${collection} ${id}`);
-    Object.assign(object, changes);
-    return object;
+    return `${this.origin}/api/v2/company`;
   }
 
   /**
    * Posts the v2 webhook FirstPromoter sends for `eventType` about the object (as it is now), or,
    * with `lost`, records that it never reached the bridge.
    */
-  async deliver(eventType: string, object: Record<string, unknown>, options: { lost?: boolean } = {}): Promise<number | 'lost'> {
+  deliver(eventType: string, object: Record<string, unknown>, options: { lost?: boolean } = {}): Promise<number | 'lost'> {
     const dot = eventType.indexOf('.');
     const action = eventType.slice(dot + 1);
     const body = {
@@ -260,30 +226,10 @@ export class FirstPromoterApiFake {
       data: object,
       timestamp: new Date().toISOString(),
     };
-    if (options.lost || !this.webhookUrl) {
-      this.deliveries.push({ eventId: body.event_id, type: eventType, status: 'lost' });
-      return 'lost';
-    }
-    let response: Response;
-    try {
-      response = await fetch(this.webhookUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-      await response.arrayBuffer();
-    } catch {
-      // Nothing listens (the bridge is down): FirstPromoter's classic and Rewardful's exhausted
-      // deliveries are never sent again.
-      this.deliveries.push({ eventId: body.event_id, type: eventType, status: 'lost' });
-      return 'lost';
-    }
-    this.deliveries.push({ eventId: body.event_id, type: eventType, status: response.status });
-    return response.status;
+    return this.post({ eventId: body.event_id, type: eventType, body: JSON.stringify(body), lost: options.lost });
   }
 
-  close(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://fake');
     const answer = (status: number, body?: unknown) => {
       this.requests.push({ url: `${url.pathname}${url.search}`, status });
@@ -295,19 +241,16 @@ export class FirstPromoterApiFake {
       return answer(401);
     }
     // The documented limit, per account, over a sliding minute.
-    const now = Date.now();
-    while (this.#recent.length > 0 && this.#recent[0]! <= now - 60_000) this.#recent.shift();
-    if (this.#recent.length >= (this.#options.requestsPerMinute ?? FIRSTPROMOTER_REQUESTS_PER_MINUTE)) {
+    if (this.admit(this.#options.requestsPerMinute ?? FIRSTPROMOTER_REQUESTS_PER_MINUTE, 60_000) !== null) {
       return answer(429, { message: 'Too Many Requests' });
     }
-    this.#recent.push(now);
-    const failure = this.#failures.shift();
+    const failure = this.takeFailure();
     if (failure !== undefined) return answer(failure, failure === 429 ? { message: 'Too Many Requests' } : { message: 'Internal Server Error' });
 
     const match = /^\/api\/v2\/company\/(referrals|commissions|promoters|payouts)$/.exec(url.pathname);
     if (request.method !== 'GET' || !match) return answer(404, { message: 'Not found' });
     const collection = match[1] as FirstPromoterCollection;
-    let items = this.#objects[collection];
+    let items = this.objectsOf(collection);
     for (const field of COLLECTION_FILTERS[collection]) {
       for (const bound of ['from', 'to'] as const) {
         const value = url.searchParams.get(`filters[${field}][${bound}]`);

@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProviderApiFake } from './provider-api-fake.js';
 
 /*
  * Rewardful as a REST API (v1) server and a webhook sender, for reconciliation. Each behaviour cites
@@ -40,84 +40,39 @@ export interface RewardfulApiFakeOptions {
   readonly requestsPerWindow?: number;
 }
 
-export class RewardfulApiFake {
-  readonly #server: Server;
+export class RewardfulApiFake extends ProviderApiFake<RewardfulCollection> {
   readonly #options: RewardfulApiFakeOptions;
-  readonly #objects: Record<RewardfulCollection, Record<string, unknown>[]> = { referrals: [], commissions: [], affiliates: [], payouts: [] };
-  readonly requests: Array<{ url: string; status: number }> = [];
-  readonly deliveries: Array<{ eventId: string; type: string; status: number | 'lost' }> = [];
-  readonly #failures: number[] = [];
-  readonly #recent: number[] = [];
-  /** Where `deliver` posts (the bridge's webhook URL); a restarted bridge may have a new port. */
-  webhookUrl: string | undefined;
 
-  private constructor(server: Server, options: RewardfulApiFakeOptions) {
-    this.#server = server;
+  private constructor(options: RewardfulApiFakeOptions) {
+    super(['referrals', 'commissions', 'affiliates', 'payouts'], options.webhookUrl);
     this.#options = options;
-    this.webhookUrl = options.webhookUrl;
   }
 
-  static async start(options: RewardfulApiFakeOptions): Promise<RewardfulApiFake> {
-    const holder: { fake?: RewardfulApiFake } = {};
-    const server = createServer((request, response) => holder.fake!.handle(request, response));
-    const fake = new RewardfulApiFake(server, options);
-    holder.fake = fake;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return fake;
+  static start(options: RewardfulApiFakeOptions): Promise<RewardfulApiFake> {
+    return new RewardfulApiFake(options).listen();
   }
 
   /** REWARDFUL_API_URL for the bridge. */
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/v1`;
+    return `${this.origin}/v1`;
   }
 
-  /** The next requests answer these statuses instead, one each, in order. */
-  failNext(...statuses: number[]): void {
-    this.#failures.push(...statuses);
-  }
-
-  add(collection: RewardfulCollection, object: Record<string, unknown>): Record<string, unknown> {
-    this.#objects[collection].push(object);
-    return object;
-  }
-
-  update(collection: RewardfulCollection, id: string, changes: Record<string, unknown>): Record<string, unknown> {
-    const object = this.#objects[collection].find((candidate) => candidate.id === id);
-    if (!object) throw new Error(`no ${collection} ${id}`);
-    Object.assign(object, changes, { updated_at: new Date().toISOString() });
-    return object;
+  /** Replaces an object's fields; Rewardful's objects carry the time of their last change. */
+  override update(collection: RewardfulCollection, id: string, changes: Record<string, unknown>): Record<string, unknown> {
+    return super.update(collection, id, { ...changes, updated_at: new Date().toISOString() });
   }
 
   /** Posts the signed webhook of `type` about the object, or records it as lost. */
-  async deliver(type: string, object: Record<string, unknown>, options: { lost?: boolean } = {}): Promise<number | 'lost'> {
-    const body = JSON.stringify({ event: { id: randomUUID(), type, created_at: new Date().toISOString(), api_version: 'v1' }, object });
-    const eventId = (JSON.parse(body) as { event: { id: string } }).event.id;
-    if (options.lost || !this.webhookUrl) {
-      this.deliveries.push({ eventId, type, status: 'lost' });
-      return 'lost';
-    }
-    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-    if (this.#options.signingSecret) headers['X-Rewardful-Signature'] = createHmac('sha256', this.#options.signingSecret).update(body).digest('hex');
-    let response: Response;
-    try {
-      response = await fetch(this.webhookUrl, { method: 'POST', headers, body });
-      await response.arrayBuffer();
-    } catch {
-      // Nothing listens (the bridge is down): FirstPromoter's classic and Rewardful's exhausted
-      // deliveries are never sent again.
-      this.deliveries.push({ eventId: eventId, type: type, status: 'lost' });
-      return 'lost';
-    }
-    this.deliveries.push({ eventId, type, status: response.status });
-    return response.status;
+  deliver(type: string, object: Record<string, unknown>, options: { lost?: boolean } = {}): Promise<number | 'lost'> {
+    const eventId = randomUUID();
+    const body = JSON.stringify({ event: { id: eventId, type, created_at: new Date().toISOString(), api_version: 'v1' }, object });
+    const headers: Record<string, string> = this.#options.signingSecret
+      ? { 'X-Rewardful-Signature': createHmac('sha256', this.#options.signingSecret).update(body).digest('hex') }
+      : {};
+    return this.post({ eventId, type, body, headers, lost: options.lost });
   }
 
-  close(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://fake');
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       this.requests.push({ url: `${url.pathname}${url.search}`, status });
@@ -125,21 +80,17 @@ export class RewardfulApiFake {
     };
     const expected = `Basic ${Buffer.from(`${this.#options.apiSecret}:`).toString('base64')}`;
     if (request.headers.authorization !== expected) return answer(401, { error: 'Invalid API Secret.' });
-    const now = Date.now();
-    while (this.#recent.length > 0 && this.#recent[0]! <= now - WINDOW_MS) this.#recent.shift();
     const limit = this.#options.requestsPerWindow ?? REWARDFUL_REQUESTS_PER_WINDOW;
-    if (this.#recent.length >= limit) {
-      const resetSeconds = Math.max(1, Math.ceil((this.#recent[0]! + WINDOW_MS - now) / 1000));
-      return answer(429, { error: 'Too many requests' }, { 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(resetSeconds) });
-    }
-    this.#recent.push(now);
-    const failure = this.#failures.shift();
+    const rateLimitHeaders = (resetSeconds: number) => ({ 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(resetSeconds) });
+    const waitMs = this.admit(limit, WINDOW_MS);
+    if (waitMs !== null) return answer(429, { error: 'Too many requests' }, rateLimitHeaders(Math.max(1, Math.ceil(waitMs / 1000))));
+    const failure = this.takeFailure();
     if (failure !== undefined) {
-      return answer(failure, { error: failure === 429 ? 'Too many requests' : 'Internal server error' }, failure === 429 ? { 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': '1' } : {});
+      return answer(failure, { error: failure === 429 ? 'Too many requests' : 'Internal server error' }, failure === 429 ? rateLimitHeaders(1) : {});
     }
     const match = /^\/v1\/(referrals|commissions|affiliates|payouts)$/.exec(url.pathname);
     if (request.method !== 'GET' || !match) return answer(404, { error: 'Not found' });
-    const items = [...this.#objects[match[1] as RewardfulCollection]].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+    const items = [...this.objectsOf(match[1] as RewardfulCollection)].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
     const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
     const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('limit') ?? 25) || 25));
     const totalPages = Math.max(1, Math.ceil(items.length / perPage));

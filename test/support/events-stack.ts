@@ -6,13 +6,42 @@ import { fastRetriesForTests } from '../../src/delivery/delivery-policy.js';
 import { BridgeMetrics } from '../../src/observability/metrics.js';
 import type { ActionJobData } from '../../src/queue/action-job.js';
 import type { EventJobData } from '../../src/queue/event-intake.js';
-import { startEventsWorker } from '../../src/queue/events-worker.js';
+import { startEventsWorker, type EventsWorkerOptions } from '../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../src/queue/names.js';
 import { BridgeOperations } from '../../src/queue/operations.js';
 import { compileRuleFiles } from '../../src/rules/compile-rules.js';
 import { planActions } from '../../src/rules/plan.js';
+import type { RuleSet } from '../../src/rules/rule-set.js';
 import { sourceRegistry } from '../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from './redis.js';
+
+/** What a spec's own events worker cannot do without: its connections, prefix, actions queue and rules. */
+export interface EventsWorkerBase {
+  readonly connection: EventsWorkerOptions['connection'];
+  readonly state: EventsWorkerOptions['state'];
+  readonly prefix: string;
+  readonly actionsQueue: EventsWorkerOptions['actionsQueue'];
+  readonly ruleSet: RuleSet;
+}
+
+/**
+ * The events worker's options as a spec wants them unless it says otherwise: planning `ruleSet`
+ * like the bridge (templates not strict), the shipped sources' schema checks, fast retries, traces
+ * kept a minute, a silent logger and its own metrics. `overrides` replaces any of them.
+ */
+export function eventsWorkerOptionsForTests(base: EventsWorkerBase, overrides: Partial<EventsWorkerOptions> = {}): EventsWorkerOptions {
+  const { ruleSet, ...connections } = base;
+  return {
+    ...connections,
+    plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
+    checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
+    retryPolicy: fastRetriesForTests,
+    traceTtlMs: 60_000,
+    logger: pino({ level: 'silent' }),
+    metrics: new BridgeMetrics(),
+    ...overrides,
+  };
+}
 
 export interface EventsStackOptions {
   /** The prefix's label, for telling test keys apart in Redis. */
@@ -41,19 +70,12 @@ export function startEventsStack(options: EventsStackOptions) {
   const events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
   const actions = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: redis, prefix });
   const operations = new BridgeOperations(redis, prefix);
-  const worker: Worker = startEventsWorker({
-    connection: workerConnection,
-    state: redis,
-    prefix,
-    actionsQueue: actions,
-    plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
-    checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-    retryPolicy: fastRetriesForTests,
-    traceTtlMs: options.traceTtlMs,
-    logger: pino({ level: 'silent' }),
-    metrics: new BridgeMetrics(),
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const worker: Worker = startEventsWorker(
+    eventsWorkerOptionsForTests(
+      { connection: workerConnection, state: redis, prefix, actionsQueue: actions, ruleSet },
+      { traceTtlMs: options.traceTtlMs, ...(options.now ? { now: options.now } : {}) },
+    ),
+  );
   return {
     prefix,
     redis,

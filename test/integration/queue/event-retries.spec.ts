@@ -2,24 +2,21 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { createRedisConnection } from '../../../src/infra/redis.js';
-import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
-import { EVENT_RETRY_POLICY, fastRetriesForTests, type RetryPolicy } from '../../../src/delivery/delivery-policy.js';
+import { EVENT_RETRY_POLICY, type RetryPolicy } from '../../../src/delivery/delivery-policy.js';
 import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import { readEventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
-import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { OwnRedisServer } from '../../support/redis-server.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
-import { isEventJobDone } from '../../support/events-stack.js';
+import { eventsWorkerOptionsForTests, isEventJobDone } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: lead-alert
@@ -67,18 +64,7 @@ describe('event jobs: attempts with backoff, events failed and events retry (rea
     events = new Queue(EVENTS_QUEUE, { connection: redis, prefix });
     actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
     operations = new BridgeOperations(redis, prefix);
-    worker = startEventsWorker({
-      connection: workerConnection,
-      state,
-      prefix,
-      actionsQueue: actions,
-      plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
-      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-      retryPolicy: fastRetriesForTests,
-      traceTtlMs: 60_000,
-      logger: pino({ level: 'silent' }),
-      metrics: new BridgeMetrics(),
-    });
+    worker = startEventsWorker(eventsWorkerOptionsForTests({ connection: workerConnection, state, prefix, actionsQueue: actions, ruleSet }));
   });
 
   afterEach(async () => {

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import * as yup from 'yup';
 import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
@@ -17,10 +16,9 @@ import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/name
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import type { EventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
-import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
-import { isEventJobDone } from '../../support/events-stack.js';
+import { eventsWorkerOptionsForTests, isEventJobDone } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: reward-alert
@@ -72,19 +70,8 @@ describe('events worker (real Redis, real rules)', () => {
     worker = startEventsWorker(workerOptions());
   });
 
-  const workerOptions = (): EventsWorkerOptions => ({
-    connection: workerConnection,
-    state: redis,
-    prefix,
-    actionsQueue: actions,
-    plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
-    checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-    retryPolicy: fastRetriesForTests,
-    traceTtlMs: 60_000,
-    logger: pino({ level: 'silent' }),
-    metrics,
-    now: () => FIXED_NOW,
-  });
+  const workerOptions = (): EventsWorkerOptions =>
+    eventsWorkerOptionsForTests({ connection: workerConnection, state: redis, prefix, actionsQueue: actions, ruleSet }, { metrics, now: () => FIXED_NOW });
 
   afterEach(async () => {
     await worker.close();

@@ -4,7 +4,6 @@ import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
-import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import type { EventJobData } from '../../../src/queue/event-intake.js';
@@ -12,11 +11,10 @@ import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
-import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { createCapturingLogger } from '../../support/log-capture.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
-import { isEventJobDone } from '../../support/events-stack.js';
+import { eventsWorkerOptionsForTests, isEventJobDone } from '../../support/events-stack.js';
 
 const RULES = `rules:
   - id: reward-to-fulfil
@@ -67,18 +65,9 @@ describe('once_per and throttle through the events worker (real Redis, real rule
     operations = new BridgeOperations(redis, prefix);
     metrics = new BridgeMetrics();
     capture = createCapturingLogger();
-    worker = startEventsWorker({
-      connection: workerConnection,
-      state: redis,
-      prefix,
-      actionsQueue: actions,
-      plan: (event) => planActions(ruleSet, event, { strictTemplates: false }),
-      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-      retryPolicy: fastRetriesForTests,
-      traceTtlMs: TRACE_TTL_MS,
-      logger: capture.logger,
-      metrics,
-    });
+    worker = startEventsWorker(
+      eventsWorkerOptionsForTests({ connection: workerConnection, state: redis, prefix, actionsQueue: actions, ruleSet }, { traceTtlMs: TRACE_TTL_MS, logger: capture.logger, metrics }),
+    );
   });
 
   afterEach(async () => {

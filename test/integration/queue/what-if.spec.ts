@@ -5,21 +5,17 @@ import path from 'node:path';
 import { Queue, type Worker } from 'bullmq';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { actionRegistry } from '../../../src/actions/registry.js';
 import { runCoverageCommand, runDiffCommand } from '../../../src/cli/commands/what-if.js';
-import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
-import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { readStoredEvents } from '../../../src/queue/stored-events.js';
 import { loadRules } from '../../../src/rules/load-rules.js';
-import { planActions } from '../../../src/rules/plan.js';
-import { sourceRegistry } from '../../../src/sources/registry.js';
 import { postFirstPromoter, postRewardful, startIntakeApp } from '../../support/intake-app.js';
 import { dumpAllValues } from '../../support/redis-dump.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { eventsWorkerOptionsForTests } from '../../support/events-stack.js';
 
 /** The rules running while the events arrive. */
 const LIVE_RULES = `rules:
@@ -117,18 +113,7 @@ describe('diff and coverage over stored events (real intake, real events worker,
     redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
     workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
     actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
-    worker = startEventsWorker({
-      connection: workerConnection,
-      state: redis,
-      prefix,
-      actionsQueue: actions,
-      plan: (event) => planActions(loaded.ruleSet, event, { strictTemplates: false }),
-      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-      retryPolicy: fastRetriesForTests,
-      traceTtlMs: 60_000,
-      logger: pino({ level: 'silent' }),
-      metrics: new BridgeMetrics(),
-    });
+    worker = startEventsWorker(eventsWorkerOptionsForTests({ connection: workerConnection, state: redis, prefix, actionsQueue: actions, ruleSet: loaded.ruleSet }));
     intake = await startIntakeApp({ redisUrl: SHARED_REDIS_URL, prefix });
 
     // Sent one at a time, so receipt order (and so sample order) is the order here.

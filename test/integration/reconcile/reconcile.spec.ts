@@ -4,7 +4,6 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { actionRegistry } from '../../../src/actions/registry.js';
 import { loadConfig } from '../../../src/config/config.js';
-import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
@@ -15,11 +14,11 @@ import { EntityLedger, reconcileKeys } from '../../../src/reconcile/ledger.js';
 import { PermanentProviderApiError, RetryableProviderApiError } from '../../../src/reconcile/provider-api.js';
 import { ReconcileBusyError, ReconcileRequestError, Reconciler, recordMilestoneWith } from '../../../src/reconcile/reconciler.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
-import { planActions } from '../../../src/rules/plan.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 import { FirstPromoterApiFake, fakeFirstPromoterCommission, fakeFirstPromoterReferral } from '../../fakes/firstpromoter-fake.js';
 import { RewardfulApiFake, fakeRewardfulReferral } from '../../fakes/rewardful-fake.js';
+import { eventsWorkerOptionsForTests } from '../../support/events-stack.js';
 
 const FP_KEY = 'fp-api-key-0123456789abcdef';
 const FP_ACCOUNT = '4711';
@@ -123,19 +122,12 @@ describe('reconciliation (real Redis, real events worker, fake provider APIs)', 
     ledger = new EntityLedger({ redis, prefix, ttlMs: 7 * 24 * HOUR });
     fp = await FirstPromoterApiFake.start({ apiKey: FP_KEY, accountId: FP_ACCOUNT });
     rw = await RewardfulApiFake.start({ apiSecret: RW_SECRET });
-    worker = startEventsWorker({
-      connection: workerConnection,
-      state: redis,
-      prefix,
-      actionsQueue: actions,
-      plan: (event) => planActions(loaded.ruleSet, event, { strictTemplates: false }),
-      checkSchema: (event) => sourceRegistry[event.source].checkSchema(event),
-      recordMilestone: recordMilestoneWith(ledger, sourceRegistry, Date.now),
-      retryPolicy: fastRetriesForTests,
-      traceTtlMs: 60_000,
-      logger: pino({ level: 'silent' }),
-      metrics,
-    });
+    worker = startEventsWorker(
+      eventsWorkerOptionsForTests(
+        { connection: workerConnection, state: redis, prefix, actionsQueue: actions, ruleSet: loaded.ruleSet },
+        { recordMilestone: recordMilestoneWith(ledger, sourceRegistry, Date.now), metrics },
+      ),
+    );
   });
 
   afterEach(async () => {

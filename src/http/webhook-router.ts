@@ -14,7 +14,7 @@ import type { RawDelivery, Source } from '../sources/source.js';
 import { mapErrorToAnswer } from './error-status.js';
 import { readRequestBody } from './read-body.js';
 
-/** Options of {@link createWebhookRouter}. */
+/** Options of {@link createWebhookHandlers}. */
 export interface WebhookRouterOptions {
   /** The webhook providers by name, as in `/webhooks/<name>`; any other name is answered 404. */
   readonly sources: Readonly<Record<string, Source>>;
@@ -60,14 +60,10 @@ export interface WebhookHandlers {
 }
 
 /**
- * `POST /webhooks/:source`. The body is read raw (whatever the Content-Type claims) because
- * authentication works on the exact bytes; the source parses it only after verifying them.
+ * `POST /webhooks/:source`, as an Express route and as a hot path outside Express that serves the
+ * same deliveries. The body is read raw (whatever the Content-Type claims) because authentication
+ * works on the exact bytes; the source parses it only after verifying them.
  */
-export function createWebhookRouter(options: WebhookRouterOptions): Router {
-  return createWebhookHandlers(options).router;
-}
-
-/** {@link createWebhookRouter}, and the same deliveries served by a hot path outside Express. */
 export function createWebhookHandlers(options: WebhookRouterOptions): WebhookHandlers {
   const router = express.Router();
   const context: DeliveryContext = {

@@ -146,11 +146,6 @@ export class RedisHealth {
     this.#logger.info({ redis: this.#url }, `Redis reachable ${wasReachable ? 'again ' : ''}after ${seconds} s`);
   }
 
-  /** Whether the last state change was Redis going away. */
-  get isDown(): boolean {
-    return this.#down !== null;
-  }
-
   /** The /readyz reason while Redis is unreachable, e.g. `redis: unreachable since 2026-12-07T12:00:00.000Z (ECONNREFUSED)`; null while it is reachable. */
   describe(): string | null {
     if (this.#down === null) return null;

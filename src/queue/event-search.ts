@@ -1,7 +1,7 @@
 import type { AffiliateFields } from '../events/affiliate.js';
 import type { BridgeEvent } from '../events/event.js';
 import type { RedisConnection } from '../infra/redis.js';
-import { parseEventPattern, type EventPattern } from '../rules/event-patterns.js';
+import { matchesEventPattern, parseEventPattern, type EventPattern } from '../rules/event-patterns.js';
 import { describeAffiliateEvent } from '../sources/source.js';
 import { sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { bridgeKeys } from './names.js';
@@ -140,10 +140,6 @@ export function matchesEventSearch(summary: EventSummary, compiled: CompiledEven
     if (!types.some((type) => matchesEventPattern(typePattern, type))) return false;
   }
   return true;
-}
-
-function matchesEventPattern(pattern: EventPattern, type: string): boolean {
-  return pattern.kind === 'exact' ? pattern.type === type : pattern.regex.test(type);
 }
 
 function containsIgnoringCase(text: string | null, part: string): boolean {

@@ -46,11 +46,15 @@ export function parseEventPattern(text: string, knownSources: readonly SourceNam
   return compilePattern(text);
 }
 
+/** Whether `pattern` matches the event type `type` (an exact type equals it; a glob's regex matches it). */
+export function matchesEventPattern(pattern: EventPattern, type: string): boolean {
+  return pattern.kind === 'exact' ? pattern.type === type : pattern.regex.test(type);
+}
+
 /** A pattern of the canonical namespace: it must name, or match, at least one canonical type. */
 function parseCanonicalPattern(text: string): EventPattern | { readonly error: string } {
   const pattern = compilePattern(text);
-  const matchesOne = pattern.kind === 'exact' ? CANONICAL_EVENT_TYPES.some((type) => type === text) : CANONICAL_EVENT_TYPES.some((type) => pattern.regex.test(type));
-  if (matchesOne) return pattern;
+  if (CANONICAL_EVENT_TYPES.some((type) => matchesEventPattern(pattern, type))) return pattern;
   return { error: `on ${text} can never match: the canonical event types are ${CANONICAL_EVENT_TYPES.join(', ')}` };
 }
 

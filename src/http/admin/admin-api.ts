@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import { NotFoundError, StateConflictError } from '../../errors.js';
 import type { Logger } from 'pino';
 import { describeMissingEvent, type BridgeOperations } from '../../queue/operations.js';
-import { loadEventDetail, loadLiveView, loadOverview, loadRecentEvents, parseLimit } from './admin-data.js';
+import { loadEventDetail, loadLiveView, loadOverview, parseLimit } from './admin-data.js';
 import { describeSearchResult, renderLiveSections } from './admin-pages.js';
 import { compileEventSearch, SEARCH_RESULTS_CAP } from '../../queue/event-search.js';
 import { formatProblem, type RuleProblem } from '../../rules/problems.js';
@@ -115,7 +115,7 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
 
   // Before `/events/:eventId`, so "recent" is never read as an event id.
   router.get('/events/recent', async (request, response) => {
-    response.json({ events: await loadRecentEvents(operations, parseLimit(request.query.limit, 50, 500)) });
+    response.json({ events: await operations.listRecentEvents(parseLimit(request.query.limit, 50, 500)) });
   });
 
   // Before `/events/:eventId`, so "search" is never read as an event id.

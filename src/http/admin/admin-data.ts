@@ -98,18 +98,13 @@ export async function loadOverview(
   return { queues, throughput: { eventsLast5Minutes, eventsLast60Minutes }, integrations: statuses, reconciliation, generatedAt: now.toISOString() };
 }
 
-/** The newest events with their type, status and matched rules, newest first. */
-export async function loadRecentEvents(operations: BridgeOperations, limit: number): Promise<RecentEventSummary[]> {
-  return operations.listRecentEvents(limit);
-}
-
 /** What the page's live parts show now: read for the page and for each refresh alike. */
 export async function loadLiveView(operations: BridgeOperations, options: LiveViewOptions): Promise<LiveView> {
   const [overview, failed, failedEvents, recent] = await Promise.all([
     loadOverview(operations, options.now, options.integrations, options.reconciledSources),
     operations.listFailedActions(100),
     operations.listFailedEvents(100),
-    loadRecentEvents(operations, RECENT_EVENTS_SHOWN),
+    operations.listRecentEvents(RECENT_EVENTS_SHOWN),
   ]);
   return { overview, failed, failedEvents, recent, ruleProblems: options.readRuleProblems?.() ?? [] };
 }

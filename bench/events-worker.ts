@@ -21,7 +21,7 @@ import { pino } from 'pino';
 import type { BridgeEvent } from '../src/events/event.js';
 import { BridgeMetrics } from '../src/observability/metrics.js';
 import type { ActionJobData } from '../src/queue/action-job.js';
-import type { EventJobData } from '../src/queue/event-intake.js';
+import type { EventsQueueJobData } from '../src/queue/event-intake.js';
 import { startEventsWorker } from '../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../src/queue/names.js';
 import { DEFAULT_RETRY_POLICY } from '../src/delivery/delivery-policy.js';
@@ -129,7 +129,7 @@ async function measure(label: string, ruleSet: RuleSet, withLedger = false): Pro
   const producer = new Redis(redisUrl);
   const state = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: producer, prefix });
+  const events = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: producer, prefix });
   const actions = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: producer, prefix });
   for (let start = 0; start < eventCount; start += 500) {
     await events.addBulk(

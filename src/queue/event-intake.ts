@@ -5,13 +5,40 @@ import { StorageUnavailableError } from '../errors.js';
 import { EVENT_RETRY_POLICY, buildEventJobOptions, type RetryPolicy } from '../delivery/delivery-policy.js';
 import { buildConflictingDuplicate, buildDeliveryTag, digestSerializedEventBody, readDigestOfJobId } from './conflicting-duplicates.js';
 import { storeEventJobs, type EventJobRecord } from './event-job-store.js';
-import { EVENT_JOB_NAME, buildEventJobId } from './names.js';
+import { DELIVERY_BATCH_JOB_NAME, EVENT_JOB_NAME, buildDeliveryBatchJobId, buildEventJobId } from './names.js';
 
 /** What the events queue holds for one event. */
 export interface EventJobData {
   readonly event: BridgeEvent;
   /** Set on a replay: plan even a quarantined event, and give its actions a new generation. */
   readonly replayGeneration?: number;
+}
+
+/** One delivery of a {@link DeliveryBatchJobData}: the event and the event job id its dedup key holds. */
+export interface BatchedDelivery {
+  readonly jobId: string;
+  readonly event: BridgeEvent;
+}
+
+/**
+ * What the events queue holds for deliveries stored together (two or more new events in one
+ * write, see event-job-store.ts): each is planned as its own event job would be.
+ */
+export interface DeliveryBatchJobData {
+  readonly deliveries: readonly BatchedDelivery[];
+}
+
+/** Any job of the events queue: one event, or deliveries stored together. */
+export type EventsQueueJobData = EventJobData | DeliveryBatchJobData;
+
+/** Whether an events-queue job carries several deliveries (else it is one event's job). */
+export function isDeliveryBatch(data: EventsQueueJobData): data is DeliveryBatchJobData {
+  return 'deliveries' in data;
+}
+
+/** The events a job of the events queue carries: its one event, or each delivery's. */
+export function eventsOfJob(data: EventsQueueJobData): BridgeEvent[] {
+  return isDeliveryBatch(data) ? data.deliveries.map((delivery) => delivery.event) : [data.event];
 }
 
 /**
@@ -23,7 +50,7 @@ export type StoreOutcome = 'stored' | 'duplicate' | 'conflicting_duplicate';
 
 export interface EventIntakeOptions {
   /** The events queue, on an intake connection (fail fast while Redis is away). */
-  readonly queue: Queue<EventJobData>;
+  readonly queue: Queue<EventsQueueJobData>;
   /** How long a delivered event id is remembered, in ms. */
   readonly dedupTtlMs: number;
   /** Largest number of events written in one round trip. @defaultValue 200 */
@@ -50,17 +77,19 @@ interface PendingStore {
  * Stores events durably in the events queue, deduplicating by event id for `dedupTtlMs`.
  *
  * Requests that arrive together are written together: stores are collected until the current
- * I/O turn ends and sent as one script (event-job-store.ts: one round trip, about 3 Redis commands
- * per delivery), so storage costs little per request under load. The dedup record is BullMQ's
- * deduplication key, written by the same script as the job, so there is no moment where one exists
- * without the other. Each delivery is its own BullMQ event job, traced, retried and replayed alone.
+ * I/O turn ends and sent as one script (event-job-store.ts: one round trip), so storage costs
+ * little per request under load. The dedup record is BullMQ's deduplication key, written by the
+ * same script as the job, so there is no moment where one exists without the other. A delivery
+ * stored alone is its own BullMQ event job; deliveries stored together share one job, in which the
+ * events worker plans each event on its own (and splits off one that fails as its own event job,
+ * under the job id its dedup key holds): each event is traced, retried and replayed alone.
  * The payload is serialised once: the stored JSON and the body digest come from the same string.
  *
  * A duplicate is the same event id with the same body digest; the same id with another body is a
  * conflicting duplicate (see conflicting-duplicates.ts), stored with a second write.
  */
 export class EventIntake {
-  readonly #queue: Queue<EventJobData>;
+  readonly #queue: Queue<EventsQueueJobData>;
   readonly #dedupTtlMs: number;
   readonly #maxBatchSize: number;
   readonly #retryPolicy: RetryPolicy;
@@ -108,7 +137,12 @@ export class EventIntake {
 
   /** One round trip for the batch; per job, the id of the job holding its event id. */
   #write(jobs: readonly EventJobRecord[]): Promise<string[]> {
-    return storeEventJobs(this.#queue, jobs, this.#dedupTtlMs);
+    if (jobs.length === 1) return storeEventJobs(this.#queue, jobs, { dedupTtlMs: this.#dedupTtlMs });
+    // Stryker disable next-line AssignmentOperator: counting down is as unique as counting up.
+    this.#deliveryCounter += 1;
+    const batchJobId = buildDeliveryBatchJobId(`${PROCESS_TAG}${this.#deliveryCounter.toString(36)}`);
+    const batch = { jobId: batchJobId, name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions(batchJobId, this.#retryPolicy) };
+    return storeEventJobs(this.#queue, jobs, { dedupTtlMs: this.#dedupTtlMs, batch });
   }
 
   async #flush(): Promise<void> {

@@ -12,7 +12,9 @@ import type { ActionJobData } from './action-job.js';
 import {
   DEFAULT_EVENTS_CONCURRENCY,
   STALLED_CHECK_INTERVAL_MS,
+  EVENT_RETRY_POLICY,
   buildActionJobOptions,
+  buildEventJobOptions,
   jobRetention,
   planUnlessQuarantined,
   resolveActionRetry,
@@ -20,9 +22,9 @@ import {
 } from '../delivery/delivery-policy.js';
 import { claimActions } from './action-claims.js';
 import { addToDigests } from './digests.js';
-import type { EventJobData } from './event-intake.js';
+import { eventsOfJob, isDeliveryBatch, type DeliveryBatchJobData, type EventJobData, type EventsQueueJobData } from './event-intake.js';
 import { reportPlanFailures, type FailureReporter } from './failure-events.js';
-import { EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
+import { EVENT_JOB_NAME, EVENTS_QUEUE, bridgeKeys, buildActionJobId } from './names.js';
 import { queuePlanFailureWrites, type PlanFailureRecord } from './plan-failures.js';
 import { appendTraceRun, type TraceRun, type TraceSuppressed } from './trace.js';
 import { isRedisConnectionError } from '../infra/redis-health.js';
@@ -84,7 +86,18 @@ export interface EventsWorkerOptions {
   readonly failureReporter?: FailureReporter;
   /** How long a failed event job stays in `events failed`, in ms (FAILED_JOBS_TTL). @defaultValue FAILED_JOBS_KEPT_SECONDS (30 days) */
   readonly failedJobsTtlMs?: number;
+  /**
+   * Where an event of a job of deliveries that failed is added as its own event job, so it is
+   * retried alone and the others are done.
+   * @defaultValue none: the whole job of deliveries fails and is run again (re-planning an event is safe)
+   */
+  readonly eventsQueue?: Queue<EventsQueueJobData>;
+  /** Attempts and backoff of an event job split off a job of deliveries. @defaultValue EVENT_RETRY_POLICY */
+  readonly eventRetryPolicy?: RetryPolicy;
 }
+
+/** What planning one event reads of its job: a job of its own, or one delivery of a job of deliveries. */
+export type EventJobInput = Pick<Job<EventJobData>, 'id' | 'data' | 'processedOn'>;
 
 /**
  * Turns one stored event into action jobs. Re-running it (a stalled job, a crash before the ack)
@@ -94,7 +107,7 @@ export interface EventsWorkerOptions {
  * is recorded in the trace as suppressed, with the event that holds the key. A replay ignores
  * `once_per` (the operator asked for the event to run again) and neither claims nor suppresses.
  */
-export async function processEventJob(job: Job<EventJobData>, options: EventsWorkerOptions): Promise<TraceRun> {
+export async function processEventJob(job: EventJobInput, options: EventsWorkerOptions): Promise<TraceRun> {
   const { replayGeneration = 0 } = job.data;
   const now = options.now ?? Date.now;
   const keys = bridgeKeys(options.prefix);
@@ -337,21 +350,71 @@ function buildActionJob(event: BridgeEvent, planned: PlannedAction, generation: 
   return { name: planned.action, data, opts: buildActionJobOptions(jobId, retry) };
 }
 
+/**
+ * Plans each event of a job of deliveries stored together (event-job-store.ts) as its own event
+ * job would be, up to `concurrency` at a time. An event that fails is added as its own event job,
+ * under the job id its dedup key holds and with the usual attempts, so it is retried (and, when
+ * its attempts run out, listed by `events failed`) alone, and the others are done. Only when that
+ * add fails too (Redis is away) does this job fail, and BullMQ runs it again: re-planning an event
+ * enqueues the same action job ids and replaces its trace run, so nothing is sent twice.
+ */
+export async function processDeliveryBatch(job: Pick<Job<DeliveryBatchJobData>, 'id' | 'data' | 'processedOn'>, options: EventsWorkerOptions): Promise<void> {
+  const { deliveries } = job.data;
+  const inParallel = options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY;
+  const failed: { readonly delivery: (typeof deliveries)[number]; readonly error: unknown }[] = [];
+  for (let start = 0; start < deliveries.length; start += inParallel) {
+    await Promise.all(
+      deliveries.slice(start, start + inParallel).map(async (delivery) => {
+        try {
+          await processEventJob({ id: delivery.jobId, data: { event: delivery.event }, processedOn: job.processedOn }, options);
+        } catch (error) {
+          failed.push({ delivery, error });
+        }
+      }),
+    );
+  }
+  if (failed.length === 0) return;
+  if (!options.eventsQueue) throw failed[0].error;
+  for (const { delivery, error } of failed) {
+    options.logger.warn({ err: error, eventId: delivery.event.id, jobId: delivery.jobId, batchJobId: job.id }, 'event of a batch could not be planned: retried as its own event job');
+  }
+  // An id already added (this job run again after a crash) is ignored by BullMQ: added once.
+  await options.eventsQueue.addBulk(
+    failed.map(({ delivery }) => ({
+      name: EVENT_JOB_NAME,
+      data: { event: delivery.event },
+      opts: buildEventJobOptions(delivery.jobId, options.eventRetryPolicy ?? EVENT_RETRY_POLICY),
+    })),
+  );
+}
+
 /** Starts the events worker. The caller closes it. */
-export function startEventsWorker(options: EventsWorkerOptions): Worker<EventJobData, void> {
+export function startEventsWorker(options: EventsWorkerOptions): Worker<EventsQueueJobData, void> {
   // The run is kept in the trace: returned to BullMQ it would be copied into the job and its
   // `completed` stream entry for nothing (the job is removed once completed).
-  const worker = new Worker<EventJobData, void>(EVENTS_QUEUE, async (job) => void (await processEventJob(job, options)), {
-    connection: options.connection,
-    prefix: options.prefix,
-    concurrency: options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY,
-    // A dead worker's events come back as its actions do (see STALLED_CHECK_INTERVAL_MS).
-    stalledInterval: STALLED_CHECK_INTERVAL_MS,
-    ...jobRetention('events', { completedMs: options.traceTtlMs, failedMs: options.failedJobsTtlMs }),
-  });
+  const worker = new Worker<EventsQueueJobData, void>(
+    EVENTS_QUEUE,
+    async (job) => {
+      const { data } = job;
+      if (isDeliveryBatch(data)) await processDeliveryBatch({ id: job.id, data, processedOn: job.processedOn }, options);
+      else await processEventJob({ id: job.id, data, processedOn: job.processedOn }, options);
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY,
+      // A dead worker's events come back as its actions do (see STALLED_CHECK_INTERVAL_MS).
+      stalledInterval: STALLED_CHECK_INTERVAL_MS,
+      ...jobRetention('events', { completedMs: options.traceTtlMs, failedMs: options.failedJobsTtlMs }),
+    },
+  );
   worker.on('failed', (job, error) => {
-    options.metrics.events.inc({ type: (options.labelEventType ?? labelEventType)(job?.data.event.type ?? ''), outcome: 'failed' });
-    options.logger.error({ err: error, jobId: job?.id, eventId: job?.data.event.id }, 'event job failed');
+    const label = options.labelEventType ?? labelEventType;
+    const events = job ? eventsOfJob(job.data) : [];
+    // Counted per event, as planned events are.
+    for (const event of events) options.metrics.events.inc({ type: label(event.type), outcome: 'failed' });
+    if (!job) options.metrics.events.inc({ type: label(''), outcome: 'failed' });
+    options.logger.error({ err: error, jobId: job?.id, ...(events.length > 1 ? { eventIds: events.map((event) => event.id) } : { eventId: events[0]?.id }) }, 'event job failed');
   });
   // Redis being unreachable is logged once per outage by RedisHealth (src/infra/redis-health.ts), not per retry.
   worker.on('error', (error) => {

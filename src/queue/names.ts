@@ -13,11 +13,22 @@ export const ACTIONS_QUEUE = 'actions';
 export const EVENT_JOB_NAME = 'event';
 
 /**
+ * The BullMQ job name of a job that carries several deliveries stored together by the intake
+ * (event-job-store.ts): each is planned as its own event job would be.
+ */
+export const DELIVERY_BATCH_JOB_NAME = 'deliveries';
+
+/**
  * Each delivery gets its own event job id, so a duplicate is recognisable: BullMQ's deduplication
  * (keyed by the event id) answers with the first delivery's job id instead of ours.
  */
 export function buildEventJobId(eventId: string, deliveryTag: string): string {
   return `${eventId}.${deliveryTag}`;
+}
+
+/** A job of deliveries stored together: `deliveries.<tag>`, the tag unique per intake process and batch. */
+export function buildDeliveryBatchJobId(batchTag: string): string {
+  return `${DELIVERY_BATCH_JOB_NAME}.${batchTag}`;
 }
 
 /** A replay's event job: one per replay generation, so it never collides with the delivery's. */

@@ -4,7 +4,7 @@ import { Queue, type Job, type JobType } from 'bullmq';
 import { NotFoundError, StateConflictError } from '../errors.js';
 import type { RedisConnection } from '../infra/redis.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
-import type { EventJobData } from './event-intake.js';
+import { eventsOfJob, isDeliveryBatch, type EventsQueueJobData } from './event-intake.js';
 import { FAILED_JOBS_KEPT_SECONDS, RETRY_WITH_FRESH_ATTEMPTS, buildEventJobOptions } from '../delivery/delivery-policy.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, EVENT_JOB_NAME, bridgeKeys, buildReplayJobId } from './names.js';
 import { listPlanFailures, readPlanFailure } from './plan-failures.js';
@@ -113,13 +113,13 @@ export interface RuleErrorSummary {
 export class BridgeOperations {
   readonly #redis: RedisConnection;
   readonly #prefix: string;
-  readonly #events: Queue<EventJobData>;
+  readonly #events: Queue<EventsQueueJobData>;
   readonly #actions: Queue<ActionJobData, ActionJobResult>;
 
   constructor(redis: RedisConnection, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
-    this.#events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    this.#events = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     this.#actions = new Queue<ActionJobData, ActionJobResult>(ACTIONS_QUEUE, { connection: redis, prefix });
     // A queue re-emits its connection's errors, which the connection's owner reports; without a
     // listener BullMQ prints every one of them (one stack trace per queue per retry).
@@ -206,18 +206,23 @@ export class BridgeOperations {
     return retryFailedSnapshot(this.#actions as Queue, (job) => !isLegacyPlanFailure(job as Job<ActionJobData, ActionJobResult>));
   }
 
-  /** Event jobs that used all their attempts, newest first. */
+  /**
+   * Event jobs that used all their attempts, newest first: one entry per event, so a job of
+   * deliveries stored together lists each of its events (with the job's id: a retry runs them all).
+   */
   async listFailedEvents(limit = 100): Promise<FailedEvent[]> {
     const jobs = await this.#events.getFailed(0, limit - 1);
-    return jobs.map((job) => ({
-      jobId: job.id!,
-      eventId: job.data.event.id,
-      type: job.data.event.type,
-      replayGeneration: job.data.replayGeneration ?? 0,
-      error: job.failedReason,
-      attemptsMade: job.attemptsMade,
-      failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-    }));
+    return jobs.flatMap((job) =>
+      eventsOfJob(job.data).map((event) => ({
+        jobId: job.id!,
+        eventId: event.id,
+        type: event.type,
+        replayGeneration: isDeliveryBatch(job.data) ? 0 : (job.data.replayGeneration ?? 0),
+        error: job.failedReason,
+        attemptsMade: job.attemptsMade,
+        failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+      })),
+    );
   }
 
   /**

@@ -6,7 +6,7 @@ import { createAdminRouter } from '../http/admin/admin-router.js';
 import { AdminSessions, AdminThrottle } from '../http/admin/admin-sessions.js';
 import { createApp, createOperationalRouter, type ReadinessCheck } from '../http/app.js';
 import { createBoundedServer } from '../http/http-server.js';
-import { EventIntake, type EventJobData } from '../queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../queue/names.js';
 import type { RedisConnection } from '../infra/redis.js';
 import { describePause, integrationsOf, readPauses } from '../actions/pause.js';
@@ -40,7 +40,7 @@ export async function startHttp(
 
   let app: express.Express;
   if (role === 'api') {
-    const eventsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: deps.connect('intake'), prefix: config.queuePrefix }), EVENTS_QUEUE));
+    const eventsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: deps.connect('intake'), prefix: config.queuePrefix }), EVENTS_QUEUE));
     app = createApp({
       sources: deps.sources,
       integrations: config.integrations,

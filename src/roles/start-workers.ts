@@ -3,7 +3,7 @@ import type { ActionName, ActionRunner } from '../actions/action.js';
 import type { ActionJobData } from '../queue/action-job.js';
 import { startActionsWorker } from '../queue/actions-worker.js';
 import { startEventsWorker } from '../queue/events-worker.js';
-import { EventIntake, type EventJobData } from '../queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../queue/event-intake.js';
 import { FailureReporter } from '../queue/failure-events.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../queue/names.js';
 import { startReconcileScheduler } from '../reconcile/reconcile-scheduler.js';
@@ -44,7 +44,7 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
 
   // Reconciled events and the bridge's own (bridge.action.failed) enter through the webhooks' own
   // intake: same queue, same dedup by event id.
-  const eventsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<EventJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }), EVENTS_QUEUE));
+  const eventsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: state, prefix: config.queuePrefix }), EVENTS_QUEUE));
   const intake = new EventIntake({ queue: eventsQueue, dedupTtlMs: config.dedupTtlMs });
   const failureReporter = new FailureReporter({
     intake,
@@ -84,6 +84,8 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
       concurrency: config.eventsConcurrency,
       failureReporter,
       failedJobsTtlMs: config.failedJobsTtlMs,
+      // An event of a job of deliveries that fails is split off as its own event job.
+      eventsQueue,
     })),
   );
   lifecycle.trackWorker(

@@ -5,7 +5,7 @@ import { actionRegistry } from '../../src/actions/registry.js';
 import { fastRetriesForTests } from '../../src/delivery/delivery-policy.js';
 import { BridgeMetrics } from '../../src/observability/metrics.js';
 import type { ActionJobData } from '../../src/queue/action-job.js';
-import type { EventJobData } from '../../src/queue/event-intake.js';
+import type { EventsQueueJobData } from '../../src/queue/event-intake.js';
 import { startEventsWorker, type EventsWorkerOptions } from '../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../src/queue/names.js';
 import { BridgeOperations } from '../../src/queue/operations.js';
@@ -67,7 +67,7 @@ export function startEventsStack(options: EventsStackOptions) {
   const prefix = options.prefix ?? randomPrefix(options.label);
   const redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
   const workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
-  const events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+  const events = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
   const actions = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: redis, prefix });
   const operations = new BridgeOperations(redis, prefix);
   const worker: Worker = startEventsWorker(

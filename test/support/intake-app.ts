@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createApp } from '../../src/http/app.js';
 import { BridgeMetrics } from '../../src/observability/metrics.js';
-import { EventIntake, type EventJobData } from '../../src/queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../../src/queue/event-intake.js';
 import { EVENTS_QUEUE } from '../../src/queue/names.js';
 import { createRedisConnection } from '../../src/infra/redis.js';
 import { sourceRegistry } from '../../src/sources/registry.js';
@@ -34,7 +34,7 @@ export async function startIntakeApp(options: IntakeAppOptions) {
   const connection: Redis = createRedisConnection(options.redisUrl, 'intake');
   connection.on('error', () => undefined);
   await once(connection, 'ready');
-  const queue = new Queue<EventJobData>(EVENTS_QUEUE, { connection, prefix: options.prefix });
+  const queue = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection, prefix: options.prefix });
   queue.on('error', () => undefined);
   const withSecrets = options.withSecrets ?? true;
   const app = createApp({

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { createRedisConnection } from '../../infra/redis.js';
 import { parseDuration } from '../../infra/units.js';
 import { REDACTED_PATHS } from '../../observability/logger.js';
-import { EventIntake, type EventJobData } from '../../queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../../queue/names.js';
 import { buildReconciler } from '../../reconcile/reconciler.js';
 import type { ReconcileReport } from '../../reconcile/run-reconciliation.js';
@@ -40,7 +40,7 @@ export async function runReconcileCommand(options: ReconcileCommandOptions, io: 
   if (!config) return 1;
   const redis = createRedisConnection(config.redisUrl, 'state', { maxRetriesPerRequest: 1, connectTimeout: 3_000 }, { cluster: config.redisCluster });
   redis.on('error', () => undefined);
-  const eventsQueue = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix: config.queuePrefix });
+  const eventsQueue = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix: config.queuePrefix });
   eventsQueue.on('error', () => undefined);
   // Log lines (one per gap, retries) go to stderr, so that --json output stays parseable.
   const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, pino.destination(2));

@@ -10,7 +10,7 @@ import { createAdminRouter } from '../../../src/http/admin/admin-router.js';
 import { AdminSessions, AdminThrottle } from '../../../src/http/admin/admin-sessions.js';
 import { createApp } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { EventIntake, type EventJobData, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import { Secret } from '../../../src/secret.js';
@@ -29,7 +29,7 @@ describe('admin: failed event jobs and conflicting duplicates (real app, real Re
   let redis: Redis;
   let workerConnection: Redis;
   let operations: BridgeOperations;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let worker: Worker<EventJobData>;
   let server: Server;
   let baseUrl: string;
@@ -44,7 +44,7 @@ describe('admin: failed event jobs and conflicting duplicates (real app, real Re
     redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
     workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
     operations = new BridgeOperations(redis, prefix);
-    events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    events = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     // A worker that fails every event job at once: it stands for planning that meets Redis trouble.
     worker = new Worker<EventJobData>(
       EVENTS_QUEUE,

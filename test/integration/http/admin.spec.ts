@@ -10,7 +10,7 @@ import { createAdminRouter } from '../../../src/http/admin/admin-router.js';
 import { AdminSessions, AdminThrottle } from '../../../src/http/admin/admin-sessions.js';
 import { createApp } from '../../../src/http/app.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import type { EventTrace } from '../../../src/queue/trace.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
@@ -60,7 +60,7 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
   let prefix: string;
   let redis: Redis;
   let operations: BridgeOperations;
-  let eventsQueue: Queue<EventJobData>;
+  let eventsQueue: Queue<EventsQueueJobData>;
   let actionsQueue: Queue<ActionJobData>;
   let server: Server;
   let baseUrl: string;
@@ -93,7 +93,7 @@ describe('/admin dashboard: authentication, CSRF, API errors, escaping (real app
     redis = new Redis(SHARED_REDIS_URL);
     capture = createCapturingLogger();
     operations = new BridgeOperations(redis, prefix);
-    eventsQueue = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    eventsQueue = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     actionsQueue = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: redis, prefix });
 
     const receivedAt = new Date(Date.now() - 2 * 60_000).toISOString();

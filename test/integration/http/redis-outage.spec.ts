@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { OwnRedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/redis.js';
 import { postFirstPromoter, readJson, startIntakeApp } from '../../support/intake-app.js';
+import { eventsOfJob } from '../../../src/queue/event-intake.js';
 
 const leadSignup = readFileSync(new URL('../../fixtures/deliveries/firstpromoter/lead_signup.json', import.meta.url), 'utf8');
 const withEventId = (id: number) => {
@@ -43,7 +44,7 @@ describe('intake while Redis is down (own redis-server)', function () {
     // The first requests after Redis returns may still find the connection reconnecting.
     await waitFor(async () => (await postFirstPromoter(app.baseUrl, withEventId(7))).status === 202, 15_000, 200);
     expect((await fetch(`${app.baseUrl}/readyz`)).status).to.equal(200);
-    const ids = (await app.queue.getJobs(['waiting'])).map((job) => job.data.event.id).sort();
+    const ids = (await app.queue.getJobs(['waiting'])).flatMap((job) => eventsOfJob(job.data).map((event) => event.id)).sort();
     // Event 1 was acknowledged, so it survived the restart (AOF); 2–6 were never acknowledged.
     expect(ids).to.deep.equal(['firstpromoter-1', 'firstpromoter-7']);
   });

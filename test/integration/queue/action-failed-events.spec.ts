@@ -11,7 +11,7 @@ import type { BridgeEvent } from '../../../src/events/event.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { startActionsWorker } from '../../../src/queue/actions-worker.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { EventIntake, eventsOfJob, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { FailureReporter, UNREPORTED_FAILURE_DELAY_MS } from '../../../src/queue/failure-events.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
@@ -61,7 +61,7 @@ describe('bridge.action.failed (real Redis, real workers, real Slack client agai
   let redis: Redis;
   let eventsConnection: Redis;
   let actionsConnection: Redis;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let actions: Queue<ActionJobData>;
   let operations: BridgeOperations;
   let slack: SlackFake;
@@ -132,7 +132,7 @@ describe('bridge.action.failed (real Redis, real workers, real Slack client agai
    */
   const storedBridgeEvents = async (): Promise<BridgeEvent[]> => {
     const byId = new Map<string, BridgeEvent>();
-    for (const job of await events.getJobs(['waiting', 'active', 'delayed', 'failed'])) byId.set(job.data.event.id, job.data.event);
+    for (const job of await events.getJobs(['waiting', 'active', 'delayed', 'failed'])) for (const event of eventsOfJob(job.data)) byId.set(event.id, event);
     for (const id of await operations.listRecentEventIds(10_000)) {
       const trace = await operations.getEventTrace(id);
       if (trace) byId.set(id, trace.event);

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { Queue } from 'bullmq';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { waitFor } from '../../support/redis.js';
@@ -32,7 +32,7 @@ const normalize = (body: Record<string, unknown>): BridgeEvent =>
  */
 describe('conflicting duplicates: stored apart, listed, traced and alertable (real Redis)', () => {
   let stack: EventsStack;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let actions: Queue<ActionJobData>;
   let operations: BridgeOperations;
 

@@ -10,7 +10,7 @@ import { startBridge, type RunningBridge } from '../../../src/main.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { ACTION_BACKOFF_TYPE, twelveAttemptsOverEightHours } from '../../../src/delivery/delivery-policy.js';
-import type { EventJobData } from '../../../src/queue/event-intake.js';
+import type { EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
@@ -54,7 +54,7 @@ describe('delivery policy: what a real action job gets (startBridge, real Redis)
     prefixes.push(prefix);
     const config = loadConfig({ REDIS_URL: SHARED_REDIS_URL, QUEUE_PREFIX: prefix, RULES_DIR: rulesDir, METRICS_PORT: '0', ...env });
     const bridge: RunningBridge = await startBridge({ config, roles: { api: false, workers: true }, logger: pino({ level: 'silent' }), metrics: new BridgeMetrics() });
-    const events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    const events = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     const actions = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: redis, prefix });
     try {
       const event = sourceRegistry.firstpromoter.normalize(delivery, { receivedAt: new Date(), strippedFields: [] });

@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { EVENT_RETRY_POLICY } from '../../../src/delivery/delivery-policy.js';
 import { StorageUnavailableError } from '../../../src/errors.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
-import { buildEventJobId, EVENT_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
+import { EventIntake, eventsOfJob, type DeliveryBatchJobData, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
+import { buildEventJobId, DELIVERY_BATCH_JOB_NAME, EVENT_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { buildEvent } from '../../unit/rules/fixture-events.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
 
@@ -17,18 +17,18 @@ import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.
 describe('EventIntake (real BullMQ queue, real Redis)', () => {
   let prefix: string;
   let connection: Redis;
-  let queue: Queue<EventJobData>;
+  let queue: Queue<EventsQueueJobData>;
   let batchSizes: number[];
 
   beforeEach(async () => {
     prefix = randomPrefix('intake');
     connection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
-    queue = new Queue<EventJobData>(EVENTS_QUEUE, { connection, prefix });
+    queue = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection, prefix });
     batchSizes = [];
-    // Each batch is one script call (event-job-store.ts) whose KEYS are 4 queue keys and 2 per job.
+    // Each batch is one script call (event-job-store.ts) whose KEYS are 5 queue keys and 2 per delivery.
     const evalsha = connection.evalsha.bind(connection);
     connection.evalsha = ((sha: string, numberOfKeys: number, ...rest: (string | number)[]) => {
-      batchSizes.push((numberOfKeys - 4) / 2);
+      batchSizes.push((numberOfKeys - 5) / 2);
       return evalsha(sha, numberOfKeys, ...rest);
     }) as typeof connection.evalsha;
   });
@@ -42,7 +42,7 @@ describe('EventIntake (real BullMQ queue, real Redis)', () => {
   const lead = (n: number): BridgeEvent => ({ ...buildEvent('firstpromoter.lead_signup', { id: n, email: `lead${n}@example.com` }), id: `firstpromoter-${n}` });
 
   it('needs a queue', () => {
-    expect(() => new EventIntake({ queue: undefined as unknown as Queue<EventJobData>, dedupTtlMs: 1_000 })).to.throw(TypeError, 'EventIntake needs a queue');
+    expect(() => new EventIntake({ queue: undefined as unknown as Queue<EventsQueueJobData>, dedupTtlMs: 1_000 })).to.throw(TypeError, 'EventIntake needs a queue');
   });
 
   it('writes deliveries that arrive together in batches of maxBatchSize, the rest at the end of the turn, and no empty batch', async () => {
@@ -51,7 +51,32 @@ describe('EventIntake (real BullMQ queue, real Redis)', () => {
     expect(outcomes).to.deep.equal(Array(7).fill('stored'));
     await new Promise((resolve) => setImmediate(resolve));
     expect(batchSizes).to.deep.equal([3, 3, 1]);
-    expect(await queue.count()).to.equal(7);
+    // Deliveries stored together share a job; the lone one is its own event job.
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs.map((job) => job.name).sort()).to.deep.equal([DELIVERY_BATCH_JOB_NAME, DELIVERY_BATCH_JOB_NAME, EVENT_JOB_NAME]);
+    expect(jobs.flatMap((job) => eventsOfJob(job.data).map((event) => event.id)).sort()).to.deep.equal(Array.from({ length: 7 }, (_, n) => `firstpromoter-${n + 1}`).sort());
+  });
+
+  it('deliveries stored together: one job of deliveries, each event under the job id its own dedup key holds, in arrival order', async () => {
+    const intake = new EventIntake({ queue, dedupTtlMs: 60_000 });
+    // 2 is sent twice in the same turn: the second is a duplicate of the first, not a delivery of the job.
+    const outcomes = await Promise.all([lead(1), lead(2), lead(2), lead(3)].map((event) => intake.store(event)));
+    expect(outcomes).to.deep.equal(['stored', 'stored', 'duplicate', 'stored']);
+    const [job, ...others] = await queue.getJobs(['waiting']);
+    expect(others).to.have.length(0);
+    expect(job.name).to.equal(DELIVERY_BATCH_JOB_NAME);
+    expect(job.id).to.match(/^deliveries\./);
+    expect(job.opts.attempts).to.equal(EVENT_RETRY_POLICY.attempts);
+    const { deliveries } = job.data as DeliveryBatchJobData;
+    expect(deliveries.map((delivery) => delivery.event)).to.deep.equal([lead(1), lead(2), lead(3)].map((event) => ({ ...event, data: JSON.parse(JSON.stringify(event.data)) })));
+    for (const delivery of deliveries) {
+      expect(await connection.get(`${queue.keys.de}:${delivery.event.id}`)).to.equal(delivery.jobId);
+      expect(delivery.jobId.startsWith(`${delivery.event.id}.`)).to.equal(true);
+      // No job of its own while it travels in the job of deliveries.
+      expect(await queue.getJob(delivery.jobId)).to.equal(undefined);
+    }
+    // A later redelivery is a duplicate of the batched one.
+    expect(await intake.store(lead(3))).to.equal('duplicate');
   });
 
   it('writes 200 deliveries per round trip by default', async () => {

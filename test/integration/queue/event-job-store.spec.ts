@@ -4,9 +4,9 @@ import { Redis } from 'ioredis';
 import { buildEventJobOptions } from '../../../src/delivery/delivery-policy.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { digestEventBody } from '../../../src/queue/conflicting-duplicates.js';
-import { serializeEventJob, type EventJobData } from '../../../src/queue/event-intake.js';
+import { serializeEventJob, type EventJobData, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { encodeEventJobOptions, storeEventJobs, type EventJobRecord } from '../../../src/queue/event-job-store.js';
-import { EVENT_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
+import { DELIVERY_BATCH_JOB_NAME, EVENT_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { buildEvent, eventFromFixture } from '../../unit/rules/fixture-events.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 import { OwnRedisServer } from '../../support/redis-server.js';
@@ -31,10 +31,10 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     connection.disconnect();
   });
 
-  function openQueue(redis: Redis = connection): Queue<EventJobData> {
+  function openQueue(redis: Redis = connection): Queue<EventsQueueJobData> {
     const prefix = randomPrefix('job-store');
     prefixes.push(prefix);
-    return new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    return new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
   }
 
   const event = eventFromFixture('firstpromoter/lead_signup.json', { data: { note: 'ünïcode "quoted" \u2028', nested: { list: [1, null, true] } } });
@@ -51,7 +51,7 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     const bullmq = openQueue();
     const jobId = `${event.id}.0123456789abcdef.t1`;
     const added = await bullmq.add(EVENT_JOB_NAME, { event }, { ...buildEventJobOptions(jobId), deduplication: { id: event.id, ttl: DEDUP_TTL_MS } });
-    expect(await storeEventJobs(ours, [record(jobId)], DEDUP_TTL_MS, added.timestamp)).to.deep.equal([jobId]);
+    expect(await storeEventJobs(ours, [record(jobId)], { dedupTtlMs: DEDUP_TTL_MS, timestamp: added.timestamp })).to.deep.equal([jobId]);
 
     const [ourHash, theirHash] = await Promise.all([ours, bullmq].map((queue) => connection.hgetall(`${queue.keys['']}${jobId}`)));
     // The opts JSON is an object whose key order Lua's cjson does not keep: compare it parsed.
@@ -70,30 +70,85 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     expect(await ours.getJobState(jobId)).to.equal('waiting');
   });
 
+  it('stores two or more new deliveries as one job of deliveries, as BullMQ stores that job, each dedup key holding its delivery job id', async () => {
+    const ours = openQueue();
+    const bullmq = openQueue();
+    const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });
+    const batchJobId = 'deliveries.t1';
+    const batch = { jobId: batchJobId, name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions(batchJobId) };
+    const deliveries = [
+      { jobId: `${event.id}.a`, event },
+      { jobId: `${other.id}.b`, event: other },
+    ];
+    const added = await bullmq.add(DELIVERY_BATCH_JOB_NAME, { deliveries }, batch.opts);
+    // The third delivery repeats the first's event id: a duplicate, left out of the job.
+    const answers = await storeEventJobs(ours, [record(`${event.id}.a`), record(`${other.id}.b`, other), record(`${event.id}.c`)], {
+      dedupTtlMs: DEDUP_TTL_MS,
+      batch,
+      timestamp: added.timestamp,
+    });
+    expect(answers).to.deep.equal([`${event.id}.a`, `${other.id}.b`, `${event.id}.a`]);
+
+    const [ourHash, theirHash] = await Promise.all([ours, bullmq].map((queue) => connection.hgetall(`${queue.keys['']}${batchJobId}`)));
+    expect({ ...ourHash, opts: JSON.parse(ourHash.opts!), data: JSON.parse(ourHash.data!) }).to.deep.equal({ ...theirHash, opts: JSON.parse(theirHash.opts!), data: JSON.parse(theirHash.data!) });
+    expect(JSON.parse(ourHash.data!)).to.deep.equal({ deliveries });
+    expect(await connection.lrange(ours.keys.wait, 0, -1)).to.deep.equal([batchJobId]);
+    expect(await connection.zcard(ours.keys.marker)).to.equal(1);
+    for (const delivery of deliveries) {
+      expect(await connection.get(`${ours.keys.de}:${delivery.event.id}`)).to.equal(delivery.jobId);
+      expect(await connection.pttl(`${ours.keys.de}:${delivery.event.id}`)).to.be.within(DEDUP_TTL_MS - 5_000, DEDUP_TTL_MS);
+      expect(await connection.exists(`${ours.keys['']}${delivery.jobId}`)).to.equal(0);
+    }
+    // A BullMQ worker takes it as any job.
+    const seen: unknown[] = [];
+    const worker = new Worker(EVENTS_QUEUE, async (job: Job) => void seen.push([job.name, job.data]), { connection: connection.duplicate(), prefix: ours.opts.prefix });
+    try {
+      await waitFor(async () => (await ours.getJobState(batchJobId)) === 'completed');
+    } finally {
+      await worker.close();
+    }
+    expect(seen).to.deep.equal([[DELIVERY_BATCH_JOB_NAME, { deliveries }]]);
+  });
+
+  it('a lone new delivery among duplicates is stored as its own event job, not as a job of deliveries', async () => {
+    const queue = openQueue();
+    await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
+    const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });
+    const batch = { jobId: 'deliveries.t2', name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions('deliveries.t2') };
+    expect(await storeEventJobs(queue, [record(`${event.id}.b`), record(`${other.id}.c`, other)], { dedupTtlMs: DEDUP_TTL_MS, batch })).to.deep.equal([`${event.id}.a`, `${other.id}.c`]);
+    expect(await queue.getJob('deliveries.t2')).to.equal(undefined);
+    expect((await queue.getJob(`${other.id}.c`))?.data).to.deep.equal({ event: other });
+    // Nothing new at all: nothing written, no marker.
+    await connection.del(queue.keys.marker);
+    expect(await storeEventJobs(queue, [record(`${event.id}.d`), record(`${other.id}.e`, other)], { dedupTtlMs: DEDUP_TTL_MS, batch: { ...batch, jobId: 'deliveries.t3' } })).to.deep.equal([`${event.id}.a`, `${other.id}.c`]);
+    expect(await connection.zcard(queue.keys.marker)).to.equal(0);
+    expect(await queue.getJob('deliveries.t3')).to.equal(undefined);
+  });
+
   it('answers, per job, the job id holding its event id: its own when stored, the first one when known', async () => {
     const queue = openQueue();
     const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });
-    expect(await storeEventJobs(queue, [record(`${event.id}.a`), record(`${other.id}.b`, other), record(`${event.id}.c`)], DEDUP_TTL_MS)).to.deep.equal([
+    expect(await storeEventJobs(queue, [record(`${event.id}.a`), record(`${other.id}.b`, other), record(`${event.id}.c`)], { dedupTtlMs: DEDUP_TTL_MS })).to.deep.equal([
       `${event.id}.a`,
       `${other.id}.b`,
       `${event.id}.a`,
     ]);
-    expect(await storeEventJobs(queue, [record(`${event.id}.d`)], DEDUP_TTL_MS)).to.deep.equal([`${event.id}.a`]);
+    expect(await storeEventJobs(queue, [record(`${event.id}.d`)], { dedupTtlMs: DEDUP_TTL_MS })).to.deep.equal([`${event.id}.a`]);
     expect(await queue.getJob(`${event.id}.c`)).to.equal(undefined);
     expect(await connection.lrange(queue.keys.wait, 0, -1)).to.deep.equal([`${other.id}.b`, `${event.id}.a`]);
   });
 
   it('forgets an event id after the dedup TTL: the next delivery is stored', async () => {
     const queue = openQueue();
-    expect(await storeEventJobs(queue, [record(`${event.id}.a`)], 50)).to.deep.equal([`${event.id}.a`]);
+    expect(await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: 50 })).to.deep.equal([`${event.id}.a`]);
     await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(await storeEventJobs(queue, [record(`${event.id}.b`)], 50)).to.deep.equal([`${event.id}.b`]);
+    expect(await storeEventJobs(queue, [record(`${event.id}.b`)], { dedupTtlMs: 50 })).to.deep.equal([`${event.id}.b`]);
   });
 
   it('adds no marker while the queue is paused, so no worker takes the job until it is resumed', async () => {
     const queue = openQueue();
     await queue.pause();
-    await storeEventJobs(queue, [record(`${event.id}.a`)], DEDUP_TTL_MS);
+    await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
     expect(await connection.zcard(queue.keys.marker)).to.equal(0);
     expect(await queue.getJobState(`${event.id}.a`)).to.equal('waiting');
     await queue.resume();
@@ -104,17 +159,17 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     const queue = openQueue();
     await queue.setGlobalConcurrency(1);
     await connection.lpush(queue.keys.active, 'someone-else');
-    await storeEventJobs(queue, [record(`${event.id}.a`)], DEDUP_TTL_MS);
+    await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
     expect(await connection.zcard(queue.keys.marker)).to.equal(0);
     await connection.del(queue.keys.active);
-    await storeEventJobs(queue, [record(`firstpromoter-2.b`, { ...event, id: 'firstpromoter-2' })], DEDUP_TTL_MS);
+    await storeEventJobs(queue, [record(`firstpromoter-2.b`, { ...event, id: 'firstpromoter-2' })], { dedupTtlMs: DEDUP_TTL_MS });
     expect(await connection.zcard(queue.keys.marker)).to.equal(1);
   });
 
   it('a BullMQ worker takes the job, and retries it with its attempts and backoff when it fails', async () => {
     const queue = openQueue();
     const jobId = `${event.id}.a`;
-    await storeEventJobs(queue, [{ ...record(jobId), opts: buildEventJobOptions(jobId, { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 }) }], DEDUP_TTL_MS);
+    await storeEventJobs(queue, [{ ...record(jobId), opts: buildEventJobOptions(jobId, { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 }) }], { dedupTtlMs: DEDUP_TTL_MS });
     const seen: { data: unknown; attemptsMade: number }[] = [];
     const worker = new Worker<EventJobData>(
       EVENTS_QUEUE,
@@ -141,8 +196,8 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     try {
       const queue = openQueue(own);
       expect(await own.script('FLUSH')).to.equal('OK');
-      expect(await storeEventJobs(queue, [record(`${event.id}.a`)], DEDUP_TTL_MS)).to.deep.equal([`${event.id}.a`]);
-      expect(await storeEventJobs(queue, [record(`firstpromoter-2.b`, { ...event, id: 'firstpromoter-2' })], DEDUP_TTL_MS)).to.deep.equal(['firstpromoter-2.b']);
+      expect(await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS })).to.deep.equal([`${event.id}.a`]);
+      expect(await storeEventJobs(queue, [record(`firstpromoter-2.b`, { ...event, id: 'firstpromoter-2' })], { dedupTtlMs: DEDUP_TTL_MS })).to.deep.equal(['firstpromoter-2.b']);
       expect(await queue.count()).to.equal(2);
       await queue.close();
     } finally {
@@ -157,22 +212,24 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     await connection.hset(`${queue.keys.de}:firstpromoter-2`, 'x', '1');
     // The script is cached in Redis after one use; after that, only a missing script is worth
     // sending the script for: count the sends.
-    await storeEventJobs(queue, [record('firstpromoter-3.c', { ...event, id: 'firstpromoter-3' })], DEDUP_TTL_MS);
+    await storeEventJobs(queue, [record('firstpromoter-3.c', { ...event, id: 'firstpromoter-3' })], { dedupTtlMs: DEDUP_TTL_MS });
     let scriptSends = 0;
     const send = connection.eval.bind(connection);
     connection.eval = ((...args: Parameters<typeof send>) => {
       scriptSends += 1;
       return send(...args);
     }) as typeof connection.eval;
-    const error = await storeEventJobs(queue, [record(`${event.id}.a`), record('firstpromoter-2.b', { ...event, id: 'firstpromoter-2' })], DEDUP_TTL_MS).then(
+    const error = await storeEventJobs(queue, [record(`${event.id}.a`), record('firstpromoter-2.b', { ...event, id: 'firstpromoter-2' })], { dedupTtlMs: DEDUP_TTL_MS }).then(
       () => null,
       (caught: unknown) => caught,
     );
     expect(error).to.be.instanceOf(Error).with.property('message').that.matches(/WRONGTYPE/);
     expect(scriptSends).to.equal(0);
-    // Redis does not roll a script back: what ran before the error stays. The intake answers 503
-    // for the whole batch, so the senders retry and the first job's deliveries become duplicates.
-    expect(await connection.get(`${queue.keys.de}:${event.id}`)).to.equal(`${event.id}.a`);
+    // What the script wrote before the error is undone: no dedup key without its job, so the
+    // senders' retries (the intake answers 503 for the whole batch) are stored afresh.
+    expect(await connection.exists(`${queue.keys.de}:${event.id}`, `${queue.keys['']}${event.id}.a`)).to.equal(0);
+    expect(await connection.lrange(queue.keys.wait, 0, -1)).to.deep.equal(['firstpromoter-3.c']);
+    expect(await storeEventJobs(queue, [record(`${event.id}.b`)], { dedupTtlMs: DEDUP_TTL_MS })).to.deep.equal([`${event.id}.b`]);
   });
 });
 

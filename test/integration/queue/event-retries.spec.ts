@@ -6,7 +6,7 @@ import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { createRedisConnection } from '../../../src/infra/redis.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { EVENT_RETRY_POLICY, type RetryPolicy } from '../../../src/delivery/delivery-policy.js';
 import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
@@ -45,7 +45,7 @@ describe('event jobs: attempts with backoff, events failed and events retry (rea
   let workerConnection: Redis;
   let ownRedis: OwnRedisServer;
   let state: Redis;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let operations: BridgeOperations;

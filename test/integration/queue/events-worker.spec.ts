@@ -7,7 +7,7 @@ import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import type { EventJobData } from '../../../src/queue/event-intake.js';
+import type { EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { StateConflictError } from '../../../src/errors.js';
 import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
 import { startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/events-worker.js';
@@ -50,7 +50,7 @@ describe('events worker (real Redis, real rules)', () => {
   let prefix: string;
   let redis: Redis;
   let workerConnection: Redis;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let operations: BridgeOperations;

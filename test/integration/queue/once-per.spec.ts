@@ -6,7 +6,7 @@ import { actionRegistry } from '../../../src/actions/registry.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import type { EventJobData } from '../../../src/queue/event-intake.js';
+import type { EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
@@ -46,7 +46,7 @@ describe('once_per and throttle through the events worker (real Redis, real rule
   let prefix: string;
   let redis: Redis;
   let workerConnection: Redis;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let operations: BridgeOperations;

@@ -4,7 +4,7 @@ import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { BridgeEvent } from '../../../src/events/event.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import type { EventJobData } from '../../../src/queue/event-intake.js';
+import type { EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { ACTION_JOB_LOGS_KEPT, FAILED_JOBS_KEPT_SECONDS, buildActionJobOptions } from '../../../src/delivery/delivery-policy.js';
 import { QUARANTINED_EVENTS_KEPT } from '../../../src/queue/events-worker.js';
 import { bridgeKeys } from '../../../src/queue/names.js';
@@ -31,7 +31,7 @@ describe('Redis bounds: quarantine list, replay counters, job logs (real Redis)'
   let stack: EventsStack;
   let prefix: string;
   let redis: Redis;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let operations: BridgeOperations;

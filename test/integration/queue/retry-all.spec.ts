@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import type { EventJobData } from '../../../src/queue/event-intake.js';
+import type { EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { buildActionJobOptions, buildEventJobOptions } from '../../../src/delivery/delivery-policy.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
@@ -74,7 +74,7 @@ describe('retry all: a snapshot of the failed ids, each retried once (real Redis
   });
 
   it('events retry --all: the same for event jobs', async () => {
-    const queue = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    const queue = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     worker = startFailingWorker(EVENTS_QUEUE);
     const event = (i: number) => ({
       id: `firstpromoter-${i}`,

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { STALLED_CHECK_INTERVAL_MS } from '../../../src/delivery/delivery-policy.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { EventIntake, type EventJobData, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { isEventJobDone, startEventsStack, type EventsStack } from '../../support/events-stack.js';
@@ -42,7 +42,7 @@ describe('events worker: a dead worker\'s event comes back at the next stalled c
 
   it('plans an event whose worker died holding it one stalled interval after a live worker starts, well before 30 s', async () => {
     expect(STALLED_CHECK_INTERVAL_MS).to.equal(15_000);
-    const events = new Queue<EventJobData>(EVENTS_QUEUE, { connection: redis, prefix });
+    const events = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     const event = sourceRegistry.firstpromoter.normalize(delivery, { receivedAt: new Date(), strippedFields: ['auth_token', 'temp_password'] });
     expect(await new EventIntake({ queue: events, dedupTtlMs: 60_000 }).store(event)).to.equal('stored');
 

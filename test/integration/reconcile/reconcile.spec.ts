@@ -6,7 +6,7 @@ import { actionRegistry } from '../../../src/actions/registry.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { BridgeMetrics } from '../../../src/observability/metrics.js';
 import type { ActionJobData } from '../../../src/queue/action-job.js';
-import { EventIntake, type EventJobData } from '../../../src/queue/event-intake.js';
+import { EventIntake, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { startEventsWorker } from '../../../src/queue/events-worker.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { readEventTrace } from '../../../src/queue/trace.js';
@@ -49,7 +49,7 @@ describe('reconciliation (real Redis, real events worker, fake provider APIs)', 
   let prefix: string;
   let redis: Redis;
   let workerConnection: Redis;
-  let events: Queue<EventJobData>;
+  let events: Queue<EventsQueueJobData>;
   let actions: Queue<ActionJobData>;
   let worker: Worker;
   let fp: FirstPromoterApiFake;

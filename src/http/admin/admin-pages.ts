@@ -156,7 +156,7 @@ function renderQueues(overview: AdminOverview): SafeHtml {
 <thead><tr><th>queue</th>${QUEUE_STATES.map((state) => html`<th class="num">${state}</th>`)}</tr></thead>
 <tbody>${rows}</tbody>
 </table>
-<p class="muted" id="events-completed-note">A planned event leaves the events queue (its trace is the record, kept DEDUP_TTL): the events received below count them.</p>
+<p class="muted" id="events-completed-note">A planned event leaves the events queue (its trace is the record, kept DEDUP_TTL): the events received below count them. The events queue counts jobs: deliveries stored together share one.</p>
 ${renderIntegrations(overview)}
 ${renderReconciliation(overview)}
 <p class="throughput">Events received: <strong id="events-5m">${overview.throughput.eventsLast5Minutes}</strong> in the last 5 minutes,

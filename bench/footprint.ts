@@ -10,9 +10,13 @@
  *  - `plain`: the fixture as is (`suspicion: no_suspicion`): no shipped rule matches;
  *  - `suspicious`: `suspicion: self_referral`: `suspicious-lead-alert` posts one Slack message.
  *
- * A warm-up phase first (`--warm-up`, 2,500 suspicious leads) fills BullMQ's event streams to
- * their cap (about 10,000 entries per queue), so the phases measure what one more retained event
- * keeps, not the streams' fixed cost.
+ * A warm-up phase first (`--warm-up`, suspicious leads) fills BullMQ's event streams to their cap
+ * (about 10,000 entries per queue), so the phases measure what one more retained event keeps, not
+ * the streams' fixed cost. The slower stream sets its default: each event adds 2 entries to
+ * `events:events` (the intake writes no `added`/`waiting` entries, only the worker's `active` and
+ * `completed`), so 5,000 events fill it, plus a tenth for the approximate trimming (`MAXLEN ~`);
+ * a suspicious lead adds 4 to `actions:events`, filled long before. The warm-up prints both
+ * streams' lengths and warns when one is short of the cap.
  *
  * Per phase, after everything drained (event jobs completed, action jobs completed, fake Slack
  * received every message): commands per event (INFO stats `total_commands_processed` before and
@@ -23,7 +27,7 @@
  *
  * `--dry-run` leaves the tokens unset: the actions run as dry-run (nothing sent, no Slack keys).
  *
- *   npm run build && npx tsx bench/footprint.ts [--events 2000] [--warm-up 2500] [--connections 50] [--dry-run] [--fixture-as-is]
+ *   npm run build && npx tsx bench/footprint.ts [--events 2000] [--warm-up 5500] [--connections 50] [--dry-run] [--fixture-as-is]
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -40,7 +44,11 @@ const option = (name: string, fallback: number) => {
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
 const eventCount = option('events', 2000);
-const warmUpCount = option('warm-up', 2500);
+/** BullMQ's default cap of a queue's event stream (`streams.events.maxLen`). */
+const EVENT_STREAM_CAP = 10_000;
+/** Entries one event adds to `events:events`, the stream the warm-up fills last (see the header). */
+const EVENTS_STREAM_ENTRIES_PER_EVENT = 2;
+const warmUpCount = option('warm-up', Math.ceil((EVENT_STREAM_CAP / EVENTS_STREAM_ENTRIES_PER_EVENT) * 1.1));
 const connections = option('connections', 50);
 const PREFIX = 'bridge';
 const token = 'bench-footprint-token-0123456789';
@@ -265,7 +273,13 @@ try {
   console.log(`payload: lead_signup fixture, ${buildDelivery(nextId, 'no_suspicion').length} bytes per delivery`);
   // BullMQ's event streams are capped (about 10,000 entries per queue): a fixed cost, not a cost per
   // retained event. The warm-up fills them, so the phases below measure what one more event keeps.
-  if (warmUpCount > 0) await runPhase('warm-up (fills the capped event streams; not in the summary)', 'self_referral', 1, warmUpCount);
+  if (warmUpCount > 0) {
+    await runPhase('warm-up (fills the capped event streams; not in the summary)', 'self_referral', 1, warmUpCount);
+    for (const stream of [`${PREFIX}:events:events`, `${PREFIX}:actions:events`]) {
+      const length = await redis.xlen(stream);
+      console.log(`${stream}: ${length} entries${length < EVENT_STREAM_CAP ? ` (short of the cap of ${EVENT_STREAM_CAP}: the phases below pay for filling it; raise --warm-up)` : ''}`);
+    }
+  }
   const results = [await runPhase('plain', 'no_suspicion', 0), await runPhase('suspicious', 'self_referral', 1)];
   console.log(`\nsummary (targets: ≤ 5,000 B per retained event, ≤ 30 commands per event); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (const r of results) {

@@ -5,7 +5,7 @@ import { matchesEventPattern, parseEventPattern, type EventPattern } from '../ru
 import { describeAffiliateEvent } from '../sources/source.js';
 import { sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { bridgeKeys } from './names.js';
-import type { EventTrace } from './trace.js';
+import { decodeStoredTrace, type EventTrace } from './trace.js';
 
 /**
  * One line of the dashboard's events list, derived from a stored trace by {@link summarizeEventTrace}
@@ -190,6 +190,6 @@ export async function readRecentEventSummaries(redis: RedisConnection, prefix: s
   const traces = await redis.mget(...ids.map((id) => keys.trace(id)));
   return ids.map((id, index) => {
     const stored = traces[index];
-    return stored ? summarizeEventTrace(JSON.parse(stored) as EventTrace) : summarizeExpiredEvent(id);
+    return stored ? summarizeEventTrace(decodeStoredTrace(stored)) : summarizeExpiredEvent(id);
   });
 }

@@ -2,7 +2,7 @@ import { Cluster } from 'ioredis';
 import { compareEventsByReceipt, type BridgeEvent } from '../events/event.js';
 import type { RedisConnection } from '../infra/redis.js';
 import { bridgeKeys } from './names.js';
-import type { EventTrace } from './trace.js';
+import { decodeStoredTrace } from './trace.js';
 
 /** Keys read per round trip. */
 const BATCH_SIZE = 500;
@@ -35,7 +35,7 @@ export async function* readStoredEventBatches(redis: RedisConnection, prefix: st
       for (const json of await node.mget(...keys)) {
         // Expired between SCAN and MGET: gone, like any event older than the window.
         if (json === null) continue;
-        const { event } = JSON.parse(json) as EventTrace;
+        const { event } = decodeStoredTrace(json);
         if (Date.parse(event.receivedAt) < sinceMs || seen.has(event.id)) continue;
         seen.add(event.id);
         batch.push(event);

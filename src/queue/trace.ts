@@ -1,6 +1,8 @@
 import type { ChainableCommander } from 'ioredis';
 import type { BridgeEvent } from '../events/event.js';
 import type { Plan } from '../rules/plan.js';
+import { describeAffiliateEvent } from '../sources/source.js';
+import { sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { bridgeKeys } from './names.js';
 import type { RedisConnection } from '../infra/redis.js';
 
@@ -76,7 +78,70 @@ let writesSinceTrim = 0;
 
 export async function readEventTrace(redis: RedisConnection, prefix: string, eventId: string): Promise<EventTrace | null> {
   const stored = await redis.get(bridgeKeys(prefix).trace(eventId));
-  return stored ? (JSON.parse(stored) as EventTrace) : null;
+  return stored ? decodeStoredTrace(stored) : null;
+}
+
+/**
+ * The `format` of a trace stored compact by {@link encodeStoredTrace}. The full form (every trace
+ * written before it, and a trace the compact form cannot give back exactly) has no `format`.
+ */
+export const COMPACT_TRACE_FORMAT = 2;
+
+/** The lists every run has; the compact form leaves them out when empty. In {@link TraceRun}'s order. */
+const RUN_LISTS = ['matched', 'unmatched', 'failures', 'warnings', 'actionJobIds', 'suppressed'] as const;
+
+/**
+ * The JSON kept under an event's trace key: readable JSON, compact where that loses nothing.
+ *
+ * The compact form, `{ "format": 2, "event", "runs" }`, keeps the payload and the runs and leaves
+ * out what the decoder gives back: the event's `affiliate` and `canonicalTypes`, which its source's
+ * affiliate normalizer derives from the payload again, and each run's empty lists and
+ * `quarantined: false`. For a 3.7 KB payload that is the difference between jemalloc's 5,120 and
+ * 4,096-byte size classes.
+ *
+ * It is exact by construction: the compact form is kept only when {@link decodeStoredTrace} gives
+ * back the very same JSON (the same fields, values and order), else the full form `{ event, runs }`
+ * is, as before. So an event whose stored affiliate fields are not what its payload derives (a
+ * conflicting duplicate, an event stored before the affiliate model or without it), or that would
+ * read back in another order (a schema-quarantined event, whose quarantine fields follow its
+ * payload), or whose runs predate a list (no `suppressed` before once_per) keeps everything as is, without a rule per case to keep in
+ * step with the sources; the check costs a serialization more per trace write. The fields are
+ * derived by the running version's normalizer: after an upgrade that changes it, a compact trace
+ * reads with the new description, as an event stored without the fields already did.
+ * @param registry the sources whose normalizers derive the affiliate fields: the shipped ones.
+ */
+export function encodeStoredTrace(trace: EventTrace, registry: SourceRegistry = sourceRegistry): string {
+  const full = JSON.stringify(trace);
+  const { affiliate: _affiliate, canonicalTypes: _canonicalTypes, ...payloadEvent } = trace.event;
+  const compact = JSON.stringify({ format: COMPACT_TRACE_FORMAT, event: payloadEvent, runs: trace.runs.map(compactRun) });
+  return JSON.stringify(decodeStoredTrace(compact, registry)) === full ? compact : full;
+}
+
+/**
+ * The trace a stored JSON holds, in the compact form ({@link encodeStoredTrace}) or the full one.
+ * Every reader of a trace key goes through it.
+ * @throws SyntaxError when `stored` is not JSON.
+ */
+export function decodeStoredTrace(stored: string, registry: SourceRegistry = sourceRegistry): EventTrace {
+  const trace = JSON.parse(stored) as EventTrace & { readonly format?: number };
+  if (trace.format !== COMPACT_TRACE_FORMAT) return trace;
+  const { event, runs } = trace;
+  const source = Object.hasOwn(registry, event.source) ? registry[event.source] : undefined;
+  return { event: describeAffiliateEvent(event, source?.normalizeAffiliate), runs: runs.map(expandRun) };
+}
+
+function compactRun(run: TraceRun): Partial<TraceRun> {
+  const compact: Record<string, unknown> = { ...run };
+  for (const list of RUN_LISTS) if (compact[list] !== undefined && (compact[list] as readonly unknown[]).length === 0) delete compact[list];
+  if (run.quarantined === false) delete compact.quarantined;
+  return compact;
+}
+
+function expandRun(stored: Partial<TraceRun>): TraceRun {
+  const { at, generation, quarantined = false, ...rest } = stored as TraceRun;
+  // Written in TraceRun's order, then what the run has, so the JSON reads as the events worker wrote it.
+  const lists = Object.fromEntries(RUN_LISTS.map((list) => [list, []]));
+  return { at, generation, quarantined, ...lists, ...rest } as TraceRun;
 }
 
 /** Options of {@link appendTraceRun}. */
@@ -103,7 +168,7 @@ export interface AppendTraceRunOptions {
  * again after a stall or a crash before its ack) replaces it.
  *
  * The trace is the one stored copy of the event (the event job is removed once planned), kept as
- * readable JSON `{ event, runs }`.
+ * readable JSON `{ event, runs }`, compact where that loses nothing ({@link encodeStoredTrace}).
  *
  * Redis work: an event's first run (generation 0) is written with `SET … NX` beside the index and
  * `extra`'s writes, in one pipeline (no MULTI) and without reading the trace first: almost always
@@ -116,7 +181,7 @@ export async function appendTraceRun(event: BridgeEvent, run: TraceRun, options:
   const keys = bridgeKeys(options.prefix);
   const traceKey = keys.trace(event.id);
   if (run.generation === 0) {
-    const pipeline = options.state.pipeline().set(traceKey, JSON.stringify({ event, runs: [run] }), 'PX', options.ttlMs, 'NX');
+    const pipeline = options.state.pipeline().set(traceKey, encodeStoredTrace({ event, runs: [run] }), 'PX', options.ttlMs, 'NX');
     queueRecentEventWrites(pipeline, keys.recentEvents, event.id, options.receivedAtMs);
     options.extra?.(pipeline, []);
     const results = throwFirstError(await pipeline.exec());
@@ -137,7 +202,7 @@ async function writeMergedTrace(
   const existing = await readEventTrace(options.state, options.prefix, event.id);
   const previousRuns = existing?.runs ?? [];
   const runs = previousRuns.filter((previous) => previous.generation !== run.generation);
-  const multi = options.state.multi().set(keys.trace(event.id), JSON.stringify({ event, runs: [...runs, run] }), 'PX', options.ttlMs);
+  const multi = options.state.multi().set(keys.trace(event.id), encodeStoredTrace({ event, runs: [...runs, run] }), 'PX', options.ttlMs);
   queueRecentEventWrites(multi, keys.recentEvents, event.id, options.receivedAtMs);
   extra?.(multi, runs);
   throwFirstError(await multi.exec());

@@ -207,11 +207,15 @@ export function defineSource<E extends EnvDeclaration>(definition: SourceDefinit
 /**
  * The event with its canonical types and `affiliate` fields (re)derived by `normalizeAffiliate`
  * from its current payload: what `defineSource` does after `normalize`, and what tools do after
- * changing a field of a payload (`simulate --set`, a rule test's `set`).
+ * changing a field of a payload (`simulate --set`, a rule test's `set`), and what a stored trace's
+ * reader does (queue/trace.ts keeps them out of Redis). New fields go just before the payload, last,
+ * where the event job has them too (the intake serializes the payload last: serializeEventJob), so
+ * the event reads in one order, fresh from a source, from its job or from its trace.
  * @param normalizeAffiliate the event's source's normalizer; undefined leaves the event unchanged.
  */
 export function describeAffiliateEvent(event: BridgeEvent, normalizeAffiliate: AffiliateNormalizer | undefined): BridgeEvent {
   if (normalizeAffiliate === undefined) return event;
   const { canonicalTypes, affiliate } = normalizeAffiliate(event);
-  return { ...event, canonicalTypes, affiliate };
+  const { data, ...described } = event;
+  return { ...described, canonicalTypes, affiliate, data };
 }

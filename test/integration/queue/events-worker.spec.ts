@@ -14,7 +14,9 @@ import { startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/
 import { checkEventAgainst } from '../../../src/sources/check-event.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
-import type { EventTrace } from '../../../src/queue/trace.js';
+import { readRecentEventSummaries } from '../../../src/queue/event-search.js';
+import { readStoredEvents } from '../../../src/queue/stored-events.js';
+import { COMPACT_TRACE_FORMAT, decodeStoredTrace, type EventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
@@ -118,7 +120,7 @@ describe('events worker (real Redis, real rules)', () => {
     await processEvent(event, `${event.id}.a`);
     expect(await events.getJob(`${event.id}.a`)).to.equal(undefined);
     const traceJson = (await redis.get(bridgeKeys(prefix).trace(event.id)))!;
-    expect((JSON.parse(traceJson) as EventTrace).event).to.deep.equal(event);
+    expect(decodeStoredTrace(traceJson).event).to.deep.equal(event);
 
     // Every value under the prefix, read whatever its type: the payload occurs in one of them, once.
     const payload = JSON.stringify(event.data);
@@ -136,6 +138,27 @@ describe('events worker (real Redis, real rules)', () => {
     expect(traceJson.split(payload)).to.have.length(2);
     const [actionJob] = await actions.getJobs(['waiting']);
     expect(Object.keys(actionJob.data).sort()).to.deep.equal(['action', 'backoffBaseMs', 'eventReceivedAt', 'eventType', 'params', 'provenance']);
+  });
+
+  it('stores the trace compact (no affiliate fields, no empty lists) while every reader sees the event and runs in full', async () => {
+    const event = normalize(delivery);
+    await processEvent(event, `${event.id}.a`);
+    const stored = JSON.parse((await redis.get(bridgeKeys(prefix).trace(event.id)))!);
+    expect(stored.format).to.equal(COMPACT_TRACE_FORMAT);
+    expect(stored.event).to.not.have.any.keys('affiliate', 'canonicalTypes');
+    expect(stored.event.data).to.deep.equal(event.data);
+    expect(stored.runs[0]).to.not.have.any.keys('suppressed', 'quarantined');
+
+    // events trace, the dashboard's event page and replay read it through readEventTrace.
+    const trace = (await operations.getEventTrace(event.id))!;
+    expect(trace.event).to.deep.equal(event);
+    expect(trace.event.affiliate!.promoter.email).to.equal('promoter@example.com');
+    expect(trace.runs[0]).to.include({ quarantined: false });
+    expect(trace.runs[0]).to.deep.include({ suppressed: [] });
+    // simulate --since and what-if read the stored events; the dashboard's list and search the summaries.
+    expect(await readStoredEvents(redis, prefix, 0)).to.deep.equal([event]);
+    const [summary] = await readRecentEventSummaries(redis, prefix, 0, 10);
+    expect(summary).to.deep.include({ eventId: event.id, canonicalTypes: event.canonicalTypes, email: event.affiliate!.lead.email });
   });
 
   it('counts a condition or template that fails on a real event per rule: metric, trace and the dashboard\'s list (issue 11.3)', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { bridgeKeys } from '../../../src/queue/names.js';
-import { appendTraceRun, readEventTrace, type TraceRun } from '../../../src/queue/trace.js';
+import { appendTraceRun, COMPACT_TRACE_FORMAT, readEventTrace, type TraceRun } from '../../../src/queue/trace.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
 
@@ -40,7 +40,13 @@ describe('event traces (real Redis)', () => {
     const first = runOf(0, '2026-01-02T03:04:06.000Z', ['a.0']);
     const result = await appendTraceRun(event, first, { ...options(), extra: (batch) => void batch.set(`${prefix}:extra`, 'written') });
     expect(result).to.deep.equal({ isRerun: false });
-    expect(JSON.parse((await redis.get(bridgeKeys(prefix).trace(event.id)))!)).to.deep.equal({ event, runs: [first] });
+    expect(await readEventTrace(redis, prefix, event.id)).to.deep.equal({ event, runs: [first] });
+    // Stored compact on purpose (trace.ts: encodeStoredTrace): the payload and the run, the affiliate fields derived again on read.
+    expect(JSON.parse((await redis.get(bridgeKeys(prefix).trace(event.id)))!)).to.deep.equal({
+      format: COMPACT_TRACE_FORMAT,
+      event: (({ affiliate: _affiliate, canonicalTypes: _canonicalTypes, ...payloadEvent }) => payloadEvent)(event),
+      runs: [{ at: first.at, generation: 0, actionJobIds: ['a.0'] }],
+    });
     expect(await redis.pttl(bridgeKeys(prefix).trace(event.id))).to.be.within(1, 60_000);
     expect(await redis.zscore(bridgeKeys(prefix).recentEvents, event.id)).to.equal(String(Date.parse(event.receivedAt)));
     expect(await redis.get(`${prefix}:extra`)).to.equal('written');

@@ -133,7 +133,9 @@ export async function processActionJob(
   }
 
   const runner = options.runners[action];
-  if (!runner) throw new UnrecoverableError(`unknown_action: no action named ${action}`);
+  // A job queued by a version with an action this worker does not run: a dead letter at once, and
+  // reported like any action failure (it would otherwise fail silently).
+  if (!runner) return handleFailure(new PermanentActionError('unknown_action', `no action named ${action}`), job, token, attempt, options, log);
 
   // A paused integration (its token refused) runs no job until a probe succeeds: wait, unspent.
   const gate = pauseGateOf(options);

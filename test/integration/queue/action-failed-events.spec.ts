@@ -228,6 +228,30 @@ describe('bridge.action.failed (real Redis, real workers, real Slack client agai
     expect(await metrics.registry.metrics()).to.contain('bridge_failure_events_total{stage="run",outcome="emitted"} 2');
   });
 
+  it('a job of an action this worker does not run (queued by another version) → a dead letter at once, reported', async () => {
+    start([readDocumentedOpsRule()]);
+    const jobId = 'firstpromoter-1.lead-alert.0';
+    await actions.add(
+      'teams.post_message' as ActionName,
+      {
+        action: 'teams.post_message' as ActionName,
+        params: { text: 'hi' },
+        provenance: { eventId: 'firstpromoter-1', ruleId: 'lead-alert', ruleFile: 'rules/leads.yaml', ruleFileHash: 'x', actionIndex: 0 },
+        eventType: 'firstpromoter.lead_signup',
+        eventReceivedAt: new Date().toISOString(),
+        backoffBaseMs: 10,
+      },
+      { jobId, attempts: 5 },
+    );
+    const [text] = await waitFor(() => (opsMessages().length > 0 ? opsMessages() : null), 15_000);
+    const job = await actions.getJob(jobId);
+    expect([await job!.getState(), job!.attemptsMade, job!.failedReason]).to.deep.equal(['failed', 1, 'unknown_action: no action named teams.post_message']);
+    expect(text).to.equal(
+      `teams.post_message of rule lead-alert failed for event firstpromoter-1 (stage run, attempts: 1): unknown_action: no action named teams.post_message. Once fixed: affiliate-bridge actions retry ${jobId}`,
+    );
+    expect(await metrics.registry.metrics()).to.contain('bridge_actions_total{action="teams.post_message",outcome="failed"} 1');
+  });
+
   it('an action that cannot be planned → a bridge.action.failed event of stage plan, with the replay command', async () => {
     const intake = start([LEAD_TO_UNPLANNABLE_UPSERT, readDocumentedOpsRule()]);
     const lead = leadEvent();

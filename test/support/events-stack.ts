@@ -53,6 +53,8 @@ export interface EventsStackOptions {
   readonly now?: () => number;
   /** The queues' prefix, for a spec that stores jobs before the worker starts. @defaultValue a random one for `label` */
   readonly prefix?: string;
+  /** More of the worker's options, given the stack's events queue. @defaultValue none */
+  readonly workerOptions?: (events: Queue<EventsQueueJobData>) => Partial<EventsWorkerOptions>;
 }
 
 /**
@@ -73,7 +75,7 @@ export function startEventsStack(options: EventsStackOptions) {
   const worker: Worker = startEventsWorker(
     eventsWorkerOptionsForTests(
       { connection: workerConnection, state: redis, prefix, actionsQueue: actions, ruleSet },
-      { traceTtlMs: options.traceTtlMs, ...(options.now ? { now: options.now } : {}) },
+      { traceTtlMs: options.traceTtlMs, ...(options.now ? { now: options.now } : {}), ...options.workerOptions?.(events) },
     ),
   );
   return {

@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { Queue, type Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { actionRegistry } from '../../../src/actions/registry.js';
 import type { RetryPolicy } from '../../../src/delivery/delivery-policy.js';
 import type { BridgeEvent } from '../../../src/events/event.js';
-import type { ActionJobData } from '../../../src/queue/action-job.js';
 import { EventIntake, type DeliveryBatchJobData, type EventsQueueJobData } from '../../../src/queue/event-intake.js';
-import { startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/events-worker.js';
-import { ACTIONS_QUEUE, DELIVERY_BATCH_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
-import { BridgeOperations } from '../../../src/queue/operations.js';
-import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
+import type { EventsWorkerOptions } from '../../../src/queue/events-worker.js';
+import { DELIVERY_BATCH_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
-import { eventsWorkerOptionsForTests } from '../../support/events-stack.js';
+import { startEventsStack, type EventsStack } from '../../support/events-stack.js';
 import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 
 const RULES = `rules:
@@ -39,36 +35,33 @@ const lead = (n: number): BridgeEvent =>
 describe('jobs of deliveries: each event planned alone (real intake, worker and Redis)', () => {
   let prefix: string;
   let redis: Redis;
-  let workerConnection: Redis;
   let events: Queue<EventsQueueJobData>;
-  let actions: Queue<ActionJobData>;
-  let operations: BridgeOperations;
-  let worker: Worker | undefined;
-  const loaded = compileRuleFiles([{ file: 'rules/leads.yaml', content: RULES }], { actions: actionRegistry });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  let stack: EventsStack | undefined;
 
   beforeEach(() => {
     prefix = randomPrefix('batches');
     redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
-    workerConnection = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: null });
     events = new Queue(EVENTS_QUEUE, { connection: redis, prefix });
-    actions = new Queue(ACTIONS_QUEUE, { connection: redis, prefix });
-    operations = new BridgeOperations(redis, prefix);
   });
 
   afterEach(async () => {
-    await worker?.close();
-    worker = undefined;
-    await Promise.all([events.close(), actions.close(), operations.close()]);
+    await stack?.stop();
+    stack = undefined;
+    await events.close();
     await deleteKeys(redis, prefix);
     redis.disconnect();
-    workerConnection.disconnect();
   });
 
-  const startWorker = (overrides: Partial<EventsWorkerOptions> = {}) => {
-    worker = startEventsWorker(
-      eventsWorkerOptionsForTests({ connection: workerConnection, state: redis, prefix, actionsQueue: actions, ruleSet: loaded.ruleSet }, { concurrency: 2, ...overrides }),
-    );
+  /** The real events worker on the stored jobs, planning 2 events at a time. */
+  const startWorker = (workerOptions: (stackEvents: Queue<EventsQueueJobData>) => Partial<EventsWorkerOptions> = () => ({})): EventsStack => {
+    stack = startEventsStack({
+      label: 'batches',
+      prefix,
+      rules: { file: 'rules/leads.yaml', content: RULES },
+      traceTtlMs: 60_000,
+      workerOptions: (stackEvents) => ({ concurrency: 2, ...workerOptions(stackEvents) }),
+    });
+    return stack;
   };
 
   /** Stores the leads in one turn, so they share a job of deliveries; resolves with that job's id. */
@@ -80,8 +73,8 @@ describe('jobs of deliveries: each event planned alone (real intake, worker and 
     return job!.id!;
   };
 
-  const actionJobIds = async () => (await actions.getJobs(['waiting', 'delayed', 'failed', 'completed'])).map((job) => job.id).sort();
-  const tracesOf = (leads: readonly BridgeEvent[]) => Promise.all(leads.map((event) => operations.getEventTrace(event.id)));
+  const actionJobIds = async () => (await stack!.actions.getJobs(['waiting', 'delayed', 'failed', 'completed'])).map((job) => job.id).sort();
+  const tracesOf = (leads: readonly BridgeEvent[]) => Promise.all(leads.map((event) => stack!.operations.getEventTrace(event.id)));
 
   it('plans every event of the job on its own: a trace and action jobs each, the job removed once planned', async () => {
     const leads = [1, 2, 3, 4, 5].map(lead);
@@ -102,15 +95,15 @@ describe('jobs of deliveries: each event planned alone (real intake, worker and 
     const failing = leads[1]!;
     const heldBy = await redis.get(`${events.keys.de}:${failing.id}`);
     const attempts: string[] = [];
-    startWorker({
-      eventsQueue: events,
+    const { operations } = startWorker((stackEvents) => ({
+      eventsQueue: stackEvents,
       eventRetryPolicy: FAST,
       recordMilestone: async (event) => {
         attempts.push(event.id);
         if (event.id === failing.id) throw new Error('the ledger is unreachable');
         return null;
       },
-    });
+    }));
     // Its own job uses its two attempts and is listed as failed, alone, under its delivery's job id.
     await waitFor(async () => (await operations.listFailedEvents()).length === 1);
     const [failed] = await operations.listFailedEvents();
@@ -125,7 +118,7 @@ describe('jobs of deliveries: each event planned alone (real intake, worker and 
     const leads = [1, 2, 3].map(lead);
     const batchJobId = await storeTogether(leads);
     let failures = 0;
-    startWorker({
+    startWorker(() => ({
       recordMilestone: async (event) => {
         if (event.id === leads[2]!.id && failures === 0) {
           failures += 1;
@@ -133,7 +126,7 @@ describe('jobs of deliveries: each event planned alone (real intake, worker and 
         }
         return null;
       },
-    });
+    }));
     await waitFor(async () => (await tracesOf(leads)).every((trace) => trace !== null));
     await waitFor(async () => (await events.getJobState(batchJobId)) === 'unknown');
     expect(failures).to.equal(1);
@@ -145,11 +138,11 @@ describe('jobs of deliveries: each event planned alone (real intake, worker and 
   it('lists each event of a job of deliveries that used its attempts, with the job id a retry takes', async () => {
     const leads = [1, 2].map(lead);
     const batchJobId = await storeTogether(leads);
-    startWorker({
+    const { operations } = startWorker(() => ({
       recordMilestone: async () => {
         throw new Error('the ledger is unreachable');
       },
-    });
+    }));
     await waitFor(async () => (await events.getJobState(batchJobId)) === 'failed');
     const listed = await operations.listFailedEvents();
     expect(listed.map(({ jobId, eventId }) => [jobId, eventId])).to.deep.equal(leads.map((event) => [batchJobId, event.id]));

@@ -107,5 +107,7 @@ export function bridgeKeys(prefix: string) {
      * event's trace (each replay run renews both), and at the latest with a failed replay job.
      */
     replayGeneration: (eventId: string) => `${prefix}:replays:${eventId}`,
+    /** The rule-file problems of the workers' last (re)load, JSON, absent while the files load (rule-problems.ts). */
+    ruleLoadProblems: `${prefix}:rule-load-problems`,
   };
 }

@@ -1,3 +1,5 @@
+import type { RuleProblem } from '../rules/problems.js';
+import { readRuleProblems } from './rule-problems.js';
 import { readReconcileStatus, type ReconcileStatus } from '../reconcile/ledger.js';
 import { readPauses, type IntegrationPause } from '../actions/pause.js';
 import { Queue, type Job, type JobType } from 'bullmq';
@@ -247,6 +249,11 @@ export class BridgeOperations {
   /** The ids of the conflicting duplicates stored for `eventId` (same id, another body), oldest first. */
   async listConflictingDuplicates(eventId: string): Promise<string[]> {
     return this.#redis.zrange(bridgeKeys(this.#prefix).conflicts(eventId), 0, -1);
+  }
+
+  /** The rule files' problems of the workers' last (re)load (see rule-problems.ts); empty while they load. */
+  async listRuleProblems(): Promise<RuleProblem[]> {
+    return readRuleProblems(this.#redis, this.#prefix);
   }
 
   async getEventTrace(eventId: string): Promise<EventTrace | null> {

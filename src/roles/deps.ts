@@ -9,7 +9,6 @@ import type { BridgeOperations } from '../queue/operations.js';
 import type { ConnectionRole, RedisConnection } from '../infra/redis.js';
 import type { RedisHealth } from '../infra/redis-health.js';
 import type { SourceRegistry } from '../sources/registry.js';
-import type { RuleProblem } from '../rules/problems.js';
 
 export type { SourceRegistry };
 
@@ -41,6 +40,4 @@ export interface BridgeDeps {
 /** What the workers role adds to /readyz and the dashboard. */
 export interface WorkersRole {
   readonly readinessChecks: readonly ReadinessCheck[];
-  /** The problems of the rule files the live rules were last (re)loaded from; empty while they load. @defaultValue none: no workers here */
-  readonly readRuleProblems?: () => readonly RuleProblem[];
 }

@@ -68,7 +68,6 @@ export async function startHttp(
               throttle: new AdminThrottle(deps.state, config.queuePrefix),
               cookieSecure: config.adminCookieSecure,
               // Where this process runs the workers too (`start`): the rule store's problems.
-              readRuleProblems: deps.readRuleProblems,
             }),
           ]
         : [],

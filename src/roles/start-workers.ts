@@ -1,3 +1,4 @@
+import { shareRuleProblems } from '../queue/rule-problems.js';
 import { Queue } from 'bullmq';
 import type { ActionName, ActionRunner } from '../actions/action.js';
 import type { ActionJobData } from '../queue/action-job.js';
@@ -28,6 +29,8 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
   metrics.rulesLoaded.set(store.current.size);
   store.on('reloaded', () => metrics.rulesLoaded.set(store.current.size));
   store.on('reload_failed', () => metrics.rulesReloadErrors.inc());
+  // The dashboard (in the api process, which may load no rules) reads them from Redis.
+  await shareRuleProblems(store, state, config.queuePrefix, logger);
 
   const actionsQueue = lifecycle.trackQueue(deps.redisHealth.watchQueue(new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix: config.queuePrefix }), ACTIONS_QUEUE));
   const runners = Object.fromEntries(
@@ -126,7 +129,6 @@ export async function startWorkers(deps: BridgeDeps): Promise<WorkersRole> {
     readinessChecks: [
       async () => (store.isCurrent ? null : describeStaleRules(store.problems)),
     ],
-    readRuleProblems: () => store.problems,
   };
 }
 

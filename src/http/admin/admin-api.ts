@@ -5,7 +5,7 @@ import { describeMissingEvent, type BridgeOperations } from '../../queue/operati
 import { loadEventDetail, loadLiveView, loadOverview, parseLimit } from './admin-data.js';
 import { describeSearchResult, renderLiveSections } from './admin-pages.js';
 import { compileEventSearch, SEARCH_RESULTS_CAP } from '../../queue/event-search.js';
-import { formatProblem, type RuleProblem } from '../../rules/problems.js';
+import { formatProblem } from '../../rules/problems.js';
 
 /** Options of {@link createAdminApiRouter}. */
 export interface AdminApiOptions {
@@ -20,7 +20,6 @@ export interface AdminApiOptions {
   /** The sources reconciled from their APIs, whose last success the overview shows. @defaultValue none */
   readonly reconciledSources?: readonly string[];
   /** The rule store's problems, where this process runs the workers. @defaultValue none known */
-  readonly readRuleProblems?: () => readonly RuleProblem[];
 }
 
 /** Answers an operator error with 404 or 409 and its sentence; false for any other error. */
@@ -51,7 +50,7 @@ export function createAdminApiRouter(options: AdminApiOptions): Router {
    */
   router.get('/live', async (_request, response) => {
     const view = await loadLiveView(operations, {
-      now: options.now(), integrations: options.integrations, reconciledSources: options.reconciledSources, readRuleProblems: options.readRuleProblems,
+      now: options.now(), integrations: options.integrations, reconciledSources: options.reconciledSources,
     });
     response.json({
       overview: view.overview,

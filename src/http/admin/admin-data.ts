@@ -58,7 +58,6 @@ export interface LiveViewOptions {
   /** @defaultValue none */
   readonly reconciledSources?: readonly string[];
   /** The rule store's problems, where this process runs the workers. @defaultValue none known */
-  readonly readRuleProblems?: () => readonly RuleProblem[];
 }
 
 /** An event's trace and the current state of every action its runs planned. */
@@ -100,13 +99,14 @@ export async function loadOverview(
 
 /** What the page's live parts show now: read for the page and for each refresh alike. */
 export async function loadLiveView(operations: BridgeOperations, options: LiveViewOptions): Promise<LiveView> {
-  const [overview, failed, failedEvents, recent] = await Promise.all([
+  const [overview, failed, failedEvents, recent, ruleProblems] = await Promise.all([
     loadOverview(operations, options.now, options.integrations, options.reconciledSources),
     operations.listFailedActions(100),
     operations.listFailedEvents(100),
     operations.listRecentEvents(RECENT_EVENTS_SHOWN),
+    operations.listRuleProblems(),
   ]);
-  return { overview, failed, failedEvents, recent, ruleProblems: options.readRuleProblems?.() ?? [] };
+  return { overview, failed, failedEvents, recent, ruleProblems };
 }
 
 /** The trace of one event with its actions' states; `null` when no trace is kept. */

@@ -16,7 +16,6 @@ import type { AdminSessions, AdminThrottle } from './admin-sessions.js';
 import { loadEventDetail, loadLiveView } from './admin-data.js';
 import { renderDashboardPage, renderLoginPage, type EventSearchView } from './admin-pages.js';
 import { compileEventSearch, EVENT_SEARCH_FIELDS, isEmptySearch, SEARCH_RESULTS_CAP } from '../../queue/event-search.js';
-import type { RuleProblem } from '../../rules/problems.js';
 
 export interface AdminRouterOptions {
   /** ADMIN_TOKEN. The dashboard is off when it is unset: the composition root does not mount this router. */
@@ -46,7 +45,6 @@ export interface AdminRouterOptions {
    * as /readyz reads them): shown at the top of the page while the files do not load. Only a
    * process that runs the workers has a rule store. @defaultValue none known
    */
-  readonly readRuleProblems?: () => readonly RuleProblem[];
 }
 
 /**
@@ -203,8 +201,8 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     next();
   });
 
-  const liveViewOptions = () => ({ now: now(), integrations: options.integrations, reconciledSources: options.reconciledSources, readRuleProblems: options.readRuleProblems });
-  admin.use('/api', createAdminApiRouter({ operations, logger, now, integrations: options.integrations, reconciledSources: options.reconciledSources, readRuleProblems: options.readRuleProblems }));
+  const liveViewOptions = () => ({ now: now(), integrations: options.integrations, reconciledSources: options.reconciledSources });
+  admin.use('/api', createAdminApiRouter({ operations, logger, now, integrations: options.integrations, reconciledSources: options.reconciledSources }));
 
   admin.get('/', async (request, response) => {
     const asked = typeof request.query.event === 'string' ? request.query.event.trim() : '';

@@ -1,3 +1,4 @@
+import { shareRuleProblems } from '../../../src/queue/rule-problems.js';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -75,6 +76,8 @@ describe('/admin events search, live refresh and rule-file problems (real intake
     store = new RuleStore({ dir: rulesDir, logger: pino({ level: 'silent' }), actions: actionRegistry, debounceMs: 60_000 });
     await store.start();
     const capture = createCapturingLogger();
+    // As start-workers.ts does: the worker's store publishes its problems, the dashboard reads Redis.
+    await shareRuleProblems(store, stack.redis, stack.prefix, capture.logger);
     const app = createApp({
       trustProxy: false,
       sources: sourceRegistry,
@@ -91,7 +94,6 @@ describe('/admin events search, live refresh and rule-file problems (real intake
         createAdminRouter({
           adminToken: new Secret(ADMIN_TOKEN), operations: stack.operations, logger: capture.logger,
           sessions: new AdminSessions(stack.redis, stack.prefix), throttle: new AdminThrottle(stack.redis, stack.prefix),
-          readRuleProblems: () => store.problems,
         }),
       ],
     });
@@ -279,7 +281,12 @@ describe('/admin events search, live refresh and rule-file problems (real intake
       await writeFile(broken, 'rules:\n  - id: lead-alert\n    on: firstpromoter.lead_signup\n    do:\n      - slack.<img src=x onerror=alert(9)>: { channel: "#x", text: "x" }\n');
       await store.reload();
       expect(store.problems.length).to.be.at.least(1);
-      const html = await page('');
+      const html = await waitFor(async () => {
+        const text = await page('');
+        return text.includes('Rule files do not load') ? text : null;
+      });
+      // The page read them from Redis, where the worker's store published them: an api-only process sees them too.
+      expect(JSON.parse((await stack.redis.get(`${stack.prefix}:rule-load-problems`))!)).to.deep.equal(store.problems);
       const top = html.slice(html.indexOf('<main>'), html.indexOf('<section id="queues"'));
       expect(top).to.contain(`<h2>Rule files do not load <span class="count">${store.problems.length}</span></h2>`);
       for (const problem of store.problems) expect(top).to.contain(`<li><code>${escapeHtml(formatProblem(problem))}</code></li>`);
@@ -291,7 +298,9 @@ describe('/admin events search, live refresh and rule-file problems (real intake
 
       await rm(broken);
       await store.reload();
-      expect(await page('')).to.contain('<div data-live="rule-files" hidden></div>').and.not.contain('Rule files do not load');
+      await waitFor(async () => !(await page('')).includes('Rule files do not load'));
+      expect(await page('')).to.contain('<div data-live="rule-files" hidden></div>');
+      expect(await stack.redis.exists(`${stack.prefix}:rule-load-problems`)).to.equal(0);
     });
   });
 });

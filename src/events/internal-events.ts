@@ -1,4 +1,5 @@
 import * as yup from 'yup';
+import type { BridgeEvent } from './event.js';
 
 /*
  * The bridge's own events: what it tells rules about itself, so a rule can route the bridge's
@@ -51,29 +52,50 @@ export interface ActionFailedData {
 /** The longest error text an event carries: the rest is in `actions failed`, the dashboard and the logs. */
 export const ACTION_FAILED_ERROR_LENGTH = 1_000;
 
+// Messages name the field, never its value (yup's default type errors quote it): `test` and
+// `simulate` show them for a hand-written bridge payload (rules/tooling/event-from-payload.ts).
+const text = yup.string().typeError('${path} must be a string');
 // `celType: timestamp`: ISO 8601 text that conditions compare as CEL timestamps (rules/scope-types.ts).
-const instant = yup.string().meta({ celType: 'timestamp' });
+const instant = text
+  .test('iso-8601', '${path} must be an ISO 8601 timestamp', (value) => value == null || (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))))
+  .meta({ celType: 'timestamp' });
 
 const actionFailedDataSchema = yup.object({
-  stage: yup.string().oneOf(['run', 'plan']).required(),
-  rule_id: yup.string().required(),
-  rule_file: yup.string().required(),
-  action: yup.string().required(),
-  error: yup.string().required(),
-  event_id: yup.string().required(),
-  event_type: yup.string().required(),
-  source: yup.string().required(),
-  attempts: yup.number().integer().required(),
+  stage: text.oneOf(['run', 'plan'], '${path} must be run or plan').required(),
+  rule_id: text.required(),
+  rule_file: text.required(),
+  action: text.required(),
+  error: text.required(),
+  event_id: text.required(),
+  event_type: text.required(),
+  source: text.required(),
+  attempts: yup.number().typeError('${path} must be a number').integer('${path} must be an integer').required(),
   failed_at: instant.required(),
-  job_id: yup.string().required(),
-  dead_letter_id: yup.string().required(),
-  retry_command: yup.string().required(),
+  job_id: text.required(),
+  dead_letter_id: text.required(),
+  retry_command: text.required(),
 });
+
+/**
+ * The id of the report of a failure: derived from the dead letter and the run that found it (see
+ * queue/failure-events.ts, "Dedup"), never a bare integer.
+ * @param runStartedAtMs when that run started, milliseconds since the epoch.
+ */
+export function formatActionFailedEventId(deadLetterId: string, runStartedAtMs: number): string {
+  return `${INTERNAL_SOURCE}-${deadLetterId}.${runStartedAtMs.toString(36)}`;
+}
 
 /** One internal event type: what rules/README.md says of it, and its `data` schema (typed rules). */
 export interface InternalEventType {
   readonly description: string;
   readonly data: yup.ISchema<unknown>;
+  /** The `data` field that says when it happened: the event's `occurredAt`. */
+  readonly occurredAtField: string;
+  /**
+   * The id of an event written without one (a rule test's or `simulate`'s payload): the id the
+   * bridge would give it, from its data (already checked against `data`).
+   */
+  readonly defaultIdOf: (data: Readonly<Record<string, unknown>>) => string;
 }
 
 /**
@@ -84,6 +106,9 @@ export const INTERNAL_EVENT_TYPES: Readonly<Record<string, InternalEventType>> =
   'action.failed': {
     description: 'an action failed for good (permanent error, last attempt, or it could not be planned): see "When an action fails" above',
     data: actionFailedDataSchema,
+    occurredAtField: 'failed_at',
+    // The run that found a failure started at most a moment before it: its failure time stands for it.
+    defaultIdOf: (data) => formatActionFailedEventId(String(data.dead_letter_id), Date.parse(String(data.failed_at))),
   },
 });
 
@@ -93,4 +118,38 @@ export const INTERNAL_EVENT_TYPE_NAMES: readonly string[] = Object.freeze(Object
 /** Whether `type` is one of the bridge's own event types (the loop guard's test). */
 export function isInternalEventType(type: string): boolean {
   return type.startsWith(`${INTERNAL_SOURCE}.`);
+}
+
+/** The declaration of internal event type `type` (`bridge.action.failed`), or null when there is none. */
+export function findInternalEventType(type: string): InternalEventType | null {
+  const providerType = type.slice(INTERNAL_SOURCE.length + 1);
+  return isInternalEventType(type) && Object.hasOwn(INTERNAL_EVENT_TYPES, providerType) ? (INTERNAL_EVENT_TYPES[providerType] as InternalEventType) : null;
+}
+
+/**
+ * The event the bridge stores for one of its own events, from its type and data: pure, and the one
+ * envelope of internal events, used by the failure reporter (queue/failure-events.ts) and by
+ * `test`/`simulate` for a bridge payload, so a rule sees the same event in both. No affiliate model
+ * (rules see `affiliate` as null) and no schema check: the bridge builds the data itself.
+ * @param type a declared type in full (`bridge.action.failed`).
+ * @param data its `data`, already checked against the type's schema by a caller that did not build it.
+ * @throws TypeError for a type that is not declared in INTERNAL_EVENT_TYPES.
+ */
+export function buildInternalEvent(
+  type: string,
+  data: Readonly<Record<string, unknown>>,
+  envelope: { readonly id: string; readonly receivedAtMs: number },
+): BridgeEvent {
+  const declared = findInternalEventType(type);
+  if (declared === null) throw new TypeError(`${type} is not an internal event type: use ${INTERNAL_EVENT_TYPE_NAMES.join(' or ')}`);
+  return {
+    id: envelope.id,
+    source: INTERNAL_SOURCE,
+    type,
+    providerType: type.slice(INTERNAL_SOURCE.length + 1),
+    occurredAt: String(data[declared.occurredAtField]),
+    receivedAt: new Date(envelope.receivedAtMs).toISOString(),
+    status: 'valid',
+    data: { ...data },
+  };
 }

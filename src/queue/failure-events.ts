@@ -4,7 +4,8 @@ import type { BridgeEvent } from '../events/event.js';
 import {
   ACTION_FAILED_ERROR_LENGTH,
   ACTION_FAILED_TYPE,
-  INTERNAL_SOURCE,
+  buildInternalEvent,
+  formatActionFailedEventId,
   isInternalEventType,
   type ActionFailedData,
   type ActionFailureStage,
@@ -71,7 +72,7 @@ export function describeRetryCommand(stage: ActionFailureStage, deadLetterId: st
 
 /** The event id of a failure's report: derived from the dead letter and the run, never a bare integer. */
 export function buildActionFailedEventId(failure: Pick<ActionFailure, 'deadLetterId' | 'runStartedAtMs'>): string {
-  return `${INTERNAL_SOURCE}-${failure.deadLetterId}.${failure.runStartedAtMs.toString(36)}`;
+  return formatActionFailedEventId(failure.deadLetterId, failure.runStartedAtMs);
 }
 
 /**
@@ -97,16 +98,7 @@ export function buildActionFailedEvent(failure: ActionFailure, options: { readon
     dead_letter_id: failure.deadLetterId,
     retry_command: describeRetryCommand(failure.stage, failure.deadLetterId, failure.eventId),
   };
-  return {
-    id: buildActionFailedEventId(failure),
-    source: INTERNAL_SOURCE,
-    type: ACTION_FAILED_TYPE,
-    providerType: ACTION_FAILED_TYPE.slice(INTERNAL_SOURCE.length + 1),
-    occurredAt: failedAt,
-    receivedAt: new Date(options.receivedAtMs).toISOString(),
-    status: 'valid',
-    data: { ...data },
-  };
+  return buildInternalEvent(ACTION_FAILED_TYPE, { ...data }, { id: buildActionFailedEventId(failure), receivedAtMs: options.receivedAtMs });
 }
 
 export interface FailureReporterOptions {

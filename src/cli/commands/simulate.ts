@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ActionCatalog } from '../../actions/action.js';
 import { actionRegistry } from '../../actions/registry.js';
-import { buildEventFromPayload, type PayloadNormalizers } from '../../rules/tooling/event-from-payload.js';
+import { INTERNAL_SOURCE } from '../../events/internal-events.js';
+import { buildEventFromPayload, recheckInternalEvent, type PayloadNormalizers } from '../../rules/tooling/event-from-payload.js';
 import { applyPayloadChanges, parsePayloadChange, PayloadChangeError } from '../../rules/tooling/payload-changes.js';
 import { applySchemaCheck } from '../../sources/check-event.js';
 import { loadRules } from '../../rules/load-rules.js';
@@ -12,9 +13,9 @@ import { sourceRegistry } from '../../sources/registry.js';
 import { reportRuleProblems, type CommandIo } from '../io.js';
 
 export interface SimulateCommandOptions {
-  /** A delivery body (the provider's full JSON envelope). */
+  /** A delivery body (the provider's full JSON envelope), or a bridge event's `{ "type": "bridge.…", "data": {…} }`. */
   readonly file: string;
-  /** A registered source name (firstpromoter, rewardful…). @defaultValue inferred from the payload's envelope (see inferSource) */
+  /** A registered source name (firstpromoter, rewardful…) or `bridge`. @defaultValue inferred from the payload (see buildEventFromPayload) */
   readonly source?: string;
   /** The rules directory to load (the CLI's `--rules`: RULES_DIR, else DEFAULT_RULES_DIR, ./rules). */
   readonly rulesDir: string;
@@ -63,14 +64,27 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
   }
   if (options.set !== undefined && options.set.length > 0) {
     try {
-      const normalizer = normalizers[event.source] as PayloadNormalizers[string];
-      // Changed as if the provider had sent it so: the affiliate model follows, and the schema is
-      // checked again (a fraction in an integer field quarantines the event, as it would at run time).
-      event = applySchemaCheck(normalizer, applyPayloadChanges(event, options.set.map(parsePayloadChange), normalizer.normalizeAffiliate));
+      const changed = options.set.map(parsePayloadChange);
+      if (event.source === INTERNAL_SOURCE) event = applyPayloadChanges(event, changed, undefined);
+      else {
+        const normalizer = normalizers[event.source] as PayloadNormalizers[string];
+        // Changed as if the provider had sent it so: the affiliate model follows, and the schema is
+        // checked again (a fraction in an integer field quarantines the event, as it would at run time).
+        event = applySchemaCheck(normalizer, applyPayloadChanges(event, changed, normalizer.normalizeAffiliate));
+      }
     } catch (error) {
       if (!(error instanceof PayloadChangeError)) throw error;
       io.stderr(error.message);
       return 1;
+    }
+    if (event.source === INTERNAL_SOURCE) {
+      // The bridge never stores a bridge event whose data does not match its schema: an error, not a quarantine.
+      try {
+        event = recheckInternalEvent(event);
+      } catch (error) {
+        io.stderr(`after --set: ${error instanceof Error ? error.message : String(error)}`);
+        return 1;
+      }
     }
   }
   const actions = options.actions ?? actionRegistry;

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import type { ActionCatalog } from '../../actions/action.js';
 import { planUnlessQuarantined } from '../../delivery/delivery-policy.js';
-import { describeAffiliateEvent } from '../../sources/source.js';
-import { buildEventFromPayload, setEventPath, type PayloadNormalizers } from './event-from-payload.js';
+import { INTERNAL_SOURCE } from '../../events/internal-events.js';
+import { buildEventFromPayload, describeChangedEvent, setEventPath, type PayloadNormalizers } from './event-from-payload.js';
 import { describeFalseParts } from '../condition-explanation.js';
 import { KNOWN_SOURCES } from '../event-patterns.js';
 import { loadRules, isRuleFileName } from '../load-rules.js';
@@ -58,6 +58,13 @@ const ACTION_KEYS = ['action', 'rule', 'params', 'text', 'once_per'] as const;
 const TEXT_KEYS = ['contains', 'equals'] as const;
 
 /**
+ * What a case's `source` may name: the registry's sources (KNOWN_SOURCES, which `on:` patterns read
+ * too) and the bridge's own events, whose payload is the event's type and data. Not added to
+ * KNOWN_SOURCES: that list is the webhook sources, and `bridge` is none.
+ */
+const CASE_SOURCES: readonly string[] = [...KNOWN_SOURCES, INTERNAL_SOURCE];
+
+/**
  * Parses and validates one rule-test file strictly (unknown keys, missing fields), reporting every
  * problem as `file:line:col: message`. Pure.
  */
@@ -103,8 +110,8 @@ function parseCase(yaml: YamlFile, node: Node): RuleTestCase | null {
 
   const sourceEntry = entries.get('source');
   const source = sourceEntry ? stringAt(yaml, sourceEntry.value, sourceEntry.keyNode, 'source') : null;
-  if (source !== null && !(KNOWN_SOURCES as readonly string[]).includes(source)) {
-    yaml.report(sourceEntry?.value, `unknown source ${source}: use ${KNOWN_SOURCES.join(' or ')}`);
+  if (source !== null && !CASE_SOURCES.includes(source)) {
+    yaml.report(sourceEntry?.value, `unknown source ${source}: use ${CASE_SOURCES.join(' or ')}`);
   }
 
   const set: (readonly [string, unknown])[] = [];
@@ -263,8 +270,9 @@ export async function runRuleTestCase(ruleSet: RuleSet, testCase: RuleTestCase, 
   try {
     event = buildEventFromPayload(body, { source: testCase.source, normalizers: options.normalizers, receivedAt: TEST_RECEIVED_AT });
     for (const [dottedPath, value] of testCase.set) event = setEventPath(event, dottedPath, value);
-    // The affiliate model follows the changed payload, as if the provider had sent it so.
-    if (testCase.set.length > 0) event = describeAffiliateEvent(event, options.normalizers[event.source]?.normalizeAffiliate);
+    // As if the provider (or the bridge) had sent it so: the affiliate model follows the changed
+    // payload; a bridge event's data is checked again.
+    if (testCase.set.length > 0) event = describeChangedEvent(event, options.normalizers);
   } catch (error) {
     return fail([`cannot build the event: ${error instanceof Error ? error.message : String(error)}`]);
   }

@@ -124,11 +124,15 @@ export class EventIntake {
     });
   }
 
-  /** Unique per delivery without a syscall per request: this process's random tag and a counter. */
-  #buildJobId(eventId: string, bodyDigest: string): string {
+  /** Unique per delivery and per job of deliveries without a syscall per request: this process's random tag and a counter. */
+  #nextUniqueTag(): string {
     // Stryker disable next-line AssignmentOperator: counting down is as unique as counting up.
     this.#deliveryCounter += 1;
-    return buildEventJobId(eventId, buildDeliveryTag(bodyDigest, `${PROCESS_TAG}${this.#deliveryCounter.toString(36)}`));
+    return `${PROCESS_TAG}${this.#deliveryCounter.toString(36)}`;
+  }
+
+  #buildJobId(eventId: string, bodyDigest: string): string {
+    return buildEventJobId(eventId, buildDeliveryTag(bodyDigest, this.#nextUniqueTag()));
   }
 
   #buildJob(event: BridgeEvent, jobId: string, dataJson: string): EventJobRecord {
@@ -138,9 +142,7 @@ export class EventIntake {
   /** One round trip for the batch; per job, the id of the job holding its event id. */
   #write(jobs: readonly EventJobRecord[]): Promise<string[]> {
     if (jobs.length === 1) return storeEventJobs(this.#queue, jobs, { dedupTtlMs: this.#dedupTtlMs });
-    // Stryker disable next-line AssignmentOperator: counting down is as unique as counting up.
-    this.#deliveryCounter += 1;
-    const batchJobId = buildDeliveryBatchJobId(`${PROCESS_TAG}${this.#deliveryCounter.toString(36)}`);
+    const batchJobId = buildDeliveryBatchJobId(this.#nextUniqueTag());
     const batch = { jobId: batchJobId, name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions(batchJobId, this.#retryPolicy) };
     return storeEventJobs(this.#queue, jobs, { dedupTtlMs: this.#dedupTtlMs, batch });
   }

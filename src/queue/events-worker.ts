@@ -96,8 +96,11 @@ export interface EventsWorkerOptions {
   readonly eventRetryPolicy?: RetryPolicy;
 }
 
+/** What processing reads of a BullMQ job: its id, data and start time. */
+type JobView<T> = Pick<Job<T>, 'id' | 'data' | 'processedOn'>;
+
 /** What planning one event reads of its job: a job of its own, or one delivery of a job of deliveries. */
-export type EventJobInput = Pick<Job<EventJobData>, 'id' | 'data' | 'processedOn'>;
+export type EventJobInput = JobView<EventJobData>;
 
 /**
  * Turns one stored event into action jobs. Re-running it (a stalled job, a crash before the ack)
@@ -358,7 +361,7 @@ function buildActionJob(event: BridgeEvent, planned: PlannedAction, generation: 
  * add fails too (Redis is away) does this job fail, and BullMQ runs it again: re-planning an event
  * enqueues the same action job ids and replaces its trace run, so nothing is sent twice.
  */
-export async function processDeliveryBatch(job: Pick<Job<DeliveryBatchJobData>, 'id' | 'data' | 'processedOn'>, options: EventsWorkerOptions): Promise<void> {
+export async function processDeliveryBatch(job: JobView<DeliveryBatchJobData>, options: EventsWorkerOptions): Promise<void> {
   const { deliveries } = job.data;
   const inParallel = options.concurrency ?? DEFAULT_EVENTS_CONCURRENCY;
   const failed: { readonly delivery: (typeof deliveries)[number]; readonly error: unknown }[] = [];

@@ -40,7 +40,7 @@ describe('events worker: a dead worker\'s event comes back at the next stalled c
     redis.disconnect();
   });
 
-  it('plans an event whose worker died holding it one stalled interval after a live worker starts, well before 30 s', async () => {
+  it('plans an event whose worker died holding it one or two stalled intervals after a live worker starts, not BullMQ\'s default 30–60 s', async () => {
     expect(STALLED_CHECK_INTERVAL_MS).to.equal(15_000);
     const events = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix });
     const event = sourceRegistry.firstpromoter.normalize(delivery, { receivedAt: new Date(), strippedFields: ['auth_token', 'temp_password'] });
@@ -56,13 +56,16 @@ describe('events worker: a dead worker\'s event comes back at the next stalled c
     expect(await events.getActiveCount(), 'the job stays active with its lock gone').to.equal(1);
 
     // The live worker's first check marks the active job, the next one (an interval later) moves
-    // it back to wait, and the worker plans it.
+    // it back to wait, and the worker plans it. BullMQ runs a check only once its previous one's
+    // `stalled-check` key (PX = the interval) has expired (moveStalledJobsToWait-9.lua), and the
+    // timer fires at the same interval: when it fires a hair early that tick is skipped, so the
+    // move comes one or two intervals after the start (15 or 30 s; seen both under load).
     const startedAt = Date.now();
     stack = startEventsStack({ label: 'stalled', prefix, rules: { file: 'rules/leads.yaml', content: RULES }, traceTtlMs: 60_000 });
     // Planned: a planned event job is removed, its trace is the record.
     await waitFor(async () => (await redis.exists(bridgeKeys(prefix).trace(event.id))) === 1 && (await isEventJobDone(stack!.events, taken!.id!)), 40_000, 100);
     const recoveredInMs = Date.now() - startedAt;
-    expect(recoveredInMs).to.be.within(STALLED_CHECK_INTERVAL_MS - 1_000, 25_000);
+    expect(recoveredInMs).to.be.within(STALLED_CHECK_INTERVAL_MS - 1_000, 2 * STALLED_CHECK_INTERVAL_MS + 5_000);
     const planned = await stack.actions.getJobs(['waiting']);
     expect(planned.map((job) => job.data.params)).to.deep.equal([{ channel: '#leads', text: 'lead goqucugo@mailinator.com' }]);
     await events.close();

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { shareScriptsWithPipelines } from './pipeline-scripts.js';
 
 /**
  * What a connection is for decides how it behaves while Redis is away:
@@ -51,8 +52,8 @@ export function createRedisConnection(url: string, role: ConnectionRole, extra?:
 export function createRedisConnection(url: string, role: ConnectionRole, extra: RedisOptions, options: RedisConnectionOptions): RedisConnection;
 export function createRedisConnection(url: string, role: ConnectionRole, extra: RedisOptions = {}, options: RedisConnectionOptions = {}): RedisConnection {
   const nodeOptions: RedisOptions = { retryStrategy, lazyConnect: false, ...roleOptions[role], ...extra };
-  if (!options.cluster) return new Redis(url, nodeOptions);
-  return createClusterConnection(url, nodeOptions);
+  if (!options.cluster) return shareScriptsWithPipelines(new Redis(url, nodeOptions));
+  return shareScriptsWithPipelines(createClusterConnection(url, nodeOptions));
 }
 
 function createClusterConnection(url: string, nodeOptions: RedisOptions): Cluster {

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../infra/redis.js';
 import { RetryableActionError } from '../errors.js';
+import { LuaScript } from '../infra/lua-script.js';
 
 /**
  * A pacer shared by every worker process: each call reserves the next free send slot of a key in
@@ -74,7 +74,7 @@ end
 return { 1, math.ceil(wait), math.ceil(held) }
 `;
 
-const RESERVE_SLOTS_SHA = createHash('sha1').update(RESERVE_SLOTS_LUA).digest('hex');
+const RESERVE_SLOTS = new LuaScript(RESERVE_SLOTS_LUA);
 
 // KEYS[1] hold key; ARGV: until (ms since the epoch), ttlMarginMs. Only ever moves a hold later: a
 // short Retry-After arriving after a long one must not shorten it.
@@ -88,7 +88,7 @@ redis.call('SET', KEYS[1], string.format('%.3f', untilMs), 'PX', ttl)
 return 1
 `;
 
-const HOLD_SHA = createHash('sha1').update(HOLD_LUA).digest('hex');
+const HOLD = new LuaScript(HOLD_LUA);
 
 /** The answer of {@link reserveSlot} and {@link reserveSlots}. */
 export interface SlotReservation {
@@ -98,21 +98,6 @@ export interface SlotReservation {
   readonly waitMs: number;
   /** How much of the wait a hold (a remote 429) imposes, in ms; 0 when no hold is active. */
   readonly heldMs: number;
-}
-
-/**
- * Runs a script by its SHA, loading it with EVAL the first time (and after a Redis restart,
- * NOSCRIPT). Not `defineCommand`: that adds a method to the connection lazily, and an
- * auto-pipelined batch opened before the method existed loses the call — ioredis then throws
- * outside any handler and the worker dies.
- */
-async function runScript(redis: RedisConnection, sha: string, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return await redis.eval(lua, keys.length, ...keys, ...args);
-  }
 }
 
 /** One budget a call spends a slot of. */
@@ -173,7 +158,7 @@ export async function reserveSlots(redis: RedisConnection, request: SlotRequest)
     ...budgetArgs,
     String(request.maxWaitIntervals ?? 0),
   ];
-  const [reserved, waitMs, heldMs] = (await runScript(redis, RESERVE_SLOTS_SHA, RESERVE_SLOTS_LUA, keys, args)) as [number, number, number];
+  const [reserved, waitMs, heldMs] = (await RESERVE_SLOTS.run(redis, keys, args)) as [number, number, number];
   return { isReserved: reserved === 1, waitMs: Number(waitMs), heldMs: Number(heldMs) };
 }
 
@@ -198,7 +183,7 @@ export async function reserveSlot(
  * @throws whatever ioredis throws when Redis cannot be reached.
  */
 export async function holdUntil(redis: RedisConnection, key: string, untilMs: number, now: number): Promise<void> {
-  await runScript(redis, HOLD_SHA, HOLD_LUA, [key], [String(untilMs), String(KEY_TTL_MARGIN_MS), String(now)]);
+  await HOLD.run(redis, [key], [String(untilMs), String(KEY_TTL_MARGIN_MS), String(now)]);
 }
 
 /** Milliseconds from `now` until the latest of these holds ends; 0 when none is active. */

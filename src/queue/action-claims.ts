@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../infra/redis.js';
 import { bridgeKeys } from './names.js';
+import { LuaScript } from '../infra/lua-script.js';
 
 /**
  * `once_per` claims: an action with a `once_per` key runs only for the first event that claims
@@ -44,7 +44,7 @@ end
 return holders
 `;
 
-const CLAIM_SHA = createHash('sha1').update(CLAIM_LUA).digest('hex');
+const CLAIM = new LuaScript(CLAIM_LUA);
 
 /**
  * Claims each key for `eventId`. Idempotent for the holder: the event that holds a key finds it
@@ -63,16 +63,7 @@ export async function claimActions(
   const keys = bridgeKeys(prefix);
   const claimKeys = requests.map((request) => keys.actionClaim(request.ruleId, request.actionIndex, request.key));
   const args = [eventId, ...requests.map((request) => String(Math.max(1, Math.round(request.windowMs))))];
-  const holders = await runClaimScript(redis, claimKeys, args);
+  const holders = (await CLAIM.run(redis, claimKeys, args)) as string[];
   return holders.map((heldBy) => ({ isHeld: heldBy === eventId, heldBy }));
 }
 
-/** By SHA, loading the script with EVAL the first time (and after a Redis restart: NOSCRIPT). */
-async function runClaimScript(redis: RedisConnection, keys: readonly string[], args: readonly string[]): Promise<string[]> {
-  try {
-    return (await redis.evalsha(CLAIM_SHA, keys.length, ...keys, ...args)) as string[];
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return (await redis.eval(CLAIM_LUA, keys.length, ...keys, ...args)) as string[];
-  }
-}

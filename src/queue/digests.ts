@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { ActionCatalog, DigestItem } from '../actions/action.js';
 import { PermanentActionError } from '../errors.js';
@@ -9,6 +8,7 @@ import type { PlannedAction } from '../rules/plan.js';
 import type { ActionJobData } from './action-job.js';
 import { bridgeKeys, buildDigestGroupId, buildDigestJobId } from './names.js';
 import type { TraceGrouped } from './trace.js';
+import { LuaScript } from '../infra/lua-script.js';
 
 /**
  * Digests (Slack's `group:`): the Redis half. A grouped action is not enqueued on its own: the
@@ -82,6 +82,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return redis.call('LRANGE', ARGV[2] .. ARGV[1] .. ':items', 0, -1)
 `;
 
+const JOIN = new LuaScript(JOIN_LUA);
+const CLOSE = new LuaScript(CLOSE_LUA);
+
 /** How long past its wait a digest stays open to new messages when its job has not closed it. */
 const OPEN_POINTER_MARGIN_MS = 60_000;
 
@@ -94,9 +97,8 @@ const OPEN_POINTER_MARGIN_MS = 60_000;
 export async function joinDigest(redis: RedisConnection, prefix: string, request: DigestJoinRequest, nowMs: number, ttlMs: number): Promise<DigestMembership> {
   const keys = bridgeKeys(prefix);
   const idPrefix = buildDigestJobId(request.ruleId, request.actionIndex, '');
-  const answer = (await runScript(
+  const answer = (await JOIN.run(
     redis,
-    JOIN_LUA,
     [keys.digestMember(request.memberId), keys.digestOpen(request.groupId), keys.digestSequence],
     [
       JSON.stringify(request.item),
@@ -120,7 +122,7 @@ export async function joinDigest(redis: RedisConnection, prefix: string, request
  */
 export async function closeDigest(redis: RedisConnection, prefix: string, digestId: string, groupId: string): Promise<DigestItem[]> {
   const keys = bridgeKeys(prefix);
-  const items = (await runScript(redis, CLOSE_LUA, [keys.digestOpen(groupId)], [digestId, keys.digestBase])) as string[];
+  const items = (await CLOSE.run(redis, [keys.digestOpen(groupId)], [digestId, keys.digestBase])) as string[];
   return items.map((item) => JSON.parse(item) as DigestItem);
 }
 
@@ -224,23 +226,4 @@ export async function resolveDigest(redis: RedisConnection, prefix: string, acti
   };
 }
 
-/** By SHA, loading the script with EVAL the first time (and after a Redis restart: NOSCRIPT). */
-async function runScript(redis: RedisConnection, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-  const sha = shaOf(lua);
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return redis.eval(lua, keys.length, ...keys, ...args);
-  }
-}
 
-const shas = new Map<string, string>();
-function shaOf(lua: string): string {
-  let sha = shas.get(lua);
-  if (sha === undefined) {
-    sha = createHash('sha1').update(lua).digest('hex');
-    shas.set(lua, sha);
-  }
-  return sha;
-}

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { optsEncodeMap, type JobsOptions, type Queue } from 'bullmq';
-import { ReplyError } from 'ioredis';
 import type { RedisConnection } from '../infra/redis.js';
+import { LuaScript } from '../infra/lua-script.js';
 
 /**
  * The intake's write: a batch of deliveries in one Redis script, each deduplicated by its event id.
@@ -98,7 +97,7 @@ if not isPausedOrMaxed then rcall('ZADD', KEYS[3], 0, '0') end
 return answers
 `;
 // Stryker disable next-line all: the script's name in Redis's cache; any digest of the text works.
-const STORE_EVENT_JOBS_SHA = createHash('sha1').update(STORE_EVENT_JOBS_LUA).digest('hex');
+const STORE_EVENT_JOBS = new LuaScript(STORE_EVENT_JOBS_LUA);
 
 /** One event job to store: its id, the event id it is deduplicated by, its name and data as JSON. */
 export interface EventJobRecord {
@@ -166,11 +165,5 @@ export async function storeEventJobs(queue: Queue, records: readonly EventJobRec
   }
   // BullMQ's client wraps the ioredis connection the queue was given and passes its commands through.
   const client = (await queue.getBackend().client) as unknown as RedisConnection;
-  try {
-    return (await client.evalsha(STORE_EVENT_JOBS_SHA, scriptKeys.length, ...scriptKeys, ...scriptArgs)) as string[];
-  } catch (error) {
-    // First use on this Redis (or after SCRIPT FLUSH / a restart): send the script itself once.
-    if (!(error instanceof ReplyError) || !(error as Error).message.startsWith('NOSCRIPT')) throw error;
-    return (await client.eval(STORE_EVENT_JOBS_LUA, scriptKeys.length, ...scriptKeys, ...scriptArgs)) as string[];
-  }
+  return (await STORE_EVENT_JOBS.run(client, scriptKeys, scriptArgs)) as string[];
 }

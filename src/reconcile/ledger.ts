@@ -1,6 +1,7 @@
 import type { BridgeEvent, EventOrigin } from '../events/event.js';
 import type { RedisConnection } from '../infra/redis.js';
 import type { LedgerEntry } from './reconciliation.js';
+import { LuaScript } from '../infra/lua-script.js';
 
 /**
  * Reconciliation's Redis keys, all under the bridge's prefix (and so its hash tag on Cluster):
@@ -67,6 +68,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return holder
 `;
 
+const CLAIM = new LuaScript(CLAIM_SCRIPT);
+
 /** Options of {@link EntityLedger}. */
 export interface EntityLedgerOptions {
   /** The connection for the bridge's own keys. */
@@ -98,14 +101,10 @@ export class EntityLedger {
   async claim(source: string, entry: LedgerEntry, event: Pick<BridgeEvent, 'id' | 'origin'>, nowMs: number): Promise<LedgerClaim> {
     const { redis, prefix, ttlMs } = this.#options;
     const own = `${event.origin ?? 'webhook'} ${event.id}`;
-    const holder = (await redis.eval(
-      CLAIM_SCRIPT,
-      1,
-      reconcileKeys(prefix).ledgerObject(source, entry.kind, entry.objectId),
-      entry.state,
-      own,
-      String(ttlMs),
-      String(nowMs),
+    const holder = (await CLAIM.run(
+      redis,
+      [reconcileKeys(prefix).ledgerObject(source, entry.kind, entry.objectId)],
+      [entry.state, own, String(ttlMs), String(nowMs)],
     )) as string;
     const [origin, eventId] = splitHolder(holder);
     return { isFirst: holder === own, heldBy: { eventId, origin } };

@@ -14,6 +14,7 @@ import { collectSourceSecrets, createSecretScrubber } from '../sources/scrub-sec
 import { EntityLedger, reconcileKeys, type LedgerClaim } from './ledger.js';
 import type { ApiClientRuntime } from './reconciliation.js';
 import { reconcileSource, type ReconcileMode, type ReconcileReport } from './run-reconciliation.js';
+import { LuaScript } from '../infra/lua-script.js';
 
 /** Another run of the source holds its lock (a scheduled run on another worker, or `reconcile` by hand). */
 export class ReconcileBusyError extends BridgeError {}
@@ -62,8 +63,8 @@ export interface ReconcileRequest {
 }
 
 // Renews the lock only while this run still holds it.
-const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const RENEW = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`);
+const RELEASE = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
 
 /**
  * Runs reconciliation for one source at a time across every process: takes the source's lock in
@@ -121,7 +122,7 @@ export class Reconciler {
       metrics?.reconcileRuns.inc({ source: source.name, outcome: 'skipped' });
       throw new ReconcileBusyError('reconcile_busy', `a reconciliation of ${source.title} is already running`);
     }
-    const renewal = setInterval(() => void redis.eval(RENEW_SCRIPT, 1, keys.runLock(source.name), token, String(lockTtlMs)).catch(() => undefined), lockTtlMs / 3);
+    const renewal = setInterval(() => void RENEW.run(redis, [keys.runLock(source.name)], [token, String(lockTtlMs)]).catch(() => undefined), lockTtlMs / 3);
     renewal.unref();
     try {
       const isScheduled = request.since === undefined;
@@ -158,7 +159,7 @@ export class Reconciler {
       throw error;
     } finally {
       clearInterval(renewal);
-      await redis.eval(RELEASE_SCRIPT, 1, keys.runLock(source.name), token).catch(() => undefined);
+      await RELEASE.run(redis, [keys.runLock(source.name)], [token]).catch(() => undefined);
     }
   }
 

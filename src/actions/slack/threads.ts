@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../../infra/redis.js';
 import { RetryableActionError } from '../../errors.js';
 import { sleep } from '../pacing.js';
 import type { SlackThreadRoot } from './state.js';
+import { LuaScript } from '../../infra/lua-script.js';
 
 /**
  * Threads by `thread_key`: the key → root map in Redis, shared by every worker. The first message
@@ -60,6 +60,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return seq
 `;
 
+const CLAIM = new LuaScript(CLAIM_LUA);
+const SET_ROOT = new LuaScript(SET_ROOT_LUA);
+const DELETE_IF = new LuaScript(DELETE_IF_LUA);
+const RECORD_ROOT_TEXT = new LuaScript(RECORD_ROOT_TEXT_LUA);
+
 const claimValue = (jobId: string) => `claim:${jobId}`;
 const rootValue = (root: SlackThreadRoot) => `root:${root.channel}:${root.ts}`;
 
@@ -78,13 +83,13 @@ export function parseThreadRoot(value: string): SlackThreadRoot | undefined {
 export async function joinThread(redis: RedisConnection, key: string, jobId: string, signal: AbortSignal): Promise<ThreadRole> {
   const deadline = Date.now() + ROOT_WAIT_MS;
   for (;;) {
-    const answer = (await runScript(redis, CLAIM_LUA, [key], [claimValue(jobId), String(SLACK_THREAD_CLAIM_TTL_MS)])) as string[];
+    const answer = (await CLAIM.run(redis, [key], [claimValue(jobId), String(SLACK_THREAD_CLAIM_TTL_MS)])) as string[];
     if (answer[0] === 'claimed') return { kind: 'root' };
     if (answer[0] === 'root') {
       const root = parseThreadRoot(answer[1]);
       if (root) return { kind: 'reply', root };
       // Not ours and unreadable: start over with a fresh thread rather than fail the message.
-      await runScript(redis, DELETE_IF_LUA, [key], [answer[1]]);
+      await DELETE_IF.run(redis, [key], [answer[1]]);
       continue;
     }
     if (Date.now() >= deadline) {
@@ -96,22 +101,22 @@ export async function joinThread(redis: RedisConnection, key: string, jobId: str
 
 /** Stores the root this job posted under each key (its claim, or free), for `ttlMs`. */
 export async function storeThreadRoot(redis: RedisConnection, keys: readonly string[], jobId: string, root: SlackThreadRoot, ttlMs: number): Promise<void> {
-  await runScript(redis, SET_ROOT_LUA, keys, [claimValue(jobId), rootValue(root), String(Math.max(1, Math.round(ttlMs)))]);
+  await SET_ROOT.run(redis, keys, [claimValue(jobId), rootValue(root), String(Math.max(1, Math.round(ttlMs)))]);
 }
 
 /** Gives up this job's claim (its root was refused): the next message of the key posts the root. */
 export async function releaseThreadClaim(redis: RedisConnection, key: string, jobId: string): Promise<void> {
-  await runScript(redis, DELETE_IF_LUA, [key], [claimValue(jobId)]);
+  await DELETE_IF.run(redis, [key], [claimValue(jobId)]);
 }
 
 /** Forgets a root that is gone (deleted, its channel archived), unless another job already replaced it. */
 export async function forgetThreadRoot(redis: RedisConnection, key: string, root: SlackThreadRoot): Promise<void> {
-  await runScript(redis, DELETE_IF_LUA, [key], [rootValue(root)]);
+  await DELETE_IF.run(redis, [key], [rootValue(root)]);
 }
 
 /** Records `text` as the latest wanted root text; returns its sequence number. */
 export async function recordRootText(redis: RedisConnection, key: string, text: string, ttlMs: number): Promise<number> {
-  return Number(await runScript(redis, RECORD_ROOT_TEXT_LUA, [key], [text, String(Math.max(1, Math.round(ttlMs)))]));
+  return Number(await RECORD_ROOT_TEXT.run(redis, [key], [text, String(Math.max(1, Math.round(ttlMs)))]));
 }
 
 /** The latest wanted root text and its sequence number; undefined when none is recorded. */
@@ -120,19 +125,3 @@ export async function readRootText(redis: RedisConnection, key: string): Promise
   return seq === null || text === null ? undefined : { seq: Number(seq), text };
 }
 
-const shas = new Map<string, string>();
-
-/** By SHA, loading the script with EVAL the first time and after a Redis restart (NOSCRIPT). */
-async function runScript(redis: RedisConnection, lua: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-  let sha = shas.get(lua);
-  if (!sha) {
-    sha = createHash('sha1').update(lua).digest('hex');
-    shas.set(lua, sha);
-  }
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return await redis.eval(lua, keys.length, ...keys, ...args);
-  }
-}

@@ -16,7 +16,10 @@
  * `--workers N` runs the bridge as one `api` process and N `worker` processes (the roles a
  * deployment may split it into) instead of one `start` process.
  *
- *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25] [--workers N]
+ * `--cpu-prof DIR` writes a CPU profile of each bridge process into DIR when it stops; `--env
+ * NAME=VALUE` (repeatable) sets one more of the bridge's variables (ACTIONS_CONCURRENCY=100…).
+ *
+ *   npm run build && npx tsx bench/actions.ts [--latency-events 300] [--burst-events 5000] [--scale 25] [--workers N] [--cpu-prof DIR] [--env NAME=VALUE]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -39,6 +42,8 @@ const latencyEvents = option('latency-events', 300);
 const burstEvents = option('burst-events', 5000);
 const SCALE = option('scale', 25);
 const workerProcesses = option('workers', 0);
+/** `--cpu-prof DIR`: each bridge process runs under `node --cpu-prof` and writes a profile into DIR when it stops. */
+const cpuProfileDir = args.includes('--cpu-prof') ? path.resolve(args[args.indexOf('--cpu-prof') + 1]) : undefined;
 const CHANNELS = 20;
 const ownRedis = process.env.REDIS_URL ? undefined : await OwnRedisServer.start();
 const redisUrl = process.env.REDIS_URL ?? ownRedis!.url;
@@ -98,10 +103,13 @@ const bridgeEnv: Record<string, string> = {
   // (the burst's minimum is set by the per-channel limit of the fake).
   SLACK_MESSAGES_PER_MINUTE: String(60 * SCALE * CHANNELS),
   HUBSPOT_REQUESTS_PER_10_SECONDS: String(90 * SCALE),
+  // `--env NAME=VALUE` (repeatable) sets one more of the bridge's variables, to try a setting.
+  ...Object.fromEntries(args.flatMap((arg, index) => (args[index - 1] === '--env' ? [arg.split(/=(.*)/s, 2)] : []))),
 };
 // One `start` process, or an `api` process and `--workers` worker processes.
-const bridge = await BridgeProcess.start({ role: workerProcesses > 0 ? 'api' : 'start', env: bridgeEnv });
-const workers = await Promise.all(Array.from({ length: workerProcesses }, () => BridgeProcess.start({ role: 'worker', env: bridgeEnv })));
+const nodeArgs = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
+const bridge = await BridgeProcess.start({ role: workerProcesses > 0 ? 'api' : 'start', env: bridgeEnv, nodeArgs });
+const workers = await Promise.all(Array.from({ length: workerProcesses }, () => BridgeProcess.start({ role: 'worker', env: bridgeEnv, nodeArgs })));
 const bridgeProcesses = [bridge, ...workers];
 
 try {
@@ -165,6 +173,10 @@ try {
   const pacedDelays = bridgeProcesses.flatMap((process, index) => process.logs.slice(logsBefore[index])).filter((entry) => entry.code === 'paced').length;
   console.log(`   jobs handed back by the bridge's own pacer (delayed, no attempt spent): ${pacedDelays}`);
   console.log(`   CPU per event ${cpuPerEvent.toFixed(2)} ms (the bridge${workerProcesses > 0 ? `'s api and ${workerProcesses} worker processes` : ''}${ownRedis ? ' and its own redis-server' : ' only: REDIS_URL is shared'}, webhook to both actions done); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  // Messages Slack received in each second of the drain: where the drain runs below the limit.
+  const perSecond = new Array<number>(Math.ceil(drain)).fill(0);
+  for (const message of slack.received) perSecond[Math.min(perSecond.length - 1, Math.floor((message.at - burstStart) / 1000))] += 1;
+  console.log(`   Slack messages per second of the drain (limit ${SCALE * CHANNELS}): ${perSecond.join(' ')}`);
   console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
   console.log(`   HubSpot: ${contactsDone()} contacts upserted, ${upsertInputs.length} batch calls (vs ${burstEvents} upserts), ${hubspot.rateLimited() - hubspotRateLimitedBefore} 429s received`);
 } finally {

@@ -18,6 +18,8 @@ export interface BridgeProcessOptions {
   readonly cwd?: string;
   /** A command node runs under, e.g. `['/usr/sbin/ip', 'netns', 'exec', 'ns1']` (it must exec node, keeping the pid). @defaultValue none */
   readonly runUnder?: readonly string[];
+  /** Flags for node itself, before the bridge's script, e.g. `['--cpu-prof']`. @defaultValue none */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -32,7 +34,7 @@ export class BridgeProcess {
   private constructor(readonly child: ChildProcess) {}
 
   static async start(options: BridgeProcessOptions): Promise<BridgeProcess> {
-    const [command, ...args] = [...(options.runUnder ?? []), process.execPath, BRIDGE_BIN, options.role ?? 'start', ...(options.args ?? [])];
+    const [command, ...args] = [...(options.runUnder ?? []), process.execPath, ...(options.nodeArgs ?? []), BRIDGE_BIN, options.role ?? 'start', ...(options.args ?? [])];
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', PORT: '0', METRICS_PORT: '0', ...options.env },

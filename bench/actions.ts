@@ -139,6 +139,20 @@ try {
   const cpuBefore = cpuMs(measuredPids);
   const logsBefore = bridgeProcesses.map((process) => process.logs.length);
   const burstStart = Date.now();
+  // Each second of the drain: the queues' depths (waiting / active jobs) and the bridge process's
+  // CPU, to tell a drain bound by the one thread (near 100%) from one bound by job latency.
+  const probe = new Redis(redisUrl);
+  const drainSamples: string[] = [];
+  let cpuAtLastSample = cpuMs(bridgeProcesses.map((process) => process.child.pid!));
+  const sampler = setInterval(() => {
+    const cpuNow = cpuMs(bridgeProcesses.map((process) => process.child.pid!));
+    const cpuPercent = Math.round((cpuNow - cpuAtLastSample) / 10);
+    cpuAtLastSample = cpuNow;
+    void Promise.all(['events:wait', 'events:active', 'actions:wait', 'actions:active'].map((list) => probe.llen(`${prefix}:${list}`))).then(
+      ([eventsWaiting, eventsActive, actionsWaiting, actionsActive]) => drainSamples.push(`${eventsWaiting}/${eventsActive} ${actionsWaiting}/${actionsActive} ${cpuPercent}%`),
+      () => drainSamples.push('?'),
+    );
+  }, 1000);
   let acknowledged = 0;
   const ids: number[] = Array.from({ length: burstEvents }, () => (nextId += 1));
   const queue = [...ids];
@@ -158,6 +172,8 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const drain = (Date.now() - burstStart) / 1000;
+  clearInterval(sampler);
+  probe.disconnect();
   const cpuPerEvent = (cpuMs(measuredPids) - cpuBefore) / burstEvents;
   const texts = slack.received.map((m) => m.text);
   const unique = new Set(texts);
@@ -177,6 +193,7 @@ try {
   const perSecond = new Array<number>(Math.ceil(drain)).fill(0);
   for (const message of slack.received) perSecond[Math.min(perSecond.length - 1, Math.floor((message.at - burstStart) / 1000))] += 1;
   console.log(`   Slack messages per second of the drain (limit ${SCALE * CHANNELS}): ${perSecond.join(' ')}`);
+  console.log(`   each second: events queue waiting/active, actions queue waiting/active, bridge CPU: ${drainSamples.join(' · ')}`);
   console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
   console.log(`   HubSpot: ${contactsDone()} contacts upserted, ${upsertInputs.length} batch calls (vs ${burstEvents} upserts), ${hubspot.rateLimited() - hubspotRateLimitedBefore} 429s received`);
 } finally {

@@ -126,20 +126,23 @@ export async function processActionJob(
   const log = options.logger.child({ jobId, eventId: provenance.eventId, ruleId: provenance.ruleId, action });
   const attempt = job.attemptsMade + 1;
 
-  const previous = await options.state.get(doneKey);
+  const runner = options.runners[action];
+  const gate = pauseGateOf(options);
+  // The completion record and the integration's pause are read in one round trip (issued together,
+  // the state connection's auto-pipeline sends them in one write): a pause read for a job that
+  // turns out done is simply not used.
+  const [previous, pause] = await Promise.all([options.state.get(doneKey), runner ? gate.readPauseOf(action) : null]);
   if (previous) {
     log.info('action already done: not sent again');
     return { ...(JSON.parse(previous) as ActionJobResult), alreadyDone: true };
   }
 
-  const runner = options.runners[action];
   // A job queued by a version with an action this worker does not run: a dead letter at once, and
   // reported like any action failure (it would otherwise fail silently).
   if (!runner) return handleFailure(new PermanentActionError('unknown_action', `no action named ${action}`), job, token, attempt, options, log);
 
   // A paused integration (its token refused) runs no job until a probe succeeds: wait, unspent.
-  const gate = pauseGateOf(options);
-  const admission = await gate.check(action);
+  const admission = await gate.check(action, pause);
   if (admission === 'wait') await delayWhilePaused(job, token, gate, options);
 
   const startedAt = performance.now();

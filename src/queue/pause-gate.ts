@@ -60,11 +60,13 @@ export class PauseGate {
    * probe this call made); `wait` while it is paused. When the integration's runner has no probe,
    * the job whose turn it is to probe runs as the probe (`run_as_probe`): the caller calls
    * {@link resumeAfterProbeJob} when it succeeds.
+   * @param pauseRead the integration's pause as {@link readPauseOf} just read it (the caller read it
+   *   in the same round trip as something else); read here when not given.
    */
-  async check(action: ActionName): Promise<'run' | 'run_as_probe' | 'wait'> {
+  async check(action: ActionName, pauseRead?: IntegrationPause | null): Promise<'run' | 'run_as_probe' | 'wait'> {
     const { redis, prefix } = this.#options;
     const integration = integrationOf(action);
-    const pause = await readPause(redis, prefix, integration);
+    const pause = pauseRead === undefined ? await readPause(redis, prefix, integration) : pauseRead;
     if (pause === null) return 'run';
     if (await claimProbe(redis, prefix, integration, this.probeIntervalMs)) {
       const probe = this.#probeOf(integration);
@@ -73,6 +75,11 @@ export class PauseGate {
     }
     await this.#logStillPaused(integration, pause);
     return 'wait';
+  }
+
+  /** The pause of `action`'s integration (null: it runs), for {@link check}. */
+  readPauseOf(action: ActionName): Promise<IntegrationPause | null> {
+    return readPause(this.#options.redis, this.#options.prefix, integrationOf(action));
   }
 
   /** A job that ran as its integration's probe succeeded: the integration resumes. */

@@ -6,7 +6,7 @@ import { IntegrationPausedError, PermanentActionError, RetryableActionError } fr
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { forgetDigestItems, resolveDigest, type ResolvedDigest } from './digests.js';
-import { reportFailedActionJob, type FailureReporter } from './failure-events.js';
+import { reportFailedActionJob, reportFailedByBullMQ, type FailureReporter } from './failure-events.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { PauseGate } from './pause-gate.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, STALLED_CHECK_INTERVAL_MS, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
@@ -254,6 +254,20 @@ async function handleFailure(
   throw new ActionAttemptError(summary, error instanceof RetryableActionError ? error.retryAfterMs : undefined);
 }
 
+/** See the `failed` listener in {@link startActionsWorker}. Never throws: it runs in an event listener. */
+async function reportStalledJobFailure(job: Job<ActionJobData, ActionJobResult>, error: Error, options: ActionsWorkerOptions): Promise<void> {
+  const { action, provenance } = job.data;
+  const summary = `stalled: ${error.message} (the workers holding it stopped before it finished)`;
+  options.metrics.actions.inc({ action, outcome: 'failed' });
+  options.logger.error({ jobId: job.id, eventId: provenance.eventId, ruleId: provenance.ruleId, action, code: 'stalled' }, `action failed: ${summary}`);
+  if (!options.failureReporter) return;
+  try {
+    await reportFailedByBullMQ(options.failureReporter, job, { error: summary, attempts: job.attemptsMade, nowMs: (options.now ?? Date.now)() });
+  } catch (reportError) {
+    options.logger.error({ jobId: job.id, err: { message: String(reportError) } }, 'a stalled job\'s failure could not be reported');
+  }
+}
+
 /**
  * Starts the actions worker. The caller closes it (closing also stops its pause probe timer).
  * While an integration is paused, a timer probes it every `pauseProbeIntervalMs` (across all
@@ -290,6 +304,14 @@ export function startActionsWorker(options: ActionsWorkerOptions): Worker<Action
   // Redis being unreachable is logged once per outage by RedisHealth (src/infra/redis-health.ts), not per retry.
   worker.on('error', (error) => {
     if (!isRedisConnectionError(error)) options.logger.error({ err: error }, 'actions worker error');
+  });
+  // The one failure no processor code sees: a job whose workers died holding it more than BullMQ
+  // allows. BullMQ's stalled check marks it (a deferred failure, `defa`) and puts it back; the next
+  // worker to fetch it fails it at once, without calling the processor, and emits `failed`. It is
+  // counted, logged and reported here like every other failure for good.
+  worker.on('failed', (job, error) => {
+    if (!job?.deferredFailure) return;
+    void reportStalledJobFailure(job, error, withGate);
   });
   const probeTimer = setInterval(() => {
     gate.probeAll().catch((error: unknown) => options.logger.debug({ err: { message: String(error) } }, 'pause probe could not run'));

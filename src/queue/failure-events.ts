@@ -171,27 +171,50 @@ export async function reportFailedActionJob(
   token: string | undefined,
   failure: { readonly error: string; readonly attempts: number; readonly nowMs: number },
 ): Promise<void> {
-  const { provenance } = job.data;
   try {
-    await reporter.report({
-      stage: 'run',
-      ruleId: provenance.ruleId,
-      ruleFile: provenance.ruleFile,
-      action: job.data.action,
-      error: failure.error,
-      eventId: provenance.eventId,
-      eventType: job.data.eventType,
-      attempts: failure.attempts,
-      failedAtMs: failure.nowMs,
-      jobId: job.id!,
-      deadLetterId: job.id!,
-      runStartedAtMs: job.processedOn ?? failure.nowMs,
-    });
+    await reporter.report(actionJobFailure(job, failure));
   } catch {
     // Logged and counted by the reporter.
     await job.moveToDelayed(failure.nowMs + UNREPORTED_FAILURE_DELAY_MS, token);
     throw new DelayedError();
   }
+}
+
+/**
+ * Reports an action job that BullMQ itself failed, without the processor: the stalled check's
+ * deferred failure (its workers died holding it more than `maxStalledCount` times). The job is
+ * already a dead letter, so a report that cannot be stored cannot hold it back: the reporter logs
+ * and counts that (`bridge_failure_events_total{outcome="unavailable"}`), and the dead letter stays
+ * listed by `actions failed` and on the dashboard.
+ */
+export async function reportFailedByBullMQ(
+  reporter: FailureReporter,
+  job: Job<ActionJobData, ActionJobResult>,
+  failure: { readonly error: string; readonly attempts: number; readonly nowMs: number },
+): Promise<void> {
+  await reporter.report(actionJobFailure(job, failure)).catch(() => undefined);
+}
+
+/** The report of an action job's failure for good: what `bridge.action.failed` carries. */
+function actionJobFailure(
+  job: Job<ActionJobData, ActionJobResult>,
+  failure: { readonly error: string; readonly attempts: number; readonly nowMs: number },
+): ActionFailure {
+  const { provenance } = job.data;
+  return {
+    stage: 'run',
+    ruleId: provenance.ruleId,
+    ruleFile: provenance.ruleFile,
+    action: job.data.action,
+    error: failure.error,
+    eventId: provenance.eventId,
+    eventType: job.data.eventType,
+    attempts: failure.attempts,
+    failedAtMs: failure.nowMs,
+    jobId: job.id!,
+    deadLetterId: job.id!,
+    runStartedAtMs: job.processedOn ?? failure.nowMs,
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { Queue, type Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ActionName, ActionRunner } from '../../../src/actions/action.js';
 import { actionRegistry } from '../../../src/actions/registry.js';
@@ -336,5 +336,37 @@ describe('bridge.action.failed (real Redis, real workers, real Slack client agai
     expect(await reporter.report({ ...failure, failedAtMs: 1_700_000_000_500 })).to.equal('emitted');
     expect(await reporter.report({ ...failure, failedAtMs: 1_700_000_000_500 })).to.equal('duplicate');
     expect(await storedBridgeEvents()).to.have.length(1);
+  });
+  it('a job whose workers died holding it more than BullMQ allows (failed by BullMQ at its next fetch, no processor code) is reported too', async function () {
+    this.timeout(20_000);
+    // The job is taken by a worker that then dies: taken (active, locked) by a BullMQ worker that
+    // never runs it, and its lock gone as when it expires. BullMQ's own stalled check, run by a
+    // second worker with maxStalledCount 0, then marks it for a deferred failure and puts it back
+    // (moveStalledJobsToWait: `defa` "job stalled more than allowable limit").
+    const provenance = { eventId: 'firstpromoter-stalled-1', ruleId: 'lead-alert', ruleFile: 'rules/0.yaml', ruleFileHash: 'abc', actionIndex: 0 };
+    const data: ActionJobData = { action: 'slack.post_message', params: { channel: '#leads', text: 'x' }, provenance, eventType: 'firstpromoter.lead_signup', eventReceivedAt: new Date().toISOString(), backoffBaseMs: 100 };
+    const jobId = 'firstpromoter-stalled-1.lead-alert.0';
+    await actions.add('slack.post_message', data, { jobId, attempts: 3 });
+    const dying = new Worker(ACTIONS_QUEUE, null, { connection: redis.duplicate(), prefix, autorun: false });
+    const taken = await dying.getNextJob('dying-worker-token');
+    expect(taken?.id).to.equal(jobId);
+    await dying.close(true);
+    await redis.del(`${prefix}:${ACTIONS_QUEUE}:${jobId}:lock`);
+    const checker = new Worker(ACTIONS_QUEUE, null, { connection: redis.duplicate(), prefix, autorun: false, maxStalledCount: 0, stalledInterval: 100 });
+    void checker.startStalledCheckTimer();
+    await waitFor(async () => (await redis.hget(`${prefix}:${ACTIONS_QUEUE}:${jobId}`, 'defa')) !== null, 10_000);
+    await checker.close();
+
+    // The bridge's workers: the actions worker fetches it, BullMQ fails it without calling the processor.
+    start([readDocumentedOpsRule()]);
+    const [text] = await waitFor(() => (opsMessages().length > 0 ? opsMessages() : null), 15_000);
+    expect(await actionState(jobId)).to.equal('failed');
+    expect(slack.received.filter((message) => message.channel === '#leads')).to.have.length(0);
+    const [reported] = await storedBridgeEvents();
+    expect(reported.data).to.deep.include({ stage: 'run', rule_id: 'lead-alert', action: 'slack.post_message', event_id: 'firstpromoter-stalled-1', job_id: jobId, dead_letter_id: jobId });
+    expect(reported.data.error).to.equal('stalled: job stalled more than allowable limit (the workers holding it stopped before it finished)');
+    expect(text).to.contain(`slack.post_message of rule lead-alert failed for event firstpromoter-stalled-1`);
+    expect(await metrics.registry.metrics()).to.contain('bridge_actions_total{action="slack.post_message",outcome="failed"} 1');
+    expect(captured.text()).to.contain('action failed: stalled: job stalled more than allowable limit');
   });
 });

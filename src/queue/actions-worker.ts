@@ -264,7 +264,8 @@ async function reportStalledJobFailure(job: Job<ActionJobData, ActionJobResult>,
   try {
     await reportFailedByBullMQ(options.failureReporter, job, { error: summary, attempts: job.attemptsMade, nowMs: (options.now ?? Date.now)() });
   } catch (reportError) {
-    options.logger.error({ jobId: job.id, err: { message: String(reportError) } }, 'a stalled job\'s failure could not be reported');
+    // The reporter logged and counted it; the dead letter stays listed by `actions failed`.
+    options.logger.error({ jobId: job.id, err: { message: reportError instanceof Error ? reportError.message : String(reportError) } }, 'a stalled job\'s failure could not be reported as bridge.action.failed: it stays in actions failed');
   }
 }
 

@@ -186,13 +186,14 @@ export async function reportFailedActionJob(
  * already a dead letter, so a report that cannot be stored cannot hold it back: the reporter logs
  * and counts that (`bridge_failure_events_total{outcome="unavailable"}`), and the dead letter stays
  * listed by `actions failed` and on the dashboard.
+ * @throws what {@link FailureReporter.report} throws
  */
 export async function reportFailedByBullMQ(
   reporter: FailureReporter,
   job: Job<ActionJobData, ActionJobResult>,
   failure: { readonly error: string; readonly attempts: number; readonly nowMs: number },
 ): Promise<void> {
-  await reporter.report(actionJobFailure(job, failure)).catch(() => undefined);
+  await reporter.report(actionJobFailure(job, failure));
 }
 
 /** The report of an action job's failure for good: what `bridge.action.failed` carries. */

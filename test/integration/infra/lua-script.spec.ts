@@ -28,8 +28,10 @@ describe('Lua scripts by SHA (real Redis)', () => {
     expect(await redis.script('EXISTS', script.sha)).to.deep.equal([0]);
     const sent: string[] = [];
     const monitor = await redis.monitor();
+    // MONITOR sees every client of the shared Redis: only this script's calls are kept.
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[0] === 'eval' || args[0] === 'evalsha') sent.push(`${args[0]} ${args[0] === 'evalsha' ? args[1] : 'text'}`);
+      if (args[0] === 'evalsha' && args[1] === script.sha) sent.push(`evalsha ${script.sha}`);
+      if (args[0] === 'eval' && args[1] === script.lua) sent.push('eval text');
     });
     try {
       expect(await script.run(redis, [`${prefix}:n`], [2])).to.equal(2);

@@ -96,7 +96,6 @@ end
 if not isPausedOrMaxed then rcall('ZADD', KEYS[3], 0, '0') end
 return answers
 `;
-// Stryker disable next-line all: the script's name in Redis's cache; any digest of the text works.
 const STORE_EVENT_JOBS = new LuaScript(STORE_EVENT_JOBS_LUA);
 
 /** One event job to store: its id, the event id it is deduplicated by, its name and data as JSON. */

@@ -67,7 +67,6 @@ export async function startHttp(
               sessions: new AdminSessions(deps.state, config.queuePrefix),
               throttle: new AdminThrottle(deps.state, config.queuePrefix),
               cookieSecure: config.adminCookieSecure,
-              // Where this process runs the workers too (`start`): the rule store's problems.
             }),
           ]
         : [],

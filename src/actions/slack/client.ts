@@ -23,10 +23,7 @@ export interface SlackClientOptions {
   readonly timeoutMs: number;
   /** Where the SDK's warnings go; its debug lines are dropped (they echo request bodies). */
   readonly logger: Logger;
-  /**
-   * The fetch to use; it owns the calls' timeout. @defaultValue {@link createSlackTransport}'s,
-   * with `timeoutMs` as its headers and body timeouts
-   */
+  /** The fetch to use (`call` still times each call out). @defaultValue {@link createSlackTransport}'s */
   readonly fetch?: FetchFunction;
 }
 

@@ -19,7 +19,6 @@ export interface AdminApiOptions {
   readonly integrations?: readonly string[];
   /** The sources reconciled from their APIs, whose last success the overview shows. @defaultValue none */
   readonly reconciledSources?: readonly string[];
-  /** The rule store's problems, where this process runs the workers. @defaultValue none known */
 }
 
 /** Answers an operator error with 404 or 409 and its sentence; false for any other error. */

@@ -57,7 +57,6 @@ export interface LiveViewOptions {
   readonly integrations?: readonly string[];
   /** @defaultValue none */
   readonly reconciledSources?: readonly string[];
-  /** The rule store's problems, where this process runs the workers. @defaultValue none known */
 }
 
 /** An event's trace and the current state of every action its runs planned. */

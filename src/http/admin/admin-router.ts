@@ -40,11 +40,6 @@ export interface AdminRouterOptions {
    * @defaultValue false
    */
   readonly cookieSecure?: boolean;
-  /**
-   * The problems of the rule files the live rules were last (re)loaded from (the rule store's,
-   * as /readyz reads them): shown at the top of the page while the files do not load. Only a
-   * process that runs the workers has a rule store. @defaultValue none known
-   */
 }
 
 /**

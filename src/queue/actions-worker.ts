@@ -6,7 +6,7 @@ import { IntegrationPausedError, PermanentActionError, RetryableActionError } fr
 import type { BridgeMetrics } from '../observability/metrics.js';
 import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { forgetDigestItems, resolveDigest, type ResolvedDigest } from './digests.js';
-import { reportFailedActionJob, reportFailedByBullMQ, type FailureReporter } from './failure-events.js';
+import { describeActionJobFailure, reportFailedActionJob, type FailureReporter } from './failure-events.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
 import { PauseGate } from './pause-gate.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, STALLED_CHECK_INTERVAL_MS, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
@@ -262,9 +262,10 @@ async function reportStalledJobFailure(job: Job<ActionJobData, ActionJobResult>,
   options.logger.error({ jobId: job.id, eventId: provenance.eventId, ruleId: provenance.ruleId, action, code: 'stalled' }, `action failed: ${summary}`);
   if (!options.failureReporter) return;
   try {
-    await reportFailedByBullMQ(options.failureReporter, job, { error: summary, attempts: job.attemptsMade, nowMs: (options.now ?? Date.now)() });
+    await options.failureReporter.report(describeActionJobFailure(job, { error: summary, attempts: job.attemptsMade, nowMs: (options.now ?? Date.now)() }));
   } catch (reportError) {
-    // The reporter logged and counted it; the dead letter stays listed by `actions failed`.
+    // The job is already a dead letter, so nothing can hold it back until the report is stored (as
+    // reportFailedActionJob does): the reporter logged and counted it, and `actions failed` lists it.
     options.logger.error({ jobId: job.id, err: { message: reportError instanceof Error ? reportError.message : String(reportError) } }, 'a stalled job\'s failure could not be reported as bridge.action.failed: it stays in actions failed');
   }
 }

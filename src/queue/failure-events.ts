@@ -70,10 +70,6 @@ export function describeRetryCommand(stage: ActionFailureStage, deadLetterId: st
   return stage === 'run' ? `affiliate-bridge actions retry ${deadLetterId}` : `affiliate-bridge events replay ${eventId}`;
 }
 
-/** The event id of a failure's report: derived from the dead letter and the run, never a bare integer. */
-export function buildActionFailedEventId(failure: Pick<ActionFailure, 'deadLetterId' | 'runStartedAtMs'>): string {
-  return formatActionFailedEventId(failure.deadLetterId, failure.runStartedAtMs);
-}
 
 /**
  * The `bridge.action.failed` event reporting `failure`: pure. The error text is scrubbed of every
@@ -83,7 +79,7 @@ export function buildActionFailedEvent(failure: ActionFailure, options: { readon
   const scrubbed = options.secretScrubber ? options.secretScrubber.scrub(failure.error) : failure.error;
   const error = scrubbed.length > ACTION_FAILED_ERROR_LENGTH ? `${scrubbed.slice(0, ACTION_FAILED_ERROR_LENGTH - 1)}…` : scrubbed;
   const failedAt = new Date(failure.failedAtMs).toISOString();
-  const data: ActionFailedData = {
+  const data = {
     stage: failure.stage,
     rule_id: failure.ruleId,
     rule_file: failure.ruleFile,
@@ -97,8 +93,8 @@ export function buildActionFailedEvent(failure: ActionFailure, options: { readon
     job_id: failure.jobId,
     dead_letter_id: failure.deadLetterId,
     retry_command: describeRetryCommand(failure.stage, failure.deadLetterId, failure.eventId),
-  };
-  return buildInternalEvent(ACTION_FAILED_TYPE, { ...data }, { id: buildActionFailedEventId(failure), receivedAtMs: options.receivedAtMs });
+  } satisfies ActionFailedData;
+  return buildInternalEvent(ACTION_FAILED_TYPE, data, { id: formatActionFailedEventId(failure.deadLetterId, failure.runStartedAtMs), receivedAtMs: options.receivedAtMs });
 }
 
 export interface FailureReporterOptions {
@@ -172,7 +168,7 @@ export async function reportFailedActionJob(
   failure: { readonly error: string; readonly attempts: number; readonly nowMs: number },
 ): Promise<void> {
   try {
-    await reporter.report(actionJobFailure(job, failure));
+    await reporter.report(describeActionJobFailure(job, failure));
   } catch {
     // Logged and counted by the reporter.
     await job.moveToDelayed(failure.nowMs + UNREPORTED_FAILURE_DELAY_MS, token);
@@ -181,23 +177,11 @@ export async function reportFailedActionJob(
 }
 
 /**
- * Reports an action job that BullMQ itself failed, without the processor: the stalled check's
- * deferred failure (its workers died holding it more than `maxStalledCount` times). The job is
- * already a dead letter, so a report that cannot be stored cannot hold it back: the reporter logs
- * and counts that (`bridge_failure_events_total{outcome="unavailable"}`), and the dead letter stays
- * listed by `actions failed` and on the dashboard.
- * @throws what {@link FailureReporter.report} throws
+ * The report of an action job's failure for good: what `bridge.action.failed` carries. Also for a
+ * job BullMQ itself failed without the processor (the stalled check's deferred failure), which the
+ * actions worker's `failed` listener reports.
  */
-export async function reportFailedByBullMQ(
-  reporter: FailureReporter,
-  job: Job<ActionJobData, ActionJobResult>,
-  failure: { readonly error: string; readonly attempts: number; readonly nowMs: number },
-): Promise<void> {
-  await reporter.report(actionJobFailure(job, failure));
-}
-
-/** The report of an action job's failure for good: what `bridge.action.failed` carries. */
-function actionJobFailure(
+export function describeActionJobFailure(
   job: Job<ActionJobData, ActionJobResult>,
   failure: { readonly error: string; readonly attempts: number; readonly nowMs: number },
 ): ActionFailure {

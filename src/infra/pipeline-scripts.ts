@@ -7,17 +7,16 @@ import { Pipeline, type Cluster, type Redis } from 'ioredis';
  * that sends a command builds a Pipeline: those copies were about a tenth of the bridge's CPU at
  * 500 events/s, and its main thread saturated (issue 14; ioredis 5.11 and 6.1 alike).
  *
- * {@link shareScriptsWithPipelines} makes a connection's pipelines share what they used to copy:
- * - each script method is found on `Pipeline.prototype` instead, as a forwarder that calls the
- *   pipeline's own connection's method with the pipeline as `this`, exactly what the copy did
- *   (a script's method sends through whatever container calls it);
- * - the sha → script map is one per connection, kept current as scripts are defined.
- * The connection's `pipeline()` and `multi()` build their Pipeline while its script set reads as
- * empty (so the constructor copies nothing), then give it the shared map. Connections it
- * `duplicate()`s (BullMQ's blocking connections) get the same treatment.
+ * {@link shareScriptsWithPipelines} makes a connection's pipelines find the script methods on
+ * `Pipeline.prototype` instead, as forwarders that call the pipeline's own connection's method with
+ * the pipeline as `this`, exactly what the copy did (a script's method sends through whatever
+ * container calls it). The connection's `pipeline()` and `multi()` build their Pipeline while its
+ * script set reads as empty, so the constructor copies nothing. The sha map is left empty: nothing
+ * in ioredis reads it after the constructor (5.11 and 6.1). Connections it `duplicate()`s (BullMQ's
+ * blocking connections) get the same treatment.
  *
- * It relies on ioredis internals (`scriptsSet`, `_shaToScript`, the Pipeline constructor reading
- * the script set it is given); when they are not as expected, or a script's name is already a
+ * It relies on ioredis internals (`scriptsSet`, the Pipeline constructor reading the script set it
+ * is given); when they are not as expected, or a script's name is already a
  * Pipeline method, the connection is left as ioredis made it: slower, never wrong. The spec
  * (test/integration/infra/pipeline-scripts.spec.ts) runs BullMQ-style scripts through every path
  * (auto-pipelines, pipelines, MULTI, duplicates, a NOSCRIPT reload) on the real Redis.
@@ -26,11 +25,8 @@ export function shareScriptsWithPipelines<T extends Redis | Cluster>(connection:
   const internals = connection as unknown as ConnectionInternals;
   if (!hasExpectedInternals(internals)) return connection;
 
-  const shaToScript: Record<string, ScriptInternals> = {};
   let sharing = true;
   const register = (name: string): void => {
-    const script = internals.scriptsSet[name];
-    if (script) shaToScript[script.sha] = script;
     if (!forwardToConnection(name) || !forwardToConnection(`${name}Buffer`)) sharing = false;
   };
   for (const name of Object.keys(internals.scriptsSet)) register(name);
@@ -40,25 +36,22 @@ export function shareScriptsWithPipelines<T extends Redis | Cluster>(connection:
     defineCommand.call(this, name, definition);
     register(name);
   };
-  const buildSharing = <R>(build: () => R): R => {
-    if (!sharing) return build();
+  // Called for every auto-pipelined turn: no closure per call.
+  const buildSharing = (build: (...args: unknown[]) => unknown, self: ConnectionInternals, args: unknown[]): unknown => {
+    if (!sharing) return build.apply(self, args);
     const scripts = internals.scriptsSet;
     internals.scriptsSet = NO_SCRIPTS;
-    let built: R;
     try {
-      built = build();
+      return build.apply(self, args);
     } finally {
       internals.scriptsSet = scripts;
     }
-    // Pipeline.exec looks a raw EVALSHA's script up in this map (to load it first when needed).
-    if (built instanceof Pipeline && '_shaToScript' in built) (built as unknown as PipelineInternals)._shaToScript = shaToScript;
-    return built;
   };
   internals.pipeline = function (this: ConnectionInternals, ...args: unknown[]) {
-    return buildSharing(() => pipeline.apply(this, args));
+    return buildSharing(pipeline, this, args);
   };
   internals.multi = function (this: ConnectionInternals, ...args: unknown[]) {
-    return buildSharing(() => multi.apply(this, args));
+    return buildSharing(multi, this, args);
   };
   internals.duplicate = function (this: ConnectionInternals, ...args: unknown[]) {
     return shareScriptsWithPipelines(duplicate.apply(this, args) as Redis | Cluster);
@@ -68,21 +61,17 @@ export function shareScriptsWithPipelines<T extends Redis | Cluster>(connection:
 
 /** What this module reads and replaces of an ioredis connection. */
 interface ConnectionInternals {
-  scriptsSet: Record<string, ScriptInternals>;
+  scriptsSet: Record<string, unknown>;
   defineCommand(name: string, definition: unknown): void;
   pipeline(...args: unknown[]): unknown;
   multi(...args: unknown[]): unknown;
   duplicate(...args: unknown[]): unknown;
 }
-interface ScriptInternals {
-  readonly sha: string;
-}
 interface PipelineInternals {
-  _shaToScript: Record<string, ScriptInternals>;
   readonly redis: Record<string, (...args: unknown[]) => unknown>;
 }
 
-const NO_SCRIPTS: Record<string, ScriptInternals> = Object.freeze({}) as Record<string, ScriptInternals>;
+const NO_SCRIPTS: Record<string, unknown> = Object.freeze({});
 
 function hasExpectedInternals(internals: ConnectionInternals): boolean {
   return (

@@ -63,22 +63,21 @@ export async function runSimulateCommand(options: SimulateCommandOptions, io: Co
     return 1;
   }
   if (options.set !== undefined && options.set.length > 0) {
+    // Changed as if the provider (or the bridge) had sent it so: a provider's event gets its
+    // affiliate model derived again.
+    const normalizer = event.source === INTERNAL_SOURCE ? undefined : (normalizers[event.source] as PayloadNormalizers[string]);
     try {
-      const changed = options.set.map(parsePayloadChange);
-      if (event.source === INTERNAL_SOURCE) event = applyPayloadChanges(event, changed, undefined);
-      else {
-        const normalizer = normalizers[event.source] as PayloadNormalizers[string];
-        // Changed as if the provider had sent it so: the affiliate model follows, and the schema is
-        // checked again (a fraction in an integer field quarantines the event, as it would at run time).
-        event = applySchemaCheck(normalizer, applyPayloadChanges(event, changed, normalizer.normalizeAffiliate));
-      }
+      event = applyPayloadChanges(event, options.set.map(parsePayloadChange), normalizer?.normalizeAffiliate);
     } catch (error) {
       if (!(error instanceof PayloadChangeError)) throw error;
       io.stderr(error.message);
       return 1;
     }
-    if (event.source === INTERNAL_SOURCE) {
-      // The bridge never stores a bridge event whose data does not match its schema: an error, not a quarantine.
+    // Then checked again: a fraction in a provider's integer field quarantines the event, as it would
+    // at run time; the bridge never stores a bridge event whose data does not match its schema, so
+    // there it is an error.
+    if (normalizer) event = applySchemaCheck(normalizer, event);
+    else {
       try {
         event = recheckInternalEvent(event);
       } catch (error) {

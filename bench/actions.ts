@@ -135,7 +135,8 @@ try {
   const slackRateLimitedBefore = slack.rateLimited();
   const hubspotRateLimitedBefore = hubspot.rateLimited();
   const hubspotCallsBefore = hubspot.calls.length;
-  const measuredPids = [...bridgeProcesses.map((process) => process.child.pid!), ...(ownRedis?.pid !== undefined ? [ownRedis.pid] : [])];
+  const bridgePids = bridgeProcesses.map((process) => process.child.pid!);
+  const measuredPids = [...bridgePids, ...(ownRedis?.pid !== undefined ? [ownRedis.pid] : [])];
   const cpuBefore = cpuMs(measuredPids);
   const logsBefore = bridgeProcesses.map((process) => process.logs.length);
   const burstStart = Date.now();
@@ -143,9 +144,9 @@ try {
   // CPU, to tell a drain bound by the one thread (near 100%) from one bound by job latency.
   const probe = new Redis(redisUrl);
   const drainSamples: string[] = [];
-  let cpuAtLastSample = cpuMs(bridgeProcesses.map((process) => process.child.pid!));
+  let cpuAtLastSample = cpuMs(bridgePids);
   const sampler = setInterval(() => {
-    const cpuNow = cpuMs(bridgeProcesses.map((process) => process.child.pid!));
+    const cpuNow = cpuMs(bridgePids);
     const cpuPercent = Math.round((cpuNow - cpuAtLastSample) / 10);
     cpuAtLastSample = cpuNow;
     void Promise.all(['events:wait', 'events:active', 'actions:wait', 'actions:active'].map((list) => probe.llen(`${prefix}:${list}`))).then(

@@ -64,7 +64,7 @@ describe('Slack transport: what the SDK reads of fetch, from undici\'s request',
     expect(Buffer.from(await response.arrayBuffer()).toString('utf8')).to.equal('{"ok":true,"ts":"1.2"}');
   });
 
-  it('reads headers as fetch does (any case, repeated values joined) and a 429 left unread holds no connection', async () => {
+  it('reads headers as fetch does (any case, repeated values joined), for 429s the SDK leaves unread, call after call', async () => {
     for (let call = 0; call < 3; call += 1) {
       const response = await transport.fetch(`${baseUrl}/api/limited`, { method: 'POST', body: '' });
       expect(response).to.include({ ok: false, status: 429 });

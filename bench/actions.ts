@@ -143,6 +143,7 @@ try {
   // Each second of the drain: the queues' depths (waiting / active jobs) and the bridge process's
   // CPU, to tell a drain bound by the one thread (near 100%) from one bound by job latency.
   const probe = new Redis(redisUrl);
+  const redisWorkBefore = await readRedisWork(probe);
   const drainSamples: string[] = [];
   let cpuAtLastSample = cpuMs(bridgePids);
   const sampler = setInterval(() => {
@@ -174,6 +175,7 @@ try {
   }
   const drain = (Date.now() - burstStart) / 1000;
   clearInterval(sampler);
+  const redisWorkAfter = await readRedisWork(probe);
   probe.disconnect();
   const cpuPerEvent = (cpuMs(measuredPids) - cpuBefore) / burstEvents;
   const texts = slack.received.map((m) => m.text);
@@ -193,6 +195,9 @@ try {
   // Messages Slack received in each second of the drain: where the drain runs below the limit.
   const perSecond = new Array<number>(Math.ceil(drain)).fill(0);
   for (const message of slack.received) perSecond[Math.min(perSecond.length - 1, Math.floor((message.at - burstStart) / 1000))] += 1;
+  // Commands include those inside Lua scripts; reads processed is how many times Redis read a
+  // client's socket, about the number of writes (round trips) the bridge made.
+  console.log(`   Redis per event: ${((redisWorkAfter.commands - redisWorkBefore.commands) / burstEvents).toFixed(1)} commands, ${((redisWorkAfter.reads - redisWorkBefore.reads) / burstEvents).toFixed(1)} socket reads (the bridge's writes to it), ${Math.round((redisWorkAfter.bytesIn - redisWorkBefore.bytesIn) / burstEvents)} bytes received`);
   console.log(`   Slack messages per second of the drain (limit ${SCALE * CHANNELS}): ${perSecond.join(' ')}`);
   console.log(`   each second: events queue waiting/active, actions queue waiting/active, bridge CPU: ${drainSamples.join(' · ')}`);
   console.log(`   Slack: ${unique.size} delivered, ${texts.length - unique.size} duplicated, ${lost} lost, ${slack.rateLimited() - slackRateLimitedBefore} 429s received`);
@@ -206,4 +211,11 @@ try {
   await deleteKeys(redis, prefix);
   redis.disconnect();
   await ownRedis?.destroy();
+}
+
+/** Redis's counters of commands processed (Lua's included) and of client socket reads. */
+async function readRedisWork(redis: Redis): Promise<{ commands: number; reads: number; bytesIn: number }> {
+  const stats = await redis.info('stats');
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(stats)?.[1] ?? NaN);
+  return { commands: field('total_commands_processed'), reads: field('total_reads_processed'), bytesIn: field('total_net_input_bytes') };
 }

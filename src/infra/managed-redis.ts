@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 
@@ -62,6 +62,13 @@ export const HOW_TO_GET_REDIS = 'install Redis with your system\'s package manag
 /** Where the managed Redis keeps its data, relative to the working directory. */
 export const MANAGED_REDIS_DIR = path.join('.data', 'redis');
 
+/**
+ * The pid file the managed redis-server writes in its data directory. Redis removes it when it stops
+ * cleanly; one that names a live redis-server working in that directory is a managed Redis whose
+ * bridge was killed (SIGKILL) before it could stop it.
+ */
+export const MANAGED_REDIS_PID_FILE = 'redis-server.pid';
+
 /** Why no managed Redis could be started: the one line `start` prints before it exits 1. */
 export type ManagedRedisFailure =
   | { readonly kind: 'not-redis'; readonly address: string; readonly detail: string }
@@ -85,6 +92,78 @@ export function describeManagedRedisStarted(binary: string, pid: number, url: st
   return `Started ${binary} (pid ${pid}) at ${url} for this bridge, data in ./${MANAGED_REDIS_DIR} (append-only file on); it stops with the bridge. Set REDIS_URL to use a Redis of your own.`;
 }
 
+/** The info line when `start` takes over the managed Redis an earlier bridge left running. */
+export function describeManagedRedisAdopted(pid: number, url: string): string {
+  return `Using the redis-server (pid ${pid}) at ${url} that an earlier bridge started here and could not stop (data in ./${MANAGED_REDIS_DIR}); it stops with this bridge. Set REDIS_URL to use a Redis of your own.`;
+}
+
+/**
+ * The pid of the managed redis-server an earlier `start` left running: the pid file in `dataDir`
+ * names a live process that is redis-server and works in `dataDir` (Redis changes into its
+ * `--dir`). Null otherwise: no pid file, a stale one (a reused pid), another user's process, or no
+ * /proc to ask (not Linux), where such a Redis is used as any Redis found answering is.
+ */
+export function findOrphanedManagedRedis(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, MANAGED_REDIS_PID_FILE), 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    // Redis sets its process title to `redis-server <address>`: the first NUL-separated field.
+    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    if (!/(^|\/)redis-server( |$)/.test(title)) return null;
+    return readlinkSync(`/proc/${pid}/cwd`) === realpathSync(dataDir) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The redis-server process a {@link ManagedRedis} stops: its own child, or one it took over. */
+interface RedisProcess {
+  readonly pid: number;
+  /** Whether it has exited. */
+  hasExited(): boolean;
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when it exits, with how (`code 0`, `signal SIGKILL`, or `it exited` when unknown). */
+  readonly exited: Promise<string>;
+}
+
+/** How often a redis-server that is not this process's child is checked for its exit, in ms. */
+const ADOPTED_EXIT_POLL_MS = 500;
+
+/** A redis-server that is not this process's child: its exit is found by polling its pid. */
+function adoptProcess(pid: number): RedisProcess {
+  const isAlive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      // EPERM: it exists, owned by another user (not the case for a Redis this user started).
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  let hasExited = false;
+  const exited = new Promise<string>((resolve) => {
+    const timer = setInterval(() => {
+      if (isAlive()) return;
+      hasExited = true;
+      clearInterval(timer);
+      resolve('it exited');
+    }, ADOPTED_EXIT_POLL_MS);
+    timer.unref();
+  });
+  return {
+    pid,
+    hasExited: () => hasExited || !isAlive(),
+    kill: (signal) => {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Gone already.
+      }
+    },
+    exited,
+  };
+}
+
 /** Options of {@link ManagedRedis.start}. */
 export interface ManagedRedisOptions {
   /** The redis-server executable. */
@@ -104,30 +183,23 @@ const KEPT_OUTPUT_LINES = 20;
 
 /**
  * A redis-server that `start` runs as its child, when REDIS_URL is unset and nothing answers at the
- * default address: data in `./.data/redis`, append-only file on, bound to 127.0.0.1.
+ * default address: data in `./.data/redis`, append-only file on, bound to 127.0.0.1. Or, after a
+ * bridge was killed before it could stop its Redis, that Redis taken over ({@link adopt}).
  *
  * It runs in a process group of its own: a Ctrl-C in the terminal reaches the whole foreground
  * group, and Redis must outlive the bridge's shutdown (which still writes to it) and be stopped
  * after it, by {@link stop}.
  */
 export class ManagedRedis {
-  readonly #child: ChildProcess;
-  readonly #output: string[] = [];
+  readonly #process: RedisProcess;
   #stopping = false;
 
   private constructor(
-    child: ChildProcess,
+    redisProcess: RedisProcess,
     readonly binary: string,
     readonly url: string,
   ) {
-    this.#child = child;
-    for (const stream of [child.stdout, child.stderr]) {
-      // Always drained: a full pipe would block Redis itself.
-      stream?.setEncoding('utf8').on('data', (chunk: string) => {
-        for (const line of chunk.split('\n')) if (line.trim()) this.#output.push(line.trim());
-        this.#output.splice(0, Math.max(0, this.#output.length - KEPT_OUTPUT_LINES));
-      });
-    }
+    this.#process = redisProcess;
   }
 
   /**
@@ -144,13 +216,26 @@ export class ManagedRedis {
     } catch (error) {
       return { failure: `cannot create ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
     }
-    const args = ['--port', String(port), '--bind', host, '--dir', dataDir, '--appendonly', 'yes', '--daemonize', 'no', '--loglevel', 'warning'];
+    const args = ['--port', String(port), '--bind', host, '--dir', dataDir, '--appendonly', 'yes', '--daemonize', 'no', '--loglevel', 'warning', '--pidfile', path.join(dataDir, MANAGED_REDIS_PID_FILE)];
     const child = spawn(options.binary, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const redis = new ManagedRedis(child, options.binary, `redis://${host}:${port}`);
+    const output: string[] = [];
+    const lastOutput = () => (output.length > 0 ? `: ${output.at(-1)!}` : '');
+    for (const stream of [child.stdout, child.stderr]) {
+      // Always drained: a full pipe would block Redis itself.
+      stream?.setEncoding('utf8').on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) if (line.trim()) output.push(line.trim());
+        output.splice(0, Math.max(0, output.length - KEPT_OUTPUT_LINES));
+      });
+    }
     // events.once rejects on 'error': a binary that cannot be run ends up in the second branch.
     const exited = once(child, 'exit').then(
-      ([code, signal]) => `it exited with ${code === null ? `signal ${String(signal)}` : `code ${String(code)}`}${redis.#lastOutput()}`,
-      (error: NodeJS.ErrnoException) => `it could not be run: ${error.code ?? String(error)}`,
+      ([code, signal]) => `${code === null ? `signal ${String(signal)}` : `code ${String(code)}`}${lastOutput()}`,
+      (error: NodeJS.ErrnoException) => `could not be run: ${error.code ?? String(error)}`,
+    );
+    const redis = new ManagedRedis(
+      { pid: child.pid ?? 0, hasExited: () => child.exitCode !== null || child.signalCode !== null || child.pid === undefined, kill: (signal) => child.kill(signal), exited },
+      options.binary,
+      `redis://${host}:${port}`,
     );
     let settled = false;
     const deadline = Date.now() + readyTimeoutMs;
@@ -159,27 +244,32 @@ export class ManagedRedis {
         if ((await probeRedis(host, port, 500)).kind === 'redis') return null;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      return `it did not answer within ${readyTimeoutMs / 1000} s${redis.#lastOutput()}`;
+      return `it did not answer within ${readyTimeoutMs / 1000} s${lastOutput()}`;
     })();
-    const failure = await Promise.race([answered, exited]);
+    const failure = await Promise.race([answered, exited.then((how) => (how.startsWith('could not') ? `it ${how}` : `it exited with ${how}`))]);
     settled = true;
     if (failure === null) {
       // Start-up warnings (memory overcommit…) are no reason for a later exit: only later lines are.
-      redis.#output.length = 0;
+      output.length = 0;
       return redis;
     }
     await redis.stop(2_000);
     return { failure };
   }
 
+  /** Takes over the managed redis-server `pid` an earlier bridge left running (see {@link findOrphanedManagedRedis}). */
+  static adopt(pid: number, url: string): ManagedRedis {
+    return new ManagedRedis(adoptProcess(pid), 'redis-server', url);
+  }
+
   get pid(): number {
-    return this.#child.pid ?? 0;
+    return this.#process.pid;
   }
 
   /** Calls `listener` once if Redis exits other than by {@link stop}, with a short reason. */
   onUnexpectedExit(listener: (reason: string) => void): void {
-    this.#child.once('exit', (code, signal) => {
-      if (!this.#stopping) listener(`${code === null ? `signal ${String(signal)}` : `code ${String(code)}`}${this.#lastOutput()}`);
+    void this.#process.exited.then((reason) => {
+      if (!this.#stopping) listener(reason);
     });
   }
 
@@ -189,26 +279,29 @@ export class ManagedRedis {
    */
   async stop(timeoutMs = 5_000): Promise<void> {
     this.#stopping = true;
-    const child = this.#child;
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-    if ((await Promise.race([exited, timeout])) === 'timeout') {
-      child.kill('SIGKILL');
-      await exited;
+    const redisProcess = this.#process;
+    if (redisProcess.hasExited()) return;
+    // Timers that keep this process alive until Redis is gone: the exit of a Redis taken over is
+    // found by an unref'd poll, and at shutdown nothing else may hold the event loop open (the
+    // bridge would end before its Redis, which a SIGTERM does not stop at once).
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    try {
+      redisProcess.kill('SIGTERM');
+      if ((await Promise.race([redisProcess.exited, timeout])) === 'timeout') {
+        redisProcess.kill('SIGKILL');
+        timer = setInterval(() => undefined, 1_000);
+        await redisProcess.exited;
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   /** For an exit that cannot wait (the forced exit past SHUTDOWN_TIMEOUT): SIGTERM, no waiting. */
   stopNow(): void {
     this.#stopping = true;
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGTERM');
-  }
-
-  #lastOutput(): string {
-    const last = this.#output.at(-1);
-    return last ? `: ${last}` : '';
+    if (!this.#process.hasExited()) this.#process.kill('SIGTERM');
   }
 }
 
@@ -222,30 +315,38 @@ export interface EnsureRedisOptions {
   readonly pathVariable?: string;
   /** Probe timeout. @defaultValue 1 s */
   readonly probeTimeoutMs?: number;
+  /** The managed Redis's data directory. @defaultValue ./.data/redis in the working directory */
+  readonly dataDir?: string;
 }
 
 /** What {@link ensureRedis} found or did. */
 export type EnsuredRedis =
   | { readonly kind: 'external' }
-  | { readonly kind: 'managed'; readonly redis: ManagedRedis }
+  | { readonly kind: 'managed'; readonly redis: ManagedRedis; readonly isAdopted: boolean }
   | { readonly kind: 'failed'; readonly line: string };
 
 /**
  * Before `start`: when REDIS_URL is unset and nothing answers at the default address, starts a
  * managed redis-server from the PATH. A set REDIS_URL, or a Redis already answering, is used as it
- * is (the bridge's connections wait for a Redis that is not there yet).
+ * is (the bridge's connections wait for a Redis that is not there yet), except the managed Redis
+ * of an earlier bridge that was killed before it could stop it: that one is taken over, and stops
+ * with this bridge.
  */
 export async function ensureRedis(options: EnsureRedisOptions): Promise<EnsuredRedis> {
   if (options.isUrlSet) return { kind: 'external' };
   const { hostname, port: portText } = new URL(options.url);
   const port = Number(portText || 6379);
   const address = `${hostname}:${port}`;
+  const dataDir = options.dataDir ?? path.resolve(MANAGED_REDIS_DIR);
   const probe = await probeRedis(hostname, port, options.probeTimeoutMs ?? 1_000);
-  if (probe.kind === 'redis') return { kind: 'external' };
+  if (probe.kind === 'redis') {
+    const orphan = findOrphanedManagedRedis(dataDir);
+    return orphan === null ? { kind: 'external' } : { kind: 'managed', redis: ManagedRedis.adopt(orphan, options.url), isAdopted: true };
+  }
   if (probe.kind === 'other') return { kind: 'failed', line: describeManagedRedisFailure({ kind: 'not-redis', address, detail: probe.detail }) };
   const binary = findOnPath('redis-server', options.pathVariable ?? process.env.PATH);
   if (binary === null) return { kind: 'failed', line: describeManagedRedisFailure({ kind: 'no-binary', address }) };
-  const started = await ManagedRedis.start({ binary, host: hostname, port });
+  const started = await ManagedRedis.start({ binary, host: hostname, port, dataDir });
   if ('failure' in started) return { kind: 'failed', line: describeManagedRedisFailure({ kind: 'failed', address, binary, detail: started.failure }) };
-  return { kind: 'managed', redis: started };
+  return { kind: 'managed', redis: started, isAdopted: false };
 }

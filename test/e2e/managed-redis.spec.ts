@@ -103,6 +103,28 @@ describe('start with REDIS_URL unset and no Redis at the default address (real b
     }
   });
 
+  it('a bridge killed with SIGKILL leaves its redis-server running: the next start takes it over, says so, and stops it at SIGTERM', async () => {
+    const first = await BridgeProcess.start({ runUnder: [ip, 'netns', 'exec', namespace], cwd: workDir, env: { RULES_DIR } });
+    const redisPid = Number(first.logs.find((entry) => String(entry.msg).startsWith('Started '))?.redisPid);
+    try {
+      await first.stop('SIGKILL');
+      expect(isRunning(redisPid)).to.equal(true);
+      const second = await BridgeProcess.start({ runUnder: [ip, 'netns', 'exec', namespace], cwd: workDir, env: { RULES_DIR } });
+      try {
+        const lines = second.logs.filter((entry) => /redis/i.test(String(entry.msg)));
+        expect(lines.map((entry) => entry.msg)).to.deep.equal([
+          `Using the redis-server (pid ${redisPid}) at redis://127.0.0.1:6379 that an earlier bridge started here and could not stop (data in ./.data/redis); it stops with this bridge. Set REDIS_URL to use a Redis of your own.`,
+        ]);
+        expect(await second.stop('SIGTERM')).to.equal(0);
+        expect(isRunning(redisPid)).to.equal(false);
+      } finally {
+        await second.stop('SIGKILL');
+      }
+    } finally {
+      if (isRunning(redisPid)) process.kill(redisPid, 'SIGKILL');
+    }
+  });
+
   it('a managed redis-server that dies while the bridge runs: one warning line', async () => {
     const bridge = await BridgeProcess.start({ runUnder: [ip, 'netns', 'exec', namespace], cwd: workDir, env: { RULES_DIR } });
     const redisPid = Number(bridge.logs.find((entry) => String(entry.msg).startsWith('Started '))?.redisPid);

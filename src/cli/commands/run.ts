@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type BridgeConfig } from '../../config/config.js';
 import { readEnvFile } from '../../config/env-file.js';
 import { ConfigError } from '../../errors.js';
-import { describeManagedRedisStarted, ensureRedis, type ManagedRedis } from '../../infra/managed-redis.js';
+import { describeManagedRedisAdopted, describeManagedRedisStarted, ensureRedis, type ManagedRedis } from '../../infra/managed-redis.js';
 import { startBridge, type Roles, type RunningBridge } from '../../main.js';
 import { createLogger } from '../../observability/logger.js';
 import { BridgeMetrics, METRICS_MIN_RENDER_INTERVAL_MS } from '../../observability/metrics.js';
@@ -113,7 +113,8 @@ export async function runBridgeCommand(roles: Roles, io: CommandIo, options: Run
     }
     if (redis.kind === 'managed') {
       managedRedis = redis.redis;
-      logger.info({ redisPid: managedRedis.pid, redis: managedRedis.url }, describeManagedRedisStarted(managedRedis.binary, managedRedis.pid, managedRedis.url));
+      const line = redis.isAdopted ? describeManagedRedisAdopted(managedRedis.pid, managedRedis.url) : describeManagedRedisStarted(managedRedis.binary, managedRedis.pid, managedRedis.url);
+      logger.info({ redisPid: managedRedis.pid, redis: managedRedis.url }, line);
       managedRedis.onUnexpectedExit((reason) => logger.warn({ redisPid: managedRedis?.pid }, `The managed redis-server (pid ${managedRedis?.pid ?? 0}) exited (${reason}) while the bridge runs: restart the bridge to start it again`));
     }
   }

@@ -1,10 +1,11 @@
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { describeManagedRedisFailure, ensureRedis, ManagedRedis, probeRedis } from '../../../src/infra/managed-redis.js';
+import { Redis } from 'ioredis';
+import { describeManagedRedisFailure, ensureRedis, findOrphanedManagedRedis, MANAGED_REDIS_PID_FILE, ManagedRedis, probeRedis } from '../../../src/infra/managed-redis.js';
 import { findFreePort } from '../../support/redis-server.js';
 import { SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 
@@ -95,5 +96,60 @@ describe('managed Redis (real sockets, real redis-server)', function () {
     } finally {
       process.chdir(cwd);
     }
+  });
+
+  it('takes over the managed redis-server a killed bridge left running: same pid, stops with this bridge; an unexpected exit is still reported', async () => {
+    const port = await findFreePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const dataDir = path.join(dir, '.data', 'redis');
+    // The first bridge's Redis; the bridge then "dies" without stopping it.
+    const first = await ensureRedis({ url, isUrlSet: false, dataDir });
+    if (first.kind !== 'managed') return expect.fail(`expected a managed Redis, got ${first.kind}`);
+    expect(first.isAdopted).to.equal(false);
+    expect(findOrphanedManagedRedis(dataDir)).to.equal(first.redis.pid);
+
+    const second = await ensureRedis({ url, isUrlSet: false, dataDir });
+    if (second.kind !== 'managed') return expect.fail(`expected the orphan taken over, got ${second.kind}`);
+    expect(second.isAdopted).to.equal(true);
+    expect(second.redis.pid).to.equal(first.redis.pid);
+    expect(second.redis.url).to.equal(url);
+    let stoppedUnexpectedly = false;
+    second.redis.onUnexpectedExit(() => (stoppedUnexpectedly = true));
+    await second.redis.stop();
+    expect(await probeRedis('127.0.0.1', port, 1_000)).to.deep.equal({ kind: 'nothing' });
+    // Redis removes its pid file when it stops cleanly: nothing left to take over.
+    expect(await readdir(dataDir)).to.not.include(MANAGED_REDIS_PID_FILE);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(stoppedUnexpectedly).to.equal(false);
+
+    // Taken over again, then killed by someone else: reported once its pid is gone.
+    const third = await ManagedRedis.start({ binary: 'redis-server', port, dataDir });
+    if ('failure' in third) return expect.fail(third.failure);
+    const adopted = await ensureRedis({ url, isUrlSet: false, dataDir });
+    if (adopted.kind !== 'managed') return expect.fail(`expected the orphan taken over, got ${adopted.kind}`);
+    let unexpected: string | null = null;
+    adopted.redis.onUnexpectedExit((reason) => (unexpected = reason));
+    process.kill(third.pid, 'SIGKILL');
+    expect(await waitFor(() => unexpected)).to.equal('it exited');
+    await adopted.redis.stop();
+  });
+
+  it('a Redis answering that is not an earlier bridge\'s is used as it is: no pid file, a stale one, or one naming a Redis working elsewhere', async () => {
+    const dataDir = path.join(dir, '.data', 'redis');
+    await mkdir(dataDir, { recursive: true });
+    const ensure = () => ensureRedis({ url: SHARED_REDIS_URL, isUrlSet: false, dataDir });
+    expect(await ensure()).to.deep.equal({ kind: 'external' });
+    // A pid that is no redis-server (this test's own process).
+    await writeFile(path.join(dataDir, MANAGED_REDIS_PID_FILE), `${process.pid}\n`);
+    expect(await ensure()).to.deep.equal({ kind: 'external' });
+    // The machine's shared redis-server: a Redis, but its working directory is not this data dir.
+    const shared = new Redis(SHARED_REDIS_URL);
+    const sharedPid = /process_id:(\d+)/.exec(await shared.info('server'))![1];
+    shared.disconnect();
+    await writeFile(path.join(dataDir, MANAGED_REDIS_PID_FILE), `${sharedPid}\n`);
+    expect(findOrphanedManagedRedis(dataDir)).to.equal(null);
+    expect(await ensure()).to.deep.equal({ kind: 'external' });
+    await writeFile(path.join(dataDir, MANAGED_REDIS_PID_FILE), 'not a pid\n');
+    expect(await ensure()).to.deep.equal({ kind: 'external' });
   });
 });

@@ -11,7 +11,7 @@ import { loadConfig, type Registries } from '../../src/config/config.js';
 import { readSettings, secretVariable, urlVariable } from '../../src/config/env-variable.js';
 import { AuthError, ConfigError } from '../../src/errors.js';
 import { startBridge, type RunningBridge } from '../../src/main.js';
-import { collectRedactedPaths } from '../../src/observability/logger.js';
+import { collectLogRedaction } from '../../src/observability/logger.js';
 import { BridgeMetrics } from '../../src/observability/metrics.js';
 import { BridgeOperations } from '../../src/queue/operations.js';
 import { compileRuleFiles } from '../../src/rules/compile-rules.js';
@@ -241,7 +241,9 @@ describe('what the rest of the bridge derives from a test registry', () => {
   });
 
   it('logger redaction and stripped fields include the toy source\'s', () => {
-    expect(collectRedactedPaths(registries.sources)).to.include.members(['req.headers["x-toy-key"]', '*.toy_secret', '*.*.*.toy_secret']);
+    const redaction = collectLogRedaction(registries.sources);
+    expect(redaction.paths).to.include.members(['req.headers["x-toy-key"]', 'headers["x-toy-key"]']);
+    expect(redaction.keys).to.deep.include({ key: 'toy_secret', maxDepth: 4 });
     expect(collectStrippedFields(registries.sources)).to.deep.equal(['auth_token', 'temp_password', 'toy_secret']);
   });
 

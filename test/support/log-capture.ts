@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
-import { REDACTED_PATHS } from '../../src/observability/logger.js';
+import type { Logger } from 'pino';
+import { createLogger } from '../../src/observability/logger.js';
 
 /** A real pino logger (same redaction as production) whose lines tests can read back. */
 export function createCapturingLogger(level = 'debug'): { logger: Logger; lines: () => string[]; text: () => string } {
@@ -11,7 +11,7 @@ export function createCapturingLogger(level = 'debug'): { logger: Logger; lines:
       callback();
     },
   });
-  const logger = pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, stream);
+  const logger = createLogger({ level, destination: stream });
   const text = () => chunks.join('');
   return { logger, text, lines: () => text().split('\n').filter(Boolean) };
 }

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { createRedisConnection } from '../../infra/redis.js';
 import { parseDuration } from '../../infra/units.js';
-import { REDACTED_PATHS } from '../../observability/logger.js';
+import { createLogger } from '../../observability/logger.js';
 import { EventIntake, type EventsQueueJobData } from '../../queue/event-intake.js';
 import { EVENTS_QUEUE } from '../../queue/names.js';
 import { buildReconciler } from '../../reconcile/reconciler.js';
@@ -43,7 +43,7 @@ export async function runReconcileCommand(options: ReconcileCommandOptions, io: 
   const eventsQueue = new Queue<EventsQueueJobData>(EVENTS_QUEUE, { connection: redis, prefix: config.queuePrefix });
   eventsQueue.on('error', () => undefined);
   // Log lines (one per gap, retries) go to stderr, so that --json output stays parseable.
-  const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, pino.destination(2));
+  const logger = createLogger({ level: config.logLevel, destination: pino.destination(2) });
   try {
     const { reconciler } = buildReconciler({
       config,

@@ -200,7 +200,8 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           // resolved (a conversations.list sweep), jobs still pacing by name share it.
           alsoBudgets: [
             ...(isName && channelId !== undefined ? [{ key: slackPaceKey(keyPrefix, given), intervalMs }] : []),
-            { key: slackWorkspacePaceKey(keyPrefix), intervalMs: workspaceIntervalMs },
+            // Every channel's messages spend it: a slot between those reserved is taken (see fillsGaps).
+            { key: slackWorkspacePaceKey(keyPrefix), intervalMs: workspaceIntervalMs, fillsGaps: true },
           ],
           holdKeys,
           maxWaitMs: options.maxPaceWaitMs,

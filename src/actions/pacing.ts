@@ -33,59 +33,34 @@ const KEY_TTL_MARGIN_MS = 1_000;
 
 // KEYS: the budget keys, then the keys holding an interval floor learned from the remote side (for
 // the budgets that have one), then the hold keys. ARGV: now, maxWaitMs, ttlMarginMs, budget count,
-// the KEYS index of the first hold key, then per budget its interval, the KEYS index of its floor
-// key (0: none) and its kind (0: the next free instant, 1: the set of reserved instants, whose gaps
-// a reservation may fill), then how many of the first budget's (effective) intervals may be waited
-// at least. All ms, may be fractional. The slot is the first instant every budget is free and no
-// hold is active; when it is near enough, every budget records that one slot. Returns { reserved
-// (1|0), waitMs (ceil), heldMs (ceil, how much of the wait a hold imposes) }. Instants are stored
-// with 3 decimals: intervals such as 1000/3 ms must not drift, and Lua's tostring would round large
-// numbers to 14 digits.
+// the KEYS index of the first hold key, then per budget its interval and the KEYS index of its floor
+// key (0: none), then how many of the first budget's (effective) intervals may be waited at least.
+// All ms, may be
+// fractional. The slot is the first instant every budget is free and no hold is active; when it is
+// near enough, every budget moves on from that one slot. Returns { reserved (1|0), waitMs (ceil),
+// heldMs (ceil, how much of the wait a hold imposes) }. `next` is stored with 3 decimals: intervals
+// such as 1000/3 ms must not drift, and Lua's tostring would round large numbers to 14 digits.
 const RESERVE_SLOTS_LUA = `
 local now = tonumber(ARGV[1])
 local maxWait = tonumber(ARGV[2])
 local margin = tonumber(ARGV[3])
 local budgets = tonumber(ARGV[4])
 local firstHold = tonumber(ARGV[5])
-local maxWaitIntervals = tonumber(ARGV[6 + 3 * budgets])
-local function instant(value) return string.format('%.3f', value) end
+local maxWaitIntervals = tonumber(ARGV[6 + 2 * budgets])
 local holdUntil = 0
 for index = firstHold, #KEYS do
   holdUntil = math.max(holdUntil, tonumber(redis.call('GET', KEYS[index]) or '0') or 0)
 end
 local slot = math.max(now, holdUntil)
 local intervals = {}
-local kinds = {}
 for b = 1, budgets do
-  local interval = tonumber(ARGV[3 + 3 * b])
-  local floorIndex = tonumber(ARGV[4 + 3 * b])
-  kinds[b] = tonumber(ARGV[5 + 3 * b])
+  local interval = tonumber(ARGV[4 + 2 * b])
+  local floorIndex = tonumber(ARGV[5 + 2 * b])
   if floorIndex > 0 then
     interval = math.max(interval, tonumber(redis.call('GET', KEYS[floorIndex]) or '0') or 0)
   end
   intervals[b] = interval
-  if kinds[b] == 0 then
-    slot = math.max(slot, tonumber(redis.call('GET', KEYS[b]) or '0') or 0)
-  else
-    -- Reserved instants before now - interval can no longer be near a slot.
-    redis.call('ZREMRANGEBYSCORE', KEYS[b], '-inf', '(' .. instant(now - interval))
-  end
-end
--- A set budget needs the slot at least its interval away from every instant reserved in it: past
--- the last one too near, again until none is (each round moves past one reserved instant, and the
--- slot only moves later, which every other budget and hold allows).
-local moved = true
-while moved do
-  moved = false
-  for b = 1, budgets do
-    if kinds[b] == 1 then
-      local near = redis.call('ZREVRANGEBYSCORE', KEYS[b], '(' .. instant(slot + intervals[b]), '(' .. instant(slot - intervals[b]), 'WITHSCORES', 'LIMIT', 0, 1)
-      if #near > 0 then
-        slot = tonumber(near[2]) + intervals[b]
-        moved = true
-      end
-    end
-  end
+  slot = math.max(slot, tonumber(redis.call('GET', KEYS[b]) or '0') or 0)
 end
 if budgets > 0 then maxWait = math.max(maxWait, maxWaitIntervals * intervals[1]) end
 local wait = slot - now
@@ -94,13 +69,7 @@ if wait > maxWait then
   return { 0, math.ceil(wait), math.ceil(held) }
 end
 for b = 1, budgets do
-  if kinds[b] == 0 then
-    redis.call('SET', KEYS[b], instant(slot + intervals[b]), 'PX', math.ceil(wait + intervals[b] + margin))
-  else
-    redis.call('ZADD', KEYS[b], instant(slot), instant(slot))
-    local last = redis.call('ZRANGE', KEYS[b], -1, -1, 'WITHSCORES')
-    redis.call('PEXPIRE', KEYS[b], math.ceil(tonumber(last[2]) - now + intervals[b] + margin))
-  end
+  redis.call('SET', KEYS[b], string.format('%.3f', slot + intervals[b]), 'PX', math.ceil(wait + intervals[b] + margin))
 end
 return { 1, math.ceil(wait), math.ceil(held) }
 `;
@@ -143,16 +112,6 @@ export interface PaceBudget {
    * @defaultValue none: `intervalMs` applies
    */
   readonly intervalFloorKey?: string;
-  /**
-   * Whether a reservation may take a free instant between those already reserved: the budget is
-   * kept as the set of reserved instants (a sorted set) rather than the next free one. For a budget
-   * that calls of many keys share (Slack's workspace beside each channel's): kept as the next free
-   * instant, one channel's slot reserved ahead would move it past that slot for every channel, so an
-   * idle channel's message waited behind another channel's backlog and its free slots were lost
-   * (issue 14). Any two instants reserved are still at least `intervalMs` apart.
-   * @defaultValue false
-   */
-  readonly fillsGaps?: boolean;
 }
 
 /** What {@link reserveSlots} reserves: one slot that fits every budget and every hold. */
@@ -172,10 +131,9 @@ export interface SlotRequest {
 
 /**
  * Reserves the first instant `t >= now` at which every budget is free and no hold is active. When
- * `t - now <= maxWaitMs` every budget moves on to `t + its interval`, or, for a budget that
- * {@link PaceBudget.fillsGaps}, records `t` among its reserved instants (its key expires soon after),
- * and the wait is returned; otherwise nothing is reserved and the distance to `t` is returned. All
- * in one script: two processes can never be handed the same slot, nor a slot inside a hold.
+ * `t - now <= maxWaitMs` every budget moves on to `t + its interval` (its key expires soon after) and
+ * the wait is returned; otherwise nothing is reserved and the distance to `t` is returned. All in one
+ * script: two processes can never be handed the same slot, nor a slot inside a hold.
  * @throws whatever ioredis throws when Redis cannot be reached.
  */
 export async function reserveSlots(redis: RedisConnection, request: SlotRequest): Promise<SlotReservation> {
@@ -187,7 +145,7 @@ export async function reserveSlots(redis: RedisConnection, request: SlotRequest)
       keys.push(budget.intervalFloorKey);
       floorIndex = keys.length;
     }
-    budgetArgs.push(String(budget.intervalMs), String(floorIndex), budget.fillsGaps === true ? '1' : '0');
+    budgetArgs.push(String(budget.intervalMs), String(floorIndex));
   }
   const firstHold = keys.length + 1;
   keys.push(...(request.holdKeys ?? []));

@@ -200,8 +200,7 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           // resolved (a conversations.list sweep), jobs still pacing by name share it.
           alsoBudgets: [
             ...(isName && channelId !== undefined ? [{ key: slackPaceKey(keyPrefix, given), intervalMs }] : []),
-            // Every channel's messages spend it: a slot between those reserved is taken (see fillsGaps).
-            { key: slackWorkspacePaceKey(keyPrefix), intervalMs: workspaceIntervalMs, fillsGaps: true },
+            { key: slackWorkspacePaceKey(keyPrefix), intervalMs: workspaceIntervalMs },
           ],
           holdKeys,
           maxWaitMs: options.maxPaceWaitMs,

@@ -33,14 +33,11 @@ export function slackPaceKey(keyPrefix: string, channel: string): string {
 }
 
 /**
- * The Redis key pacing every post of the workspace (one bot token is one workspace): the sorted set
- * of reserved instants (see `fillsGaps` in pacing.ts). Channel keys end in `#name` or an upper-case
- * ID, so `workspace-slots` cannot collide with one. Not `workspace`, which held the next free
- * instant as a string before: during a rolling upgrade a worker of each version must not meet the
- * other's type.
+ * The Redis key pacing every post of the workspace (one bot token is one workspace). Channel keys
+ * end in `#name` or an upper-case ID, so `workspace` cannot collide with one.
  */
 export function slackWorkspacePaceKey(keyPrefix: string): string {
-  return `${keyPrefix}:pace:slack:workspace-slots`;
+  return `${keyPrefix}:pace:slack:workspace`;
 }
 
 /**

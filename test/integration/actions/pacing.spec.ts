@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { reserveSlot, reserveSlots, sleep, waitForSlot, type PaceBudget } from '../../../src/actions/pacing.js';
+import { reserveSlot, sleep, waitForSlot } from '../../../src/actions/pacing.js';
 import { RetryableActionError } from '../../../src/errors.js';
 import { openTestRedis, rejectionOf, TEST_REDIS_URL, type TestRedis } from './support.js';
 
@@ -80,73 +80,6 @@ describe('actions/pacing', () => {
     expect(ttl).to.be.at.most(200 + 1000);
     await sleep(1300);
     expect(await testRedis.redis.exists(key)).to.equal(0);
-  });
-
-  describe('a budget that fills gaps (shared by many keys: Slack\'s workspace)', () => {
-    /** One channel's budget (the next free instant) and the workspace's (the set of reserved instants). */
-    const budgetsOf = (channel: string, channelIntervalMs: number, workspaceIntervalMs: number): PaceBudget[] => [
-      { key: `${testRedis.keyPrefix}:pace:${channel}`, intervalMs: channelIntervalMs },
-      { key: `${testRedis.keyPrefix}:pace:workspace`, intervalMs: workspaceIntervalMs, fillsGaps: true },
-    ];
-    const reserve = (channel: string, now: number, channelIntervalMs = 1000, workspaceIntervalMs = 250) =>
-      reserveSlots(testRedis.redis, { budgets: budgetsOf(channel, channelIntervalMs, workspaceIntervalMs), maxWaitMs: 10_000, now });
-
-    it("lets an idle channel's message take a free workspace slot before another channel's backlog", async () => {
-      const now = 3_000_000;
-      // Four messages to #a: its own budget spaces them a second apart.
-      const backlog = [];
-      for (let index = 0; index < 4; index += 1) backlog.push((await reserve('a', now)).waitMs);
-      expect(backlog).to.deep.equal([0, 1000, 2000, 3000]);
-      // #b is idle: its message goes at the first workspace slot free (250 ms after #a's first),
-      // not after #a's last reserved slot as a single "next free instant" for the workspace did.
-      expect(await reserve('b', now)).to.deep.equal({ isReserved: true, waitMs: 250, heldMs: 0 });
-      expect(await reserve('c', now)).to.deep.equal({ isReserved: true, waitMs: 500, heldMs: 0 });
-      // A gap too narrow for the interval is skipped: #d goes 250 ms after #c.
-      expect(await reserve('d', now)).to.deep.equal({ isReserved: true, waitMs: 750, heldMs: 0 });
-      // The next free instant: 250 ms after #a's second (1000), as 1250 ms.
-      expect(await reserve('e', now)).to.deep.equal({ isReserved: true, waitMs: 1250, heldMs: 0 });
-    });
-
-    it('keeps any two reserved instants at least the interval apart, however many connections reserve at once', async () => {
-      const now = 4_000_000;
-      const reservations = await Promise.all(
-        Array.from({ length: 60 }, (_, index) =>
-          reserveSlots(index % 2 === 0 ? testRedis.redis : other, { budgets: budgetsOf(`ch${index % 7}`, 100, 30, ), maxWaitMs: 100_000, now: now + (index % 5) * 7 }),
-        ),
-      );
-      expect(reservations.every((reservation) => reservation.isReserved)).to.equal(true);
-      const instants = await testRedis.redis.zrange(`${testRedis.keyPrefix}:pace:workspace`, 0, -1, 'WITHSCORES');
-      const scores = instants.filter((_, index) => index % 2 === 1).map(Number).sort((a, b) => a - b);
-      expect(scores).to.have.length(60);
-      for (let index = 1; index < scores.length; index += 1) expect(scores[index] - scores[index - 1], `${scores[index - 1]} → ${scores[index]}`).to.be.at.least(30);
-      // Each channel's own budget still spaces its calls by its interval.
-      const byChannel = new Map<number, number[]>();
-      reservations.forEach((reservation, index) => byChannel.set(index % 7, [...(byChannel.get(index % 7) ?? []), now + (index % 5) * 7 + reservation.waitMs]));
-      for (const [channel, times] of byChannel) {
-        times.sort((a, b) => a - b);
-        for (let index = 1; index < times.length; index += 1) expect(times[index] - times[index - 1], `channel ${channel}`).to.be.at.least(99);
-      }
-    });
-
-    it('forgets instants that can no longer be near a slot, and expires after its last one', async () => {
-      const now = 6_000_000;
-      await reserve('a', now);
-      await reserve('b', now);
-      const key = `${testRedis.keyPrefix}:pace:workspace`;
-      expect(await testRedis.redis.zcard(key)).to.equal(2);
-      const ttl = await testRedis.redis.pttl(key);
-      expect(ttl).to.be.within(1, 250 + 250 + 1_000);
-      await reserve('c', now + 10_000);
-      expect(await testRedis.redis.zrange(key, 0, -1)).to.deep.equal([(now + 10_000).toFixed(3)]);
-    });
-
-    it('refuses a slot further than maxWaitMs and records nothing', async () => {
-      const now = 7_000_000;
-      const budgets = budgetsOf('a', 10, 1000);
-      for (let index = 0; index < 3; index += 1) await reserveSlots(testRedis.redis, { budgets: budgetsOf(`x${index}`, 10, 1000), maxWaitMs: 10_000, now });
-      expect(await reserveSlots(testRedis.redis, { budgets, maxWaitMs: 2_500, now })).to.deep.equal({ isReserved: false, waitMs: 3000, heldMs: 0 });
-      expect(await testRedis.redis.zcard(`${testRedis.keyPrefix}:pace:workspace`)).to.equal(3);
-    });
   });
 
   describe('waitForSlot', () => {

@@ -1,11 +1,12 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { censorRedactedKeys, createLogger, LOG_REDACTION, REDACTED, type RedactedKey } from '../../../src/observability/logger.js';
+import { createKeyCensor, createLogger, LOG_REDACTION, REDACTED, type RedactedKey } from '../../../src/observability/logger.js';
 
 const KEYS: RedactedKey[] = [
   { key: 'token', maxDepth: 2 },
   { key: 'auth_token', maxDepth: 4 },
 ];
+const censor = createKeyCensor(KEYS);
 
 /** The bridge's logger (real pino), writing into an array. */
 function capture() {
@@ -20,7 +21,7 @@ function capture() {
 }
 
 describe('log redaction', () => {
-  describe('censorRedactedKeys', () => {
+  describe('createKeyCensor', () => {
     it('redacts a key at each depth up to its own, not below', () => {
       const line = {
         auth_token: 'a1',
@@ -28,7 +29,7 @@ describe('log redaction', () => {
         token: 't1',
         request: { token: 't2', query: { token: 't3' } },
       };
-      expect(censorRedactedKeys(line, KEYS)).to.deep.equal({
+      expect(censor(line)).to.deep.equal({
         auth_token: REDACTED,
         data: { auth_token: REDACTED, promoter: { auth_token: REDACTED, profile: { auth_token: REDACTED, deeper: { auth_token: 'a5' } } } },
         token: REDACTED,
@@ -39,22 +40,22 @@ describe('log redaction', () => {
     it('looks into arrays as a level, and leaves the input unchanged', () => {
       const line = { leads: [{ email: 'a@example.com', auth_token: 'secret' }, { email: 'b@example.com' }] };
       const before = JSON.stringify(line);
-      expect(censorRedactedKeys(line, KEYS)).to.deep.equal({ leads: [{ email: 'a@example.com', auth_token: REDACTED }, { email: 'b@example.com' }] });
+      expect(censor(line)).to.deep.equal({ leads: [{ email: 'a@example.com', auth_token: REDACTED }, { email: 'b@example.com' }] });
       expect(JSON.stringify(line)).to.equal(before);
     });
 
     it('returns the very same object when there is nothing to redact, and shares the branches it did not touch', () => {
       const untouched = { id: 1, nested: { list: [1, 2, 3] } };
-      expect(censorRedactedKeys(untouched, KEYS)).to.equal(untouched);
+      expect(censor(untouched)).to.equal(untouched);
       const line = { clean: { a: 1 }, dirty: { auth_token: 'x' } };
-      const censored = censorRedactedKeys(line, KEYS);
+      const censored = censor(line);
       expect(censored.clean).to.equal(line.clean);
       expect(censored.dirty).to.not.equal(line.dirty);
     });
 
     it('keeps a copied error an error, with its message and stack', () => {
       const error = Object.assign(new TypeError('boom'), { request: { auth_token: 'x' } });
-      const censored = censorRedactedKeys({ err: error }, KEYS).err;
+      const censored = censor({ err: error }).err;
       expect(censored).to.be.instanceOf(TypeError);
       expect(censored.message).to.equal('boom');
       expect(censored.stack).to.equal(error.stack);
@@ -64,10 +65,10 @@ describe('log redaction', () => {
 
     it('does not walk into Buffers and stops at its depth on a cycle', () => {
       const buffer = Buffer.alloc(1_000_000);
-      expect(censorRedactedKeys({ body: buffer }, KEYS).body).to.equal(buffer);
+      expect(censor({ body: buffer }).body).to.equal(buffer);
       const cyclic: Record<string, unknown> = { name: 'loop' };
       cyclic.self = cyclic;
-      expect(censorRedactedKeys(cyclic, KEYS)).to.equal(cyclic);
+      expect(censor(cyclic)).to.equal(cyclic);
     });
   });
 

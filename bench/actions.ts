@@ -27,6 +27,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { cpuMs, percentile } from './support/proc.js';
+import { infoNumber, readInfo } from './support/redis-info.js';
 import { startHubspotFake } from '../test/fakes/hubspot-fake.js';
 import { startSlackFake } from '../test/fakes/slack-fake.js';
 import { BridgeProcess } from '../test/support/bridge-process.js';
@@ -215,7 +216,6 @@ try {
 
 /** Redis's counters of commands processed (Lua's included) and of client socket reads. */
 async function readRedisWork(redis: Redis): Promise<{ commands: number; reads: number; bytesIn: number }> {
-  const stats = await redis.info('stats');
-  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(stats)?.[1] ?? NaN);
-  return { commands: field('total_commands_processed'), reads: field('total_reads_processed'), bytesIn: field('total_net_input_bytes') };
+  const stats = await readInfo(redis, 'stats');
+  return { commands: infoNumber(stats, 'total_commands_processed'), reads: infoNumber(stats, 'total_reads_processed'), bytesIn: infoNumber(stats, 'total_net_input_bytes') };
 }

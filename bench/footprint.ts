@@ -33,6 +33,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { readRssKb } from './support/proc.js';
+import { infoNumber, readInfo } from './support/redis-info.js';
 import { startHubspotFake } from '../test/fakes/hubspot-fake.js';
 import { startSlackFake } from '../test/fakes/slack-fake.js';
 import { BridgeProcess } from '../test/support/bridge-process.js';
@@ -66,17 +67,6 @@ function buildDelivery(id: number, suspicion: string): string {
   return JSON.stringify({ ...fixture, event: { ...fixture.event, id }, data: { ...fixture.data, id, suspicion, email: `lead${id}@example.com` } });
 }
 
-/** INFO as a map of `field` → value, over every section asked for. */
-async function readInfo(redis: Redis, section: string): Promise<Map<string, string>> {
-  const text = await redis.info(section);
-  const fields = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1));
-  }
-  return fields;
-}
-
 /** `cmdstat_<name>` → calls. */
 async function readCommandCalls(redis: Redis): Promise<Map<string, number>> {
   const calls = new Map<string, number>();
@@ -88,11 +78,11 @@ async function readCommandCalls(redis: Redis): Promise<Map<string, number>> {
 }
 
 async function readTotalCommands(redis: Redis): Promise<number> {
-  return Number((await readInfo(redis, 'stats')).get('total_commands_processed'));
+  return infoNumber(await readInfo(redis, 'stats'), 'total_commands_processed');
 }
 
 async function readUsedMemory(redis: Redis): Promise<number> {
-  return Number((await readInfo(redis, 'memory')).get('used_memory'));
+  return infoNumber(await readInfo(redis, 'memory'), 'used_memory');
 }
 
 

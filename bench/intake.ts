@@ -36,6 +36,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { readCpuMs, readRssKb } from './support/proc.js';
+import { infoNumber, readInfo } from './support/redis-info.js';
 import { deleteKeys } from '../test/support/redis.js';
 import { findFreePort } from '../test/support/redis-server.js';
 
@@ -124,9 +125,8 @@ async function startServer(scenario: Scenario, redisUrl: string): Promise<{ chil
 
 
 async function readRedisInfo(redis: Redis): Promise<{ pid: number; commands: number; usedMemory: number }> {
-  const text = await redis.info();
-  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-  return { pid: field('process_id'), commands: field('total_commands_processed'), usedMemory: field('used_memory') };
+  const fields = await readInfo(redis);
+  return { pid: infoNumber(fields, 'process_id'), commands: infoNumber(fields, 'total_commands_processed'), usedMemory: infoNumber(fields, 'used_memory') };
 }
 
 /** A wrk script: POSTs the payload with a fresh event id per request, and prints its figures as JSON. */

@@ -28,3 +28,9 @@ export class LuaScript {
     }
   }
 }
+
+/**
+ * Deletes KEYS[1] only while it still holds ARGV[1] (a lock or claim released by its holder alone);
+ * answers 1 when it deleted, 0 otherwise.
+ */
+export const DELETE_IF_VALUE = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);

@@ -225,5 +225,3 @@ export async function resolveDigest(redis: RedisConnection, prefix: string, acti
     warnings,
   };
 }
-
-

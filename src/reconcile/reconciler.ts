@@ -14,7 +14,7 @@ import { collectSourceSecrets, createSecretScrubber } from '../sources/scrub-sec
 import { EntityLedger, reconcileKeys, type LedgerClaim } from './ledger.js';
 import type { ApiClientRuntime } from './reconciliation.js';
 import { reconcileSource, type ReconcileMode, type ReconcileReport } from './run-reconciliation.js';
-import { LuaScript } from '../infra/lua-script.js';
+import { DELETE_IF_VALUE, LuaScript } from '../infra/lua-script.js';
 
 /** Another run of the source holds its lock (a scheduled run on another worker, or `reconcile` by hand). */
 export class ReconcileBusyError extends BridgeError {}
@@ -64,7 +64,6 @@ export interface ReconcileRequest {
 
 // Renews the lock only while this run still holds it.
 const RENEW = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`);
-const RELEASE = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`);
 
 /**
  * Runs reconciliation for one source at a time across every process: takes the source's lock in
@@ -159,7 +158,7 @@ export class Reconciler {
       throw error;
     } finally {
       clearInterval(renewal);
-      await RELEASE.run(redis, [keys.runLock(source.name)], [token]).catch(() => undefined);
+      await DELETE_IF_VALUE.run(redis, [keys.runLock(source.name)], [token]).catch(() => undefined);
     }
   }
 

@@ -2,7 +2,7 @@ import type { RedisConnection } from '../../infra/redis.js';
 import { RetryableActionError } from '../../errors.js';
 import { sleep } from '../pacing.js';
 import type { SlackThreadRoot } from './state.js';
-import { LuaScript } from '../../infra/lua-script.js';
+import { DELETE_IF_VALUE, LuaScript } from '../../infra/lua-script.js';
 
 /**
  * Threads by `thread_key`: the key → root map in Redis, shared by every worker. The first message
@@ -46,12 +46,6 @@ end
 return set
 `;
 
-// KEYS[1]; ARGV[1]: the value to delete only if it is still there.
-const DELETE_IF_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
 // KEYS[1] root-text hash; ARGV: text, TTL ms. Returns the new sequence number.
 const RECORD_ROOT_TEXT_LUA = `
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
@@ -62,7 +56,6 @@ return seq
 
 const CLAIM = new LuaScript(CLAIM_LUA);
 const SET_ROOT = new LuaScript(SET_ROOT_LUA);
-const DELETE_IF = new LuaScript(DELETE_IF_LUA);
 const RECORD_ROOT_TEXT = new LuaScript(RECORD_ROOT_TEXT_LUA);
 
 const claimValue = (jobId: string) => `claim:${jobId}`;
@@ -89,7 +82,7 @@ export async function joinThread(redis: RedisConnection, key: string, jobId: str
       const root = parseThreadRoot(answer[1]);
       if (root) return { kind: 'reply', root };
       // Not ours and unreadable: start over with a fresh thread rather than fail the message.
-      await DELETE_IF.run(redis, [key], [answer[1]]);
+      await DELETE_IF_VALUE.run(redis, [key], [answer[1]]);
       continue;
     }
     if (Date.now() >= deadline) {
@@ -106,12 +99,12 @@ export async function storeThreadRoot(redis: RedisConnection, keys: readonly str
 
 /** Gives up this job's claim (its root was refused): the next message of the key posts the root. */
 export async function releaseThreadClaim(redis: RedisConnection, key: string, jobId: string): Promise<void> {
-  await DELETE_IF.run(redis, [key], [claimValue(jobId)]);
+  await DELETE_IF_VALUE.run(redis, [key], [claimValue(jobId)]);
 }
 
 /** Forgets a root that is gone (deleted, its channel archived), unless another job already replaced it. */
 export async function forgetThreadRoot(redis: RedisConnection, key: string, root: SlackThreadRoot): Promise<void> {
-  await DELETE_IF.run(redis, [key], [rootValue(root)]);
+  await DELETE_IF_VALUE.run(redis, [key], [rootValue(root)]);
 }
 
 /** Records `text` as the latest wanted root text; returns its sequence number. */

@@ -8,6 +8,7 @@ import type { ActionJobData, ActionJobResult } from './action-job.js';
 import { forgetDigestItems, resolveDigest, type ResolvedDigest } from './digests.js';
 import { describeActionJobFailure, reportFailedActionJob, type FailureReporter } from './failure-events.js';
 import { ACTIONS_QUEUE, bridgeKeys } from './names.js';
+import { startDeadline } from '../infra/deadline.js';
 import { PauseGate } from './pause-gate.js';
 import { DEFAULT_ACTIONS_CONCURRENCY, STALLED_CHECK_INTERVAL_MS, createActionBackoffStrategy, jobRetention, type RetryPolicy } from '../delivery/delivery-policy.js';
 import { isRedisConnectionError } from '../infra/redis-health.js';
@@ -146,7 +147,9 @@ export async function processActionJob(
   if (admission === 'wait') await delayWhilePaused(job, token, gate, options);
 
   const startedAt = performance.now();
-  const { signal, isTimedOut, release } = startJobSignal(options.actionTimeoutMs, shutdownSignal);
+  // The call ends at ACTION_TIMEOUT or at a shutdown that ran out of time, whichever comes first.
+  const deadline = startDeadline(options.actionTimeoutMs, shutdownSignal);
+  const { signal } = deadline;
   try {
     // A digest job closes its group and posts the digest through the same runner as any message.
     const digest = job.data.digest ? await resolveDigestOf(job.data, options) : undefined;
@@ -173,7 +176,7 @@ export async function processActionJob(
     return record;
   } catch (error) {
     options.metrics.actionDuration.observe({ action }, (performance.now() - startedAt) / 1000);
-    if (shutdownSignal?.aborted && !isTimedOut()) {
+    if (shutdownSignal?.aborted && !deadline.isTimedOut()) {
       // Shutdown ran out of time and aborted the call: hand the job back to the queue at once,
       // without spending an attempt, instead of leaving it locked until the lock expires and
       // another worker's stalled check finds it (15–45 s with the defaults).
@@ -183,35 +186,8 @@ export async function processActionJob(
     }
     return handleFailure(error, job, token, attempt, options, log);
   } finally {
-    release();
+    deadline.release();
   }
-}
-
-/**
- * The signal an action runs under: it aborts at `timeoutMs` (a `TimeoutError`, as
- * `AbortSignal.timeout`'s) or when `shutdownSignal` aborts (with its reason), whichever comes first.
- * One controller, one timer and one listener, removed by `release`: `AbortSignal.timeout` combined
- * by `AbortSignal.any` cost about 2% of the bridge's CPU in the burst (issue 14), and their timer
- * and listener outlived the job.
- */
-function startJobSignal(timeoutMs: number, shutdownSignal: AbortSignal | undefined): { signal: AbortSignal; isTimedOut: () => boolean; release: () => void } {
-  const controller = new AbortController();
-  let isTimedOut = false;
-  const timer = setTimeout(() => {
-    isTimedOut = true;
-    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-  }, timeoutMs);
-  const forwardShutdown = () => controller.abort(shutdownSignal!.reason);
-  if (shutdownSignal?.aborted) forwardShutdown();
-  else shutdownSignal?.addEventListener('abort', forwardShutdown, { once: true });
-  return {
-    signal: controller.signal,
-    isTimedOut: () => isTimedOut,
-    release: () => {
-      clearTimeout(timer);
-      shutdownSignal?.removeEventListener('abort', forwardShutdown);
-    },
-  };
 }
 
 /** The digest a digest job posts (see digests.ts). */

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Client } from '@hubspot/api-client';
 import type { Secret } from '../../secret.js';
+import { startDeadline } from '../../infra/deadline.js';
 import { abortedError } from '../pacing.js';
 import { mapHubspotError } from './errors.js';
 import { loadHubspotSdk } from './sdk.js';
@@ -163,16 +164,18 @@ export function createHubspotClient(options: HubspotClientOptions): HubspotClien
       if (signal.aborted) throw abortedError(signal);
       const sdk = await ready;
       if (signal.aborted) throw abortedError(signal);
-      const combined = AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]);
-      const state: HubspotCallState = { signal: combined, observe };
+      const deadline = startDeadline(options.timeoutMs, signal);
+      const state: HubspotCallState = { signal: deadline.signal, observe };
       try {
         return await fn(sdk, callOptionsFor(state));
       } catch (error) {
-        const evidence = { status: state.status, headers: state.headers, rawBody: state.rawBody, isAborted: combined.aborted };
+        const evidence = { status: state.status, headers: state.headers, rawBody: state.rawBody, isAborted: deadline.signal.aborted };
         const mapped = mapHubspotError(error, evidence, options.now());
         // The DAILY limit resets at midnight in the account's time zone: only then is it worth asking.
         if (mapped.code !== 'rate_limit_daily') throw mapped;
         throw mapHubspotError(error, evidence, options.now(), await accountTimeZone());
+      } finally {
+        deadline.release();
       }
     },
     accountTimeZone,

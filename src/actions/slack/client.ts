@@ -1,6 +1,7 @@
 import type { FetchFunction, LogLevel, Logger as SlackLogger, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Secret } from '../../secret.js';
+import { startDeadline } from '../../infra/deadline.js';
 import { abortedError } from '../pacing.js';
 import { mapSlackError } from './errors.js';
 import { createSlackTransport } from './transport.js';
@@ -96,21 +97,16 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
       const sdk = await ready;
       if (signal.aborted) throw abortedError(signal);
       const pooled = idle.pop() ?? buildPooledClient(sdk);
-      // The call ends at `timeoutMs` or when `signal` aborts, whichever comes first: one controller,
-      // one timer and one listener (AbortSignal.any and AbortSignal.timeout cost more, issue 14).
-      const callAbort = new AbortController();
-      const forwardAbort = () => callAbort.abort(signal.reason);
-      signal.addEventListener('abort', forwardAbort, { once: true });
-      const timer = setTimeout(() => callAbort.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), options.timeoutMs);
-      const state: SlackCallState = { signal: callAbort.signal };
+      // The call ends at `timeoutMs` or when `signal` aborts, whichever comes first.
+      const deadline = startDeadline(options.timeoutMs, signal);
+      const state: SlackCallState = { signal: deadline.signal };
       pooled.state = state;
       try {
         return await fn(pooled.web);
       } catch (error) {
-        throw mapSlackError(error, { isAborted: callAbort.signal.aborted, lastStatus: state.lastStatus });
+        throw mapSlackError(error, { isAborted: deadline.signal.aborted, lastStatus: state.lastStatus });
       } finally {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', forwardAbort);
+        deadline.release();
         pooled.state = undefined;
         idle.push(pooled);
       }

@@ -129,7 +129,11 @@ interface RedisProcess {
 /** How often a redis-server that is not this process's child is checked for its exit, in ms. */
 const ADOPTED_EXIT_POLL_MS = 500;
 
-/** A redis-server that is not this process's child: its exit is found by polling its pid. */
+/**
+ * A redis-server that is not this process's child: its exit is found by polling its pid. The poll
+ * keeps the event loop alive until then, as a child's pipes do: a bridge stopping it must not end
+ * before it is gone.
+ */
 function adoptProcess(pid: number): RedisProcess {
   const isAlive = () => {
     try {
@@ -148,7 +152,6 @@ function adoptProcess(pid: number): RedisProcess {
       clearInterval(timer);
       resolve('it exited');
     }, ADOPTED_EXIT_POLL_MS);
-    timer.unref();
   });
   return {
     pid,
@@ -281,20 +284,11 @@ export class ManagedRedis {
     this.#stopping = true;
     const redisProcess = this.#process;
     if (redisProcess.hasExited()) return;
-    // Timers that keep this process alive until Redis is gone: the exit of a Redis taken over is
-    // found by an unref'd poll, and at shutdown nothing else may hold the event loop open (the
-    // bridge would end before its Redis, which a SIGTERM does not stop at once).
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    try {
-      redisProcess.kill('SIGTERM');
-      if ((await Promise.race([redisProcess.exited, timeout])) === 'timeout') {
-        redisProcess.kill('SIGKILL');
-        timer = setInterval(() => undefined, 1_000);
-        await redisProcess.exited;
-      }
-    } finally {
-      clearTimeout(timer);
+    redisProcess.kill('SIGTERM');
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+    if ((await Promise.race([redisProcess.exited, timeout])) === 'timeout') {
+      redisProcess.kill('SIGKILL');
+      await redisProcess.exited;
     }
   }
 

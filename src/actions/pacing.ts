@@ -4,10 +4,11 @@ import { LuaScript } from '../infra/lua-script.js';
 
 /**
  * A pacer shared by every worker process: each call reserves the next free send slot of a key in
- * Redis, so N workers together send at most one call per `intervalMs` for that key.
+ * Redis, so N workers together send at most one call per `intervalMs` for that key (a budget with a
+ * tolerance also lets a short burst leave at once, GCRA-style, at the same long-run rate).
  *
- * The reservation is one Lua script, so reading `next` and moving it on is atomic: two processes can
- * never be handed the same slot. Time is the caller's clock (`ActionDeps.now`); workers are assumed
+ * The reservation is one Lua script, so reading `next` and moving it on is atomic: processes
+ * together are never handed more slots than a budget allows. Time is the caller's clock (`ActionDeps.now`); workers are assumed
  * to run with NTP-synchronised clocks, and a skew of a few ms only shifts slots by that much.
  */
 
@@ -33,34 +34,38 @@ const KEY_TTL_MARGIN_MS = 1_000;
 
 // KEYS: the budget keys, then the keys holding an interval floor learned from the remote side (for
 // the budgets that have one), then the hold keys. ARGV: now, maxWaitMs, ttlMarginMs, budget count,
-// the KEYS index of the first hold key, then per budget its interval and the KEYS index of its floor
-// key (0: none), then how many of the first budget's (effective) intervals may be waited at least.
-// All ms, may be
-// fractional. The slot is the first instant every budget is free and no hold is active; when it is
-// near enough, every budget moves on from that one slot. Returns { reserved (1|0), waitMs (ceil),
-// heldMs (ceil, how much of the wait a hold imposes) }. `next` is stored with 3 decimals: intervals
-// such as 1000/3 ms must not drift, and Lua's tostring would round large numbers to 14 digits.
+// the KEYS index of the first hold key, then per budget its interval, the KEYS index of its floor key
+// (0: none) and its tolerance, then how many of the first budget's (effective) intervals may be
+// waited at least. All ms, may be fractional. Each budget key holds its next free instant (GCRA's
+// theoretical arrival time); a budget is free from that instant less its tolerance. The slot is the
+// first instant every budget is free and no hold is active; when it is near enough, every budget
+// moves on by its interval from the later of its next free instant and that slot. Returns
+// { reserved (1|0), waitMs (ceil), heldMs (ceil, how much of the wait a hold imposes) }. `next` is
+// stored with 3 decimals: intervals such as 1000/3 ms must not drift, and Lua's tostring would round
+// large numbers to 14 digits.
 const RESERVE_SLOTS_LUA = `
 local now = tonumber(ARGV[1])
 local maxWait = tonumber(ARGV[2])
 local margin = tonumber(ARGV[3])
 local budgets = tonumber(ARGV[4])
 local firstHold = tonumber(ARGV[5])
-local maxWaitIntervals = tonumber(ARGV[6 + 2 * budgets])
+local maxWaitIntervals = tonumber(ARGV[6 + 3 * budgets])
 local holdUntil = 0
 for index = firstHold, #KEYS do
   holdUntil = math.max(holdUntil, tonumber(redis.call('GET', KEYS[index]) or '0') or 0)
 end
 local slot = math.max(now, holdUntil)
 local intervals = {}
+local nexts = {}
 for b = 1, budgets do
-  local interval = tonumber(ARGV[4 + 2 * b])
-  local floorIndex = tonumber(ARGV[5 + 2 * b])
+  local interval = tonumber(ARGV[3 + 3 * b])
+  local floorIndex = tonumber(ARGV[4 + 3 * b])
   if floorIndex > 0 then
     interval = math.max(interval, tonumber(redis.call('GET', KEYS[floorIndex]) or '0') or 0)
   end
   intervals[b] = interval
-  slot = math.max(slot, tonumber(redis.call('GET', KEYS[b]) or '0') or 0)
+  nexts[b] = tonumber(redis.call('GET', KEYS[b]) or '0') or 0
+  slot = math.max(slot, nexts[b] - tonumber(ARGV[5 + 3 * b]))
 end
 if budgets > 0 then maxWait = math.max(maxWait, maxWaitIntervals * intervals[1]) end
 local wait = slot - now
@@ -69,7 +74,8 @@ if wait > maxWait then
   return { 0, math.ceil(wait), math.ceil(held) }
 end
 for b = 1, budgets do
-  redis.call('SET', KEYS[b], string.format('%.3f', slot + intervals[b]), 'PX', math.ceil(wait + intervals[b] + margin))
+  local nextFree = math.max(nexts[b], slot) + intervals[b]
+  redis.call('SET', KEYS[b], string.format('%.3f', nextFree), 'PX', math.ceil(nextFree - now + margin))
 end
 return { 1, math.ceil(wait), math.ceil(held) }
 `;
@@ -112,6 +118,12 @@ export interface PaceBudget {
    * @defaultValue none: `intervalMs` applies
    */
   readonly intervalFloorKey?: string;
+  /**
+   * How far ahead of its spacing a call may go (GCRA's tolerance), in ms: a burst of up to
+   * `toleranceMs / intervalMs` calls may leave at once, while the long-run rate stays one per interval.
+   * @defaultValue 0: calls are spaced by the interval exactly
+   */
+  readonly toleranceMs?: number;
 }
 
 /** What {@link reserveSlots} reserves: one slot that fits every budget and every hold. */
@@ -130,10 +142,12 @@ export interface SlotRequest {
 }
 
 /**
- * Reserves the first instant `t >= now` at which every budget is free and no hold is active. When
- * `t - now <= maxWaitMs` every budget moves on to `t + its interval` (its key expires soon after) and
- * the wait is returned; otherwise nothing is reserved and the distance to `t` is returned. All in one
- * script: two processes can never be handed the same slot, nor a slot inside a hold.
+ * Reserves the first instant `t >= now` at which every budget is free (its next free instant, less
+ * its tolerance) and no hold is active. When `t - now <= maxWaitMs` every budget moves on by its
+ * interval from the later of `t` and its next free instant (its key expires soon after) and the
+ * wait is returned; otherwise nothing is reserved and the distance to `t` is returned. All in one
+ * script: processes together are never handed more slots than the budgets allow, nor a slot inside
+ * a hold.
  * @throws whatever ioredis throws when Redis cannot be reached.
  */
 export async function reserveSlots(redis: RedisConnection, request: SlotRequest): Promise<SlotReservation> {
@@ -145,7 +159,7 @@ export async function reserveSlots(redis: RedisConnection, request: SlotRequest)
       keys.push(budget.intervalFloorKey);
       floorIndex = keys.length;
     }
-    budgetArgs.push(String(budget.intervalMs), String(floorIndex));
+    budgetArgs.push(String(budget.intervalMs), String(floorIndex), String(budget.toleranceMs ?? 0));
   }
   const firstHold = keys.length + 1;
   keys.push(...(request.holdKeys ?? []));
@@ -247,6 +261,13 @@ export interface PaceOptions {
    */
   readonly holdKeys?: readonly string[];
   /**
+   * Set when the caller reads the hold keys itself right before its call leaves (the Slack poster
+   * does, in the round trip that records the call): the check after the sleep would be a second
+   * round trip between the slot and the call, and the time between them is time the call arrives late.
+   * @defaultValue false: a hold that began during the sleep is checked here
+   */
+  readonly callerChecksHoldsBeforeSending?: boolean;
+  /**
    * Longest wait this process sleeps for a slot, in ms; a slot further away is refused and the job
    * is delayed by the worker instead of holding a concurrency slot.
    * @defaultValue {@link DEFAULT_MAX_WAIT_INTERVALS} × intervalMs (the interval in force, a floor
@@ -283,7 +304,7 @@ export async function waitForSlot(options: PaceOptions): Promise<void> {
       throw new RetryableActionError('paced', why, { isRateLimit: true, retryAfterMs: reservation.waitMs });
     }
     await sleep(reservation.waitMs, signal);
-    if (holdKeys.length === 0 || reservation.waitMs === 0) return;
+    if (holdKeys.length === 0 || reservation.waitMs === 0 || options.callerChecksHoldsBeforeSending) return;
     // A hold that began while this call slept (another worker's 429) outranks the slot: reserve
     // again behind it, or hand the job back when that is too far.
     const heldMs = await withPacingState(() => readHold(redis, holdKeys, now()));

@@ -4,6 +4,7 @@ import { readSettings } from '../../config/env-variable.js';
 import { IntegrationPausedError, PermanentActionError, RetryableActionError } from '../../errors.js';
 import type { ActionDeps } from '../action.js';
 import { holdUntil, reserveSlots, waitForSlot } from '../pacing.js';
+import { slackChannelIntervalMs, slackWorkspaceBudget } from './pace-budgets.js';
 import type { SlackClient } from './client.js';
 import { slackEnv } from './env.js';
 import { buildMessageMetadata, historyReadyAt, HistoryLookup, isUnknownOutcome, SLACK_HISTORY_MARGIN_MS } from './exactly-once.js';
@@ -122,8 +123,8 @@ export interface SlackPoster {
 export function createSlackPoster(deps: ActionDeps, client: SlackClient, options: SlackPosterOptions = {}): SlackPoster {
   const { config, redis, keyPrefix } = deps;
   const settings = readSettings(config, slackEnv);
-  const intervalMs = 1000 / settings.SLACK_MESSAGES_PER_SECOND;
-  const workspaceIntervalMs = 60_000 / settings.SLACK_MESSAGES_PER_MINUTE;
+  const intervalMs = slackChannelIntervalMs(settings.SLACK_MESSAGES_PER_SECOND);
+  const workspaceBudget = slackWorkspaceBudget(settings.SLACK_MESSAGES_PER_MINUTE, intervalMs);
   const threadTtlMs = settings.SLACK_THREAD_TTL;
   const recordTtlMs = config.dedupTtlMs;
   // Whether the token may list channels, as the `x-oauth-scopes` header of an answer (the SDK's
@@ -200,9 +201,11 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           // resolved (a conversations.list sweep), jobs still pacing by name share it.
           alsoBudgets: [
             ...(isName && channelId !== undefined ? [{ key: slackPaceKey(keyPrefix, given), intervalMs }] : []),
-            { key: slackWorkspacePaceKey(keyPrefix), intervalMs: workspaceIntervalMs },
+            { key: slackWorkspacePaceKey(keyPrefix), ...workspaceBudget },
           ],
           holdKeys,
+          // The round trip below that records the call reads the holds again.
+          callerChecksHoldsBeforeSending: true,
           maxWaitMs: options.maxPaceWaitMs,
           now: deps.now,
           signal: ctx.signal,

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { reserveSlot, sleep, waitForSlot } from '../../../src/actions/pacing.js';
+import { reserveSlot, reserveSlots, sleep, waitForSlot } from '../../../src/actions/pacing.js';
+import { slackChannelIntervalMs, slackWorkspaceBudget } from '../../../src/actions/slack/pace-budgets.js';
 import { RetryableActionError } from '../../../src/errors.js';
 import { openTestRedis, rejectionOf, TEST_REDIS_URL, type TestRedis } from './support.js';
 
@@ -80,6 +81,47 @@ describe('actions/pacing', () => {
     expect(ttl).to.be.at.most(200 + 1000);
     await sleep(1300);
     expect(await testRedis.redis.exists(key)).to.equal(0);
+  });
+
+  describe('a budget with a tolerance (the Slack workspace budget)', () => {
+    it('lets a burst of tolerance / interval + 1 calls leave at once, then spaces by the interval', async () => {
+      const key = `${testRedis.keyPrefix}:pace:burst`;
+      const now = 7_000_000;
+      const budgets = [{ key, intervalMs: 100, toleranceMs: 450 }];
+      const waits: number[] = [];
+      for (let index = 0; index < 8; index += 1) waits.push((await reserveSlots(testRedis.redis, { budgets, maxWaitMs: 10_000, now })).waitMs);
+      // 450 / 100 → 4 calls ahead of the spacing, 5 at once; then one per interval.
+      expect(waits).to.deep.equal([0, 0, 0, 0, 0, 50, 150, 250]);
+    });
+
+    it('with the shipped defaults (120 a minute), no rolling minute ever holds more than 120 posts, whatever the traffic', async () => {
+      const key = `${testRedis.keyPrefix}:pace:minute`;
+      const budget = { key, ...slackWorkspaceBudget(120, slackChannelIntervalMs(1)) };
+      const start = 1_732_000_000_000;
+      const slots: number[] = [];
+      // A quiet spell, then a crowd, then 3 minutes of more than the limit (one call every 100 ms),
+      // with a pause in the middle: every call waits for its slot (it is not refused).
+      const calls = [...Array.from({ length: 40 }, () => start), ...Array.from({ length: 1800 }, (_, index) => start + 1 + index * 100 + (index > 900 ? 20_000 : 0))];
+      let clock = start;
+      for (const at of calls) {
+        clock = Math.max(clock, at);
+        const reservation = await reserveSlots(testRedis.redis, { budgets: [budget], maxWaitMs: Number.MAX_SAFE_INTEGER, now: clock });
+        expect(reservation.isReserved).to.equal(true);
+        slots.push(clock + reservation.waitMs);
+        // A caller sleeps until its slot before the next one comes (as one worker does).
+        clock += reservation.waitMs;
+      }
+      let most = 0;
+      for (let first = 0, last = 0; first < slots.length; first += 1) {
+        while (last < slots.length && slots[last] - slots[first] < 60_000) last += 1;
+        most = Math.max(most, last - first);
+      }
+      expect(most).to.be.at.most(120);
+      // The burst the tolerance allows (5 channel intervals ahead) went out at once, and the budget
+      // was nearly all used: at least 110 posts in the busiest minute.
+      expect(slots.filter((slot) => slot === start)).to.have.length(10);
+      expect(most).to.be.at.least(110);
+    });
   });
 
   describe('waitForSlot', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { ActionRunner } from '../../../src/actions/action.js';
+import { sleep } from '../../../src/actions/pacing.js';
 import { msUntilNextMidnightIn } from '../../../src/actions/hubspot/errors.js';
 import type { HubspotUpsertContactParams } from '../../../src/actions/hubspot/params.js';
 import { connectHubspotUpsertContact, type HubspotUpsertContactOptions } from '../../../src/actions/hubspot/upsert-contact.js';
@@ -128,14 +129,37 @@ describe('pacing against the documented Slack and HubSpot limits', () => {
       expect(await testRedis.redis.exists(slackChannelIdKey(testRedis.keyPrefix, '#gone'))).to.equal(0);
     });
 
-    it('8. SLACK_MESSAGES_PER_MINUTE spaces posts across channels and workers', async function () {
+    it('8. SLACK_MESSAGES_PER_MINUTE: a short burst across channels and workers, then one post per workspace interval', async function () {
       this.timeout(10_000);
-      const [one, two] = await slackWorkers({}, { SLACK_MESSAGES_PER_MINUTE: 240 });
-      const channels = ['#w1', '#w2', '#w3', '#w4', '#w5', '#w6'];
+      const [one, two] = await slackWorkers({ workspaceLimit: { messagesPerMinute: 240 } }, { SLACK_MESSAGES_PER_MINUTE: 240 });
+      const channels = Array.from({ length: 24 }, (_, index) => `#w${index}`);
       await Promise.all(channels.map((channel, index) => (index % 2 === 0 ? one : two).execute({ channel, text: channel }, testContext(logger))));
       const times = fake.received.map((message) => message.at).sort((a, b) => a - b);
-      // 240 per minute: one every 250 ms for the whole workspace.
-      for (let index = 1; index < times.length; index += 1) expect(times[index] - times[index - 1]).to.be.at.least(230);
+      expect(times).to.have.length(24);
+      // 240 a minute with channels waiting up to 5 × 1.03 s: one post per (60 s + 5.15 s + 30 ms) / 240
+      // = 271.6 ms in the long run, up to 5.15 s ahead of that: post k (from 0) leaves at
+      // max(0, k × 271.6 − 5150) ms, so 19 at once after a quiet spell (see pace-budgets.ts).
+      expect(times[18] - times[0]).to.be.lessThan(200);
+      // (Less 30 ms: the first posts' arrivals include opening each worker's connection.)
+      for (let index = 19; index < times.length; index += 1) expect(times[index] - times[0]).to.be.at.least(index * 271.6 - 5150 - 30);
+      for (let index = 20; index < times.length; index += 1) expect(times[index] - times[index - 1]).to.be.at.least(250);
+      expect(fake.rateLimited()).to.equal(0);
+    });
+
+    it("8. a quiet channel's post does not wait behind another channel's queued posts", async function () {
+      this.timeout(10_000);
+      const [one, two] = await slackWorkers({}, { SLACK_MESSAGES_PER_SECOND: 2, SLACK_MESSAGES_PER_MINUTE: 120 });
+      const started = Date.now();
+      // Four posts to #busy reserve its slots 0, 0.5, 1 and 1.5 s ahead before #quiet asks.
+      const busy = Promise.all([0, 1, 2, 3].map((index) => (index % 2 === 0 ? one : two).execute({ channel: '#busy', text: `busy ${index}` }, testContext(logger))));
+      await sleep(50);
+      await two.execute({ channel: '#quiet', text: 'quiet' }, testContext(logger));
+      const quietAt = fake.received.find((message) => message.text === 'quiet')!.at;
+      expect(quietAt - started).to.be.lessThan(400);
+      await busy;
+      const busyTimes = fake.received.filter((message) => message.channel === '#busy').map((message) => message.at);
+      // #busy itself is still paced at 2 a second (1.03 s / 2 apart).
+      for (let index = 1; index < busyTimes.length; index += 1) expect(busyTimes[index] - busyTimes[index - 1]).to.be.at.least(500);
     });
 
     it('the fake refuses posts over its workspace limit (the model the budget is checked against)', async () => {

@@ -15,7 +15,7 @@ import { DEFAULT_MAX_WAIT_INTERVALS, type PaceBudget } from '../pacing.js';
  */
 
 /** How much later than another a message may reach Slack without breaking its channel's limit, in ms. */
-export const SLACK_ARRIVAL_ALLOWANCE_MS = 30;
+export const SLACK_ARRIVAL_ALLOWANCE_MS = 50;
 
 /** Spacing of one channel's posts, in ms, for `messagesPerSecond` (SLACK_MESSAGES_PER_SECOND). */
 export function slackChannelIntervalMs(messagesPerSecond: number): number {

@@ -29,12 +29,13 @@
  *
  *   npm --prefix bench/node-red ci
  *   npm run build && npx tsx bench/peer.ts [--duration 20] [--rates 200,500] [--channels 20] [--slack-per-second 1000]
- *     [--cpu-prof DIR] [--bridge-bin PATH]
+ *     [--cpu-prof DIR] [--bridge-bin PATH] [--env NAME=VALUE]
  *
  * `--slack-per-second` sets the per-channel limit of the fake and of the bridge's pacing (the
  * workspace limit follows); `--cpu-prof DIR` starts the bridge with `node --cpu-prof --cpu-prof-dir
  * DIR` (a profile is written when the bridge stops); `--bridge-bin` runs another build of the bridge
- * (an older checkout's bin/affiliate-bridge.js, built, for a before/after in one session).
+ * (an older checkout's bin/affiliate-bridge.js, built, for a before/after in one session); `--env
+ * NAME=VALUE` (repeatable) sets one more of the bridge's variables (EVENTS_CONCURRENCY=1…).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -291,6 +292,8 @@ try {
       SLACK_API_URL: slack.url,
       SLACK_MESSAGES_PER_SECOND: String(SLACK_PER_CHANNEL_PER_SECOND),
       SLACK_MESSAGES_PER_MINUTE: String(SLACK_WORKSPACE_PER_MINUTE),
+      // `--env NAME=VALUE` (repeatable) sets one more of the bridge's variables, to try a setting.
+      ...Object.fromEntries(args.flatMap((arg, index) => (args[index - 1] === '--env' ? [arg.split(/=(.*)/s, 2)] : []))),
     },
     bridgeLog,
   );

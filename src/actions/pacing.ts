@@ -8,8 +8,9 @@ import { LuaScript } from '../infra/lua-script.js';
  * tolerance also lets a short burst leave at once, GCRA-style, at the same long-run rate).
  *
  * The reservation is one Lua script, so reading `next` and moving it on is atomic: processes
- * together are never handed more slots than a budget allows. Time is the caller's clock (`ActionDeps.now`); workers are assumed
- * to run with NTP-synchronised clocks, and a skew of a few ms only shifts slots by that much.
+ * together are never handed more slots than a budget allows. Time is the caller's clock
+ * (`ActionDeps.now`); workers are assumed to run with NTP-synchronised clocks, and a skew of a few
+ * ms only shifts slots by that much.
  */
 
 /** How far ahead a slot may be reserved, in intervals, unless a caller says otherwise. */

@@ -33,7 +33,7 @@ export function slackChannelIntervalMs(messagesPerSecond: number): number {
  * channel's alert waits behind another channel's backlog, and channels whose slots are free go
  * unused. With the tolerance as long as a channel's longest wait, channels reserve independently.
  *
- * Why the interval is longer than 60 s / N: a burst of up to `toleranceMs / intervalMs` posts may
+ * Why the interval is longer than 60 s / N: a burst of up to `toleranceMs / intervalMs + 1` posts may
  * leave at once, and no rolling minute may hold more than N. After a burst, GCRA sends post k at
  * `k × interval − tolerance`, so N + 1 posts span `N × interval − tolerance`; with the interval at
  * `(60 s + tolerance + allowance) / N` that is a minute plus {@link SLACK_ARRIVAL_ALLOWANCE_MS}, as

@@ -104,17 +104,49 @@ const RUN_LISTS = ['matched', 'unmatched', 'failures', 'warnings', 'actionJobIds
  * is, as before. So an event whose stored affiliate fields are not what its payload derives (a
  * conflicting duplicate, an event stored before the affiliate model or without it), or that would
  * read back in another order (a schema-quarantined event, whose quarantine fields follow its
- * payload), or whose runs predate a list (no `suppressed` before once_per) keeps everything as is, without a rule per case to keep in
- * step with the sources; the check costs a serialization more per trace write. The fields are
- * derived by the running version's normalizer: after an upgrade that changes it, a compact trace
- * reads with the new description, as an event stored without the fields already did.
+ * payload), or whose runs predate a list (no `suppressed` before once_per) keeps everything as is,
+ * without a rule per case to keep in step with the sources. The fields are derived by the running
+ * version's normalizer: after an upgrade that changes it, a compact trace reads with the new
+ * description, as an event stored without the fields already did.
+ *
+ * The check costs one parse of the event as written, not a serialization of the whole trace: JSON
+ * text parsed and written again is the same text, so the payload and every value of a run read back
+ * as they were written, and what can differ is only around them: the event's other fields (its
+ * derived ones from the normalizer, which runs on the parsed event as the decoder's does, and the
+ * payload's place among them), and each run's keys (see {@link runReadsBackExactly}). With a
+ * thousand rules considered per event a run lists a thousand unmatched rules, which the check used
+ * to serialise three times and parse once per event.
  * @param registry the sources whose normalizers derive the affiliate fields: the shipped ones.
  */
 export function encodeStoredTrace(trace: EventTrace, registry: SourceRegistry = sourceRegistry): string {
-  const full = JSON.stringify(trace);
   const { affiliate: _affiliate, canonicalTypes: _canonicalTypes, ...payloadEvent } = trace.event;
-  const compact = JSON.stringify({ format: COMPACT_TRACE_FORMAT, event: payloadEvent, runs: trace.runs.map(compactRun) });
-  return JSON.stringify(decodeStoredTrace(compact, registry)) === full ? compact : full;
+  const eventJson = JSON.stringify(payloadEvent);
+  if (!trace.runs.every(runReadsBackExactly) || !eventReadsBackExactly(trace.event, eventJson, registry)) return JSON.stringify(trace);
+  // What JSON.stringify({ format, event: payloadEvent, runs }) writes, without serialising the payload again.
+  return `{"format":${COMPACT_TRACE_FORMAT},"event":${eventJson},"runs":${JSON.stringify(trace.runs.map(compactRun))}}`;
+}
+
+/**
+ * Whether the decoder makes of `eventJson` (the event without its derived fields, as written) an
+ * event that writes as `event` does. The payload is left out of the comparison (a placeholder keeps
+ * its place): it reads back as written.
+ */
+function eventReadsBackExactly(event: BridgeEvent, eventJson: string, registry: SourceRegistry): boolean {
+  const decoded = decodeEvent(JSON.parse(eventJson) as BridgeEvent, registry);
+  return JSON.stringify({ ...decoded, data: 0 }) === JSON.stringify({ ...event, data: 0 });
+}
+
+/**
+ * Whether {@link expandRun} gives back the JSON `run` writes from its compact form: it writes
+ * `at`, `generation`, `quarantined` and the lists in {@link TraceRun}'s order, then the rest as
+ * stored, so the run's own written keys must start in that order, with `quarantined` a boolean and
+ * every list present.
+ */
+function runReadsBackExactly(run: TraceRun): boolean {
+  const fields = run as unknown as Record<string, unknown>;
+  const written = Object.keys(fields).filter((key) => fields[key] !== undefined);
+  const head = ['at', 'generation', 'quarantined', ...RUN_LISTS];
+  return typeof run.quarantined === 'boolean' && head.every((key, index) => written[index] === key) && RUN_LISTS.every((list) => Array.isArray(fields[list]));
 }
 
 /**
@@ -125,9 +157,13 @@ export function encodeStoredTrace(trace: EventTrace, registry: SourceRegistry = 
 export function decodeStoredTrace(stored: string, registry: SourceRegistry = sourceRegistry): EventTrace {
   const trace = JSON.parse(stored) as EventTrace & { readonly format?: number };
   if (trace.format !== COMPACT_TRACE_FORMAT) return trace;
-  const { event, runs } = trace;
+  return { event: decodeEvent(trace.event, registry), runs: trace.runs.map(expandRun) };
+}
+
+/** A compact trace's event with the fields its source's normalizer derives from the payload. */
+function decodeEvent(event: BridgeEvent, registry: SourceRegistry): BridgeEvent {
   const source = Object.hasOwn(registry, event.source) ? registry[event.source] : undefined;
-  return { event: describeAffiliateEvent(event, source?.normalizeAffiliate), runs: runs.map(expandRun) };
+  return describeAffiliateEvent(event, source?.normalizeAffiliate);
 }
 
 function compactRun(run: TraceRun): Partial<TraceRun> {

@@ -97,6 +97,26 @@ describe('stored traces: compact JSON that decodes to the trace as written', () 
     });
   }
 
+  it('keeps compact a run listing a thousand unmatched rules, and gives it back exactly', () => {
+    const unmatched = Array.from({ length: 1000 }, (_, index) => ({ ruleId: `rule-${index}`, file: 'rules/many.yaml', reason: 'condition_false' }));
+    const stored = expectExactRoundTrip({ event: normalizeFixture('firstpromoter', 'lead_signup'), runs: [{ ...emptyRun, unmatched }] });
+    expect(JSON.parse(stored).format).to.equal(COMPACT_TRACE_FORMAT);
+  });
+
+  it('keeps in the full form a run whose keys are not in the order the decoder writes them', () => {
+    const { at, generation, ...rest } = busyRun;
+    const reordered = { generation, at, ...rest } as TraceRun;
+    expect(expectExactRoundTrip({ event: normalizeFixture('firstpromoter', 'lead_signup'), runs: [reordered] })).to.equal(JSON.stringify({ event: normalizeFixture('firstpromoter', 'lead_signup'), runs: [reordered] }));
+  });
+
+  it('keeps in the full form an event whose payload is not where the decoder puts it (last)', () => {
+    const { data, ...rest } = normalizeFixture('rewardful', 'referral.lead');
+    const { affiliate, canonicalTypes, ...head } = rest;
+    const payloadFirst = { data, ...head, canonicalTypes, affiliate } as BridgeEvent;
+    const trace = { event: payloadFirst, runs: [emptyRun] };
+    expect(expectExactRoundTrip(trace)).to.equal(JSON.stringify(trace));
+  });
+
   it('gives back a quarantined event exactly, whichever form it is kept in', () => {
     const quarantined = applySchemaCheck({ checkSchema: () => ['data.email: must be a string'] }, normalizeFixture('firstpromoter', 'lead_signup'));
     expect(quarantined.status).to.equal('quarantined');

@@ -98,7 +98,7 @@ describe('stored traces: compact JSON that decodes to the trace as written', () 
   }
 
   it('keeps compact a run listing a thousand unmatched rules, and gives it back exactly', () => {
-    const unmatched = Array.from({ length: 1000 }, (_, index) => ({ ruleId: `rule-${index}`, file: 'rules/many.yaml', reason: 'condition_false' }));
+    const unmatched = Array.from({ length: 1000 }, (_, index) => ({ ruleId: `rule-${index}`, file: 'rules/many.yaml', reason: 'condition_false' as const }));
     const stored = expectExactRoundTrip({ event: normalizeFixture('firstpromoter', 'lead_signup'), runs: [{ ...emptyRun, unmatched }] });
     expect(JSON.parse(stored).format).to.equal(COMPACT_TRACE_FORMAT);
   });

@@ -111,9 +111,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const { level = DEFAULT_LOG_LEVEL, pretty = process.stdout.isTTY === true, destination, redaction = LOG_REDACTION } = options;
   const censorKeys = createKeyCensor(redaction.keys);
   const base = { level, ...pinoRedactionOptions(redaction, censorKeys), base: { pid: process.pid } };
-  if (destination) return censorChildBindings(pino(base, destination), censorKeys);
-  if (pretty) return censorChildBindings(pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true } } }), censorKeys);
-  return censorChildBindings(pino(base), censorKeys);
+  const logger = destination ? pino(base, destination) : pretty ? pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true } } }) : pino(base);
+  return censorChildBindings(logger, censorKeys);
 }
 
 export type { Logger };

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { BRIDGE_BIN, BridgeProcess } from '../support/bridge-process.js';
 import { TEST_FIRSTPROMOTER_TOKEN } from '../support/intake-app.js';
 import { waitFor } from '../support/redis.js';
+import { redisUnreachableLine } from '../support/redis-server.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -132,10 +133,7 @@ describe('start with REDIS_URL unset and no Redis at the default address (real b
       process.kill(redisPid, 'SIGKILL');
       const died = `The managed redis-server (pid ${redisPid}) exited (signal SIGKILL) while the bridge runs: restart the bridge to start it again`;
       await waitFor(() => bridge.logs.some((entry) => entry.msg === died && entry.level === 40) || null);
-      // The reason is whichever connection-type error came first: usually the refused reconnection,
-      // but a connection busy writing when Redis died is reset first (ECONNRESET or EPIPE: seen with
-      // a client writing in a loop and redis-server killed, as the CI run that failed here was loaded).
-      const unreachable = /^Redis unreachable at redis:\/\/127\.0\.0\.1:6379 \((ECONNREFUSED|ECONNRESET|EPIPE|connection closed)\); retrying$/;
+      const unreachable = redisUnreachableLine('redis://127.0.0.1:6379');
       const redisLines = () => bridge.logs.filter((entry) => /redis/i.test(String(entry.msg))).map((entry) => JSON.stringify(entry));
       await waitFor(() => bridge.logs.some((entry) => unreachable.test(String(entry.msg)) && entry.level === 40) || null).catch((error: Error) => {
         throw new Error(`${error.message}; the bridge logged:\n${redisLines().join('\n')}`);

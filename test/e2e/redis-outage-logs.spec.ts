@@ -3,12 +3,10 @@ import { BridgeProcess } from '../support/bridge-process.js';
 import { bridgeTestEnv } from '../support/bridge-env.js';
 import { readJson } from '../support/intake-app.js';
 import { waitFor } from '../support/redis.js';
-import { OwnRedisServer } from '../support/redis-server.js';
+import { OwnRedisServer, redisUnreachableLine } from '../support/redis-server.js';
 
 /** The connections retry at most every 2 s (src/infra/redis.ts): this outage spans several retries. */
 const OUTAGE_MS = 7_000;
-/** The one warning of an outage, with the first connection-type error's reason. */
-const UNREACHABLE_LINE = /^Redis unreachable at redis:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|ECONNRESET|EPIPE|connection closed)\); retrying$/;
 
 /**
  * Issue 14.1: with Redis gone, every connection used to log every retry (a dozen connections,
@@ -32,9 +30,9 @@ describe('Redis going away while the bridge runs (real process, own redis-server
     const messages = () => bridge!.logs.map((entry) => String(entry.msg));
 
     await redisServer.stop();
-    // Usually the refused reconnection; a connection whose command Redis left unread is reset first.
-    const unreachableLine = await waitFor(() => messages().find((message) => UNREACHABLE_LINE.test(message)));
-    const reason = UNREACHABLE_LINE.exec(unreachableLine)![1];
+    const unreachable = redisUnreachableLine(redisServer.url);
+    const unreachableLine = await waitFor(() => messages().find((message) => unreachable.test(message)));
+    const reason = unreachable.exec(unreachableLine)![1];
     const ready = await fetch(`${bridge.baseUrl}/readyz`);
     expect(ready.status).to.equal(503);
     const { reasons } = (await readJson(ready)) as { reasons: string[] };

@@ -5,6 +5,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 
+/**
+ * The bridge's one warning when Redis goes away (src/infra/redis-health.ts) for the Redis at `url`.
+ * Its reason is whichever connection-type error came first: usually the refused reconnection, but a
+ * connection busy writing when Redis died is reset first (ECONNRESET or EPIPE: seen with a client
+ * writing in a loop and redis-server killed, on a loaded machine). The reason is the first group.
+ */
+export function redisUnreachableLine(url: string): RegExp {
+  const escapedUrl = url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return new RegExp(`^Redis unreachable at ${escapedUrl} \\((ECONNREFUSED|ECONNRESET|EPIPE|connection closed)\\); retrying$`);
+}
+
 /** A free TCP port on 127.0.0.1 (bound then released). */
 export async function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {

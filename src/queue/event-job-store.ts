@@ -22,6 +22,13 @@ import { LuaScript } from '../infra/lua-script.js';
  *   event at a time (events-worker.ts). So under load a delivery costs Redis the dedup key and
  *   its share of one job, while each event is still planned, traced and replayed alone, and one
  *   that fails is split off as its own event job under the id its dedup key holds;
+ * - a job of deliveries arrives already serialised, holding every delivery of the call, and the
+ *   script stores it as it is: built in Lua (each delivery's 3–4 KB copied into Lua, then joined),
+ *   it cost Redis about three times the CPU of the rest of the write (bench/intake.ts). When some
+ *   of the deliveries turn out to be known, that job holds deliveries that must not be planned:
+ *   the script then removes the dedup keys it set, writes nothing else, and answers '' for each
+ *   new delivery, which `storeEventJobs` sends again (a second round trip, only when one call
+ *   mixes new and known event ids);
  * - the job id pushed on the wait list, and the marker that wakes the workers unless the queue is
  *   paused or at its global concurrency (BullMQ's `isQueuePausedOrMaxed`).
  * Left out: the events stream (nothing in the bridge reads it: no QueueEvents), the job-id counter
@@ -39,9 +46,11 @@ local rcall = redis.call
 local timestamp = ARGV[1]
 local ttl = ARGV[2]
 -- KEYS[1..5]: wait, meta, marker, active, the batch job's hash. Per delivery i: KEYS[4 + 2i] its
--- own job's hash, KEYS[5 + 2i] its dedup key. ARGV[3..5]: the batch job's id ('' for none), name,
--- opts; per delivery from ARGV[5i + 1]: job id, name, data, opts, dedup id.
+-- own job's hash, KEYS[5 + 2i] its dedup key. ARGV[3..6]: the batch job's id ('' for none), name,
+-- opts, data; per delivery from ARGV[5i + 2]: job id, name, data, opts, dedup id (with a batch,
+-- only the job id and dedup id count: its data is in the batch's).
 local count = (#KEYS - 5) / 2
+local batchId = ARGV[3]
 -- Redis does not roll a script back. A command failing here (a key of the wrong type) undoes the
 -- keys this run wrote before it, so a dedup key never exists without the job that carries its
 -- delivery: the intake answers 503 and the sender's retry is stored afresh.
@@ -59,7 +68,7 @@ local answers = {}
 local stored = {}
 for i = 1, count do
   local dedupKey = KEYS[5 + 2 * i]
-  local jobId = ARGV[5 * i + 1]
+  local jobId = ARGV[5 * i + 2]
   if run(nil, 'SET', dedupKey, jobId, 'PX', ttl, 'NX') then
     written[#written + 1] = dedupKey
     stored[#stored + 1] = i
@@ -70,23 +79,24 @@ for i = 1, count do
   end
 end
 if #stored == 0 then return answers end
-if #stored == 1 or ARGV[3] == '' then
+if batchId ~= '' and #stored < count then
+  -- The job of deliveries holds known ones too: write nothing, and ask for the new ones again.
   for _, i in ipairs(stored) do
-    local at = 5 * i + 1
+    rcall('DEL', KEYS[5 + 2 * i])
+    answers[i] = ''
+  end
+  return answers
+end
+if batchId == '' then
+  for _, i in ipairs(stored) do
+    local at = 5 * i + 2
     run(KEYS[4 + 2 * i], 'HSET', KEYS[4 + 2 * i], 'name', ARGV[at + 1], 'data', ARGV[at + 2], 'opts', ARGV[at + 3],
       'timestamp', timestamp, 'delay', 0, 'priority', 0, 'deid', ARGV[at + 4])
   end
-  for _, i in ipairs(stored) do run(nil, 'LPUSH', KEYS[1], ARGV[5 * i + 1]) end
+  for _, i in ipairs(stored) do run(nil, 'LPUSH', KEYS[1], ARGV[5 * i + 2]) end
 else
-  -- Each delivery's data is a JSON object ('{"event":…}'): it becomes '{"jobId":<id>,"event":…}'.
-  local deliveries = {}
-  for n, i in ipairs(stored) do
-    local at = 5 * i + 1
-    deliveries[n] = '{"jobId":' .. cjson.encode(ARGV[at]) .. ',' .. string.sub(ARGV[at + 2], 2)
-  end
-  run(KEYS[5], 'HSET', KEYS[5], 'name', ARGV[4], 'data', '{"deliveries":[' .. table.concat(deliveries, ',') .. ']}',
-    'opts', ARGV[5], 'timestamp', timestamp, 'delay', 0, 'priority', 0)
-  run(nil, 'LPUSH', KEYS[1], ARGV[3])
+  run(KEYS[5], 'HSET', KEYS[5], 'name', ARGV[4], 'data', ARGV[6], 'opts', ARGV[5], 'timestamp', timestamp, 'delay', 0, 'priority', 0)
+  run(nil, 'LPUSH', KEYS[1], batchId)
 end
 local attributes = rcall('HMGET', KEYS[2], 'paused', 'concurrency')
 local isPausedOrMaxed = attributes[1] ~= false
@@ -148,21 +158,50 @@ export interface StoreEventJobsOptions {
 }
 
 /**
- * Stores `records` in `queue` in one script. Resolves, per record, with the id of the job that
- * holds its dedup id: its own job id when it was stored (alone, or inside `options.batch`), another
+ * Stores `records` in `queue`: one script, one round trip, unless one call mixes new and known
+ * event ids in a batch (see the script). Resolves, per record, with the id of the job that holds
+ * its dedup id: its own job id when it was stored (alone, or inside `options.batch`), another
  * delivery's when the event id was known.
  * @throws whatever the connection throws when Redis did not run the script.
  */
 export async function storeEventJobs(queue: Queue, records: readonly EventJobRecord[], options: StoreEventJobsOptions): Promise<string[]> {
-  const { dedupTtlMs, batch, timestamp = Date.now() } = options;
+  const answers = new Array<string>(records.length);
+  // A round either stores every record it sends or finds at least one of them known: they end.
+  let unanswered = records.map((_record, index) => index);
+  while (unanswered.length > 0) {
+    const roundAnswers = await storeOnce(queue, unanswered.map((index) => records[index]), options);
+    const again: number[] = [];
+    roundAnswers.forEach((answer, position) => {
+      if (answer === '') again.push(unanswered[position]);
+      else answers[unanswered[position]] = answer;
+    });
+    unanswered = again;
+  }
+  return answers;
+}
+
+/** One run of the script: the records each as its own job, or (two or more, with `options.batch`) as one job of deliveries. */
+async function storeOnce(queue: Queue, records: readonly EventJobRecord[], options: StoreEventJobsOptions): Promise<string[]> {
+  const { dedupTtlMs, timestamp = Date.now() } = options;
+  const batch = records.length > 1 ? options.batch : undefined;
   const keys = queue.keys;
   const scriptKeys = [keys.wait, keys.meta, keys.marker, keys.active, `${keys['']}${batch?.jobId ?? ''}`];
-  const scriptArgs: (string | number)[] = [timestamp, dedupTtlMs, batch?.jobId ?? '', batch?.name ?? '', batch ? encodeJobOptions(batch.opts) : ''];
+  const scriptArgs: (string | number)[] = [timestamp, dedupTtlMs, batch?.jobId ?? '', batch?.name ?? ''];
+  scriptArgs.push(batch ? encodeJobOptions(batch.opts) : '', batch ? serializeDeliveries(records) : '');
   for (const record of records) {
     scriptKeys.push(`${keys['']}${record.jobId}`, `${keys.de}:${record.dedupId}`);
-    scriptArgs.push(record.jobId, record.name, record.dataJson, encodeEventJobOptions(record.opts, record.dedupId, dedupTtlMs), record.dedupId);
+    if (batch) scriptArgs.push(record.jobId, '', '', '', record.dedupId);
+    else scriptArgs.push(record.jobId, record.name, record.dataJson, encodeEventJobOptions(record.opts, record.dedupId, dedupTtlMs), record.dedupId);
   }
   // BullMQ's client wraps the ioredis connection the queue was given and passes its commands through.
   const client = (await queue.getBackend().client) as unknown as RedisConnection;
   return (await STORE_EVENT_JOBS.run(client, scriptKeys, scriptArgs)) as string[];
+}
+
+/**
+ * A job of deliveries' data, `{"deliveries":[{"jobId":<id>,"event":…},…]}`, spliced from each
+ * record's data (`{"event":…}`) as serialised, not parsed and serialised again.
+ */
+function serializeDeliveries(records: readonly EventJobRecord[]): string {
+  return `{"deliveries":[${records.map((record) => `{"jobId":${JSON.stringify(record.jobId)},${record.dataJson.slice(1)}`).join(',')}]}`;
 }

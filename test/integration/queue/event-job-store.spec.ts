@@ -125,6 +125,66 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     expect(await queue.getJob('deliveries.t3')).to.equal(undefined);
   });
 
+  /** Counts the script runs `redis` is asked for; the `failFrom`-th run and later ones fail. */
+  function countScriptRuns(redis: Redis, failFrom = Number.POSITIVE_INFINITY): { readonly runs: () => number } {
+    let runs = 0;
+    const send = redis.evalsha.bind(redis);
+    redis.evalsha = ((...args: Parameters<typeof send>) => {
+      runs += 1;
+      return runs >= failFrom ? Promise.reject(new Error('connection lost')) : send(...args);
+    }) as typeof redis.evalsha;
+    return { runs: () => runs };
+  }
+
+  it('one run when every delivery of a batch is new; when new and known ones mix, a second run stores the new ones together', async () => {
+    const queue = openQueue();
+    const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });
+    const third = buildEvent('firstpromoter.lead_signup', { id: 3 }, { id: 'firstpromoter-3' });
+    const batch = (jobId: string) => ({ jobId, name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions(jobId) });
+    await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
+    const { runs } = countScriptRuns(connection);
+
+    expect(await storeEventJobs(queue, [record(`${other.id}.b`, other), record(`${third.id}.c`, third)], { dedupTtlMs: DEDUP_TTL_MS, batch: batch('deliveries.t1') })).to.deep.equal([
+      `${other.id}.b`,
+      `${third.id}.c`,
+    ]);
+    expect(runs()).to.equal(1);
+
+    const fourth = buildEvent('firstpromoter.lead_signup', { id: 4 }, { id: 'firstpromoter-4' });
+    const fifth = buildEvent('firstpromoter.lead_signup', { id: 5 }, { id: 'firstpromoter-5' });
+    const mixed = [record(`${fourth.id}.d`, fourth), record(`${event.id}.e`), record(`${fifth.id}.f`, fifth), record(`${other.id}.g`, other)];
+    expect(await storeEventJobs(queue, mixed, { dedupTtlMs: DEDUP_TTL_MS, batch: batch('deliveries.t2') })).to.deep.equal([
+      `${fourth.id}.d`,
+      `${event.id}.a`,
+      `${fifth.id}.f`,
+      `${other.id}.b`,
+    ]);
+    expect(runs()).to.equal(3);
+    expect((await queue.getJob('deliveries.t2'))?.data).to.deep.equal({
+      deliveries: [
+        { jobId: `${fourth.id}.d`, event: fourth },
+        { jobId: `${fifth.id}.f`, event: fifth },
+      ],
+    });
+    expect(await connection.lrange(queue.keys.wait, 0, -1)).to.deep.equal(['deliveries.t2', 'deliveries.t1', `${event.id}.a`]);
+  });
+
+  it('the run that finds known deliveries in a batch writes nothing: when the second run fails, no dedup key is left without its job', async () => {
+    const queue = openQueue();
+    const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });
+    const third = buildEvent('firstpromoter.lead_signup', { id: 3 }, { id: 'firstpromoter-3' });
+    await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
+    countScriptRuns(connection, 2);
+    const batch = { jobId: 'deliveries.t1', name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions('deliveries.t1') };
+    const error = await storeEventJobs(queue, [record(`${other.id}.b`, other), record(`${event.id}.c`), record(`${third.id}.d`, third)], { dedupTtlMs: DEDUP_TTL_MS, batch }).then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    expect(error).to.be.instanceOf(Error).with.property('message', 'connection lost');
+    expect(await connection.exists(`${queue.keys.de}:${other.id}`, `${queue.keys.de}:${third.id}`, `${queue.keys['']}deliveries.t1`)).to.equal(0);
+    expect(await connection.lrange(queue.keys.wait, 0, -1)).to.deep.equal([`${event.id}.a`]);
+  });
+
   it('answers, per job, the job id holding its event id: its own when stored, the first one when known', async () => {
     const queue = openQueue();
     const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });

@@ -25,7 +25,10 @@
  * script giving each request a new event id: a load generator in C leaves the most CPU to the server.
  *
  *   npx tsx bench/intake.ts [--duration 10] [--connections 50] [--rounds 2] [--redis-url redis://…]
- *                           [--scenarios queue-add,bridge,bare-node]
+ *                           [--scenarios queue-add,bridge,bare-node] [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR` runs each server under `node --cpu-prof` and writes its profile into DIR when it
+ * stops (warm-up included), to see where a scenario's CPU goes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,6 +52,7 @@ const durationSeconds = Number(option('duration', '10'));
 const connections = Number(option('connections', '50'));
 const rounds = Number(option('rounds', '2'));
 const externalRedisUrl = option('redis-url', '');
+const cpuProfileDir = option('cpu-prof', '') ? path.resolve(option('cpu-prof', '')) : undefined;
 const token = `bench-${randomBytes(8).toString('hex')}`;
 const prefix = `bench-intake-${randomBytes(4).toString('hex')}`;
 const ALL_SCENARIOS = ['bare', 'queue-add', 'bridge', 'bare-node'] as const;
@@ -110,7 +114,8 @@ async function startOwnRedis(): Promise<{ url: string; stop(): Promise<void> }> 
 }
 
 async function startServer(scenario: Scenario, redisUrl: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./intake-server.ts', import.meta.url).pathname, scenario, prefix, token], {
+  const profile = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', new URL('./intake-server.ts', import.meta.url).pathname, scenario, prefix, token], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, REDIS_URL: redisUrl },
   });

@@ -186,8 +186,9 @@ async function storeOnce(queue: Queue, records: readonly EventJobRecord[], optio
   const batch = records.length > 1 ? options.batch : undefined;
   const keys = queue.keys;
   const scriptKeys = [keys.wait, keys.meta, keys.marker, keys.active, `${keys['']}${batch?.jobId ?? ''}`];
-  const scriptArgs: (string | number)[] = [timestamp, dedupTtlMs, batch?.jobId ?? '', batch?.name ?? ''];
-  scriptArgs.push(batch ? encodeJobOptions(batch.opts) : '', batch ? serializeDeliveries(records) : '');
+  const scriptArgs: (string | number)[] = batch
+    ? [timestamp, dedupTtlMs, batch.jobId, batch.name, encodeJobOptions(batch.opts), serializeDeliveries(records)]
+    : [timestamp, dedupTtlMs, '', '', '', ''];
   for (const record of records) {
     scriptKeys.push(`${keys['']}${record.jobId}`, `${keys.de}:${record.dedupId}`);
     if (batch) scriptArgs.push(record.jobId, '', '', '', record.dedupId);

@@ -89,6 +89,8 @@ export const COMPACT_TRACE_FORMAT = 2;
 
 /** The lists every run has; the compact form leaves them out when empty. In {@link TraceRun}'s order. */
 const RUN_LISTS = ['matched', 'unmatched', 'failures', 'warnings', 'actionJobIds', 'suppressed'] as const;
+/** The keys {@link expandRun} writes first, in its order. */
+const EXPANDED_RUN_HEAD = ['at', 'generation', 'quarantined', ...RUN_LISTS];
 
 /**
  * The JSON kept under an event's trace key: readable JSON, compact where that loses nothing.
@@ -145,8 +147,7 @@ function eventReadsBackExactly(event: BridgeEvent, eventJson: string, registry: 
 function runReadsBackExactly(run: TraceRun): boolean {
   const fields = run as unknown as Record<string, unknown>;
   const written = Object.keys(fields).filter((key) => fields[key] !== undefined);
-  const head = ['at', 'generation', 'quarantined', ...RUN_LISTS];
-  return typeof run.quarantined === 'boolean' && head.every((key, index) => written[index] === key) && RUN_LISTS.every((list) => Array.isArray(fields[list]));
+  return typeof run.quarantined === 'boolean' && EXPANDED_RUN_HEAD.every((key, index) => written[index] === key) && RUN_LISTS.every((list) => Array.isArray(fields[list]));
 }
 
 /**

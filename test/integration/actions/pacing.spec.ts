@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { reserveSlot, reserveSlots, sleep, waitForSlot } from '../../../src/actions/pacing.js';
 import { slackChannelIntervalMs, slackWorkspaceBudget } from '../../../src/actions/slack/pace-budgets.js';
 import { RetryableActionError } from '../../../src/errors.js';
+import { mostInAnyWindow } from '../../support/rolling-window.js';
 import { openTestRedis, rejectionOf, TEST_REDIS_URL, type TestRedis } from './support.js';
 
 describe('actions/pacing', () => {
@@ -111,11 +112,7 @@ describe('actions/pacing', () => {
         // A caller sleeps until its slot before the next one comes (as one worker does).
         clock += reservation.waitMs;
       }
-      let most = 0;
-      for (let first = 0, last = 0; first < slots.length; first += 1) {
-        while (last < slots.length && slots[last] - slots[first] < 60_000) last += 1;
-        most = Math.max(most, last - first);
-      }
+      const most = mostInAnyWindow(slots, 60_000);
       expect(most).to.be.at.most(120);
       // The burst the tolerance allows (5 channel intervals ahead) went out at once, and the budget
       // was nearly all used: at least 110 posts in the busiest minute.

@@ -125,15 +125,18 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     expect(await queue.getJob('deliveries.t3')).to.equal(undefined);
   });
 
-  /** Counts the script runs `redis` is asked for; the `failFrom`-th run and later ones fail. */
-  function countScriptRuns(redis: Redis, failFrom = Number.POSITIVE_INFINITY): { readonly runs: () => number } {
-    let runs = 0;
-    const send = redis.evalsha.bind(redis);
-    redis.evalsha = ((...args: Parameters<typeof send>) => {
-      runs += 1;
-      return runs >= failFrom ? Promise.reject(new Error('connection lost')) : send(...args);
-    }) as typeof redis.evalsha;
-    return { runs: () => runs };
+  /**
+   * Counts the calls of `method` on `redis` (a script run by its SHA, or the script's text sent);
+   * the `failFrom`-th call and later ones fail without reaching Redis.
+   */
+  function countCalls(redis: Redis, method: 'eval' | 'evalsha', failFrom = Number.POSITIVE_INFINITY): { readonly calls: () => number } {
+    let calls = 0;
+    const send = redis[method].bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    (redis as unknown as Record<typeof method, unknown>)[method] = (...args: unknown[]) => {
+      calls += 1;
+      return calls >= failFrom ? Promise.reject(new Error('connection lost')) : send(...args);
+    };
+    return { calls: () => calls };
   }
 
   it('one run when every delivery of a batch is new; when new and known ones mix, a second run stores the new ones together', async () => {
@@ -142,7 +145,7 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     const third = buildEvent('firstpromoter.lead_signup', { id: 3 }, { id: 'firstpromoter-3' });
     const batch = (jobId: string) => ({ jobId, name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions(jobId) });
     await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
-    const { runs } = countScriptRuns(connection);
+    const { calls: runs } = countCalls(connection, 'evalsha');
 
     expect(await storeEventJobs(queue, [record(`${other.id}.b`, other), record(`${third.id}.c`, third)], { dedupTtlMs: DEDUP_TTL_MS, batch: batch('deliveries.t1') })).to.deep.equal([
       `${other.id}.b`,
@@ -174,7 +177,7 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });
     const third = buildEvent('firstpromoter.lead_signup', { id: 3 }, { id: 'firstpromoter-3' });
     await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
-    countScriptRuns(connection, 2);
+    countCalls(connection, 'evalsha', 2);
     const batch = { jobId: 'deliveries.t1', name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions('deliveries.t1') };
     const error = await storeEventJobs(queue, [record(`${other.id}.b`, other), record(`${event.id}.c`), record(`${third.id}.d`, third)], { dedupTtlMs: DEDUP_TTL_MS, batch }).then(
       () => null,
@@ -273,18 +276,13 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     // The script is cached in Redis after one use; after that, only a missing script is worth
     // sending the script for: count the sends.
     await storeEventJobs(queue, [record('firstpromoter-3.c', { ...event, id: 'firstpromoter-3' })], { dedupTtlMs: DEDUP_TTL_MS });
-    let scriptSends = 0;
-    const send = connection.eval.bind(connection);
-    connection.eval = ((...args: Parameters<typeof send>) => {
-      scriptSends += 1;
-      return send(...args);
-    }) as typeof connection.eval;
+    const { calls: scriptSends } = countCalls(connection, 'eval');
     const error = await storeEventJobs(queue, [record(`${event.id}.a`), record('firstpromoter-2.b', { ...event, id: 'firstpromoter-2' })], { dedupTtlMs: DEDUP_TTL_MS }).then(
       () => null,
       (caught: unknown) => caught,
     );
     expect(error).to.be.instanceOf(Error).with.property('message').that.matches(/WRONGTYPE/);
-    expect(scriptSends).to.equal(0);
+    expect(scriptSends()).to.equal(0);
     // What the script wrote before the error is undone: no dedup key without its job, so the
     // senders' retries (the intake answers 503 for the whole batch) are stored afresh.
     expect(await connection.exists(`${queue.keys.de}:${event.id}`, `${queue.keys['']}${event.id}.a`)).to.equal(0);

@@ -1,16 +1,7 @@
 import { expect } from 'chai';
 import { SLACK_ARRIVAL_ALLOWANCE_MS, slackChannelIntervalMs, slackWorkspaceBudget } from '../../../src/actions/slack/pace-budgets.js';
+import { mostInAnyWindow } from '../../support/rolling-window.js';
 
-/** The most arrivals any rolling window of `windowMs` (ending just before `windowMs` has passed) holds. */
-function mostInAnyWindow(arrivals: readonly number[], windowMs: number): number {
-  const sorted = [...arrivals].sort((a, b) => a - b);
-  let most = 0;
-  for (let first = 0, last = 0; first < sorted.length; first += 1) {
-    while (last < sorted.length && sorted[last] - sorted[first] < windowMs) last += 1;
-    most = Math.max(most, last - first);
-  }
-  return most;
-}
 
 /** A deterministic stand-in for Math.random, so a failure can be replayed. */
 function seededRandom(seed: number): () => number {

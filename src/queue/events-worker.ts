@@ -39,7 +39,7 @@ export interface EventsWorkerOptions {
   readonly state: RedisConnection;
   /** The BullMQ prefix (QUEUE_PREFIX), also of the bridge's own keys. */
   readonly prefix: string;
-  /** Where the planned action jobs are added, all of an event's in one `addBulk`. */
+  /** Where the planned action jobs are added (on an auto-pipelining connection, as every role's is). */
   readonly actionsQueue: Queue<ActionJobData>;
   /** Plans an event against the live rules (in the bridge: the rule store's current set). */
   readonly plan: EventPlanner;
@@ -135,7 +135,10 @@ export async function processEventJob(job: EventJobInput, options: EventsWorkerO
     : await applyOncePer(plan.actions, event.id, options);
   // Grouped actions (Slack's `group:`) join their digest instead; the digest is its own job.
   const jobs = toEnqueue.filter((planned) => planned.group === undefined).map((planned) => buildActionJob(event, planned, replayGeneration, options.retryPolicy));
-  if (jobs.length > 0) await options.actionsQueue.addBulk(jobs);
+  // One add per job rather than addBulk: each add is a script call on the queue's auto-pipelining
+  // connection, so the adds of the events planned in the same turn (a job of deliveries) share one
+  // socket write, where each event's addBulk pipeline was a write of its own. Neither is atomic.
+  if (jobs.length > 0) await Promise.all(jobs.map((job) => options.actionsQueue.add(job.name, job.data, job.opts)));
   const toGroup = toEnqueue.filter((planned) => planned.group !== undefined);
   const grouped =
     toGroup.length === 0

@@ -5,6 +5,7 @@ import { describeAffiliateEvent } from '../sources/source.js';
 import { sourceRegistry, type SourceRegistry } from '../sources/registry.js';
 import { bridgeKeys } from './names.js';
 import type { RedisConnection } from '../infra/redis.js';
+import { autoPipelined, throwFirstError } from '../infra/auto-pipeline.js';
 
 /** An action of a matching rule that could not be planned, as a trace run keeps it. */
 export interface TraceFailure {
@@ -208,7 +209,7 @@ export interface AppendTraceRunOptions {
  * readable JSON `{ event, runs }`, compact where that loses nothing ({@link encodeStoredTrace}).
  *
  * Redis work: an event's first run (generation 0) is written with `SET … NX` beside the index and
- * `extra`'s writes, in one pipeline (no MULTI) and without reading the trace first: almost always
+ * `extra`'s writes, in one pipeline (no MULTI; the connection's auto-pipeline) and without reading the trace first: almost always
  * there is none. Every write there is idempotent, so when one fails the job fails and its next
  * attempt writes them all again. When a trace exists (the job ran before), the runs are merged
  * and written again in one MULTI. A replay reads the earlier runs first, since its `extra` needs them.
@@ -218,7 +219,8 @@ export async function appendTraceRun(event: BridgeEvent, run: TraceRun, options:
   const keys = bridgeKeys(options.prefix);
   const traceKey = keys.trace(event.id);
   if (run.generation === 0) {
-    const pipeline = options.state.pipeline().set(traceKey, encodeStoredTrace({ event, runs: [run] }), 'PX', options.ttlMs, 'NX');
+    // On the auto-pipeline: the traces of the events planned in the same turn share one write.
+    const pipeline = autoPipelined(options.state).set(traceKey, encodeStoredTrace({ event, runs: [run] }), 'PX', options.ttlMs, 'NX');
     queueRecentEventWrites(pipeline, keys.recentEvents, event.id, options.receivedAtMs);
     options.extra?.(pipeline, []);
     const results = throwFirstError(await pipeline.exec());
@@ -253,12 +255,4 @@ function queueRecentEventWrites(multi: ChainableCommander, key: string, eventId:
     writesSinceTrim = 0;
     multi.zremrangebyrank(key, 0, -RECENT_EVENTS_KEPT - 1);
   }
-}
-
-/** The replies of a pipeline or MULTI, or its first command's error thrown (a failed write fails the job, which runs again). */
-function throwFirstError(results: [error: Error | null, result: unknown][] | null): [error: Error | null, result: unknown][] {
-  if (results === null) throw new Error('the trace transaction was aborted');
-  const failed = results.find(([error]) => error !== null);
-  if (failed) throw failed[0]!;
-  return results;
 }

@@ -29,3 +29,15 @@ export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 10_000
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** Counts the writes to a connection's socket (ioredis's `stream`); the bytes still go to Redis. */
+export function countSocketWrites(redis: Redis): { readonly count: number } {
+  const socket = (redis as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+  const write = socket.write.bind(socket);
+  const counter = { count: 0 };
+  socket.write = (...args: unknown[]) => {
+    counter.count += 1;
+    return write(...args);
+  };
+  return counter;
+}

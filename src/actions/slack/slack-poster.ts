@@ -9,6 +9,7 @@ import type { SlackClient } from './client.js';
 import { slackEnv } from './env.js';
 import { buildMessageMetadata, historyReadyAt, HistoryLookup, isUnknownOutcome, SLACK_HISTORY_MARGIN_MS } from './exactly-once.js';
 import { truncateText, SLACK_TEXT_LIMIT } from './limits.js';
+import { autoPipelined, throwFirstError } from '../../infra/auto-pipeline.js';
 import {
   isSlackChannelId,
   SLACK_CHANNEL_ID_TTL_MS,
@@ -222,13 +223,16 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
           ...(replyTo ? { threadTs: replyTo.ts } : {}),
         };
         // One round trip writes it and reads the channel's holds once more: a 429 another worker met
-        // since the slot was reserved holds this call back too.
-        const answers = await redis
-          .multi()
-          .set(slackSentKey(keyPrefix, ctx.jobId), JSON.stringify(sentNow), 'PX', recordTtlMs)
-          .mget(...holdKeys)
-          .exec();
-        const heldMs = Math.max(0, ...((answers?.[1]?.[1] as Array<string | null> | undefined) ?? []).map((until) => Number(until ?? 0) - deps.now()));
+        // since the slot was reserved holds this call back too. In order, not atomic (no other
+        // client's write matters between the two), on the auto-pipeline with the other jobs' commands.
+        // Thrown when either failed: the call must not go out without its sent record.
+        const answers = throwFirstError(
+          await autoPipelined(redis)
+            .set(slackSentKey(keyPrefix, ctx.jobId), JSON.stringify(sentNow), 'PX', recordTtlMs)
+            .mget(...holdKeys)
+            .exec(),
+        );
+        const heldMs = Math.max(0, ...((answers[1][1] as Array<string | null> | undefined) ?? []).map((until) => Number(until ?? 0) - deps.now()));
         if (heldMs > 0) {
           await restoreSent(ctx.jobId, sent);
           throw new RetryableActionError('paced', `a rate limit holds this channel for ${Math.ceil(heldMs)} ms`, { isRateLimit: true, retryAfterMs: Math.ceil(heldMs) });

@@ -10,7 +10,8 @@ import type { ActionJobData } from '../../../src/queue/action-job.js';
 import type { EventsQueueJobData } from '../../../src/queue/event-intake.js';
 import { StateConflictError } from '../../../src/errors.js';
 import { fastRetriesForTests } from '../../../src/delivery/delivery-policy.js';
-import { startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/events-worker.js';
+import { processDeliveryBatch, processEventJob, startEventsWorker, type EventsWorkerOptions } from '../../../src/queue/events-worker.js';
+import { createRedisConnection } from '../../../src/infra/redis.js';
 import { checkEventAgainst } from '../../../src/sources/check-event.js';
 import { ACTIONS_QUEUE, EVENTS_QUEUE, bridgeKeys } from '../../../src/queue/names.js';
 import { BridgeOperations } from '../../../src/queue/operations.js';
@@ -19,7 +20,7 @@ import { readStoredEvents } from '../../../src/queue/stored-events.js';
 import { COMPACT_TRACE_FORMAT, decodeStoredTrace, type EventTrace } from '../../../src/queue/trace.js';
 import { compileRuleFiles } from '../../../src/rules/compile-rules.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
-import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { countSocketWrites, deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 import { eventsWorkerOptionsForTests, isEventJobDone } from '../../support/events-stack.js';
 
 const RULES = `rules:
@@ -287,5 +288,31 @@ describe('events worker (real Redis, real rules)', () => {
     await waitFor(async () => isEventJobDone(events, `${event.id}.replay1`));
     const listed = await operations.listQuarantinedEvents();
     expect(listed.map((q) => [q.eventId, q.validationErrors])).to.deep.equal([[event.id, ['Unknown FirstPromoter event type "reward_invented"']]]);
+  });
+
+  it('adds the action jobs, and writes the traces, of the events of a job of deliveries together: one socket write for each step', async () => {
+    // The bridge's own state connection (auto-pipelining), for the bridge's keys and the actions queue, as start-workers.ts gives them.
+    const state = createRedisConnection(SHARED_REDIS_URL, 'state');
+    const actionsOnState = new Queue<ActionJobData>(ACTIONS_QUEUE, { connection: state, prefix });
+    try {
+      const options = eventsWorkerOptionsForTests({ connection: workerConnection, state, prefix, actionsQueue: actionsOnState, ruleSet }, { metrics, now: () => FIXED_NOW });
+      const reward = (id: number) => normalize({ ...delivery, event: { ...delivery.event, id }, data: { ...delivery.data, id } });
+      // Not counted: BullMQ's first add on a connection also loads its script.
+      await processEventJob({ id: 'warm-up', data: { event: reward(1) } }, options);
+      const deliveries = [2, 3, 4].map((id) => ({ jobId: `firstpromoter-${id}.a`, event: reward(id) }));
+
+      const writes = countSocketWrites(state);
+      await processDeliveryBatch({ id: 'batch', data: { deliveries } }, options);
+      // The three events' adds in one write, then their traces (with the plan failures) in one: 2, where each event's own addBulk and trace pipeline made 6.
+      expect(writes.count).to.equal(2);
+      const added = (await actions.getJobs(['waiting'])).map((job) => job.id);
+      for (const id of [2, 3, 4]) {
+        expect(added).to.include.members([`firstpromoter-${id}.reward-alert.0`, `firstpromoter-${id}.reward-alert.1`]);
+        expect((await operations.getEventTrace(`firstpromoter-${id}`))!.runs[0].actionJobIds).to.deep.equal([`firstpromoter-${id}.reward-alert.0`, `firstpromoter-${id}.reward-alert.1`]);
+      }
+    } finally {
+      await actionsOnState.close();
+      state.disconnect();
+    }
   });
 });

@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import { bridgeKeys } from '../../../src/queue/names.js';
 import { appendTraceRun, COMPACT_TRACE_FORMAT, readEventTrace, type TraceRun } from '../../../src/queue/trace.js';
 import { sourceRegistry } from '../../../src/sources/registry.js';
-import { deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
+import { createRedisConnection } from '../../../src/infra/redis.js';
+import { countSocketWrites, deleteKeys, randomPrefix, SHARED_REDIS_URL } from '../../support/redis.js';
 
 const delivery = JSON.parse(readFileSync(new URL('../../fixtures/deliveries/firstpromoter/lead_signup.json', import.meta.url), 'utf8'));
 const event = sourceRegistry.firstpromoter.normalize(delivery, { receivedAt: new Date('2026-01-02T03:04:05Z'), strippedFields: ['auth_token', 'temp_password'] });
@@ -63,5 +64,31 @@ describe('event traces (real Redis)', () => {
     expect(await appendTraceRun(event, replay, { ...options(), extra: (_batch, earlier) => void seen.push([...earlier]) })).to.deep.equal({ isRerun: false });
     expect(seen).to.deep.equal([[again]]);
     expect((await readEventTrace(redis, prefix, event.id))!.runs).to.deep.equal([again, replay]);
+  });
+
+  it('writes the first runs of events planned in the same turn together, in one socket write on the bridge\'s state connection', async () => {
+    const state = createRedisConnection(SHARED_REDIS_URL, 'state');
+    try {
+      await state.ping();
+      const events = ['a', 'b', 'c'].map((suffix) => ({ ...event, id: `${event.id}-${suffix}` }));
+      const writes = countSocketWrites(state);
+      const results = await Promise.all(events.map((each) => appendTraceRun(each, runOf(0, '2026-01-02T03:04:06.000Z', [`${each.id}.0`]), { ...options(), state })));
+      expect(results).to.deep.equal(events.map(() => ({ isRerun: false })));
+      expect(writes.count).to.equal(1);
+      for (const each of events) expect((await readEventTrace(redis, prefix, each.id))!.runs[0].actionJobIds).to.deep.equal([`${each.id}.0`]);
+    } finally {
+      state.disconnect();
+    }
+  });
+
+  it('fails when a write of the first run fails (the event job then runs again), the other writes done', async () => {
+    await redis.set(`${prefix}:counter`, 'not a number');
+    const failure = await appendTraceRun(event, runOf(0, '2026-01-02T03:04:06.000Z'), { ...options(), extra: (batch) => void batch.incr(`${prefix}:counter`).set(`${prefix}:after`, 'written') }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).to.be.instanceOf(Error).with.property('message', 'ERR value is not an integer or out of range');
+    expect(await readEventTrace(redis, prefix, event.id)).to.not.equal(null);
+    expect(await redis.get(`${prefix}:after`)).to.equal('written');
   });
 });

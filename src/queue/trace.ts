@@ -209,10 +209,11 @@ export interface AppendTraceRunOptions {
  * readable JSON `{ event, runs }`, compact where that loses nothing ({@link encodeStoredTrace}).
  *
  * Redis work: an event's first run (generation 0) is written with `SET … NX` beside the index and
- * `extra`'s writes, in one pipeline (no MULTI; the connection's auto-pipeline) and without reading the trace first: almost always
- * there is none. Every write there is idempotent, so when one fails the job fails and its next
- * attempt writes them all again. When a trace exists (the job ran before), the runs are merged
- * and written again in one MULTI. A replay reads the earlier runs first, since its `extra` needs them.
+ * `extra`'s writes, on the connection's auto-pipeline (no MULTI; see autoPipelined) and without
+ * reading the trace first: almost always there is none. Every write there is idempotent, so when
+ * one fails the job fails and its next attempt writes them all again. When a trace exists (the job
+ * ran before), the runs are merged and written again in one MULTI. A replay reads the earlier runs
+ * first, since its `extra` needs them.
  * @returns whether the trace already had a run of this generation.
  */
 export async function appendTraceRun(event: BridgeEvent, run: TraceRun, options: AppendTraceRunOptions): Promise<{ readonly isRerun: boolean }> {

@@ -30,14 +30,23 @@ export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 10_000
   }
 }
 
-/** Counts the writes to a connection's socket (ioredis's `stream`); the bytes still go to Redis. */
-export function countSocketWrites(redis: Redis): { readonly count: number } {
-  const socket = (redis as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
-  const write = socket.write.bind(socket);
+/**
+ * Counts the calls of `method` on `target`; the real method still runs. From the `failFrom`-th
+ * call on (an async method's), the call is refused with a rejected `connection lost` instead of
+ * reaching Redis.
+ */
+export function countCalls(target: object, method: string, failFrom = Number.POSITIVE_INFINITY): { readonly count: number } {
+  const methods = target as Record<string, (...args: unknown[]) => unknown>;
+  const original = methods[method].bind(target);
   const counter = { count: 0 };
-  socket.write = (...args: unknown[]) => {
+  methods[method] = (...args: unknown[]) => {
     counter.count += 1;
-    return write(...args);
+    return counter.count >= failFrom ? Promise.reject(new Error('connection lost')) : original(...args);
   };
   return counter;
+}
+
+/** Counts the writes to a connection's socket (ioredis's `stream`); the bytes still go to Redis. */
+export function countSocketWrites(redis: Redis): { readonly count: number } {
+  return countCalls((redis as unknown as { stream: object }).stream, 'write');
 }

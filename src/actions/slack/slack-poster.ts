@@ -232,7 +232,7 @@ export function createSlackPoster(deps: ActionDeps, client: SlackClient, options
             .mget(...holdKeys)
             .exec(),
         );
-        const heldMs = Math.max(0, ...((answers[1][1] as Array<string | null> | undefined) ?? []).map((until) => Number(until ?? 0) - deps.now()));
+        const heldMs = Math.max(0, ...(answers[1][1] as Array<string | null>).map((until) => Number(until ?? 0) - deps.now()));
         if (heldMs > 0) {
           await restoreSent(ctx.jobId, sent);
           throw new RetryableActionError('paced', `a rate limit holds this channel for ${Math.ceil(heldMs)} ms`, { isRateLimit: true, retryAfterMs: Math.ceil(heldMs) });

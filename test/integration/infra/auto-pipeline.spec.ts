@@ -42,8 +42,9 @@ describe('auto-pipelined chains (real ioredis, real Redis)', () => {
     await Promise.all([1, 2, 3].map((n) => redis.pipeline().set(`${prefix}:p${n}`, 'v').pexpire(`${prefix}:p${n}`, 60_000).exec()));
     expect(writes.count).to.equal(3);
 
+    const byPipelines = writes.count;
     const replies = await Promise.all([1, 2, 3].map((n) => autoPipelined(redis).set(`${prefix}:a${n}`, 'v').pexpire(`${prefix}:a${n}`, 60_000).exec()));
-    expect(writes.count - 3).to.equal(1);
+    expect(writes.count - byPipelines).to.equal(1);
     expect(replies).to.deep.equal([1, 2, 3].map(() => [[null, 'OK'], [null, 1]]));
     expect(await redis.mget(`${prefix}:a1`, `${prefix}:a2`, `${prefix}:a3`)).to.deep.equal(['v', 'v', 'v']);
   });

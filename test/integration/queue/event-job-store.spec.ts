@@ -8,7 +8,7 @@ import { serializeEventJob, type EventJobData, type EventsQueueJobData } from '.
 import { encodeEventJobOptions, storeEventJobs, type EventJobRecord } from '../../../src/queue/event-job-store.js';
 import { DELIVERY_BATCH_JOB_NAME, EVENT_JOB_NAME, EVENTS_QUEUE } from '../../../src/queue/names.js';
 import { buildEvent, eventFromFixture } from '../../unit/rules/fixture-events.js';
-import { deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
+import { countCalls, deleteKeys, randomPrefix, SHARED_REDIS_URL, waitFor } from '../../support/redis.js';
 import { OwnRedisServer } from '../../support/redis-server.js';
 
 /**
@@ -125,33 +125,19 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     expect(await queue.getJob('deliveries.t3')).to.equal(undefined);
   });
 
-  /**
-   * Counts the calls of `method` on `redis` (a script run by its SHA, or the script's text sent);
-   * the `failFrom`-th call and later ones fail without reaching Redis.
-   */
-  function countCalls(redis: Redis, method: 'eval' | 'evalsha', failFrom = Number.POSITIVE_INFINITY): { readonly calls: () => number } {
-    let calls = 0;
-    const send = redis[method].bind(redis) as (...args: unknown[]) => Promise<unknown>;
-    (redis as unknown as Record<typeof method, unknown>)[method] = (...args: unknown[]) => {
-      calls += 1;
-      return calls >= failFrom ? Promise.reject(new Error('connection lost')) : send(...args);
-    };
-    return { calls: () => calls };
-  }
-
   it('one run when every delivery of a batch is new; when new and known ones mix, a second run stores the new ones together', async () => {
     const queue = openQueue();
     const other = buildEvent('firstpromoter.lead_signup', { id: 2 }, { id: 'firstpromoter-2' });
     const third = buildEvent('firstpromoter.lead_signup', { id: 3 }, { id: 'firstpromoter-3' });
     const batch = (jobId: string) => ({ jobId, name: DELIVERY_BATCH_JOB_NAME, opts: buildEventJobOptions(jobId) });
     await storeEventJobs(queue, [record(`${event.id}.a`)], { dedupTtlMs: DEDUP_TTL_MS });
-    const { calls: runs } = countCalls(connection, 'evalsha');
+    const runs = countCalls(connection, 'evalsha');
 
     expect(await storeEventJobs(queue, [record(`${other.id}.b`, other), record(`${third.id}.c`, third)], { dedupTtlMs: DEDUP_TTL_MS, batch: batch('deliveries.t1') })).to.deep.equal([
       `${other.id}.b`,
       `${third.id}.c`,
     ]);
-    expect(runs()).to.equal(1);
+    expect(runs.count).to.equal(1);
 
     const fourth = buildEvent('firstpromoter.lead_signup', { id: 4 }, { id: 'firstpromoter-4' });
     const fifth = buildEvent('firstpromoter.lead_signup', { id: 5 }, { id: 'firstpromoter-5' });
@@ -162,7 +148,7 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
       `${fifth.id}.f`,
       `${other.id}.b`,
     ]);
-    expect(runs()).to.equal(3);
+    expect(runs.count).to.equal(3);
     expect((await queue.getJob('deliveries.t2'))?.data).to.deep.equal({
       deliveries: [
         { jobId: `${fourth.id}.d`, event: fourth },
@@ -276,13 +262,13 @@ describe('storeEventJobs: the intake write, as BullMQ stores a deduplicated job 
     // The script is cached in Redis after one use; after that, only a missing script is worth
     // sending the script for: count the sends.
     await storeEventJobs(queue, [record('firstpromoter-3.c', { ...event, id: 'firstpromoter-3' })], { dedupTtlMs: DEDUP_TTL_MS });
-    const { calls: scriptSends } = countCalls(connection, 'eval');
+    const scriptSends = countCalls(connection, 'eval');
     const error = await storeEventJobs(queue, [record(`${event.id}.a`), record('firstpromoter-2.b', { ...event, id: 'firstpromoter-2' })], { dedupTtlMs: DEDUP_TTL_MS }).then(
       () => null,
       (caught: unknown) => caught,
     );
     expect(error).to.be.instanceOf(Error).with.property('message').that.matches(/WRONGTYPE/);
-    expect(scriptSends()).to.equal(0);
+    expect(scriptSends.count).to.equal(0);
     // What the script wrote before the error is undone: no dedup key without its job, so the
     // senders' retries (the intake answers 503 for the whole batch) are stored afresh.
     expect(await connection.exists(`${queue.keys.de}:${event.id}`, `${queue.keys['']}${event.id}.a`)).to.equal(0);

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { SLACK_ARRIVAL_ALLOWANCE_MS, slackChannelIntervalMs, slackWorkspaceBudget } from '../../../src/actions/slack/pace-budgets.js';
 import { mostInAnyWindow } from '../../support/rolling-window.js';
 
-
 /** A deterministic stand-in for Math.random, so a failure can be replayed. */
 function seededRandom(seed: number): () => number {
   let state = seed;
